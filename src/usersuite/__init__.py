@@ -1,0 +1,1 @@
+"""usersuite: a contract-first gRPC user service."""

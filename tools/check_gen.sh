@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Fails when gen/ differs from a fresh `buf generate`: a changed or missing
+# generated file, or a stale one that generation no longer produces.
+set -euo pipefail
+fresh=$(mktemp -d)
+trap 'rm -rf "$fresh"' EXIT
+buf generate --output "$fresh" 2> >(grep -v "^Writing mypy to" >&2)
+status=0
+while IFS= read -r file; do
+  if ! cmp -s "$fresh/$file" "$file"; then
+    echo "check-gen: $file differs from a fresh generation (run 'make gen')" >&2
+    status=1
+  fi
+done < <(cd "$fresh" && find gen -type f | sort)
+# Generated files are recognised by name; hand-written module files (go.mod,
+# package.json, tsconfig.json) and installed dependencies are not generated.
+while IFS= read -r file; do
+  if [[ ! -e "$fresh/$file" ]]; then
+    echo "check-gen: $file is not produced by generation any more (remove it)" >&2
+    status=1
+  fi
+done < <(find gen -type f \( -name '*_pb2*.py*' -o -name '*.pb.go' -o -name '*_pb.ts' \) \
+           -not -path '*/node_modules/*' | sort)
+exit $status
