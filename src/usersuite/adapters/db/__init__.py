@@ -1,0 +1,1 @@
+"""SQLAlchemy persistence: tables, repositories, the unit of work, the outbox and migrations."""

@@ -1,0 +1,198 @@
+"""SQLAlchemy implementations of the user repository, the outbox and the idempotency store."""
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from opentelemetry import propagate
+from sqlalchemy import Row, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from usersuite.adapters.db.tables import idempotency, outbox, users
+from usersuite.domain.errors import EmailAlreadyExists, UserAlreadyExists
+from usersuite.domain.events import DomainEvent
+from usersuite.domain.model import User
+from usersuite.service.unit_of_work import (
+    IdempotencyStore,
+    IdempotentResult,
+    Outbox,
+    UserRepository,
+)
+
+# Turns a domain event into (event type, serialized payload); the protobuf codec lives at the
+# API edge and is passed in by bootstrap, so this module never imports generated code.
+EventEncoder = Callable[[DomainEvent], tuple[str, bytes]]
+
+
+def as_utc(value: datetime) -> datetime:
+    """SQLite returns naive datetimes; every time we store is UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _user_from_row(row: Row[Any]) -> User:
+    return User(
+        id=row.id,
+        display_name=row.display_name,
+        email=row.email,
+        create_time=as_utc(row.create_time),
+        update_time=as_utc(row.update_time),
+        version=row.version,
+    )
+
+
+def _insert(conn: AsyncConnection, table: Any) -> Any:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def _raise_unique_violation(exc: IntegrityError, user: User) -> None:
+    message = str(exc.orig)
+    if "uq_users_email" in message or "users.email" in message:
+        raise EmailAlreadyExists(user.email) from None
+    if "uq_users_id" in message or "users.id" in message:
+        raise UserAlreadyExists(user.id) from None
+
+
+class SqlUserRepository(UserRepository):
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, user: User) -> None:
+        try:
+            async with self._conn.begin_nested():
+                await self._conn.execute(
+                    users.insert().values(
+                        id=user.id,
+                        display_name=user.display_name,
+                        email=user.email,
+                        create_time=user.create_time,
+                        update_time=user.update_time,
+                        version=user.version,
+                    )
+                )
+        except IntegrityError as exc:
+            _raise_unique_violation(exc, user)
+            raise
+
+    async def get(self, user_id: str, *, for_update: bool = False) -> User | None:
+        query = select(users).where(users.c.id == user_id)
+        if for_update:
+            query = query.with_for_update()
+        row = (await self._conn.execute(query)).first()
+        return _user_from_row(row) if row else None
+
+    async def list_after(self, cursor: int, limit: int) -> list[tuple[int, User]]:
+        query = select(users).where(users.c.seq > cursor).order_by(users.c.seq).limit(limit)
+        return [(row.seq, _user_from_row(row)) for row in await self._conn.execute(query)]
+
+    async def update(self, user: User, expected_version: int) -> bool:
+        try:
+            async with self._conn.begin_nested():
+                result = await self._conn.execute(
+                    users.update()
+                    .where(users.c.id == user.id, users.c.version == expected_version)
+                    .values(
+                        display_name=user.display_name,
+                        email=user.email,
+                        update_time=user.update_time,
+                        version=user.version,
+                    )
+                )
+        except IntegrityError as exc:
+            _raise_unique_violation(exc, user)
+            raise
+        return result.rowcount == 1
+
+    async def delete(self, user_id: str, expected_version: int) -> bool:
+        result = await self._conn.execute(
+            users.delete().where(users.c.id == user_id, users.c.version == expected_version)
+        )
+        return result.rowcount == 1
+
+
+class SqlOutbox(Outbox):
+    def __init__(self, conn: AsyncConnection, encode: EventEncoder) -> None:
+        self._conn = conn
+        self._encode = encode
+
+    async def append(self, event: DomainEvent) -> None:
+        event_type, payload = self._encode(event)
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        meta = event.metadata
+        await self._conn.execute(
+            outbox.insert().values(
+                event_id=meta.event_id,
+                event_type=event_type,
+                aggregate_type="user.v1.User",
+                aggregate_name=meta.aggregate_name,
+                aggregate_version=meta.aggregate_version,
+                payload=payload,
+                trace_context=json.dumps(carrier, sort_keys=True),
+                principal=meta.principal,
+                occurred_time=meta.occurred_time,
+            )
+        )
+
+
+def _user_to_json(user: User) -> str:
+    return json.dumps(
+        {
+            "id": user.id,
+            "display_name": user.display_name,
+            "email": user.email,
+            "create_time": user.create_time.isoformat(),
+            "update_time": user.update_time.isoformat(),
+            "version": user.version,
+        }
+    )
+
+
+def _user_from_json(text: str) -> User:
+    data = json.loads(text)
+    return User(
+        id=data["id"],
+        display_name=data["display_name"],
+        email=data["email"],
+        create_time=datetime.fromisoformat(data["create_time"]),
+        update_time=datetime.fromisoformat(data["update_time"]),
+        version=data["version"],
+    )
+
+
+class SqlIdempotencyStore(IdempotencyStore):
+    def __init__(self, conn: AsyncConnection, clock: Callable[[], datetime]) -> None:
+        self._conn = conn
+        self._clock = clock
+
+    async def claim(self, request_id: str, fingerprint: str) -> IdempotentResult | None:
+        # A concurrent claim of the same id blocks on the primary key until the first
+        # transaction ends; then it either conflicts (and reads the stored result) or wins.
+        claimed = await self._conn.execute(
+            _insert(self._conn, idempotency)
+            .values(request_id=request_id, fingerprint=fingerprint, create_time=self._clock())
+            .on_conflict_do_nothing(index_elements=["request_id"])
+            .returning(idempotency.c.request_id)
+        )
+        if claimed.first() is not None:
+            return None
+        row = (
+            await self._conn.execute(
+                select(idempotency.c.fingerprint, idempotency.c.response).where(
+                    idempotency.c.request_id == request_id
+                )
+            )
+        ).one()
+        if row.response is None:
+            raise RuntimeError(f"idempotency record {request_id} was committed without a response")
+        return IdempotentResult(fingerprint=row.fingerprint, user=_user_from_json(row.response))
+
+    async def complete(self, request_id: str, user: User) -> None:
+        await self._conn.execute(
+            idempotency.update()
+            .where(idempotency.c.request_id == request_id)
+            .values(response=_user_to_json(user))
+        )

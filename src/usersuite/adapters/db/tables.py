@@ -1,0 +1,75 @@
+"""The schema as SQLAlchemy Core tables; Alembic migrations create exactly this."""
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# BIGINT on PostgreSQL, INTEGER on SQLite: only an INTEGER PRIMARY KEY auto-increments there.
+SEQUENCE = BigInteger().with_variant(Integer(), "sqlite")
+
+users = Table(
+    "users",
+    metadata,
+    # The keyset cursor: creation order, never reused.
+    Column("seq", SEQUENCE, primary_key=True, autoincrement=True),
+    Column("id", String(63), nullable=False),
+    Column("display_name", String(100), nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("create_time", DateTime(timezone=True), nullable=False),
+    Column("update_time", DateTime(timezone=True), nullable=False),
+    Column("version", BigInteger, nullable=False),
+    UniqueConstraint("id"),
+    UniqueConstraint("email"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("seq", SEQUENCE, primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False),
+    Column("event_type", String(100), nullable=False),
+    Column("aggregate_type", String(50), nullable=False),
+    Column("aggregate_name", String(100), nullable=False),
+    Column("aggregate_version", BigInteger, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    # W3C trace context (traceparent, tracestate) of the call that made the change, as JSON.
+    Column("trace_context", Text, nullable=False, server_default="{}"),
+    Column("principal", String(255), nullable=False, server_default=""),
+    Column("occurred_time", DateTime(timezone=True), nullable=False),
+    # pending -> dispatched, or pending -> parked after too many failed attempts.
+    Column("state", String(16), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text, nullable=True),
+    Column("dispatched_time", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("event_id"),
+    Index(None, "state", "seq"),
+)
+
+idempotency = Table(
+    "idempotency",
+    metadata,
+    Column("request_id", String(36), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    # The response, as the JSON of the domain User; NULL until the claiming call stores it.
+    Column("response", Text, nullable=True),
+    Column("create_time", DateTime(timezone=True), nullable=False),
+    Index(None, "create_time"),
+)

@@ -1,0 +1,27 @@
+"""Helpers shared by interceptors that wrap the behaviour of unary-unary methods."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+import grpc
+
+Continuation = Callable[
+    [grpc.HandlerCallDetails], Awaitable["grpc.RpcMethodHandler[Any, Any] | None"]
+]
+UnaryBehavior = Callable[[Any, "grpc.aio.ServicerContext[Any, Any]"], Awaitable[Any]]
+
+
+def wrap_unary(
+    handler: grpc.RpcMethodHandler[Any, Any] | None,
+    wrap: Callable[[UnaryBehavior], UnaryBehavior],
+) -> grpc.RpcMethodHandler[Any, Any] | None:
+    """The handler with its unary-unary behaviour wrapped; streaming handlers pass through."""
+    if handler is None or handler.unary_unary is None:
+        return handler
+    return grpc.unary_unary_rpc_method_handler(
+        wrap(cast(UnaryBehavior, handler.unary_unary)),
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )

@@ -1,0 +1,67 @@
+"""The one mapping between generated protobuf types and domain types."""
+
+from datetime import datetime
+
+from google.protobuf.field_mask_pb2 import FieldMask
+from google.protobuf.timestamp_pb2 import Timestamp
+from user.v1 import events_pb2, user_pb2
+
+from usersuite.domain.errors import FieldViolation, ValidationFailed
+from usersuite.domain.events import DomainEvent, EventMetadata, UserCreated, UserUpdated
+from usersuite.domain.model import User
+
+NAME_PREFIX = "users/"
+
+
+def timestamp(value: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def user_to_proto(user: User) -> user_pb2.User:
+    return user_pb2.User(
+        name=user.name,
+        display_name=user.display_name,
+        email=user.email,
+        create_time=timestamp(user.create_time),
+        update_time=timestamp(user.update_time),
+        etag=user.etag,
+    )
+
+
+def user_id_from_name(name: str, field: str = "name") -> str:
+    """The user id of a resource name `users/{user_id}`; INVALID_ARGUMENT if malformed."""
+    user_id = name.removeprefix(NAME_PREFIX)
+    if not name.startswith(NAME_PREFIX) or not user_id or "/" in user_id:
+        raise ValidationFailed(
+            [FieldViolation(field, f"{field} must have the form users/{{user_id}}, got '{name}'")]
+        )
+    return user_id
+
+
+def _metadata_to_proto(meta: EventMetadata) -> events_pb2.EventMetadata:
+    return events_pb2.EventMetadata(
+        event_id=meta.event_id,
+        occurred_time=timestamp(meta.occurred_time),
+        aggregate_name=meta.aggregate_name,
+        aggregate_version=meta.aggregate_version,
+        principal=meta.principal,
+    )
+
+
+def encode_event(event: DomainEvent) -> tuple[str, bytes]:
+    """(the event's full protobuf name, its serialized protobuf message) for the outbox."""
+    meta = _metadata_to_proto(event.metadata)
+    message: events_pb2.UserCreated | events_pb2.UserUpdated | events_pb2.UserDeleted
+    if isinstance(event, UserCreated):
+        message = events_pb2.UserCreated(metadata=meta, user=user_to_proto(event.user))
+    elif isinstance(event, UserUpdated):
+        message = events_pb2.UserUpdated(
+            metadata=meta,
+            user=user_to_proto(event.user),
+            changed_fields=FieldMask(paths=list(event.changed_fields)),
+        )
+    else:
+        message = events_pb2.UserDeleted(metadata=meta, name=event.name)
+    return message.DESCRIPTOR.full_name, message.SerializeToString(deterministic=True)

@@ -1,0 +1,88 @@
+"""Builds the gRPC server (create_server) and runs it until SIGTERM/SIGINT (serve)."""
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]
+from user.v1 import user_pb2, user_pb2_grpc
+
+from usersuite.api.health import DatabaseHealthMonitor
+from usersuite.api.interceptors.errors import ErrorInterceptor
+from usersuite.api.reflection import enable_reflection
+from usersuite.api.servicer import UserServicer
+from usersuite.bootstrap import Container
+
+log = logging.getLogger(__name__)
+USER_SERVICE = user_pb2.DESCRIPTOR.services_by_name["UserService"].full_name
+MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+
+
+@dataclass
+class UserServer:
+    """The server with its health servicer and the monitor that drives it."""
+
+    server: grpc.aio.Server
+    port: int
+    health: health_aio.HealthServicer
+    monitor: DatabaseHealthMonitor
+
+    async def stop(self, grace: float) -> None:
+        """Health NOT_SERVING first, then no new calls; in-flight calls get `grace` seconds."""
+        await self.monitor.stop()
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+
+
+def create_server(container: Container, listen: str) -> UserServer:
+    """A configured, not yet started server bound to `listen` (port 0: a free port)."""
+    server = grpc.aio.server(
+        interceptors=[ErrorInterceptor()],
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ],
+    )
+    user_pb2_grpc.add_UserServiceServicer_to_server(UserServicer(container.handlers), server)
+    health = health_aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    health_service = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+    enable_reflection((USER_SERVICE, health_service), server)
+    port = server.add_insecure_port(listen)
+    monitor = DatabaseHealthMonitor(
+        health, container.engine, (USER_SERVICE,), container.settings.db_health_interval_seconds
+    )
+    return UserServer(server, port, health, monitor)
+
+
+async def start(container: Container, listen: str) -> UserServer:
+    """Creates and starts the server; the caller stops it with `await server.stop(grace)`."""
+    running = create_server(container, listen)
+    await running.monitor.start()
+    await running.server.start()
+    return running
+
+
+async def serve(container: Container, on_ready: Callable[[int], None]) -> int:
+    """Serves until SIGTERM or SIGINT, then drains gracefully; returns the exit code."""
+    running = await start(container, container.settings.listen)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    on_ready(running.port)
+    try:
+        await stopping.wait()
+        grace = container.settings.shutdown_grace_seconds
+        log.info("shutting down: draining calls for up to %ss", grace)
+        await running.stop(grace)
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        await container.close()
+    log.info("stopped")
+    return 0

@@ -1,0 +1,186 @@
+"""The `usersuite` command line: serve, migrate, dev, config show."""
+
+import argparse
+import asyncio
+import json
+import logging
+import secrets
+import shlex
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from usersuite.adapters.db import migrate
+from usersuite.api import server
+from usersuite.bootstrap import bootstrap
+from usersuite.config import DEV_SECRET_PREFIX, Settings, parse_address
+
+log = logging.getLogger("usersuite")
+EXIT_CONFIG = 2
+
+
+class ConfigError(Exception):
+    """The configuration or the database state does not allow the command to run."""
+
+
+def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
+    flags = {
+        "listen": getattr(args, "listen", None),
+        "metrics_listen": getattr(args, "metrics_listen", None),
+        "database_url": getattr(args, "database_url", None),
+        "migrate_on_start": True if getattr(args, "migrate", False) else None,
+        "log_level": getattr(args, "log_level", None),
+    }
+    for key, value in overrides.items():
+        flags.setdefault(key, None)
+        if flags[key] is None:
+            flags[key] = value
+    try:
+        return Settings.load(args.config, **flags)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from None
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _check_schema(settings: Settings) -> None:
+    assert settings.database_url is not None
+    url = settings.database_url.get_secret_value()
+    head = migrate.head_revision()
+    current = migrate.current_revision(url)
+    if current == head:
+        return
+    if settings.migrate_on_start:
+        log.info("migrating the database schema from %s to %s", current or "empty", head)
+        migrate.upgrade(url)
+        return
+    raise ConfigError(
+        f"the database schema is at revision {current or 'none (empty database)'} but this "
+        f"version needs {head}: run `usersuite migrate` first, or start with --migrate"
+    )
+
+
+def _grpcurl() -> str:
+    found = shutil.which("grpcurl")
+    if found and Path(found).resolve().is_relative_to(Path.cwd()):
+        return str(Path(found).resolve().relative_to(Path.cwd()))
+    return "grpcurl"
+
+
+def ready_line(settings: Settings, port: int) -> str:
+    host, _ = parse_address(settings.listen)
+    host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - dial, not bind
+    target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    body = json.dumps({"user": {"display_name": "Ada Lovelace", "email": "ada@example.com"}})
+    command = (
+        f"{_grpcurl()} -plaintext -d {shlex.quote(body)} {target} user.v1.UserService/CreateUser"
+    )
+    return f"usersuite ready on {target} (mode {settings.mode}); try: {command}"
+
+
+def _serve(settings: Settings) -> int:
+    _check_schema(settings)
+    container = bootstrap(settings)
+
+    def on_ready(port: int) -> None:
+        print(ready_line(settings, port), flush=True)
+
+    return asyncio.run(server.serve(container, on_ready))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if settings.database_url is None:
+        raise ConfigError("database_url is required: set USERSUITE_DATABASE_URL or --database-url")
+    return _serve(settings)
+
+
+def _dev_secret(dev_dir: Path, name: str) -> str:
+    """A secret generated once per dev folder, so tokens survive restarts of `usersuite dev`."""
+    path = dev_dir / "secrets.json"
+    stored: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
+    if name not in stored:
+        stored[name] = DEV_SECRET_PREFIX + secrets.token_urlsafe(32)
+        dev_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(stored, indent=2))
+        path.chmod(0o600)
+    return stored[name]
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    base = _settings(args, mode="dev")
+    dev_dir = base.dev_dir.resolve()
+    settings = _settings(
+        args,
+        mode="dev",
+        database_url=f"sqlite+aiosqlite:///{dev_dir / 'usersuite.db'}",
+        page_token_secret=_dev_secret(dev_dir, "page_token_secret"),
+        migrate_on_start=True,
+    )
+    return _serve(settings)
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    if settings.database_url is None:
+        raise ConfigError("database_url is required: set USERSUITE_DATABASE_URL or --database-url")
+    url = settings.database_url.get_secret_value()
+    before = migrate.current_revision(url)
+    migrate.upgrade(url)
+    print(f"database schema at {migrate.head_revision()} (was {before or 'empty'})")
+    return 0
+
+
+def cmd_config_show(args: argparse.Namespace) -> int:
+    print(json.dumps(_settings(args).redacted(), indent=2, sort_keys=True))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="usersuite", description=__doc__)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, help="a TOML config file")
+    common.add_argument("--database-url", help="overrides USERSUITE_DATABASE_URL")
+    common.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    serving = argparse.ArgumentParser(add_help=False)
+    serving.add_argument("--listen", help="gRPC host:port (port 0 picks a free one)")
+    serving.add_argument("--metrics-listen", help="metrics/health HTTP host:port")
+    serving.add_argument("--migrate", action="store_true", help="migrate a schema that is behind")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", parents=[common, serving], help="run the gRPC API").set_defaults(
+        run=cmd_serve
+    )
+    commands.add_parser(
+        "dev", parents=[common, serving], help="run the suite locally on embedded defaults"
+    ).set_defaults(run=cmd_dev)
+    commands.add_parser("migrate", parents=[common], help="upgrade the schema").set_defaults(
+        run=cmd_migrate
+    )
+    config = commands.add_parser("config", help="inspect configuration")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    config_commands.add_parser(
+        "show", parents=[common, serving], help="print the effective config, secrets redacted"
+    ).set_defaults(run=cmd_config_show)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level or "INFO",
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        code: int = args.run(args)
+    except ConfigError as exc:
+        print(f"usersuite: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    return code

@@ -1,0 +1,1 @@
+"""The user domain: entities, value objects, events and errors, free of any framework."""
