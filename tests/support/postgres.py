@@ -1,5 +1,6 @@
 """A throwaway PostgreSQL cluster on a free loopback port, for tests (initdb + pg_ctl)."""
 
+import contextlib
 import glob
 import os
 import shutil
@@ -85,10 +86,8 @@ class PostgresCluster:
         self._pg_ctl("start")
 
     def remove(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self.stop()
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(self.root, ignore_errors=True)
 
     def url(self, database: str = "postgres", driver: str = "postgresql+psycopg") -> str:
