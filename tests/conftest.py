@@ -9,9 +9,9 @@ import grpc
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
-from user.v1 import user_pb2_grpc
 
 from tests.support.postgres import PostgresCluster
+from user.v1 import user_pb2_grpc
 from usersuite.adapters.db import migrate
 from usersuite.api.server import UserServer, start
 from usersuite.bootstrap import Container, bootstrap

@@ -7,8 +7,8 @@ import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
-from user.v1 import user_pb2
 
+from user.v1 import user_pb2
 from usersuite.domain import errors
 
 ERROR_DOMAIN = "usersuite.user.v1"

@@ -4,8 +4,8 @@ from datetime import datetime
 
 from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.timestamp_pb2 import Timestamp
-from user.v1 import events_pb2, user_pb2
 
+from user.v1 import events_pb2, user_pb2
 from usersuite.domain.errors import FieldViolation, ValidationFailed
 from usersuite.domain.events import DomainEvent, EventMetadata, UserCreated, UserUpdated
 from usersuite.domain.model import User

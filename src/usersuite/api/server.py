@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]
-from user.v1 import user_pb2, user_pb2_grpc
 
+from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.api.health import DatabaseHealthMonitor
 from usersuite.api.interceptors.errors import ErrorInterceptor
 from usersuite.api.reflection import enable_reflection

@@ -6,8 +6,8 @@ from typing import Any, TypeAlias
 
 import grpc
 from google.protobuf import empty_pb2
-from user.v1 import user_pb2, user_pb2_grpc
 
+from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.api import context as request_context
 from usersuite.api.mapping import user_id_from_name, user_to_proto
 from usersuite.service import commands
