@@ -12,13 +12,15 @@ while IFS= read -r file; do
     status=1
   fi
 done < <(cd "$fresh" && find gen -type f | sort)
-# Generated files are recognised by name; hand-written module files (go.mod,
-# package.json, tsconfig.json) and installed dependencies are not generated.
+# Generated files are recognised by name (*_pb2*.py* covers the Python stubs,
+# *.pb.go also covers *_grpc.pb.go); hand-written module files (go.mod,
+# package.json, tsconfig.json), installed dependencies and Python's bytecode
+# cache (written whenever the generated modules are imported) are not generated.
 while IFS= read -r file; do
   if [[ ! -e "$fresh/$file" ]]; then
     echo "check-gen: $file is not produced by generation any more (remove it)" >&2
     status=1
   fi
 done < <(find gen -type f \( -name '*_pb2*.py*' -o -name '*.pb.go' -o -name '*_pb.ts' \) \
-           -not -path '*/node_modules/*' | sort)
+           -not -path '*/node_modules/*' -not -path '*/__pycache__/*' | sort)
 exit $status
