@@ -93,6 +93,8 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "listen": "127.0.0.1:0",
         "db_health_interval_seconds": 0.2,
         "shutdown_grace_seconds": 5.0,
+        # Tests of other concerns run without credentials; auth tests turn it on.
+        "auth": {"enabled": False},
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -4,12 +4,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from usersuite.adapters.db.engine import create_engine
 from usersuite.adapters.db.unit_of_work import SqlUnitOfWork
+from usersuite.api.auth.jwt import JwksSource, JwtVerifier
+from usersuite.api.auth.signing import SignatureVerifier
+from usersuite.api.interceptors.auth import Authenticator
+from usersuite.api.interceptors.observability import GrpcMetrics
 from usersuite.api.mapping import encode_event
-from usersuite.config import Settings
+from usersuite.api.telemetry import configure_tracing, instrument_engine
+from usersuite.config import AuthSettings, Settings
 from usersuite.service.handlers import UserHandlers, utc_now
 from usersuite.service.page_tokens import PageTokenCodec
 
@@ -19,6 +26,10 @@ class Container:
     settings: Settings
     engine: AsyncEngine
     handlers: UserHandlers
+    authenticator: Authenticator | None
+    registry: CollectorRegistry
+    metrics: GrpcMetrics | None
+    tracer_provider: TracerProvider | None
 
     @property
     def database_url(self) -> str:
@@ -27,9 +38,55 @@ class Container:
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self.tracer_provider is not None:
+            self.tracer_provider.force_flush()
 
 
-def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = utc_now) -> Container:
+def build_authenticator(auth: AuthSettings) -> Authenticator | None:
+    """None when authentication is explicitly disabled."""
+    if not auth.enabled:
+        return None
+    jwks = None
+    if auth.jwks_file is not None or auth.jwks_url is not None:
+        jwks = JwksSource(
+            file=auth.jwks_file,
+            url=auth.jwks_url,
+            cache_seconds=auth.jwks_cache_seconds,
+            min_refresh_seconds=auth.jwks_min_refresh_seconds,
+        )
+    hs256 = auth.hs256_secret.get_secret_value().encode() if auth.hs256_secret else None
+    verifier = None
+    if hs256 is not None or jwks is not None:
+        verifier = JwtVerifier(
+            issuer=auth.issuer,
+            audience=auth.audience,
+            leeway_seconds=auth.leeway_seconds,
+            hs256_secret=hs256,
+            jwks=jwks,
+        )
+    signatures = None
+    if auth.signing_keys:
+        signatures = SignatureVerifier(
+            {kid: secret.get_secret_value().encode() for kid, secret in auth.signing_keys.items()},
+            scopes=frozenset(auth.signing_scopes),
+            max_skew_seconds=auth.signing_max_skew_seconds,
+            nonce_cache_size=auth.signing_nonce_cache_size,
+        )
+    return Authenticator(
+        jwt=verifier,
+        signatures=signatures,
+        mtls_scopes=frozenset(auth.mtls_scopes),
+        exempt_prefixes=auth.exempt_methods,
+    )
+
+
+def bootstrap(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    tracer_provider: TracerProvider | None = None,
+) -> Container:
+    """Builds every dependency; tests pass a tracer provider with an in-memory exporter."""
     if settings.database_url is None:
         raise ValueError("database_url (USERSUITE_DATABASE_URL) is required")
     if settings.page_token_secret is None:
@@ -44,4 +101,18 @@ def bootstrap(settings: Settings, *, clock: Callable[[], datetime] = utc_now) ->
     handlers = UserHandlers(
         lambda: SqlUnitOfWork(engine, encode_event, clock), page_tokens, clock=clock
     )
-    return Container(settings=settings, engine=engine, handlers=handlers)
+    if tracer_provider is None and settings.telemetry.tracing:
+        tracer_provider = configure_tracing()
+    if tracer_provider is not None:
+        instrument_engine(engine, tracer_provider)
+    registry = CollectorRegistry()
+    metrics = GrpcMetrics(registry) if settings.telemetry.metrics else None
+    return Container(
+        settings=settings,
+        engine=engine,
+        handlers=handlers,
+        authenticator=build_authenticator(settings.auth),
+        registry=registry,
+        metrics=metrics,
+        tracer_provider=tracer_provider,
+    )

@@ -6,7 +6,7 @@ This is the only module that reads the environment. Secrets are SecretStr and ne
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,6 +25,91 @@ def parse_address(value: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ValueError(f"'{value}' is not host:port with a port from 0 to 65535")
     return host.strip("[]"), int(port)
+
+
+# Method-name prefixes that need no credentials: probes and tooling must work without a token.
+DEFAULT_AUTH_EXEMPT = (
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1.ServerReflection/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+)
+
+
+class AuthSettings(BaseModel):
+    """Authentication (JWT, optional request signing) and scope-based authorization."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    enabled: bool = Field(True, description="false only for trusted networks and tests")
+    hs256_secret: SecretStr | None = Field(None, description="shared HS256 secret (dev)")
+    jwks_file: Path | None = Field(None, description="JWKS file with RS256/ES256 public keys")
+    jwks_url: str | None = Field(None, description="JWKS URL, cached; refreshed on unknown kid")
+    jwks_cache_seconds: float = Field(300.0, gt=0)
+    jwks_min_refresh_seconds: float = Field(30.0, ge=0, description="rate limit for refreshes")
+    issuer: str = "usersuite"
+    audience: str = "usersuite"
+    leeway_seconds: float = Field(30.0, ge=0, le=300)
+    exempt_methods: tuple[str, ...] = DEFAULT_AUTH_EXEMPT
+    # Request signing for service callers without a JWT: key id -> shared HMAC secret.
+    signing_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    signing_scopes: tuple[str, ...] = ("users.read", "users.write")
+    signing_max_skew_seconds: float = Field(300.0, gt=0)
+    signing_nonce_cache_size: int = Field(100_000, ge=1)
+    # Scopes granted to a caller identified only by a verified client certificate (mTLS);
+    # empty means a certificate alone authorizes nothing and a token is still required.
+    mtls_scopes: tuple[str, ...] = ()
+
+
+class TlsSettings(BaseModel):
+    """Server TLS from mounted files; a client CA turns on mutual TLS."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    client_ca_file: Path | None = Field(None, description="require client certs from this CA")
+
+    @model_validator(mode="after")
+    def _pairs(self) -> Self:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("tls.cert_file and tls.key_file must be set together")
+        if self.client_ca_file is not None and self.cert_file is None:
+            raise ValueError("tls.client_ca_file (mTLS) needs tls.cert_file and tls.key_file")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        return self.cert_file is not None
+
+
+class LimitSettings(BaseModel):
+    """Deadlines, rate limits and transport limits."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    default_deadline_seconds: float = Field(10.0, gt=0)
+    max_deadline_seconds: float = Field(60.0, gt=0)
+    rate_limit_enabled: bool = True
+    principal_rate_per_second: float = Field(100.0, gt=0)
+    principal_burst: int = Field(200, ge=1)
+    global_rate_per_second: float = Field(2000.0, gt=0)
+    global_burst: int = Field(4000, ge=1)
+    max_message_bytes: int = Field(4 * 1024 * 1024, ge=1024)
+    max_concurrent_streams: int = Field(100, ge=1)
+    keepalive_time_seconds: float = Field(60.0, gt=0)
+    keepalive_timeout_seconds: float = Field(20.0, gt=0)
+    keepalive_min_client_interval_seconds: float = Field(10.0, gt=0)
+
+
+class TelemetrySettings(BaseModel):
+    """Tracing (exported by the standard OTEL_* variables), access logs and metrics."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    tracing: bool = Field(False, description="export spans over OTLP, configured by OTEL_*")
+    access_log: bool = True
+    metrics: bool = True
+    log_format: Literal["json", "text"] = "json"
 
 
 class Settings(BaseSettings):
@@ -52,6 +137,10 @@ class Settings(BaseSettings):
     idempotency_retention_hours: float = Field(24.0, gt=0)
     dev_dir: Path = Field(Path(".dev"), description="dev mode: SQLite file, secrets, NATS data")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    auth: AuthSettings = AuthSettings()
+    tls: TlsSettings = TlsSettings()
+    limits: LimitSettings = LimitSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
 
     @field_validator("listen", "metrics_listen")
     @classmethod
@@ -73,6 +162,12 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _consistent_limits(self) -> Self:
+        if self.limits.default_deadline_seconds > self.limits.max_deadline_seconds:
+            raise ValueError("limits.default_deadline_seconds exceeds limits.max_deadline_seconds")
+        return self
+
+    @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Self:
         if self.mode != "production":
             return self
@@ -84,6 +179,20 @@ class Settings(BaseSettings):
             )
         if secret.get_secret_value().startswith(DEV_SECRET_PREFIX):
             raise ValueError("page_token_secret is a dev secret; refusing it in production mode")
+        auth = self.auth
+        if auth.enabled:
+            if not (auth.hs256_secret or auth.jwks_file or auth.jwks_url or auth.signing_keys):
+                raise ValueError(
+                    "auth is enabled but no key is configured: set auth.jwks_file, "
+                    "auth.jwks_url, auth.hs256_secret or auth.signing_keys "
+                    "(or disable auth explicitly with USERSUITE_AUTH__ENABLED=false)"
+                )
+            hs = auth.hs256_secret.get_secret_value() if auth.hs256_secret else None
+            if hs is not None and (hs.startswith(DEV_SECRET_PREFIX) or len(hs) < MIN_SECRET_LENGTH):
+                raise ValueError(
+                    f"auth.hs256_secret must be at least {MIN_SECRET_LENGTH} characters and "
+                    "not a dev secret in production mode"
+                )
         return self
 
     @classmethod

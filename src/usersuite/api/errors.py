@@ -15,6 +15,31 @@ ERROR_DOMAIN = "usersuite.user.v1"
 log = logging.getLogger(__name__)
 
 
+class ApiError(Exception):
+    """Errors of the API edge itself (credentials, scopes, limits), raised by interceptors."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Unauthenticated(ApiError):
+    """No valid credentials. The message says what was wrong, never the credential itself."""
+
+
+class PermissionDenied(ApiError):
+    def __init__(self, required_scope: str) -> None:
+        super().__init__(f"this method needs the scope '{required_scope}'")
+        self.required_scope = required_scope
+
+
+class RateLimited(ApiError):
+    def __init__(self, retry_after_seconds: float, limit: str) -> None:
+        super().__init__(f"too many requests ({limit} rate limit); retry later")
+        self.retry_after_seconds = retry_after_seconds
+        self.limit = limit
+
+
 def reason_name(reason: int) -> str:
     """The ErrorInfo reason: the proto enum value's name without its ERROR_REASON_ prefix."""
     return user_pb2.ErrorReason.Name(reason).removeprefix("ERROR_REASON_")
@@ -103,6 +128,22 @@ def spec_for(exc: BaseException) -> ErrorSpec:
             reason = R.ERROR_REASON_SERVICE_UNAVAILABLE
             retry = exc.retry_after_seconds
             return ErrorSpec(S.UNAVAILABLE, reason, exc.message, retry_after_seconds=retry)
+        case errors.DeadlineExceeded():
+            reason = R.ERROR_REASON_DEADLINE_EXCEEDED
+            return ErrorSpec(S.DEADLINE_EXCEEDED, reason, exc.message)
+        case Unauthenticated():
+            reason = R.ERROR_REASON_UNAUTHENTICATED
+            return ErrorSpec(S.UNAUTHENTICATED, reason, exc.message)
+        case PermissionDenied():
+            reason = R.ERROR_REASON_PERMISSION_DENIED
+            scope = {"required_scope": exc.required_scope}
+            return ErrorSpec(S.PERMISSION_DENIED, reason, exc.message, scope)
+        case RateLimited():
+            reason = R.ERROR_REASON_RATE_LIMITED
+            retry, limit = exc.retry_after_seconds, {"limit": exc.limit}
+            return ErrorSpec(
+                S.RESOURCE_EXHAUSTED, reason, exc.message, limit, retry_after_seconds=retry
+            )
         case errors.DomainError():
             log.error("domain error without a status mapping: %r", exc)
     return ErrorSpec(S.INTERNAL, R.ERROR_REASON_INTERNAL, "internal error")

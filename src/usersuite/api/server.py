@@ -12,14 +12,14 @@ from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined
 
 from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.api.health import DatabaseHealthMonitor
-from usersuite.api.interceptors.errors import ErrorInterceptor
+from usersuite.api.interceptors.chain import build_interceptors
 from usersuite.api.reflection import enable_reflection
 from usersuite.api.servicer import UserServicer
+from usersuite.api.tls import server_credentials
 from usersuite.bootstrap import Container
 
 log = logging.getLogger(__name__)
 USER_SERVICE = user_pb2.DESCRIPTOR.services_by_name["UserService"].full_name
-MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -40,11 +40,28 @@ class UserServer:
 
 def create_server(container: Container, listen: str) -> UserServer:
     """A configured, not yet started server bound to `listen` (port 0: a free port)."""
+    settings = container.settings
+    limits = settings.limits
+    interceptors = build_interceptors(
+        settings,
+        authenticator=container.authenticator,
+        tracer_provider=container.tracer_provider,
+        metrics=container.metrics,
+    )
     server = grpc.aio.server(
-        interceptors=[ErrorInterceptor()],
+        interceptors=interceptors,
         options=[
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_receive_message_length", limits.max_message_bytes),
+            ("grpc.max_send_message_length", limits.max_message_bytes),
+            ("grpc.max_concurrent_streams", limits.max_concurrent_streams),
+            ("grpc.keepalive_time_ms", int(limits.keepalive_time_seconds * 1000)),
+            ("grpc.keepalive_timeout_ms", int(limits.keepalive_timeout_seconds * 1000)),
+            # Keepalive enforcement: pings more often than this get the client a GOAWAY.
+            (
+                "grpc.http2.min_ping_interval_without_data_ms",
+                int(limits.keepalive_min_client_interval_seconds * 1000),
+            ),
+            ("grpc.http2.max_ping_strikes", 2),
         ],
     )
     user_pb2_grpc.add_UserServiceServicer_to_server(UserServicer(container.handlers), server)
@@ -52,7 +69,11 @@ def create_server(container: Container, listen: str) -> UserServer:
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     health_service = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
     enable_reflection((USER_SERVICE, health_service), server)
-    port = server.add_insecure_port(listen)
+    credentials = server_credentials(settings.tls)
+    if credentials is None:
+        port = server.add_insecure_port(listen)
+    else:
+        port = server.add_secure_port(listen, credentials)
     monitor = DatabaseHealthMonitor(
         health, container.engine, (USER_SERVICE,), container.settings.db_health_interval_seconds
     )

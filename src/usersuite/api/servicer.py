@@ -8,9 +8,8 @@ import grpc
 from google.protobuf import empty_pb2
 
 from user.v1 import user_pb2, user_pb2_grpc
-from usersuite.api import context as request_context
 from usersuite.api.mapping import user_id_from_name, user_to_proto
-from usersuite.service import commands
+from usersuite.service import commands, request_context
 from usersuite.service.handlers import UserHandlers
 
 Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
@@ -29,7 +28,7 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
                 email=request.user.email,
                 user_id=request.user_id,
                 request_id=request.request_id,
-                principal=request_context.principal.get(),
+                principal=request_context.principal.get().subject,
             )
         )
         return user_to_proto(user)
@@ -60,7 +59,7 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
                 values={"display_name": request.user.display_name, "email": request.user.email},
                 paths=list(request.update_mask.paths) if request.HasField("update_mask") else None,
                 etag=request.user.etag,
-                principal=request_context.principal.get(),
+                principal=request_context.principal.get().subject,
             )
         )
         return user_to_proto(user)
@@ -72,7 +71,7 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
             commands.DeleteUser(
                 user_id=user_id_from_name(request.name),
                 etag=request.etag,
-                principal=request_context.principal.get(),
+                principal=request_context.principal.get().subject,
             )
         )
         return empty_pb2.Empty()

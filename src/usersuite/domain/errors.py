@@ -81,3 +81,10 @@ class ServiceUnavailable(DomainError):
     def __init__(self, message: str, retry_after_seconds: float = 1.0) -> None:
         super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
+
+
+class DeadlineExceeded(DomainError):
+    """The call's deadline passed before its work (e.g. a database statement) finished."""
+
+    def __init__(self, message: str = "the deadline passed before the work finished") -> None:
+        super().__init__(message)

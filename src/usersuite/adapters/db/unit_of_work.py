@@ -1,10 +1,12 @@
 """The SQLAlchemy unit of work: one connection, one transaction, repositories bound to it."""
 
+import time
 from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
 from typing import Self
 
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
@@ -15,13 +17,21 @@ from usersuite.adapters.db.repository import (
     SqlOutbox,
     SqlUserRepository,
 )
-from usersuite.domain.errors import ServiceUnavailable
+from usersuite.domain.errors import DeadlineExceeded, ServiceUnavailable
+from usersuite.service import request_context
 from usersuite.service.unit_of_work import UnitOfWork
+
+# PostgreSQL's SQLSTATE for a statement cancelled by statement_timeout or a cancel request.
+QUERY_CANCELED = "57014"
+
+
+def is_cancelled_by_deadline(exc: BaseException) -> bool:
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) == QUERY_CANCELED
 
 
 def is_unavailable(exc: BaseException) -> bool:
     """Whether the database could not be reached or answered (as opposed to a bug)."""
-    if isinstance(exc, IntegrityError):
+    if isinstance(exc, IntegrityError) or is_cancelled_by_deadline(exc):
         return False
     if isinstance(exc, PoolTimeoutError | ConnectionError | TimeoutError):
         return True
@@ -47,6 +57,7 @@ class SqlUnitOfWork(UnitOfWork):
         try:
             self._conn = await self._engine.connect()
             self._tx = await self._conn.begin()
+            await self._bound_by_deadline(self._conn)
         except Exception as exc:
             await self._close()
             if is_unavailable(exc):
@@ -71,6 +82,18 @@ class SqlUnitOfWork(UnitOfWork):
             await self._close()
         if exc is not None and is_unavailable(exc):
             raise ServiceUnavailable("the database is unavailable") from exc
+        if exc is not None and is_cancelled_by_deadline(exc):
+            raise DeadlineExceeded("the database work did not finish before the deadline") from exc
+
+    @staticmethod
+    async def _bound_by_deadline(conn: AsyncConnection) -> None:
+        """On PostgreSQL, every statement of the transaction ends when the call's time is up."""
+        deadline = request_context.deadline.get()
+        if deadline is None or conn.dialect.name != "postgresql":
+            return
+        remaining_ms = max(1, int((deadline - time.monotonic()) * 1000))
+        # SET LOCAL takes no bind parameters; the value is an integer we computed.
+        await conn.execute(text(f"SET LOCAL statement_timeout = {remaining_ms}"))
 
     async def commit(self) -> None:
         if self._tx is not None and self._tx.is_active:

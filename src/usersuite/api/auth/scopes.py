@@ -1,0 +1,18 @@
+"""Which scope each RPC needs: a declarative map; a method missing from it is denied."""
+
+READ = "users.read"
+WRITE = "users.write"
+
+METHOD_SCOPES: dict[str, str] = {
+    "/user.v1.UserService/GetUser": READ,
+    "/user.v1.UserService/ListUsers": READ,
+    "/user.v1.UserService/CreateUser": WRITE,
+    "/user.v1.UserService/UpdateUser": WRITE,
+    "/user.v1.UserService/DeleteUser": WRITE,
+}
+# A method not listed needs this scope, which no token should carry: deny by default.
+UNLISTED_METHOD_SCOPE = "usersuite.unlisted-method"
+
+
+def required_scope(method: str) -> str:
+    return METHOD_SCOPES.get(method, UNLISTED_METHOD_SCOPE)

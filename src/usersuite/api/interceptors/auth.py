@@ -1,0 +1,107 @@
+"""Authentication (who is calling) and authorization (may they call this method)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TypeAlias, cast
+
+import grpc
+
+from usersuite.api import tls
+from usersuite.api.auth.jwt import JwtVerifier
+from usersuite.api.auth.scopes import required_scope
+from usersuite.api.auth.signing import SignatureVerifier
+from usersuite.api.errors import PermissionDenied, Unauthenticated, spec_for
+from usersuite.api.interceptors.base import Continuation, UnaryBehavior
+from usersuite.api.interceptors.errors import abort_with
+from usersuite.service import request_context
+from usersuite.service.request_context import Principal
+
+BEARER = "bearer "
+Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
+
+
+@dataclass(frozen=True)
+class Authenticator:
+    """Turns a call's credentials into a Principal, then checks the method's scope."""
+
+    jwt: JwtVerifier | None
+    signatures: SignatureVerifier | None
+    mtls_scopes: frozenset[str]
+    exempt_prefixes: tuple[str, ...]
+
+    def is_exempt(self, method: str) -> bool:
+        return method.startswith(self.exempt_prefixes)
+
+    async def authenticate(
+        self, method: str, metadata: Mapping[str, str], peer: str, body: bytes
+    ) -> Principal:
+        authorization = metadata.get("authorization")
+        if authorization is not None:
+            if not authorization.lower().startswith(BEARER) or self.jwt is None:
+                raise Unauthenticated("authorization metadata must be 'Bearer <JWT>'")
+            return await self.jwt.verify(authorization[len(BEARER) :].strip())
+        if self.signatures is not None and self.signatures.has_signature(metadata):
+            return self.signatures.verify(method, metadata, body)
+        if peer and self.mtls_scopes:
+            return Principal(subject=peer, scopes=self.mtls_scopes, method="mtls")
+        raise Unauthenticated("missing credentials: send 'authorization: Bearer <JWT>'")
+
+    @staticmethod
+    def authorize(method: str, principal: Principal) -> None:
+        scope = required_scope(method)
+        if scope not in principal.scopes:
+            raise PermissionDenied(scope)
+
+
+@dataclass(frozen=True)
+class _WithBody:
+    """The deserialized request together with its bytes on the wire (for signatures)."""
+
+    raw: bytes
+    message: Any
+
+
+class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+    def __init__(self, authenticator: Authenticator) -> None:
+        self._auth = authenticator
+
+    async def intercept_service(
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        handler = await continuation(handler_call_details)
+        assert handler is not None
+        method = handler_call_details.method
+        if self._auth.is_exempt(method) or handler.unary_unary is None:
+            return handler
+        behavior = cast(UnaryBehavior, handler.unary_unary)
+        deserialize = handler.request_deserializer
+
+        def keep_body(raw: bytes) -> _WithBody:
+            return _WithBody(raw, deserialize(raw) if deserialize else raw)
+
+        async def authenticated(
+            request: _WithBody, context: grpc.aio.ServicerContext[Any, Any]
+        ) -> Any:
+            metadata = {key.lower(): value for key, value in context.invocation_metadata() or ()
+                        if isinstance(value, str)}  # fmt: skip
+            peer = tls.peer_identity(context)
+            try:
+                principal = await self._auth.authenticate(method, metadata, peer, request.raw)
+                self._auth.authorize(method, principal)
+            except (Unauthenticated, PermissionDenied) as exc:
+                await abort_with(context, spec_for(exc))
+            principal_token = request_context.principal.set(principal)
+            peer_token = request_context.peer_identity.set(peer)
+            try:
+                return await behavior(request.message, context)
+            finally:
+                request_context.principal.reset(principal_token)
+                request_context.peer_identity.reset(peer_token)
+
+        return grpc.unary_unary_rpc_method_handler(
+            authenticated,
+            request_deserializer=keep_body,
+            response_serializer=handler.response_serializer,
+        )

@@ -1,0 +1,46 @@
+"""The interceptor stack, in its one documented order (outermost first).
+
+1. error recovery   nothing leaves unmapped: an unexpected failure anywhere -> INTERNAL, logged
+2. tracing          OpenTelemetry server span; continues a caller's W3C traceparent
+3. access log       one JSON line per call; Prometheus grpc_server_* metrics
+4. deadline         default and maximum deadline; bounds the database work
+5. authentication   JWT / request signature / mTLS identity -> principal; scopes -> authorization
+6. rate limit       token buckets per principal and global
+7. error mapping    the servicer's domain errors -> statuses, so layers 2-3 record real codes
+"""
+
+from typing import Any
+
+import grpc
+from opentelemetry.sdk.trace import TracerProvider
+
+from usersuite.api.interceptors.auth import Authenticator, AuthInterceptor
+from usersuite.api.interceptors.deadline import DeadlineInterceptor
+from usersuite.api.interceptors.errors import ErrorInterceptor
+from usersuite.api.interceptors.observability import GrpcMetrics, ObservabilityInterceptor
+from usersuite.api.interceptors.rate_limit import RateLimitInterceptor
+from usersuite.api.telemetry import tracing_interceptor
+from usersuite.config import Settings
+
+
+def build_interceptors(
+    settings: Settings,
+    *,
+    authenticator: Authenticator | None,
+    tracer_provider: TracerProvider | None,
+    metrics: GrpcMetrics | None,
+) -> list[grpc.aio.ServerInterceptor]:  # type: ignore[type-arg]
+    chain: list[Any] = [ErrorInterceptor()]
+    if tracer_provider is not None:
+        chain.append(tracing_interceptor(tracer_provider))
+    if settings.telemetry.access_log or metrics is not None:
+        chain.append(
+            ObservabilityInterceptor(access_log=settings.telemetry.access_log, metrics=metrics)
+        )
+    chain.append(DeadlineInterceptor(settings.limits))
+    if authenticator is not None:
+        chain.append(AuthInterceptor(authenticator))
+    if settings.limits.rate_limit_enabled:
+        chain.append(RateLimitInterceptor(settings.limits))
+    chain.append(ErrorInterceptor())
+    return chain

@@ -1,0 +1,55 @@
+"""Deadlines: a default for calls without one, a cap for long ones, and a bound on the work."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import grpc
+
+from usersuite.api.errors import spec_for
+from usersuite.api.interceptors.base import Continuation, UnaryBehavior, wrap_unary
+from usersuite.api.interceptors.errors import abort_with
+from usersuite.config import LimitSettings
+from usersuite.domain.errors import DeadlineExceeded
+from usersuite.service import request_context
+
+
+class DeadlineInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+    """Runs each call under min(client deadline or default, maximum).
+
+    The budget is published in a contextvar, so the unit of work can bound each database
+    statement by it (PostgreSQL statement_timeout): an expired call stops using the database.
+    """
+
+    def __init__(self, limits: LimitSettings) -> None:
+        self._default = limits.default_deadline_seconds
+        self._max = limits.max_deadline_seconds
+
+    def budget(self, context: grpc.aio.ServicerContext[Any, Any]) -> float:
+        remaining = context.time_remaining()
+        if remaining is None or remaining > 1e9:  # no deadline: grpc reports "infinite"
+            return self._default
+        return min(remaining, self._max)
+
+    async def intercept_service(
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        def wrap(behavior: UnaryBehavior) -> UnaryBehavior:
+            async def bounded(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+                budget = self.budget(context)
+                token = request_context.deadline.set(time.monotonic() + budget)
+                try:
+                    async with asyncio.timeout(budget):
+                        return await behavior(request, context)
+                except TimeoutError:
+                    await abort_with(context, spec_for(DeadlineExceeded()))
+                finally:
+                    request_context.deadline.reset(token)
+
+            return bounded
+
+        handler = wrap_unary(await continuation(handler_call_details), wrap)
+        assert handler is not None
+        return handler

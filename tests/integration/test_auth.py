@@ -1,0 +1,299 @@
+"""Authentication and authorization through a real channel: every rejection is a test."""
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any
+
+import grpc
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from jwt.algorithms import ECAlgorithm, RSAAlgorithm
+
+from tests.conftest import make_settings
+from tests.support.status import details_of
+from user.v1 import user_pb2, user_pb2_grpc
+from usersuite.api.auth.jwt import mint_token
+from usersuite.api.server import start
+from usersuite.bootstrap import bootstrap
+
+pytestmark = pytest.mark.integration
+HS_SECRET = "integration-test-hs256-secret-0123456789abcdef"
+ISSUER, AUDIENCE = "usersuite-tests", "usersuite-api"
+
+
+def rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def jwk_of(private: Any, kid: str) -> dict[str, Any]:
+    algorithm = RSAAlgorithm if isinstance(private, rsa.RSAPrivateKey) else ECAlgorithm
+    jwk = json.loads(algorithm.to_jwk(private.public_key()))
+    jwk["kid"] = kid
+    return jwk
+
+
+def claims(**overrides: Any) -> dict[str, Any]:
+    now = int(time.time())
+    values = {"sub": "alice", "scope": "users.read users.write", "iss": ISSUER,
+              "aud": AUDIENCE, "iat": now, "nbf": now, "exp": now + 300}  # fmt: skip
+    values.update(overrides)
+    return {k: v for k, v in values.items() if v is not None}
+
+
+class JwksServer:
+    """A JWKS document on a loopback HTTP port, with a fetch counter."""
+
+    def __init__(self) -> None:
+        self.keys: list[dict[str, Any]] = []
+        self.fetches = 0
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                owner.fetches += 1
+                body = json.dumps({"keys": owner.keys}).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/jwks.json"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def keys() -> dict[str, Any]:
+    return {"rsa": rsa_key(), "rsa2": rsa_key(), "ec": ec.generate_private_key(ec.SECP256R1())}
+
+
+@pytest.fixture
+def jwks_file(tmp_path: Path, keys: dict[str, Any]) -> Path:
+    path = tmp_path / "jwks.json"
+    path.write_text(
+        json.dumps({"keys": [jwk_of(keys["rsa"], "rsa-1"), jwk_of(keys["ec"], "ec-1")]})
+    )
+    return path
+
+
+@pytest.fixture
+def jwks_server() -> Iterator[JwksServer]:
+    server = JwksServer()
+    yield server
+    server.close()
+
+
+async def serve_with_auth(url: str, **auth: Any) -> AsyncIterator[grpc.aio.Channel]:
+    settings = make_settings(
+        url, auth={"enabled": True, "issuer": ISSUER, "audience": AUDIENCE, **auth}
+    )
+    container = bootstrap(settings)
+    server = await start(container, "127.0.0.1:0")
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        yield channel
+    await server.stop(0)
+    await container.close()
+
+
+@pytest.fixture
+async def channel(sqlite_url: str, jwks_file: Path) -> AsyncIterator[grpc.aio.Channel]:
+    async for chan in serve_with_auth(sqlite_url, hs256_secret=HS_SECRET, jwks_file=str(jwks_file)):
+        yield chan
+
+
+async def get_user(channel: grpc.aio.Channel, token: str | None) -> Any:
+    """Calls GetUser with the given bearer token; returns the error details (or None)."""
+    stub = user_pb2_grpc.UserServiceStub(channel)
+    metadata = None if token is None else (("authorization", f"Bearer {token}"),)
+    try:
+        await stub.ListUsers(user_pb2.ListUsersRequest(), metadata=metadata)
+    except grpc.aio.AioRpcError as exc:
+        return details_of(exc)
+    return None
+
+
+async def test_valid_hs256_rs256_and_es256_tokens_are_accepted(
+    channel: grpc.aio.Channel, keys: dict[str, Any]
+) -> None:
+    assert await get_user(channel, jwt.encode(claims(), HS_SECRET, algorithm="HS256")) is None
+    rs = jwt.encode(claims(), keys["rsa"], algorithm="RS256", headers={"kid": "rsa-1"})
+    assert await get_user(channel, rs) is None
+    es = jwt.encode(claims(), keys["ec"], algorithm="ES256", headers={"kid": "ec-1"})
+    assert await get_user(channel, es) is None
+
+
+def _unsigned(payload: dict[str, Any]) -> str:
+    return jwt.encode(payload, None, algorithm="none")
+
+
+def _confused(keys: dict[str, Any]) -> str:
+    """HS256 signed with the RSA *public* key, hoping the server verifies HMAC with it."""
+    public_pem = (
+        keys["rsa"]
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    import base64
+    import hashlib
+    import hmac
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    header = b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "rsa-1"}).encode())
+    body = b64(json.dumps(claims()).encode())
+    signature = hmac.new(public_pem, f"{header}.{body}".encode(), hashlib.sha256).digest()
+    return f"{header}.{body}.{b64(signature)}"
+
+
+@pytest.mark.parametrize(
+    ("case", "why"),
+    [
+        ("missing", "missing credentials"),
+        ("malformed", "malformed token"),
+        ("not-bearer", "Bearer"),
+        ("bad-signature", "signature is invalid"),
+        ("alg-none", "algorithm 'none' is not accepted"),
+        ("alg-confusion", "signature is invalid"),
+        ("expired", "expired"),
+        ("not-yet-valid", "not yet valid"),
+        ("wrong-issuer", "wrong issuer"),
+        ("wrong-audience", "wrong audience"),
+        ("unknown-kid", "unknown key id"),
+        ("no-exp", "'exp'"),
+    ],
+)
+async def test_rejected_credentials_are_unauthenticated(
+    channel: grpc.aio.Channel, keys: dict[str, Any], case: str, why: str
+) -> None:
+    now = int(time.time())
+
+    def hs(**overrides: Any) -> str:
+        return jwt.encode(claims(**overrides), HS_SECRET, algorithm="HS256")
+
+    tokens: dict[str, str | None] = {
+        "missing": None,
+        "malformed": "not.a.jwt",
+        "bad-signature": jwt.encode(claims(), "another-secret-of-enough-length!!", "HS256"),
+        "alg-none": _unsigned(claims()),
+        "alg-confusion": _confused(keys),
+        "expired": hs(exp=now - 120, iat=now - 600, nbf=now - 600),
+        "not-yet-valid": hs(nbf=now + 600, exp=now + 900),
+        "wrong-issuer": hs(iss="someone-else"),
+        "wrong-audience": hs(aud="another-api"),
+        "unknown-kid": jwt.encode(claims(), keys["rsa2"], "RS256", headers={"kid": "nope"}),
+        "no-exp": hs(exp=None),
+    }  # fmt: skip
+    if case == "not-bearer":
+        stub = user_pb2_grpc.UserServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.ListUsers(
+                user_pb2.ListUsersRequest(), metadata=(("authorization", "Basic x"),)
+            )
+        details = details_of(caught.value)
+    else:
+        details = await get_user(channel, tokens[case])
+    assert details is not None, f"{case} was accepted"
+    assert details.code == grpc.StatusCode.UNAUTHENTICATED
+    assert details.reason == "UNAUTHENTICATED"
+    assert details.domain == "usersuite.user.v1"
+    assert why in details.message
+
+
+async def test_confused_token_is_rejected_even_without_an_hs256_secret(
+    sqlite_url: str, jwks_file: Path, keys: dict[str, Any]
+) -> None:
+    async for channel in serve_with_auth(sqlite_url, jwks_file=str(jwks_file)):
+        details = await get_user(channel, _confused(keys))
+        assert details is not None
+        assert details.code == grpc.StatusCode.UNAUTHENTICATED
+        assert "'HS256' is not accepted" in details.message
+
+
+async def test_scopes_authorize_each_method(channel: grpc.aio.Channel) -> None:
+    stub = user_pb2_grpc.UserServiceStub(channel)
+    reader = jwt.encode(claims(scope="users.read"), HS_SECRET, algorithm="HS256")
+    metadata = (("authorization", f"Bearer {reader}"),)
+    await stub.ListUsers(user_pb2.ListUsersRequest(), metadata=metadata)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub.CreateUser(
+            user_pb2.CreateUserRequest(user=user_pb2.User(display_name="A", email="a@example.com")),
+            metadata=metadata,
+        )
+    details = details_of(caught.value)
+    assert (details.code, details.reason) == (
+        grpc.StatusCode.PERMISSION_DENIED,
+        "PERMISSION_DENIED",
+    )
+    assert details.metadata == {"required_scope": "users.write"}
+
+
+async def test_principal_is_recorded_in_the_event(
+    channel: grpc.aio.Channel, sqlite_url: str
+) -> None:
+    from sqlalchemy import create_engine, select
+
+    from user.v1 import events_pb2
+    from usersuite.adapters.db.engine import sync_url
+    from usersuite.adapters.db.tables import outbox
+
+    token = mint_token(HS_SECRET.encode(), subject="carol", scopes=["users.write"],
+                       issuer=ISSUER, audience=AUDIENCE)  # fmt: skip
+    stub = user_pb2_grpc.UserServiceStub(channel)
+    await stub.CreateUser(
+        user_pb2.CreateUserRequest(user=user_pb2.User(display_name="C", email="c@example.com")),
+        metadata=(("authorization", f"Bearer {token}"),),
+    )
+    engine = create_engine(sync_url(sqlite_url))
+    with engine.connect() as conn:
+        row = conn.execute(select(outbox.c.principal, outbox.c.payload)).one()
+    engine.dispose()
+    assert row.principal == "carol"
+    assert events_pb2.UserCreated.FromString(row.payload).metadata.principal == "carol"
+
+
+async def test_health_and_reflection_need_no_token(channel: grpc.aio.Channel) -> None:
+    health = health_pb2_grpc.HealthStub(channel)
+    response = await health.Check(health_pb2.HealthCheckRequest(service=""))
+    assert response.status in (health_pb2.HealthCheckResponse.SERVING,
+                               health_pb2.HealthCheckResponse.NOT_SERVING)  # fmt: skip
+
+
+async def test_jwks_url_rotation_by_kid_with_rate_limited_refresh(
+    sqlite_url: str, jwks_server: JwksServer, keys: dict[str, Any]
+) -> None:
+    jwks_server.keys = [jwk_of(keys["rsa"], "k1")]
+    async for channel in serve_with_auth(
+        sqlite_url, jwks_url=jwks_server.url, jwks_min_refresh_seconds=0.5
+    ):
+        old = jwt.encode(claims(), keys["rsa"], algorithm="RS256", headers={"kid": "k1"})
+        assert await get_user(channel, old) is None
+        # The issuer rotates: a new key k2 is published; a token with k2 makes the server refresh.
+        jwks_server.keys = [jwk_of(keys["rsa"], "k1"), jwk_of(keys["rsa2"], "k2")]
+        await asyncio.sleep(0.6)
+        new = jwt.encode(claims(), keys["rsa2"], algorithm="RS256", headers={"kid": "k2"})
+        assert await get_user(channel, new) is None
+        fetches = jwks_server.fetches
+        # A flood of unknown kids refreshes at most once per min_refresh interval.
+        for i in range(20):
+            bogus = jwt.encode(claims(), keys["rsa2"], algorithm="RS256", headers={"kid": f"x{i}"})
+            details = await get_user(channel, bogus)
+            assert details is not None
+            assert details.code == grpc.StatusCode.UNAUTHENTICATED
+        assert jwks_server.fetches - fetches <= 2

@@ -1,0 +1,162 @@
+"""Deadlines bound the database work; rate limits and message sizes protect the server."""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+import psycopg
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sqlalchemy.engine import make_url
+
+from tests.conftest import make_settings
+from tests.support.status import details_of
+from user.v1 import user_pb2, user_pb2_grpc
+from usersuite.api.server import start
+from usersuite.bootstrap import bootstrap
+
+pytestmark = pytest.mark.integration
+
+
+async def serve(url: str, **overrides: Any) -> AsyncIterator[grpc.aio.Channel]:
+    container = bootstrap(make_settings(url, **overrides))
+    server = await start(container, "127.0.0.1:0")
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        yield channel
+    await server.stop(0)
+    await container.close()
+
+
+def plain(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def lock_waiters(url: str) -> int:
+    """Statements of other sessions that are waiting for a lock right now."""
+    async with await psycopg.AsyncConnection.connect(plain(url), autocommit=True) as conn:
+        cursor = await conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+
+@pytest.mark.parametrize(
+    ("limits", "client_timeout"),
+    [
+        ({}, 0.5),  # the client's own short deadline
+        ({"default_deadline_seconds": 0.5}, None),  # no client deadline: the default applies
+        ({"max_deadline_seconds": 0.5, "default_deadline_seconds": 0.5}, 120),  # capped
+    ],
+)
+async def test_a_blocked_query_is_cancelled_server_side_at_the_deadline(
+    pg_url: str, limits: dict[str, float], client_timeout: float | None
+) -> None:
+    async for channel in serve(pg_url, limits=limits):
+        stub = user_pb2_grpc.UserServiceStub(channel)
+        user = await stub.CreateUser(
+            user_pb2.CreateUserRequest(
+                user=user_pb2.User(display_name="Slow", email="s@example.com")
+            )
+        )
+        # Another session holds the user's row lock, so the UpdateUser statement blocks.
+        async with await psycopg.AsyncConnection.connect(plain(pg_url)) as holder:
+            await holder.execute(
+                "SELECT * FROM users WHERE id = %s FOR UPDATE", (user.name.split("/")[1],)
+            )
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await stub.UpdateUser(
+                    user_pb2.UpdateUserRequest(
+                        user=user_pb2.User(name=user.name, display_name="Changed")
+                    ),
+                    timeout=client_timeout,
+                )
+            assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            # While the lock is still held, the server's statement must be gone: cancelled
+            # server-side, not left waiting for the lock.
+            deadline = time.monotonic() + 5
+            while await lock_waiters(pg_url) and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+            assert await lock_waiters(pg_url) == 0
+            await holder.rollback()
+        unchanged = await stub.GetUser(user_pb2.GetUserRequest(name=user.name))
+        assert unchanged.display_name == "Slow"
+
+
+async def test_deadline_exceeded_carries_error_info_when_the_server_cuts_the_call(
+    pg_url: str,
+) -> None:
+    async for channel in serve(pg_url, limits={"default_deadline_seconds": 0.3}):
+        stub = user_pb2_grpc.UserServiceStub(channel)
+        user = await stub.CreateUser(
+            user_pb2.CreateUserRequest(user=user_pb2.User(display_name="S", email="t@example.com"))
+        )
+        async with await psycopg.AsyncConnection.connect(plain(pg_url)) as holder:
+            await holder.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await stub.GetUser(user_pb2.GetUserRequest(name=user.name))
+            await holder.rollback()
+        details = details_of(caught.value)
+        assert (details.code, details.reason) == (
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+            "DEADLINE_EXCEEDED",
+        )
+
+
+async def test_rate_limit_per_principal_is_resource_exhausted_with_retry_info(
+    sqlite_url: str,
+) -> None:
+    limits = {"principal_rate_per_second": 1.0, "principal_burst": 3}
+    async for channel in serve(sqlite_url, limits=limits):
+        stub = user_pb2_grpc.UserServiceStub(channel)
+        outcomes = []
+        for _ in range(6):
+            try:
+                await stub.ListUsers(user_pb2.ListUsersRequest())
+                outcomes.append("ok")
+            except grpc.aio.AioRpcError as exc:
+                details = details_of(exc)
+                assert details.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+                assert details.reason == "RATE_LIMITED"
+                assert details.metadata == {"limit": "principal"}
+                assert details.retry_delay_seconds is not None
+                assert 0 < details.retry_delay_seconds <= 1.0
+                outcomes.append("limited")
+        assert outcomes[:3] == ["ok", "ok", "ok"]
+        assert "limited" in outcomes[3:]
+
+
+async def test_global_rate_limit(sqlite_url: str) -> None:
+    limits = {"global_rate_per_second": 1.0, "global_burst": 2}
+    async for channel in serve(sqlite_url, limits=limits):
+        stub = user_pb2_grpc.UserServiceStub(channel)
+        await stub.ListUsers(user_pb2.ListUsersRequest())
+        await stub.ListUsers(user_pb2.ListUsersRequest())
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.ListUsers(user_pb2.ListUsersRequest())
+        assert details_of(caught.value).metadata == {"limit": "global"}
+
+
+async def test_an_oversized_request_is_refused_and_the_server_stays_healthy(
+    sqlite_url: str,
+) -> None:
+    async for channel in serve(sqlite_url, limits={"max_message_bytes": 64 * 1024}):
+        stub = user_pb2_grpc.UserServiceStub(channel)
+        huge = user_pb2.CreateUserRequest(
+            user=user_pb2.User(display_name="x" * (128 * 1024), email="big@example.com")
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.CreateUser(huge)
+        assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        health = health_pb2_grpc.HealthStub(channel)
+        response = await health.Check(health_pb2.HealthCheckRequest(service="user.v1.UserService"))
+        assert response.status == health_pb2.HealthCheckResponse.SERVING
+        created = await stub.CreateUser(
+            user_pb2.CreateUserRequest(
+                user=user_pb2.User(display_name="Ok", email="ok@example.com")
+            )
+        )
+        assert created.name
