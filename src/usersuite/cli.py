@@ -11,10 +11,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from usersuite.adapters.db import migrate
 from usersuite.api import server
+from usersuite.api.auth.jwt import mint_token
 from usersuite.bootstrap import bootstrap
 from usersuite.config import DEV_SECRET_PREFIX, Settings, parse_address
 
@@ -67,11 +68,12 @@ def _check_schema(settings: Settings) -> None:
     )
 
 
-def _grpcurl() -> str:
-    found = shutil.which("grpcurl")
-    if found and Path(found).resolve().is_relative_to(Path.cwd()):
-        return str(Path(found).resolve().relative_to(Path.cwd()))
-    return "grpcurl"
+def _command(name: str) -> str:
+    """How a user in this directory runs `name`: relative when it lives inside the project."""
+    found = shutil.which(name)
+    if found and Path(found).absolute().is_relative_to(Path.cwd()):
+        return str(Path(found).absolute().relative_to(Path.cwd()))
+    return name
 
 
 def ready_line(settings: Settings, port: int) -> str:
@@ -79,8 +81,13 @@ def ready_line(settings: Settings, port: int) -> str:
     host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - dial, not bind
     target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     body = json.dumps({"user": {"display_name": "Ada Lovelace", "email": "ada@example.com"}})
+    auth = ""
+    if settings.auth.enabled and settings.mode == "dev":
+        token = f"$({_command('usersuite')} token --scope 'users.read users.write')"
+        auth = f'-H "authorization: Bearer {token}" '
     command = (
-        f"{_grpcurl()} -plaintext -d {shlex.quote(body)} {target} user.v1.UserService/CreateUser"
+        f"{_command('grpcurl')} -plaintext {auth}-d {shlex.quote(body)} {target} "
+        "user.v1.UserService/CreateUser"
     )
     return f"usersuite ready on {target} (mode {settings.mode}); try: {command}"
 
@@ -114,17 +121,47 @@ def _dev_secret(dev_dir: Path, name: str) -> str:
     return stored[name]
 
 
-def cmd_dev(args: argparse.Namespace) -> int:
+def _dev_settings(args: argparse.Namespace) -> Settings:
+    """Embedded defaults for a laptop: SQLite and secrets in the dev folder, auth on."""
+    if Settings.explicit_mode(args.config) == "production":
+        raise ConfigError(
+            "this command is for dev mode only, but the configured mode is production"
+        )
     base = _settings(args, mode="dev")
     dev_dir = base.dev_dir.resolve()
-    settings = _settings(
+    auth = base.auth
+    if auth.enabled and not (auth.hs256_secret or auth.jwks_file or auth.jwks_url):
+        secret = _dev_secret(dev_dir, "auth_hs256_secret")
+        auth = auth.model_copy(update={"hs256_secret": SecretStr(secret)})
+    return _settings(
         args,
         mode="dev",
         database_url=f"sqlite+aiosqlite:///{dev_dir / 'usersuite.db'}",
         page_token_secret=_dev_secret(dev_dir, "page_token_secret"),
         migrate_on_start=True,
+        auth=auth,
     )
-    return _serve(settings)
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    return _serve(_dev_settings(args))
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    """Mints an HS256 token from the dev secret; real tokens come from an identity provider."""
+    settings = _dev_settings(args)
+    if settings.auth.hs256_secret is None:
+        raise ConfigError("no HS256 secret to sign with (auth uses a JWKS or is disabled)")
+    token = mint_token(
+        settings.auth.hs256_secret.get_secret_value().encode(),
+        subject=args.subject,
+        scopes=args.scope.split(),
+        issuer=settings.auth.issuer,
+        audience=settings.auth.audience,
+        ttl_seconds=args.ttl,
+    )
+    print(token)
+    return 0
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -163,6 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", parents=[common], help="upgrade the schema").set_defaults(
         run=cmd_migrate
     )
+    token = commands.add_parser("token", parents=[common], help="mint a dev token (dev mode only)")
+    token.add_argument("--scope", default="users.read users.write", help="space-separated")
+    token.add_argument("--subject", default="dev-user")
+    token.add_argument("--ttl", type=float, default=3600.0, help="lifetime in seconds")
+    token.set_defaults(run=cmd_token)
     config = commands.add_parser("config", help="inspect configuration")
     config_commands = config.add_subparsers(dest="config_command", required=True)
     config_commands.add_parser(

@@ -112,6 +112,24 @@ class TelemetrySettings(BaseModel):
     log_format: Literal["json", "text"] = "json"
 
 
+class _ModeProbe(BaseSettings):
+    """Reads only `mode` from the same sources as Settings, without validating the rest."""
+
+    model_config = SettingsConfigDict(env_prefix="USERSUITE_", extra="ignore")
+    mode: Literal["dev", "production"] | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="USERSUITE_", env_nested_delimiter="__", extra="forbid", frozen=True
@@ -220,6 +238,15 @@ class Settings(BaseSettings):
         )
         settings: Settings = with_file(**given)
         return settings
+
+    @classmethod
+    def explicit_mode(cls, config_file: Path | None = None) -> str | None:
+        """The mode the environment or config file sets, if any (commands that default to dev)."""
+        probe: type[_ModeProbe] = _ModeProbe
+        if config_file is not None:
+            config = {**_ModeProbe.model_config, "toml_file": config_file}
+            probe = type("ModeProbe", (_ModeProbe,), {"model_config": config})
+        return probe().mode
 
     def redacted(self) -> dict[str, Any]:
         """The effective settings for humans: secrets masked, a database password hidden."""

@@ -150,6 +150,18 @@ async def test_an_oversized_request_is_refused_and_the_server_stays_healthy(
         )
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.CreateUser(huge)
+        details = details_of(caught.value)
+        assert (details.code, details.reason) == (
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            "MESSAGE_TOO_LARGE",
+        )
+        assert details.metadata == {"max_bytes": str(64 * 1024)}
+        # Far beyond the limit, grpc's transport stop answers before any handler runs.
+        enormous = user_pb2.CreateUserRequest(
+            user=user_pb2.User(display_name="x" * (1024 * 1024), email="big@example.com")
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.CreateUser(enormous)
         assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         health = health_pb2_grpc.HealthStub(channel)
         response = await health.Check(health_pb2.HealthCheckRequest(service="user.v1.UserService"))

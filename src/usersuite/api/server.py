@@ -12,7 +12,7 @@ from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined
 
 from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.api.health import DatabaseHealthMonitor
-from usersuite.api.interceptors.chain import build_interceptors
+from usersuite.api.interceptors.chain import build_interceptors, transport_options
 from usersuite.api.reflection import enable_reflection
 from usersuite.api.servicer import UserServicer
 from usersuite.api.tls import server_credentials
@@ -48,22 +48,7 @@ def create_server(container: Container, listen: str) -> UserServer:
         tracer_provider=container.tracer_provider,
         metrics=container.metrics,
     )
-    server = grpc.aio.server(
-        interceptors=interceptors,
-        options=[
-            ("grpc.max_receive_message_length", limits.max_message_bytes),
-            ("grpc.max_send_message_length", limits.max_message_bytes),
-            ("grpc.max_concurrent_streams", limits.max_concurrent_streams),
-            ("grpc.keepalive_time_ms", int(limits.keepalive_time_seconds * 1000)),
-            ("grpc.keepalive_timeout_ms", int(limits.keepalive_timeout_seconds * 1000)),
-            # Keepalive enforcement: pings more often than this get the client a GOAWAY.
-            (
-                "grpc.http2.min_ping_interval_without_data_ms",
-                int(limits.keepalive_min_client_interval_seconds * 1000),
-            ),
-            ("grpc.http2.max_ping_strikes", 2),
-        ],
-    )
+    server = grpc.aio.server(interceptors=interceptors, options=transport_options(limits))
     user_pb2_grpc.add_UserServiceServicer_to_server(UserServicer(container.handlers), server)
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)

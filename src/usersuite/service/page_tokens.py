@@ -29,6 +29,9 @@ class PageTokenCodec:
             raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         except (binascii.Error, ValueError):
             raise InvalidPageToken("not a token issued by this service") from None
+        # The decoder skips characters outside the alphabet; only the exact text we issued counts.
+        if base64.urlsafe_b64encode(raw).decode().rstrip("=") != token:
+            raise InvalidPageToken("not a token issued by this service")
         mac, body = raw[:_MAC_BYTES], raw[_MAC_BYTES:]
         expected = hmac.new(self._key, body, hashlib.sha256).digest()[:_MAC_BYTES]
         if len(mac) != _MAC_BYTES or not hmac.compare_digest(mac, expected):

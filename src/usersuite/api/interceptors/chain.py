@@ -4,6 +4,7 @@
 2. tracing          OpenTelemetry server span; continues a caller's W3C traceparent
 3. access log       one JSON line per call; Prometheus grpc_server_* metrics
 4. deadline         default and maximum deadline; bounds the database work
+   message size     oversized requests -> RESOURCE_EXHAUSTED (MESSAGE_TOO_LARGE)
 5. authentication   JWT / request signature / mTLS identity -> principal; scopes -> authorization
 6. rate limit       token buckets per principal and global
 7. error mapping    the servicer's domain errors -> statuses, so layers 2-3 record real codes
@@ -17,10 +18,29 @@ from opentelemetry.sdk.trace import TracerProvider
 from usersuite.api.interceptors.auth import Authenticator, AuthInterceptor
 from usersuite.api.interceptors.deadline import DeadlineInterceptor
 from usersuite.api.interceptors.errors import ErrorInterceptor
+from usersuite.api.interceptors.message_size import HARD_LIMIT_FACTOR, MessageSizeInterceptor
 from usersuite.api.interceptors.observability import GrpcMetrics, ObservabilityInterceptor
 from usersuite.api.interceptors.rate_limit import RateLimitInterceptor
 from usersuite.api.telemetry import tracing_interceptor
-from usersuite.config import Settings
+from usersuite.config import LimitSettings, Settings
+
+
+def transport_options(limits: LimitSettings) -> list[tuple[str, int]]:
+    """grpc server options: message size hard stop, concurrency and keepalive enforcement."""
+    hard_limit = limits.max_message_bytes * HARD_LIMIT_FACTOR
+    return [
+        ("grpc.max_receive_message_length", hard_limit),
+        ("grpc.max_send_message_length", hard_limit),
+        ("grpc.max_concurrent_streams", limits.max_concurrent_streams),
+        ("grpc.keepalive_time_ms", int(limits.keepalive_time_seconds * 1000)),
+        ("grpc.keepalive_timeout_ms", int(limits.keepalive_timeout_seconds * 1000)),
+        # Keepalive enforcement: clients that ping more often than this get a GOAWAY.
+        (
+            "grpc.http2.min_ping_interval_without_data_ms",
+            int(limits.keepalive_min_client_interval_seconds * 1000),
+        ),
+        ("grpc.http2.max_ping_strikes", 2),
+    ]
 
 
 def build_interceptors(
@@ -38,6 +58,7 @@ def build_interceptors(
             ObservabilityInterceptor(access_log=settings.telemetry.access_log, metrics=metrics)
         )
     chain.append(DeadlineInterceptor(settings.limits))
+    chain.append(MessageSizeInterceptor(settings.limits.max_message_bytes))
     if authenticator is not None:
         chain.append(AuthInterceptor(authenticator))
     if settings.limits.rate_limit_enabled:

@@ -1,0 +1,61 @@
+"""Oversized requests get RESOURCE_EXHAUSTED with reason MESSAGE_TOO_LARGE.
+
+grpc's own receive limit (set higher, as a hard stop) answers with a bare status; this check
+runs first for anything up to that stop, so clients get the documented ErrorInfo.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+import grpc
+
+from user.v1 import user_pb2
+from usersuite.api.errors import ErrorSpec
+from usersuite.api.interceptors.base import Continuation, UnaryBehavior
+from usersuite.api.interceptors.errors import abort_with
+
+# grpc's transport limit is this many times the configured one.
+HARD_LIMIT_FACTOR = 4
+
+
+@dataclass(frozen=True)
+class _Oversized:
+    size: int
+
+
+class MessageSizeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+    def __init__(self, max_bytes: int) -> None:
+        self._max = max_bytes
+
+    async def intercept_service(
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        handler = await continuation(handler_call_details)
+        assert handler is not None
+        if handler.unary_unary is None:
+            return handler
+        behavior = cast(UnaryBehavior, handler.unary_unary)
+        deserialize = handler.request_deserializer
+
+        def checked(raw: bytes) -> Any:
+            if len(raw) > self._max:
+                return _Oversized(len(raw))
+            return deserialize(raw) if deserialize else raw
+
+        async def limited(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            if isinstance(request, _Oversized):
+                message = f"request of {request.size} bytes exceeds the limit of {self._max} bytes"
+                spec = ErrorSpec(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    user_pb2.ERROR_REASON_MESSAGE_TOO_LARGE,
+                    message,
+                    {"max_bytes": str(self._max)},
+                )
+                await abort_with(context, spec)
+            return await behavior(request, context)
+
+        return grpc.unary_unary_rpc_method_handler(
+            limited, request_deserializer=checked, response_serializer=handler.response_serializer
+        )
