@@ -4,7 +4,7 @@
 2. tracing          OpenTelemetry server span; continues a caller's W3C traceparent
 3. access log       one JSON line per call; Prometheus grpc_server_* metrics
 4. deadline         default and maximum deadline; bounds the database work
-   message size     oversized requests -> RESOURCE_EXHAUSTED (MESSAGE_TOO_LARGE)
+   request guard    oversized -> RESOURCE_EXHAUSTED, undecodable -> INVALID_ARGUMENT
 5. authentication   JWT / request signature / mTLS identity -> principal; scopes -> authorization
 6. rate limit       token buckets per principal and global
 7. error mapping    the servicer's domain errors -> statuses, so layers 2-3 record real codes
@@ -18,9 +18,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from usersuite.api.interceptors.auth import Authenticator, AuthInterceptor
 from usersuite.api.interceptors.deadline import DeadlineInterceptor
 from usersuite.api.interceptors.errors import ErrorInterceptor
-from usersuite.api.interceptors.message_size import HARD_LIMIT_FACTOR, MessageSizeInterceptor
 from usersuite.api.interceptors.observability import GrpcMetrics, ObservabilityInterceptor
 from usersuite.api.interceptors.rate_limit import RateLimitInterceptor
+from usersuite.api.interceptors.request_guard import HARD_LIMIT_FACTOR, RequestGuardInterceptor
 from usersuite.api.telemetry import tracing_interceptor
 from usersuite.config import LimitSettings, Settings
 
@@ -58,7 +58,7 @@ def build_interceptors(
             ObservabilityInterceptor(access_log=settings.telemetry.access_log, metrics=metrics)
         )
     chain.append(DeadlineInterceptor(settings.limits))
-    chain.append(MessageSizeInterceptor(settings.limits.max_message_bytes))
+    chain.append(RequestGuardInterceptor(settings.limits.max_message_bytes))
     if authenticator is not None:
         chain.append(AuthInterceptor(authenticator))
     if settings.limits.rate_limit_enabled:

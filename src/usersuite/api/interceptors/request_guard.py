@@ -1,7 +1,8 @@
-"""Oversized requests get RESOURCE_EXHAUSTED with reason MESSAGE_TOO_LARGE.
+"""Requests that cannot be handled at all get a documented status instead of grpc's default.
 
-grpc's own receive limit (set higher, as a hard stop) answers with a bare status; this check
-runs first for anything up to that stop, so clients get the documented ErrorInfo.
+An oversized request gets RESOURCE_EXHAUSTED (MESSAGE_TOO_LARGE): grpc's own receive limit,
+set higher as a hard stop, would answer with a bare status. Bytes that are not a valid message
+of the method's request type get INVALID_ARGUMENT (VALIDATION_FAILED) instead of grpc's INTERNAL.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from user.v1 import user_pb2
-from usersuite.api.errors import ErrorSpec
+from usersuite.api.errors import ErrorSpec, spec_for
 from usersuite.api.interceptors.base import Continuation, UnaryBehavior
 from usersuite.api.interceptors.errors import abort_with
+from usersuite.domain.errors import FieldViolation, ValidationFailed
 
 # grpc's transport limit is this many times the configured one.
 HARD_LIMIT_FACTOR = 4
@@ -25,7 +28,12 @@ class _Oversized:
     size: int
 
 
-class MessageSizeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+@dataclass(frozen=True)
+class _Undecodable:
+    why: str
+
+
+class RequestGuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     def __init__(self, max_bytes: int) -> None:
         self._max = max_bytes
 
@@ -42,7 +50,10 @@ class MessageSizeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-a
         def checked(raw: bytes) -> Any:
             if len(raw) > self._max:
                 return _Oversized(len(raw))
-            return deserialize(raw) if deserialize else raw
+            try:
+                return deserialize(raw) if deserialize else raw
+            except (DecodeError, ValueError) as exc:
+                return _Undecodable(str(exc) or type(exc).__name__)
 
         async def limited(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             if isinstance(request, _Oversized):
@@ -54,6 +65,9 @@ class MessageSizeInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-a
                     {"max_bytes": str(self._max)},
                 )
                 await abort_with(context, spec)
+            if isinstance(request, _Undecodable):
+                violation = FieldViolation("request", f"not a valid request message: {request.why}")
+                await abort_with(context, spec_for(ValidationFailed([violation])))
             return await behavior(request, context)
 
         return grpc.unary_unary_rpc_method_handler(
