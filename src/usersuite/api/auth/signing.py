@@ -12,11 +12,14 @@ The canonical string is, joined by "\\n" and UTF-8 encoded:
     <full method name, e.g. /user.v1.UserService/GetUser>
     <x-usersuite-timestamp exactly as sent>
     <x-usersuite-nonce>
-    <hex SHA-256 of the serialized request message, the bytes on the wire>
+    <hex SHA-256 of the serialized request message as sent (before any gRPC compression)>
 
 The server accepts a timestamp within +-max_skew_seconds of its clock and each (key id, nonce)
 once while that timestamp is acceptable; a nonce cache of nonce_cache_size entries, oldest evicted
 first, enforces that, so it should hold at least the signed calls of 2 * max_skew_seconds.
+The cache lives in one server process: behind several replicas a captured call could be replayed
+once to each replica inside the window, so send signed calls over TLS, which keeps them from being
+captured in the first place.
 """
 
 import hashlib
