@@ -21,6 +21,6 @@ while IFS= read -r file; do
     echo "check-gen: $file is not produced by generation any more (remove it)" >&2
     status=1
   fi
-done < <(find gen -type f \( -name '*_pb2*.py*' -o -name '*.pb.go' -o -name '*_pb.ts' \) \
+done < <(find gen -type f \( -name '*_pb2*.py*' -o -name '*.pb.go' -o -name '*_pb.ts' -o -name 'descriptor_set.json' \) \
            -not -path '*/node_modules/*' -not -path '*/__pycache__/*' | sort)
 exit $status

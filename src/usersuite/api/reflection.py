@@ -1,16 +1,23 @@
-"""Server reflection under both grpc.reflection.v1 and v1alpha, so old and new grpcurl work.
+"""Server reflection under both grpc.reflection.v1 and v1alpha, with the contract's comments.
 
 grpcio-reflection implements only v1alpha. The v1 protocol is the same messages under another
 package, so we register the v1alpha servicer a second time under the v1 service name and add a
 v1 copy of its file descriptor to the pool, which keeps `grpcurl describe` complete.
+
+Descriptors in the pool carry no comments, so our own files are served from the generated
+descriptor set (gen/python/user/v1/descriptor_set.json), which keeps them: `grpcurl describe`
+shows the API reference written in the protos.
 """
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
 from typing import Any
 
 import grpc
-from google.protobuf import descriptor_pb2, descriptor_pool
+from google.protobuf import descriptor_pb2, descriptor_pool, json_format
 from grpc_reflection.v1alpha import reflection, reflection_pb2
+
+from user.v1 import user_pb2
 
 V1ALPHA = "grpc.reflection.v1alpha"
 V1 = "grpc.reflection.v1"
@@ -38,11 +45,38 @@ def _register_v1_descriptor(pool: descriptor_pool.DescriptorPool) -> None:
     pool.Add(file)
 
 
+def documented_files() -> dict[str, bytes]:
+    """Our proto files with their source info (comments), serialized, by file name."""
+    path = Path(user_pb2.__file__).with_name("descriptor_set.json")
+    files = json_format.Parse(path.read_text(), descriptor_pb2.FileDescriptorSet())
+    return {file.name: file.SerializeToString() for file in files.file}
+
+
+class DocumentedReflectionServicer(reflection.aio.ReflectionServicer):  # type: ignore[misc,name-defined]
+    """The standard servicer, answering with documented descriptors where we have them."""
+
+    def __init__(self, service_names: Iterable[str], pool: descriptor_pool.DescriptorPool) -> None:
+        super().__init__(tuple(service_names), pool=pool)
+        self._documented = documented_files()
+
+    async def ServerReflectionInfo(  # noqa: N802 - the generated method name
+        self, request_iterator: Any, context: Any
+    ) -> AsyncIterator[reflection_pb2.ServerReflectionResponse]:
+        async for response in super().ServerReflectionInfo(request_iterator, context):
+            if response.HasField("file_descriptor_response"):
+                files = response.file_descriptor_response.file_descriptor_proto
+                for index, raw in enumerate(files):
+                    name = descriptor_pb2.FileDescriptorProto.FromString(raw).name
+                    if name in self._documented:
+                        files[index] = self._documented[name]
+            yield response
+
+
 def enable_reflection(service_names: Iterable[str], server: grpc.aio.Server) -> None:
     pool = descriptor_pool.Default()
     _register_v1_descriptor(pool)
     names = (*service_names, reflection.SERVICE_NAME, V1_SERVICE_NAME)
-    servicer: Any = reflection.aio.ReflectionServicer(names, pool=pool)  # type: ignore[attr-defined]
+    servicer = DocumentedReflectionServicer(names, pool)
     for service_name in (reflection.SERVICE_NAME, V1_SERVICE_NAME):
         handler = grpc.stream_stream_rpc_method_handler(
             servicer.ServerReflectionInfo,

@@ -1,0 +1,141 @@
+"""The command line as an operator meets it: config show, dev mode, configuration errors."""
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.harness import (
+    Launch,
+    child_env,
+    describe,
+    production_env,
+    run_usersuite,
+    server_env,
+)
+from tests.support.postgres import free_port
+
+pytestmark = pytest.mark.e2e
+
+DB_PASSWORD = "pw-e2e-Zq8vN3xK"
+PAGE_SECRET = "page-secret-e2e-7f3a9c1b5d2e8f4a6b0c"
+URL_WITH_PASSWORD = f"postgresql+psycopg://alice:{DB_PASSWORD}@db.internal:5432/users"
+
+
+def config_show(*args: str, env: dict[str, str], cwd: Path) -> dict[str, Any]:
+    result = run_usersuite("config", "show", *args, env=env, cwd=cwd)
+    assert result.returncode == 0, describe(result)
+    shown: dict[str, Any] = json.loads(result.stdout)
+    return shown
+
+
+# --- config show --------------------------------------------------------------------------------
+
+
+def test_config_show_redacts_the_database_password_and_the_secret(tmp_path: Path) -> None:
+    env = production_env(
+        USERSUITE_DATABASE_URL=URL_WITH_PASSWORD, USERSUITE_PAGE_TOKEN_SECRET=PAGE_SECRET
+    )
+    result = run_usersuite("config", "show", env=env, cwd=tmp_path)
+
+    assert result.returncode == 0, describe(result)
+    for secret in (DB_PASSWORD, PAGE_SECRET):
+        assert secret not in result.stdout, result.stdout
+        assert secret not in result.stderr, result.stderr
+    shown = json.loads(result.stdout)
+    # Redacted, not dropped: the operator still sees where the service connects.
+    assert "alice" in shown["database_url"]
+    assert "db.internal:5432/users" in shown["database_url"]
+    assert shown["page_token_secret"], "the secret's presence should still be visible"
+
+
+def test_config_file_is_overridden_by_env_which_is_overridden_by_flags(tmp_path: Path) -> None:
+    config = tmp_path / "usersuite.toml"
+    config.write_text(
+        'listen = "127.0.0.1:1111"\n'
+        "shutdown_grace_seconds = 7.5\n"
+        f'page_token_secret = "{PAGE_SECRET}"\n'
+    )
+    env = child_env(USERSUITE_AUTH__ENABLED="false")
+    with_env = child_env(USERSUITE_AUTH__ENABLED="false", USERSUITE_LISTEN="127.0.0.1:2222")
+
+    from_file = config_show("--config", str(config), env=env, cwd=tmp_path)
+    env_over_file = config_show("--config", str(config), env=with_env, cwd=tmp_path)
+    flag_over_env = config_show(
+        "--config", str(config), "--listen", "127.0.0.1:3333", env=with_env, cwd=tmp_path
+    )
+
+    assert from_file["listen"] == "127.0.0.1:1111"
+    assert env_over_file["listen"] == "127.0.0.1:2222"
+    assert flag_over_env["listen"] == "127.0.0.1:3333"
+    # Values that nothing overrides still come from the file.
+    for shown in (from_file, env_over_file, flag_over_env):
+        assert shown["shutdown_grace_seconds"] == 7.5
+        assert PAGE_SECRET not in json.dumps(shown)
+
+
+# --- dev mode -----------------------------------------------------------------------------------
+
+
+def test_dev_starts_on_embedded_defaults_and_its_ready_line_command_works(
+    tmp_path: Path, launch: Launch
+) -> None:
+    workdir = tmp_path / "laptop"
+    workdir.mkdir()
+    port = free_port()
+    env = child_env(USERSUITE_LISTEN=f"127.0.0.1:{port}", USERSUITE_METRICS_LISTEN="127.0.0.1:0")
+
+    dev = launch(["dev"], env, cwd=workdir)
+    line = dev.wait_ready()
+
+    assert dev.port == port, line
+    assert "(mode dev)" in line, line
+    assert (workdir / ".dev" / "usersuite.db").is_file(), dev.output()
+    command = line.split("try: ", 1)[1]
+    assert command.startswith("grpcurl "), line
+    result = subprocess.run(
+        command,
+        shell=True,
+        cwd=workdir,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, f"{command}\n{describe(result)}"
+    user = json.loads(result.stdout)
+    assert user["name"].startswith("users/")
+    assert user["email"] == "ada@example.com"
+    assert user["displayName"] == "Ada Lovelace"
+
+
+# --- configuration errors -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "env_values", "names"),
+    [
+        ([], {"USERSUITE_LISTEN": "nonsense"}, "listen"),
+        (["--listen", "nonsense"], {}, "listen"),
+        ([], {"USERSUITE_PAGE_TOKEN_SECRET": "too-short"}, "page_token_secret"),
+        ([], {"USERSUITE_DATABASE_URL": "mysql://db/users"}, "database_url"),
+    ],
+    ids=["env-listen", "flag-listen", "short-secret", "unsupported-database"],
+)
+def test_invalid_configuration_exits_2_with_one_clear_line(
+    tmp_path: Path, args: list[str], env_values: dict[str, str], names: str
+) -> None:
+    env = server_env("postgresql+psycopg://u:p@127.0.0.1:1/none", **env_values)
+
+    result = run_usersuite("serve", *args, env=env, cwd=tmp_path)
+
+    assert result.returncode == 2, describe(result)
+    assert "Traceback" not in result.stderr, describe(result)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, describe(result)
+    assert lines[0].startswith("usersuite: invalid configuration"), describe(result)
+    assert names in lines[0], describe(result)
+    assert not result.stdout.strip(), describe(result)
