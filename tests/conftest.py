@@ -10,6 +10,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
+from tests.support.nats import NatsServer
 from tests.support.postgres import PostgresCluster
 from user.v1 import user_pb2_grpc
 from usersuite.adapters.db import migrate
@@ -123,3 +124,13 @@ async def channel(server: UserServer) -> AsyncIterator[grpc.aio.Channel]:
 @pytest.fixture
 def stub(channel: grpc.aio.Channel) -> user_pb2_grpc.UserServiceStub:
     return user_pb2_grpc.UserServiceStub(channel)
+
+
+@pytest.fixture
+def nats_server() -> Iterator[NatsServer]:
+    """A fresh nats-server with JetStream for one test (its own port and store)."""
+    server = NatsServer().start()
+    try:
+        yield server
+    finally:
+        server.remove()

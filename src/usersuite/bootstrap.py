@@ -4,18 +4,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from nats.aio.client import Client as NatsClient
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from usersuite.adapters.db.engine import create_engine
 from usersuite.adapters.db.unit_of_work import SqlUnitOfWork
+from usersuite.adapters.nats.jetstream import connect, ensure_stream
 from usersuite.api.auth.jwt import JwksSource, JwtVerifier
 from usersuite.api.auth.signing import SignatureVerifier
 from usersuite.api.interceptors.auth import Authenticator
 from usersuite.api.interceptors.observability import GrpcMetrics
 from usersuite.api.mapping import encode_event
 from usersuite.api.telemetry import configure_tracing, instrument_engine
+from usersuite.bridge.metrics import RelayMetrics
+from usersuite.bridge.relay import Relay
 from usersuite.config import AuthSettings, Settings
 from usersuite.service.handlers import UserHandlers, utc_now
 from usersuite.service.page_tokens import PageTokenCodec
@@ -87,16 +91,9 @@ def bootstrap(
     tracer_provider: TracerProvider | None = None,
 ) -> Container:
     """Builds every dependency; tests pass a tracer provider with an in-memory exporter."""
-    if settings.database_url is None:
-        raise ValueError("database_url (USERSUITE_DATABASE_URL) is required")
     if settings.page_token_secret is None:
         raise ValueError("page_token_secret (USERSUITE_PAGE_TOKEN_SECRET) is required")
-    engine = create_engine(
-        settings.database_url.get_secret_value(),
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
-        pool_timeout=settings.db_pool_timeout_seconds,
-    )
+    engine = _engine_for(settings)
     page_tokens = PageTokenCodec(settings.page_token_secret.get_secret_value().encode())
     handlers = UserHandlers(
         lambda: SqlUnitOfWork(engine, encode_event, clock), page_tokens, clock=clock
@@ -116,3 +113,50 @@ def bootstrap(
         metrics=metrics,
         tracer_provider=tracer_provider,
     )
+
+
+@dataclass
+class BridgeContainer:
+    settings: Settings
+    engine: AsyncEngine
+    nats: NatsClient
+    relay: Relay
+    registry: CollectorRegistry
+
+    async def close(self) -> None:
+        if not self.nats.is_closed:
+            await self.nats.close()
+        await self.engine.dispose()
+
+
+def _engine_for(settings: Settings) -> AsyncEngine:
+    if settings.database_url is None:
+        raise ValueError("database_url (USERSUITE_DATABASE_URL) is required")
+    return create_engine(
+        settings.database_url.get_secret_value(),
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_seconds,
+    )
+
+
+async def bootstrap_bridge(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    nats_client: NatsClient | None = None,
+) -> BridgeContainer:
+    """The relay process: connects to NATS (retrying), provisions the stream, builds the relay."""
+    if settings.nats_url is None and nats_client is None:
+        raise ValueError("nats_url (USERSUITE_NATS_URL) is required")
+    engine = _engine_for(settings)
+    client = nats_client or await connect(str(settings.nats_url), "usersuite-bridge")
+    try:
+        await ensure_stream(client.jetstream(), settings.stream)
+    except Exception:
+        await client.close()
+        await engine.dispose()
+        raise
+    registry = CollectorRegistry()
+    relay = Relay(engine, client, settings.bridge, RelayMetrics(registry), clock)
+    return BridgeContainer(settings, engine, client, relay, registry)

@@ -14,9 +14,11 @@ from pathlib import Path
 from pydantic import SecretStr, ValidationError
 
 from usersuite.adapters.db import migrate
+from usersuite.adapters.nats.jetstream import StreamConflict
 from usersuite.api import server
 from usersuite.api.auth.jwt import mint_token
-from usersuite.bootstrap import bootstrap
+from usersuite.bootstrap import bootstrap, bootstrap_bridge
+from usersuite.bridge.runner import run_bridge
 from usersuite.config import DEV_SECRET_PREFIX, Settings, parse_address
 
 log = logging.getLogger("usersuite")
@@ -164,6 +166,28 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bridge(args: argparse.Namespace) -> int:
+    settings = _settings(args, nats_url=args.nats_url)
+    if settings.database_url is None:
+        raise ConfigError("database_url is required: set USERSUITE_DATABASE_URL or --database-url")
+    if settings.nats_url is None:
+        raise ConfigError("nats_url is required: set USERSUITE_NATS_URL or --nats-url")
+    _check_schema(settings)
+
+    async def main() -> int:
+        try:
+            container = await bootstrap_bridge(settings)
+        except StreamConflict as exc:
+            raise ConfigError(str(exc)) from None
+
+        def on_ready() -> None:
+            print(f"usersuite bridge ready: relaying the outbox to {settings.nats_url}", flush=True)
+
+        return await run_bridge(container, on_ready)
+
+    return asyncio.run(main())
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if settings.database_url is None:
@@ -197,6 +221,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "dev", parents=[common, serving], help="run the suite locally on embedded defaults"
     ).set_defaults(run=cmd_dev)
+    bridge = commands.add_parser(
+        "bridge", parents=[common, serving], help="relay the outbox to NATS JetStream"
+    )
+    bridge.add_argument("--nats-url", help="overrides USERSUITE_NATS_URL")
+    bridge.set_defaults(run=cmd_bridge)
     commands.add_parser("migrate", parents=[common], help="upgrade the schema").set_defaults(
         run=cmd_migrate
     )

@@ -130,6 +130,40 @@ class _ModeProbe(BaseSettings):
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
 
 
+class StreamSettings(BaseModel):
+    """The JetStream stream the bridge creates or updates for `user.v1.>`."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    name: str = Field("USER_V1", pattern=r"^[A-Za-z0-9_-]+$")
+    subjects: tuple[str, ...] = ("user.v1.>",)
+    storage: Literal["file", "memory"] = "file"
+    replicas: int = Field(1, ge=1, le=5)
+    max_age_seconds: float = Field(7 * 24 * 3600.0, ge=0, description="0: no limit")
+    max_bytes: int = Field(-1, ge=-1, description="-1: no limit")
+    max_msg_size: int = Field(-1, ge=-1, description="-1: the server's max_payload")
+    duplicate_window_seconds: float = Field(120.0, ge=120.0, description="Nats-Msg-Id dedup")
+
+
+class BridgeSettings(BaseModel):
+    """The outbox relay: batches, polling, retries, parking and retention."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    batch_size: int = Field(500, ge=1, le=10_000)
+    poll_interval_seconds: float = Field(1.0, gt=0, description="fallback to LISTEN/NOTIFY")
+    publish_timeout_seconds: float = Field(5.0, gt=0)
+    max_attempts: int = Field(5, ge=1, description="a row NATS rejects this often is parked")
+    backoff_initial_seconds: float = Field(0.2, gt=0)
+    backoff_max_seconds: float = Field(10.0, gt=0)
+    retention_hours: float = Field(24.0, gt=0, description="dispatched rows older are deleted")
+    retention_interval_seconds: float = Field(60.0, gt=0)
+    retention_batch_size: int = Field(1000, ge=1)
+    cloudevents_source: str = "//usersuite/user.v1"
+    # PostgreSQL advisory lock key: one bridge relays at a time, the others stand by.
+    leader_lock_key: int = 7_361_822_001
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="USERSUITE_", env_nested_delimiter="__", extra="forbid", frozen=True
@@ -155,6 +189,9 @@ class Settings(BaseSettings):
     idempotency_retention_hours: float = Field(24.0, gt=0)
     dev_dir: Path = Field(Path(".dev"), description="dev mode: SQLite file, secrets, NATS data")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    nats_url: str | None = Field(None, description="nats://host:4222; dev starts one if unset")
+    stream: StreamSettings = StreamSettings()
+    bridge: BridgeSettings = BridgeSettings()
     auth: AuthSettings = AuthSettings()
     tls: TlsSettings = TlsSettings()
     limits: LimitSettings = LimitSettings()

@@ -1,0 +1,149 @@
+"""The relay's view of the outbox: claim pending rows, record outcomes, park, retry, purge."""
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Row, and_, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from usersuite.adapters.db.repository import as_utc
+from usersuite.adapters.db.tables import outbox
+
+NOTIFY_CHANNEL = "usersuite_outbox"
+PENDING, DISPATCHED, PARKED = "pending", "dispatched", "parked"
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    seq: int
+    event_id: str
+    event_type: str
+    aggregate_name: str
+    aggregate_version: int
+    payload: bytes
+    trace_context: dict[str, str]
+    principal: str
+    occurred_time: datetime
+    attempts: int
+    state: str = PENDING
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Failure:
+    seq: int
+    error: str
+    # False for transport trouble (NATS down): the row is not at fault and keeps its attempts.
+    counts: bool
+
+
+@dataclass(frozen=True)
+class Backlog:
+    pending: int
+    parked: int
+    oldest_pending: datetime | None
+
+
+def _row(r: Row[Any]) -> OutboxRow:
+    return OutboxRow(
+        seq=r.seq,
+        event_id=r.event_id,
+        event_type=r.event_type,
+        aggregate_name=r.aggregate_name,
+        aggregate_version=r.aggregate_version,
+        payload=bytes(r.payload),
+        trace_context=json.loads(r.trace_context or "{}"),
+        principal=r.principal,
+        occurred_time=as_utc(r.occurred_time),
+        attempts=r.attempts,
+        state=r.state,
+        last_error=r.last_error,
+    )
+
+
+async def claim_pending(conn: AsyncConnection, limit: int) -> list[OutboxRow]:
+    """The oldest pending rows in commit-safe order, locked (and skipped by other claimers)."""
+    query = (
+        select(outbox)
+        .where(outbox.c.state == PENDING)
+        .order_by(outbox.c.seq)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [_row(r) for r in await conn.execute(query)]
+
+
+async def mark_dispatched(conn: AsyncConnection, seqs: Sequence[int], now: datetime) -> None:
+    if seqs:
+        await conn.execute(
+            update(outbox)
+            .where(outbox.c.seq.in_(seqs))
+            .values(state=DISPATCHED, dispatched_time=now, last_error=None)
+        )
+
+
+async def record_failures(
+    conn: AsyncConnection, failures: Sequence[Failure], max_attempts: int
+) -> list[int]:
+    """Counts the failed attempts; returns the rows that are now parked."""
+    parked: list[int] = []
+    for failure in failures:
+        attempts = outbox.c.attempts + (1 if failure.counts else 0)
+        result = await conn.execute(
+            update(outbox)
+            .where(outbox.c.seq == failure.seq)
+            .values(attempts=attempts, last_error=failure.error[:2000])
+            .returning(outbox.c.attempts)
+        )
+        if failure.counts and result.scalar_one() >= max_attempts:
+            await conn.execute(
+                update(outbox).where(outbox.c.seq == failure.seq).values(state=PARKED)
+            )
+            parked.append(failure.seq)
+    return parked
+
+
+async def backlog(conn: AsyncConnection) -> Backlog:
+    pending = (
+        await conn.execute(
+            select(func.count(), func.min(outbox.c.occurred_time)).where(outbox.c.state == PENDING)
+        )
+    ).one()
+    parked = await conn.scalar(select(func.count()).where(outbox.c.state == PARKED))
+    oldest = as_utc(pending[1]) if pending[1] is not None else None
+    return Backlog(pending=int(pending[0]), parked=int(parked or 0), oldest_pending=oldest)
+
+
+async def purge_dispatched(conn: AsyncConnection, older_than: datetime, batch_size: int) -> int:
+    """Deletes one small batch of old dispatched rows; call again while it returns batch_size."""
+    victims = (
+        select(outbox.c.seq)
+        .where(and_(outbox.c.state == DISPATCHED, outbox.c.dispatched_time < older_than))
+        .order_by(outbox.c.seq)
+        .limit(batch_size)
+    )
+    result = await conn.execute(delete(outbox).where(outbox.c.seq.in_(victims.scalar_subquery())))
+    return int(result.rowcount)
+
+
+async def list_rows(conn: AsyncConnection, state: str | None, limit: int) -> list[OutboxRow]:
+    query = select(outbox).order_by(outbox.c.seq).limit(limit)
+    if state is not None:
+        query = query.where(outbox.c.state == state)
+    return [_row(r) for r in await conn.execute(query)]
+
+
+async def requeue_parked(conn: AsyncConnection, event_ids: Sequence[str] | None) -> int:
+    """Parked rows (all, or the given events) go back to pending with fresh attempts."""
+    query = update(outbox).where(outbox.c.state == PARKED)
+    if event_ids is not None:
+        query = query.where(outbox.c.event_id.in_(event_ids))
+    result = await conn.execute(query.values(state=PENDING, attempts=0))
+    return int(result.rowcount)
+
+
+def retention_cutoff(now: datetime, hours: float) -> datetime:
+    return now - timedelta(hours=hours)

@@ -1,0 +1,1 @@
+"""NATS JetStream: connections, the stream, and the message format of our events."""

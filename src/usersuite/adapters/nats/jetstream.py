@@ -1,0 +1,99 @@
+"""JetStream connection and stream provisioning (create, update, or refuse on conflict)."""
+
+import asyncio
+import logging
+from typing import Any
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import StorageType, StreamConfig
+from nats.js.errors import NotFoundError
+
+from usersuite.config import StreamSettings
+
+log = logging.getLogger(__name__)
+
+
+class StreamConflict(Exception):
+    """An existing stream cannot be made to match the configuration without data loss."""
+
+
+async def connect(url: str, name: str, *, first_attempts: int = 0) -> Client:
+    """A connection that outlives outages: unlimited reconnects, logged state changes.
+
+    The first connection is retried with capped backoff, `first_attempts` times (0: forever),
+    since nats-py's reconnect settings only apply once connected.
+    """
+    delay, attempt = 0.5, 0
+    while True:
+        attempt += 1
+        try:
+            return await _connect(url, name)
+        except (OSError, nats.errors.NoServersError, TimeoutError) as exc:
+            if first_attempts and attempt >= first_attempts:
+                raise
+            log.warning("cannot reach NATS at %s (%s); retrying in %.1fs", url, exc, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+
+async def _connect(url: str, name: str) -> Client:
+    async def disconnected() -> None:
+        log.warning("NATS disconnected; reconnecting")
+
+    async def reconnected() -> None:
+        log.info("NATS reconnected")
+
+    async def error(exc: Exception) -> None:
+        log.warning("NATS error: %s", exc)
+
+    client: Client = await nats.connect(
+        url,
+        name=name,
+        max_reconnect_attempts=-1,
+        allow_reconnect=True,
+        reconnect_time_wait=1,
+        connect_timeout=5,
+        disconnected_cb=disconnected,
+        reconnected_cb=reconnected,
+        error_cb=error,
+    )
+    return client
+
+
+def stream_config(settings: StreamSettings) -> StreamConfig:
+    return StreamConfig(
+        name=settings.name,
+        subjects=list(settings.subjects),
+        storage=StorageType.FILE if settings.storage == "file" else StorageType.MEMORY,
+        num_replicas=settings.replicas,
+        max_age=settings.max_age_seconds,
+        max_bytes=settings.max_bytes,
+        max_msg_size=settings.max_msg_size,
+        duplicate_window=settings.duplicate_window_seconds,
+    )
+
+
+async def ensure_stream(js: JetStreamContext, settings: StreamSettings) -> None:
+    """Creates the stream, or updates its limits; refuses when it conflicts."""
+    wanted = stream_config(settings)
+    try:
+        info = await js.stream_info(settings.name)
+    except NotFoundError:
+        await js.add_stream(wanted)
+        log.info("created stream %s for %s", settings.name, ", ".join(settings.subjects))
+        return
+    existing: Any = info.config
+    problems = []
+    if sorted(existing.subjects or []) != sorted(settings.subjects):
+        problems.append(f"subjects {existing.subjects} (configured {list(settings.subjects)})")
+    if existing.storage != wanted.storage:
+        problems.append(f"storage {existing.storage} (configured {settings.storage})")
+    if problems:
+        raise StreamConflict(
+            f"stream {settings.name} exists with other {' and '.join(problems)}; "
+            "refusing to change it: fix the configuration or migrate the stream by hand"
+        )
+    await js.update_stream(wanted)
+    log.info("stream %s exists; limits updated", settings.name)

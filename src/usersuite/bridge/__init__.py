@@ -1,0 +1,1 @@
+"""The outbox relay to NATS JetStream, and the idempotent consumer helper for subscribers."""

@@ -1,0 +1,43 @@
+"""Prometheus metrics of the relay."""
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class RelayMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.backlog = Gauge(
+            "usersuite_outbox_backlog", "Outbox rows waiting to be published", registry=registry
+        )
+        self.oldest_pending_age = Gauge(
+            "usersuite_outbox_oldest_pending_age_seconds",
+            "Age of the oldest outbox row waiting to be published",
+            registry=registry,
+        )
+        self.parked = Gauge(
+            "usersuite_outbox_parked", "Outbox rows parked after failing", registry=registry
+        )
+        self.published = Counter(
+            "usersuite_outbox_published_total",
+            "Events published and acknowledged by JetStream",
+            ["event_type"],
+            registry=registry,
+        )
+        self.duplicates = Counter(
+            "usersuite_outbox_duplicates_total",
+            "Publishes JetStream acknowledged as duplicates (already stored)",
+            registry=registry,
+        )
+        self.failures = Counter(
+            "usersuite_outbox_publish_failures_total",
+            "Failed publish attempts",
+            ["kind"],
+            registry=registry,
+        )
+        self.publish_seconds = Histogram(
+            "usersuite_outbox_publish_seconds",
+            "Time from publish to JetStream acknowledgement",
+            registry=registry,
+        )
+        self.leader = Gauge(
+            "usersuite_bridge_leader", "1 while this bridge holds the relay lock", registry=registry
+        )
