@@ -18,7 +18,9 @@ from usersuite.adapters.nats.jetstream import StreamConflict
 from usersuite.api import server
 from usersuite.api.auth.jwt import mint_token
 from usersuite.bootstrap import bootstrap, bootstrap_bridge
+from usersuite.bridge.outbox_admin import list_outbox, retry_parked
 from usersuite.bridge.runner import run_bridge
+from usersuite.bridge.tail import tail
 from usersuite.config import DEV_SECRET_PREFIX, Settings, parse_address
 
 log = logging.getLogger("usersuite")
@@ -188,6 +190,38 @@ def cmd_bridge(args: argparse.Namespace) -> int:
     return asyncio.run(main())
 
 
+def cmd_events_tail(args: argparse.Namespace) -> int:
+    settings = _settings(args, nats_url=args.nats_url)
+    if settings.nats_url is None:
+        raise ConfigError("nats_url is required: set USERSUITE_NATS_URL or --nats-url")
+    run = tail(settings, subject=args.subject, from_start=args.from_start, out=sys.stdout,
+               limit=args.limit)  # fmt: skip
+    try:
+        return asyncio.run(run)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _database_settings(args: argparse.Namespace) -> Settings:
+    settings = _settings(args)
+    if settings.database_url is None:
+        raise ConfigError("database_url is required: set USERSUITE_DATABASE_URL or --database-url")
+    return settings
+
+
+def cmd_outbox_list(args: argparse.Namespace) -> int:
+    settings = _database_settings(args)
+    return asyncio.run(list_outbox(settings, state=args.state, limit=args.limit, out=sys.stdout))
+
+
+def cmd_outbox_retry(args: argparse.Namespace) -> int:
+    settings = _database_settings(args)
+    event_ids = None if args.all else args.event_id
+    if not args.all and not event_ids:
+        raise ConfigError("name the parked events to retry with --event-id, or pass --all")
+    return asyncio.run(retry_parked(settings, event_ids=event_ids, out=sys.stdout))
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if settings.database_url is None:
@@ -226,6 +260,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bridge.add_argument("--nats-url", help="overrides USERSUITE_NATS_URL")
     bridge.set_defaults(run=cmd_bridge)
+    events = commands.add_parser("events", help="watch the events in JetStream")
+    events_commands = events.add_subparsers(dest="events_command", required=True)
+    tail_parser = events_commands.add_parser(
+        "tail", parents=[common], help="print events as JSON lines"
+    )
+    tail_parser.add_argument("--nats-url", help="overrides USERSUITE_NATS_URL")
+    tail_parser.add_argument("--subject", default="user.v1.>", help="a subject filter")
+    tail_parser.add_argument("--from-start", action="store_true", help="replay the whole stream")
+    tail_parser.add_argument("--limit", type=int, help="stop after this many events")
+    tail_parser.set_defaults(run=cmd_events_tail)
+    outbox_parser = commands.add_parser("outbox", help="inspect and re-queue outbox rows")
+    outbox_commands = outbox_parser.add_subparsers(dest="outbox_command", required=True)
+    list_parser = outbox_commands.add_parser("list", parents=[common], help="list outbox rows")
+    list_parser.add_argument("--state", choices=["pending", "dispatched", "parked"])
+    list_parser.add_argument("--limit", type=int, default=100)
+    list_parser.set_defaults(run=cmd_outbox_list)
+    retry_parser = outbox_commands.add_parser(
+        "retry", parents=[common], help="re-queue parked rows for the bridge"
+    )
+    retry_parser.add_argument("--event-id", action="append", help="a parked event (repeatable)")
+    retry_parser.add_argument("--all", action="store_true", help="every parked row")
+    retry_parser.set_defaults(run=cmd_outbox_retry)
     commands.add_parser("migrate", parents=[common], help="upgrade the schema").set_defaults(
         run=cmd_migrate
     )
