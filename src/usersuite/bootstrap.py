@@ -91,6 +91,7 @@ def bootstrap(
     tracer_provider: TracerProvider | None = None,
 ) -> Container:
     """Builds every dependency; tests pass a tracer provider with an in-memory exporter."""
+    settings.check_api_security()
     if settings.page_token_secret is None:
         raise ValueError("page_token_secret (USERSUITE_PAGE_TOKEN_SECRET) is required")
     engine = _engine_for(settings)

@@ -22,6 +22,7 @@ from usersuite.bridge.outbox_admin import list_outbox, retry_parked
 from usersuite.bridge.runner import run_bridge
 from usersuite.bridge.tail import tail
 from usersuite.config import DEV_SECRET_PREFIX, Settings, parse_address
+from usersuite.dev import run_dev
 
 log = logging.getLogger("usersuite")
 EXIT_CONFIG = 2
@@ -80,7 +81,7 @@ def _command(name: str) -> str:
     return name
 
 
-def ready_line(settings: Settings, port: int) -> str:
+def ready_line(settings: Settings, port: int, note: str = "") -> str:
     host, _ = parse_address(settings.listen)
     host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - dial, not bind
     target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -93,10 +94,14 @@ def ready_line(settings: Settings, port: int) -> str:
         f"{_command('grpcurl')} -plaintext {auth}-d {shlex.quote(body)} {target} "
         "user.v1.UserService/CreateUser"
     )
-    return f"usersuite ready on {target} (mode {settings.mode}); try: {command}"
+    return f"usersuite ready on {target} (mode {settings.mode}{note}); try: {command}"
 
 
 def _serve(settings: Settings) -> int:
+    try:
+        settings.check_api_security()
+    except ValueError as exc:
+        raise ConfigError(f"invalid configuration: {exc}") from None
     _check_schema(settings)
     container = bootstrap(settings)
 
@@ -148,7 +153,14 @@ def _dev_settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    return _serve(_dev_settings(args))
+    settings = _dev_settings(args)
+    _check_schema(settings)
+
+    def on_ready(port: int, nats_url: str) -> None:
+        tail = f"{_command('usersuite')} events tail --nats-url {nats_url}"
+        print(ready_line(settings, port, f"; watch events with: {tail}"), flush=True)
+
+    return asyncio.run(run_dev(settings, on_ready))
 
 
 def cmd_token(args: argparse.Namespace) -> int:

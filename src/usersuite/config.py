@@ -188,6 +188,9 @@ class Settings(BaseSettings):
     migrate_on_start: bool = Field(False, description="serve: migrate a schema that is behind")
     idempotency_retention_hours: float = Field(24.0, gt=0)
     dev_dir: Path = Field(Path(".dev"), description="dev mode: SQLite file, secrets, NATS data")
+    dev_nats_listen: str = Field(
+        "127.0.0.1:4222", description="dev mode: the embedded nats-server (unless nats_url is set)"
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     nats_url: str | None = Field(None, description="nats://host:4222; dev starts one if unset")
     stream: StreamSettings = StreamSettings()
@@ -197,7 +200,7 @@ class Settings(BaseSettings):
     limits: LimitSettings = LimitSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
 
-    @field_validator("listen", "metrics_listen")
+    @field_validator("listen", "metrics_listen", "dev_nats_listen")
     @classmethod
     def _address(cls, value: str) -> str:
         parse_address(value)
@@ -222,10 +225,14 @@ class Settings(BaseSettings):
             raise ValueError("limits.default_deadline_seconds exceeds limits.max_deadline_seconds")
         return self
 
-    @model_validator(mode="after")
-    def _refuse_insecure_production(self) -> Self:
+    def check_api_security(self) -> None:
+        """Refuses insecure API settings in production mode (the API server calls this).
+
+        Only the API needs these secrets, so other commands (bridge, migrate, events tail)
+        run with just what they use.
+        """
         if self.mode != "production":
-            return self
+            return
         secret = self.page_token_secret
         if secret is None or len(secret.get_secret_value()) < MIN_SECRET_LENGTH:
             raise ValueError(
@@ -248,7 +255,6 @@ class Settings(BaseSettings):
                     f"auth.hs256_secret must be at least {MIN_SECRET_LENGTH} characters and "
                     "not a dev secret in production mode"
                 )
-        return self
 
     @classmethod
     def settings_customise_sources(

@@ -85,13 +85,17 @@ def test_dev_starts_on_embedded_defaults_and_its_ready_line_command_works(
     workdir = tmp_path / "laptop"
     workdir.mkdir()
     port = free_port()
-    env = child_env(USERSUITE_LISTEN=f"127.0.0.1:{port}", USERSUITE_METRICS_LISTEN="127.0.0.1:0")
+    env = child_env(
+        USERSUITE_LISTEN=f"127.0.0.1:{port}",
+        USERSUITE_METRICS_LISTEN="127.0.0.1:0",
+        USERSUITE_DEV_NATS_LISTEN="127.0.0.1:0",
+    )
 
     dev = launch(["dev"], env, cwd=workdir)
     line = dev.wait_ready()
 
     assert dev.port == port, line
-    assert "(mode dev)" in line, line
+    assert "(mode dev" in line, line
     assert (workdir / ".dev" / "usersuite.db").is_file(), dev.output()
     command = line.split("try: ", 1)[1]
     assert command.startswith("grpcurl "), line

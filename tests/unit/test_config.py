@@ -41,8 +41,10 @@ def test_defaults() -> None:
 
 
 def test_production_is_the_default_mode() -> None:
-    with pytest.raises(ValidationError, match="page_token_secret"):
-        Settings.load()
+    settings = Settings.load()
+    assert settings.mode == "production"
+    with pytest.raises(ValueError, match="page_token_secret"):
+        settings.check_api_security()
 
 
 def test_config_file_overrides_defaults(tmp_path: Path) -> None:
@@ -133,11 +135,10 @@ def test_unknown_settings_are_refused(tmp_path: Path) -> None:
 
 
 def test_production_refuses_a_missing_page_token_secret() -> None:
-    with pytest.raises(ValidationError) as caught:
-        Settings.load(mode="production")
+    with pytest.raises(ValueError, match="page_token_secret") as caught:
+        Settings.load(mode="production").check_api_security()
 
     message = str(caught.value)
-    assert "page_token_secret" in message
     assert "USERSUITE_PAGE_TOKEN_SECRET" in message
     assert "32" in message
     assert "production" in message
@@ -146,22 +147,42 @@ def test_production_refuses_a_missing_page_token_secret() -> None:
 def test_production_refuses_a_short_page_token_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("USERSUITE_PAGE_TOKEN_SECRET", "x" * 31)
 
-    with pytest.raises(ValidationError, match="at least 32 characters"):
-        Settings.load(mode="production")
+    with pytest.raises(ValueError, match="at least 32 characters"):
+        Settings.load(mode="production").check_api_security()
 
 
 def test_production_refuses_a_dev_page_token_secret() -> None:
-    with pytest.raises(ValidationError, match="dev secret"):
-        Settings.load(mode="production", page_token_secret="dev-" + "x" * 40)
+    settings = Settings.load(mode="production", page_token_secret="dev-" + "x" * 40)
+    with pytest.raises(ValueError, match="dev secret"):
+        settings.check_api_security()
+
+
+def test_production_refuses_auth_without_any_key() -> None:
+    settings = Settings.load(mode="production", page_token_secret=GOOD_SECRET)
+    with pytest.raises(ValueError, match="no key is configured"):
+        settings.check_api_security()
+
+
+def test_production_refuses_a_dev_hs256_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("USERSUITE_AUTH__HS256_SECRET", "dev-" + "x" * 40)
+    settings = Settings.load(mode="production", page_token_secret=GOOD_SECRET)
+    with pytest.raises(ValueError, match="hs256_secret"):
+        settings.check_api_security()
 
 
 def test_production_accepts_a_strong_page_token_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("USERSUITE_AUTH__ENABLED", "false")
 
     settings = Settings.load(mode="production", page_token_secret=GOOD_SECRET)
+    settings.check_api_security()
 
     assert settings.page_token_secret is not None
     assert settings.page_token_secret.get_secret_value() == GOOD_SECRET
+
+
+def test_commands_other_than_the_api_load_without_api_secrets() -> None:
+    settings = Settings.load(mode="production", nats_url="nats://127.0.0.1:4222")
+    assert settings.page_token_secret is None
 
 
 def test_dev_mode_allows_a_dev_secret() -> None:

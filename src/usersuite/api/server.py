@@ -1,8 +1,6 @@
 """Builds the gRPC server (create_server) and runs it until SIGTERM/SIGINT (serve)."""
 
-import asyncio
 import logging
-import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,6 +15,7 @@ from usersuite.api.reflection import enable_reflection
 from usersuite.api.servicer import UserServicer
 from usersuite.api.tls import server_credentials
 from usersuite.bootstrap import Container
+from usersuite.lifecycle import stop_on_signals
 
 log = logging.getLogger(__name__)
 USER_SERVICE = user_pb2.DESCRIPTOR.services_by_name["UserService"].full_name
@@ -75,20 +74,18 @@ async def start(container: Container, listen: str) -> UserServer:
 
 async def serve(container: Container, on_ready: Callable[[int], None]) -> int:
     """Serves until SIGTERM or SIGINT, then drains gracefully; returns the exit code."""
-    running = await start(container, container.settings.listen)
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stopping.set)
-    on_ready(running.port)
-    try:
-        await stopping.wait()
-        grace = container.settings.shutdown_grace_seconds
-        log.info("shutting down: draining calls for up to %ss", grace)
-        await running.stop(grace)
-    finally:
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(signum)
-        await container.close()
-    log.info("stopped")
+    async with stop_on_signals() as stopping:
+        running = await start(container, container.settings.listen)
+        on_ready(running.port)
+        try:
+            await stopping.wait()
+            await drain(running, container.settings.shutdown_grace_seconds)
+        finally:
+            await container.close()
     return 0
+
+
+async def drain(running: UserServer, grace: float) -> None:
+    log.info("shutting down: draining calls for up to %ss", grace)
+    await running.stop(grace)
+    log.info("stopped")
