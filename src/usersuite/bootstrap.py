@@ -1,5 +1,6 @@
 """The composition root: the one place that builds engines and wires concrete classes."""
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,7 +44,8 @@ class Container:
     async def close(self) -> None:
         await self.engine.dispose()
         if self.tracer_provider is not None:
-            self.tracer_provider.force_flush()
+            # Bounded: with no collector reachable the exporter would retry for long.
+            await asyncio.to_thread(self.tracer_provider.force_flush, 5000)
 
 
 def build_authenticator(auth: AuthSettings) -> Authenticator | None:
@@ -104,7 +106,7 @@ def bootstrap(
     if tracer_provider is not None:
         instrument_engine(engine, tracer_provider)
     registry = CollectorRegistry()
-    metrics = GrpcMetrics(registry) if settings.telemetry.metrics else None
+    metrics = GrpcMetrics(registry, engine=engine) if settings.telemetry.metrics else None
     return Container(
         settings=settings,
         engine=engine,

@@ -23,6 +23,7 @@ from usersuite.bridge.runner import run_bridge
 from usersuite.bridge.tail import tail
 from usersuite.config import DEV_SECRET_PREFIX, Settings, parse_address
 from usersuite.dev import run_dev
+from usersuite.logging_setup import configure_logging
 
 log = logging.getLogger("usersuite")
 EXIT_CONFIG = 2
@@ -45,7 +46,7 @@ def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
         if flags[key] is None:
             flags[key] = value
     try:
-        return Settings.load(args.config, **flags)
+        settings = Settings.load(args.config, **flags)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
@@ -54,6 +55,8 @@ def _settings(args: argparse.Namespace, **overrides: object) -> Settings:
         raise ConfigError(f"invalid configuration: {problems}") from None
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    configure_logging(settings.log_level, settings.telemetry.log_format)
+    return settings
 
 
 def _check_schema(settings: Settings) -> None:
@@ -312,11 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level or "INFO",
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(args.log_level or "INFO", "text")
     try:
         code: int = args.run(args)
     except ConfigError as exc:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from usersuite.api.ops_http import ops_listener
 from usersuite.api.server import drain, start
 from usersuite.bootstrap import bootstrap, bootstrap_bridge
 from usersuite.config import Settings, parse_address
@@ -91,9 +92,14 @@ async def run_dev(settings: Settings, on_ready: Callable[[int, str], None]) -> i
         relay = asyncio.create_task(bridge.relay.run(relay_stopping), name="relay")
         try:
             running = await start(api, settings.listen)
-            on_ready(running.port, nats_url)
-            await stopping.wait()
-            await drain(running, settings.shutdown_grace_seconds)
+            with ops_listener(
+                settings.metrics_listen,
+                api.registry,
+                ready=lambda: running.monitor.serving and bridge.relay.ready,
+            ):
+                on_ready(running.port, nats_url)
+                await stopping.wait()
+                await drain(running, settings.shutdown_grace_seconds)
         finally:
             relay_stopping.set()
             await relay

@@ -5,6 +5,7 @@ import logging
 
 from grpc_health.v1 import health_pb2
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]
+from opentelemetry.instrumentation.utils import suppress_instrumentation
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -36,9 +37,11 @@ class DatabaseHealthMonitor:
 
     async def probe(self) -> bool:
         try:
-            async with asyncio.timeout(max(self._interval, 1.0)):
-                async with self._engine.connect() as conn:
-                    await conn.execute(text("SELECT 1"))
+            # Probes every few seconds would each become a trace of their own.
+            with suppress_instrumentation():
+                async with asyncio.timeout(max(self._interval, 1.0)):
+                    async with self._engine.connect() as conn:
+                        await conn.execute(text("SELECT 1"))
         except Exception as exc:  # any failure means: not ready to serve
             if self._serving is not False:
                 log.warning("database unreachable, health NOT_SERVING: %s", type(exc).__name__)

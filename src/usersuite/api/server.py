@@ -11,6 +11,7 @@ from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined
 from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.api.health import DatabaseHealthMonitor
 from usersuite.api.interceptors.chain import build_interceptors, transport_options
+from usersuite.api.ops_http import ops_listener
 from usersuite.api.reflection import enable_reflection
 from usersuite.api.servicer import UserServicer
 from usersuite.api.tls import server_credentials
@@ -75,11 +76,16 @@ async def start(container: Container, listen: str) -> UserServer:
 async def serve(container: Container, on_ready: Callable[[int], None]) -> int:
     """Serves until SIGTERM or SIGINT, then drains gracefully; returns the exit code."""
     async with stop_on_signals() as stopping:
-        running = await start(container, container.settings.listen)
-        on_ready(running.port)
         try:
-            await stopping.wait()
-            await drain(running, container.settings.shutdown_grace_seconds)
+            running = await start(container, container.settings.listen)
+            with ops_listener(
+                container.settings.metrics_listen,
+                container.registry,
+                ready=lambda: running.monitor.serving and not stopping.is_set(),
+            ):
+                on_ready(running.port)
+                await stopping.wait()
+                await drain(running, container.settings.shutdown_grace_seconds)
         finally:
             await container.close()
     return 0

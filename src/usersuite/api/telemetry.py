@@ -1,12 +1,15 @@
 """OpenTelemetry tracing: the provider (OTLP via the standard OTEL_* variables) and hooks."""
 
+from contextlib import suppress
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
-from opentelemetry.instrumentation.sqlalchemy import __version__ as sqlalchemy_instrumentation
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+from opentelemetry.instrumentation.sqlalchemy.version import (
+    __version__ as sqlalchemy_instrumentation,
+)
 from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -29,10 +32,8 @@ def service_resource() -> Resource:
     if str(detected.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
         defaults[SERVICE_NAME] = SERVICE
     if SERVICE_VERSION not in detected.attributes:
-        try:
+        with suppress(PackageNotFoundError):  # a source tree without an install has none
             defaults[SERVICE_VERSION] = version(SERVICE)
-        except PackageNotFoundError:  # running from a source tree without an install
-            pass
     return detected.merge(Resource(defaults)) if defaults else detected
 
 

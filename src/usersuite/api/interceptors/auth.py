@@ -15,6 +15,7 @@ from usersuite.api.auth.signing import SignatureVerifier
 from usersuite.api.errors import PermissionDenied, Unauthenticated, spec_for
 from usersuite.api.interceptors.base import Continuation, UnaryBehavior
 from usersuite.api.interceptors.errors import abort_with
+from usersuite.api.interceptors.observability import record_principal
 from usersuite.service import request_context
 from usersuite.service.request_context import Principal
 
@@ -89,6 +90,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             peer = tls.peer_identity(context)
             try:
                 principal = await self._auth.authenticate(method, metadata, peer, request.raw)
+                record_principal(principal.subject)
                 self._auth.authorize(method, principal)
             except (Unauthenticated, PermissionDenied) as exc:
                 await abort_with(context, spec_for(exc))
