@@ -63,6 +63,12 @@ class BatchResult:
         return any(not failure.counts for failure in self.failures)
 
 
+def trace_id_of(row: OutboxRow) -> str:
+    """The trace id of the call that produced the event (from its W3C traceparent)."""
+    parts = row.trace_context.get("traceparent", "").split("-")
+    return parts[1] if len(parts) == 4 else ""
+
+
 def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
@@ -99,9 +105,20 @@ class Publisher:
                 return
             except (APIError, MaxPayloadError) as exc:
                 self._metrics.failures.labels("rejected").inc()
-                log.warning("JetStream rejected event %s: %s", row.event_id, describe(exc))
+                log.warning(
+                    "JetStream rejected event %s: %s",
+                    row.event_id,
+                    describe(exc),
+                    extra={"event_id": row.event_id, "trace_id": trace_id_of(row)},
+                )
                 result.failures.append(Failure(row.seq, describe(exc), counts=True))
                 return
+            log.debug(
+                "published %s %s",
+                row.event_type,
+                row.event_id,
+                extra={"event_id": row.event_id, "trace_id": trace_id_of(row)},
+            )
             self._metrics.publish_seconds.observe(time.perf_counter() - started)
             self._metrics.published.labels(row.event_type).inc()
             if ack.duplicate:
