@@ -1,6 +1,7 @@
 """Deadlines bound the database work; rate limits and message sizes protect the server."""
 
 import asyncio
+import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -172,3 +173,68 @@ async def test_an_oversized_request_is_refused_and_the_server_stays_healthy(
             )
         )
         assert created.name
+
+
+async def test_max_concurrent_streams_queues_calls_beyond_the_limit(pg_url: str) -> None:
+    async for channel in serve(pg_url, limits={"max_concurrent_streams": 1}):
+        stub = user_pb2_grpc.UserServiceStub(channel)
+        user = await stub.CreateUser(
+            user_pb2.CreateUserRequest(user=user_pb2.User(display_name="Q", email="q@example.com"))
+        )
+        async with await psycopg.AsyncConnection.connect(plain(pg_url)) as holder:
+            await holder.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+            blocked = asyncio.ensure_future(stub.GetUser(user_pb2.GetUserRequest(name=user.name)))
+            await wait_for_lock_waiter(pg_url)
+            # The connection's only stream is taken: a second call waits instead of running.
+            # (Health needs no database, so only the stream limit can hold it back.)
+            health = health_pb2_grpc.HealthStub(channel)
+            second = asyncio.ensure_future(health.Check(health_pb2.HealthCheckRequest()))
+            done, _ = await asyncio.wait({second}, timeout=1.0)
+            assert not done, "the second call ran although the stream limit is 1"
+            await holder.rollback()
+        assert (await blocked).name == user.name
+        assert (await second).status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def wait_for_lock_waiter(url: str) -> None:
+    deadline = time.monotonic() + 10
+    while await lock_waiters(url) == 0:
+        assert time.monotonic() < deadline, "the first call never reached the database"
+        await asyncio.sleep(0.02)
+
+
+PINGING_CLIENT = """
+import asyncio, sys, grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+options = [("grpc.keepalive_time_ms", int(sys.argv[2])),
+           ("grpc.keepalive_permit_without_calls", 1), ("grpc.http2.max_pings_without_data", 0)]
+async def main():
+    async with grpc.aio.insecure_channel(sys.argv[1], options=options) as channel:
+        await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+        await asyncio.sleep(4)
+asyncio.run(main())
+"""
+
+
+async def client_log(port: int, keepalive_ms: int) -> str:
+    """The grpc core log of a client that pings every `keepalive_ms` for four idle seconds."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", PINGING_CLIENT, f"127.0.0.1:{port}", str(keepalive_ms),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    output, _ = await asyncio.wait_for(process.communicate(), timeout=30)
+    assert process.returncode == 0, output.decode()
+    return output.decode()
+
+
+async def test_keepalive_enforcement_sends_goaway_to_clients_that_ping_too_often(
+    sqlite_url: str,
+) -> None:
+    container = bootstrap(make_settings(sqlite_url))
+    server = await start(container, "127.0.0.1:0")
+    try:
+        assert "too_many_pings" in await client_log(server.port, keepalive_ms=100)
+        assert "too_many_pings" not in await client_log(server.port, keepalive_ms=60_000)
+    finally:
+        await server.stop(0)
+        await container.close()
