@@ -112,11 +112,8 @@ class TelemetrySettings(BaseModel):
     log_format: Literal["json", "text"] = "json"
 
 
-class _ModeProbe(BaseSettings):
-    """Reads only `mode` from the same sources as Settings, without validating the rest."""
-
-    model_config = SettingsConfigDict(env_prefix="USERSUITE_", extra="ignore")
-    mode: Literal["dev", "production"] | None = None
+class _LayeredSettings(BaseSettings):
+    """Sources, highest first: init kwargs (the CLI flags), the environment, the TOML file."""
 
     @classmethod
     def settings_customise_sources(
@@ -128,6 +125,13 @@ class _ModeProbe(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+class _ModeProbe(_LayeredSettings):
+    """Reads only `mode` from the same sources as Settings, without validating the rest."""
+
+    model_config = SettingsConfigDict(env_prefix="USERSUITE_", extra="ignore")
+    mode: Literal["dev", "production"] | None = None
 
 
 class StreamSettings(BaseModel):
@@ -164,7 +168,7 @@ class BridgeSettings(BaseModel):
     leader_lock_key: int = 7_361_822_001
 
 
-class Settings(BaseSettings):
+class Settings(_LayeredSettings):
     model_config = SettingsConfigDict(
         env_prefix="USERSUITE_", env_nested_delimiter="__", extra="forbid", frozen=True
     )
@@ -256,17 +260,6 @@ class Settings(BaseSettings):
                     "not a dev secret in production mode"
                 )
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # init kwargs carry the CLI flags, so they win over the environment and the file.
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
 
     @classmethod
     def load(cls, config_file: Path | None = None, **flags: Any) -> "Settings":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeAlias, cast
+from typing import Any, TypeAlias
 
 import grpc
 
@@ -13,7 +13,7 @@ from usersuite.api.auth.jwt import JwtVerifier
 from usersuite.api.auth.scopes import required_scope
 from usersuite.api.auth.signing import SignatureVerifier
 from usersuite.api.errors import PermissionDenied, Unauthenticated, spec_for
-from usersuite.api.interceptors.base import Continuation, UnaryBehavior
+from usersuite.api.interceptors.base import Continuation, rebuild_unary, unary_parts
 from usersuite.api.interceptors.errors import abort_with
 from usersuite.api.interceptors.observability import record_principal
 from usersuite.service import request_context
@@ -74,13 +74,13 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         handler = await continuation(handler_call_details)
         assert handler is not None
         method = handler_call_details.method
-        if self._auth.is_exempt(method) or handler.unary_unary is None:
+        parts = unary_parts(handler)
+        if self._auth.is_exempt(method) or parts is None:
             return handler
-        behavior = cast(UnaryBehavior, handler.unary_unary)
-        deserialize = handler.request_deserializer
+        deserialize, behavior = parts
 
         def keep_body(raw: bytes) -> _WithBody:
-            return _WithBody(raw, deserialize(raw) if deserialize else raw)
+            return _WithBody(raw, deserialize(raw))
 
         async def authenticated(
             request: _WithBody, context: grpc.aio.ServicerContext[Any, Any]
@@ -102,8 +102,4 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 request_context.principal.reset(principal_token)
                 request_context.peer_identity.reset(peer_token)
 
-        return grpc.unary_unary_rpc_method_handler(
-            authenticated,
-            request_deserializer=keep_body,
-            response_serializer=handler.response_serializer,
-        )
+        return rebuild_unary(handler, keep_body, authenticated)

@@ -25,3 +25,25 @@ def wrap_unary(
         request_deserializer=handler.request_deserializer,
         response_serializer=handler.response_serializer,
     )
+
+
+Deserializer = Callable[[bytes], Any]
+
+
+def unary_parts(
+    handler: grpc.RpcMethodHandler[Any, Any] | None,
+) -> tuple[Deserializer, UnaryBehavior] | None:
+    """The deserializer and behaviour of a unary-unary handler; None for streaming ones."""
+    if handler is None or handler.unary_unary is None:
+        return None
+    deserialize = handler.request_deserializer or (lambda raw: raw)
+    return deserialize, cast(UnaryBehavior, handler.unary_unary)
+
+
+def rebuild_unary(
+    handler: grpc.RpcMethodHandler[Any, Any], deserialize: Deserializer, behavior: UnaryBehavior
+) -> grpc.RpcMethodHandler[Any, Any]:
+    """The handler with its request decoding and behaviour replaced."""
+    return grpc.unary_unary_rpc_method_handler(
+        behavior, request_deserializer=deserialize, response_serializer=handler.response_serializer
+    )

@@ -8,14 +8,14 @@ of the method's request type get INVALID_ARGUMENT (VALIDATION_FAILED) instead of
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import grpc
 from google.protobuf.message import DecodeError
 
 from user.v1 import user_pb2
 from usersuite.api.errors import ErrorSpec, spec_for
-from usersuite.api.interceptors.base import Continuation, UnaryBehavior
+from usersuite.api.interceptors.base import Continuation, rebuild_unary, unary_parts
 from usersuite.api.interceptors.errors import abort_with
 from usersuite.domain.errors import FieldViolation, ValidationFailed
 
@@ -42,16 +42,16 @@ class RequestGuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-
     ) -> grpc.RpcMethodHandler[Any, Any]:
         handler = await continuation(handler_call_details)
         assert handler is not None
-        if handler.unary_unary is None:
+        parts = unary_parts(handler)
+        if parts is None:
             return handler
-        behavior = cast(UnaryBehavior, handler.unary_unary)
-        deserialize = handler.request_deserializer
+        deserialize, behavior = parts
 
         def checked(raw: bytes) -> Any:
             if len(raw) > self._max:
                 return _Oversized(len(raw))
             try:
-                return deserialize(raw) if deserialize else raw
+                return deserialize(raw)
             except (DecodeError, ValueError) as exc:
                 return _Undecodable(str(exc) or type(exc).__name__)
 
@@ -70,6 +70,4 @@ class RequestGuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-
                 await abort_with(context, spec_for(ValidationFailed([violation])))
             return await behavior(request, context)
 
-        return grpc.unary_unary_rpc_method_handler(
-            limited, request_deserializer=checked, response_serializer=handler.response_serializer
-        )
+        return rebuild_unary(handler, checked, limited)
