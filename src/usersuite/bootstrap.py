@@ -3,7 +3,7 @@
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from nats.aio.client import Client as NatsClient
 from opentelemetry.sdk.trace import TracerProvider
@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from usersuite.adapters.db.engine import create_engine
+from usersuite.adapters.db.maintenance import RequestIdJanitor
 from usersuite.adapters.db.unit_of_work import SqlUnitOfWork
 from usersuite.adapters.nats.jetstream import connect, ensure_stream
 from usersuite.api.auth.jwt import JwksSource, JwtVerifier
@@ -35,6 +36,7 @@ class Container:
     registry: CollectorRegistry
     metrics: GrpcMetrics | None
     tracer_provider: TracerProvider | None
+    janitor: RequestIdJanitor
 
     @property
     def database_url(self) -> str:
@@ -112,6 +114,12 @@ def bootstrap(
         engine=engine,
         handlers=handlers,
         authenticator=build_authenticator(settings.auth),
+        janitor=RequestIdJanitor(
+            engine,
+            timedelta(hours=settings.idempotency_retention_hours),
+            interval=600.0,
+            clock=clock,
+        ),
         registry=registry,
         metrics=metrics,
         tracer_provider=tracer_provider,

@@ -127,3 +127,32 @@ async def test_unreachable_database_is_service_unavailable() -> None:
             await built.handlers.get_user(commands.GetUser("someone"))
     finally:
         await built.close()
+
+
+async def test_expired_request_ids_are_forgotten_and_recent_ones_kept(
+    pg_container: Container,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from usersuite.adapters.db.maintenance import purge_request_ids
+
+    for i in range(5):
+        await pg_container.handlers.create_user(
+            commands.CreateUser(
+                display_name="R", email=f"r{i}@example.com", request_id=str(uuid.uuid4())
+            )
+        )
+    async with pg_container.engine.begin() as conn:
+        old = datetime.now(UTC) - timedelta(hours=30)
+        ids = (await conn.execute(select(idempotency.c.request_id))).scalars().all()
+        await conn.execute(
+            update(idempotency).where(idempotency.c.request_id.in_(ids[:3])).values(create_time=old)
+        )
+    purged = await purge_request_ids(
+        pg_container.engine, datetime.now(UTC) - timedelta(hours=24), batch=2
+    )
+    assert purged == 3
+    assert await count(pg_container, idempotency) == 2
+    assert await count(pg_container, users) == 5

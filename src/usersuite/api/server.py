@@ -9,6 +9,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]
 
 from user.v1 import user_pb2, user_pb2_grpc
+from usersuite.adapters.db.maintenance import RequestIdJanitor
 from usersuite.api.health import DatabaseHealthMonitor
 from usersuite.api.interceptors.chain import build_interceptors, transport_options
 from usersuite.api.ops_http import ops_listener
@@ -30,9 +31,11 @@ class UserServer:
     port: int
     health: health_aio.HealthServicer
     monitor: DatabaseHealthMonitor
+    janitor: RequestIdJanitor
 
     async def stop(self, grace: float) -> None:
         """Health NOT_SERVING first, then no new calls; in-flight calls get `grace` seconds."""
+        await self.janitor.stop()
         await self.monitor.stop()
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
@@ -62,7 +65,7 @@ def create_server(container: Container, listen: str) -> UserServer:
     monitor = DatabaseHealthMonitor(
         health, container.engine, (USER_SERVICE,), container.settings.db_health_interval_seconds
     )
-    return UserServer(server, port, health, monitor)
+    return UserServer(server, port, health, monitor, container.janitor)
 
 
 async def start(container: Container, listen: str) -> UserServer:
@@ -70,6 +73,7 @@ async def start(container: Container, listen: str) -> UserServer:
     running = create_server(container, listen)
     await running.monitor.start()
     await running.server.start()
+    running.janitor.start()
     return running
 
 
