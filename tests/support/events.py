@@ -2,11 +2,13 @@
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from nats.aio.client import Client
 
+from usersuite.bootstrap import bootstrap_bridge
 from usersuite.service import commands
 from usersuite.service.handlers import UserHandlers
 
@@ -54,3 +56,27 @@ async def make_history(handlers: UserHandlers, users: int, updates: int) -> list
                 commands.UpdateUser(user_id, {"display_name": f"Name {round_}"})
             )
     return ids
+
+
+@asynccontextmanager
+async def running_relay(db_url: str, nats_url: str) -> AsyncIterator[None]:
+    """The real relay (as `usersuite bridge` runs it) until the block ends."""
+    bridge = {"poll_interval_seconds": 0.2, "backoff_initial_seconds": 0.05}
+    from tests.conftest import make_settings
+
+    container = await bootstrap_bridge(make_settings(db_url, nats_url=nats_url, bridge=bridge))
+    stopping = asyncio.Event()
+    task = asyncio.create_task(container.relay.run(stopping))
+    try:
+        yield
+    finally:
+        stopping.set()
+        await asyncio.wait_for(task, 30)
+        await container.close()
+
+
+async def stream_has(nc: Client, count: int, stream: str = STREAM) -> bool:
+    try:
+        return int((await nc.jetstream().stream_info(stream)).state.messages) == count
+    except Exception:
+        return False

@@ -1,0 +1,314 @@
+"""The consumer's decisions (handle, skip, retry, dead-letter) with a fake NATS and SQLite."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from user.v1 import events_pb2
+from usersuite.bridge.consumer import (
+    DLQ_CONSUMER,
+    DLQ_DELIVERIES,
+    DLQ_REASON,
+    DLQ_STREAM_SEQ,
+    MAX_REASON_LENGTH,
+    Consumer,
+    ConsumerSettings,
+    Outcome,
+    create_inbox,
+    inbox,
+)
+from usersuite.bridge.events import EVENT_CLASSES, Event, UndecodableEvent, decode_payload
+
+EVENT_ID = "0b8a2a52-6f1e-4d0c-9a43-5d2b0f0e1c11"
+
+
+@dataclass
+class FakeMsg:
+    """A JetStream message that records how it was settled."""
+
+    data: bytes
+    headers: dict[str, str]
+    subject: str = "user.v1.UserCreated"
+    num_delivered: int = 1
+    stream_seq: int = 7
+    settled: list[tuple[str, float | None]] = field(default_factory=list)
+
+    @property
+    def metadata(self) -> Msg.Metadata:
+        return Msg.Metadata(
+            sequence=Msg.Metadata.SequencePair(consumer=1, stream=self.stream_seq),
+            num_pending=0,
+            num_delivered=self.num_delivered,
+            timestamp=datetime.now(UTC),
+            stream="USER_V1",
+            consumer="unit",
+        )
+
+    async def ack(self) -> None:
+        self.settled.append(("ack", None))
+
+    async def nak(self, delay: float | None = None) -> None:
+        self.settled.append(("nak", delay))
+
+    async def term(self) -> None:
+        self.settled.append(("term", None))
+
+    async def in_progress(self) -> None:
+        self.settled.append(("in_progress", None))
+
+
+@dataclass
+class FakeJetStream:
+    published: list[dict[str, Any]] = field(default_factory=list)
+    failing: bool = False
+
+    async def publish(self, subject: str, payload: bytes, **options: Any) -> None:
+        if self.failing:
+            raise NatsTimeoutError
+        self.published.append({"subject": subject, "payload": payload, **options})
+
+
+@dataclass
+class FakeClient:
+    js: FakeJetStream = field(default_factory=FakeJetStream)
+
+    def jetstream(self) -> FakeJetStream:
+        return self.js
+
+
+@dataclass
+class Handler:
+    failures: int = 0
+    calls: list[Event] = field(default_factory=list)
+
+    async def __call__(self, event: Event, conn: AsyncConnection) -> None:
+        self.calls.append(event)
+        if len(self.calls) <= self.failures:
+            raise RuntimeError("downstream said no")
+
+
+def created_message(num_delivered: int = 1, **headers: str) -> FakeMsg:
+    event = events_pb2.UserCreated()
+    event.metadata.event_id = EVENT_ID
+    event.metadata.aggregate_name = "users/u1"
+    event.metadata.aggregate_version = 1
+    event.user.name = "users/u1"
+    default_headers = {
+        "Nats-Msg-Id": EVENT_ID,
+        "ce-id": EVENT_ID,
+        "ce-type": "user.v1.UserCreated",
+        "ce-time": "2024-05-06T07:08:09.5Z",
+        "ce-subject": "users/u1",
+        "content-type": "application/protobuf",
+    }
+    return FakeMsg(
+        event.SerializeToString(), {**default_headers, **headers}, num_delivered=num_delivered
+    )
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    built = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'downstream.db'}")
+    await create_inbox(built)
+    yield built
+    await built.dispose()
+
+
+SETTINGS = ConsumerSettings(durable="unit", max_deliver=3, backoff_seconds=(1.0, 5.0))
+
+
+def consumer_for(engine: AsyncEngine, handler: Handler, client: FakeClient) -> Consumer:
+    return Consumer(client, engine, handler, SETTINGS)  # type: ignore[arg-type]
+
+
+async def inbox_rows(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(select(func.count()).select_from(inbox))).scalar_one())
+
+
+def test_nak_delays_follow_the_schedule_and_repeat_its_last_value() -> None:
+    assert [SETTINGS.nak_delay(n) for n in (1, 2, 3, 4)] == [1.0, 5.0, 5.0, 5.0]
+
+
+def test_the_durable_consumer_keeps_a_spare_delivery_and_leaves_ack_wait_alone() -> None:
+    config = SETTINGS.consumer_config()
+    assert config.max_deliver == 4
+    assert config.ack_wait == 30.0
+    assert config.backoff is None
+    assert config.durable_name == "unit"
+    assert config.filter_subject == "user.v1.>"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"max_deliver": 0}, {"backoff_seconds": ()}, {"backoff_seconds": (1.0, 0.0)},
+     {"batch_size": 0}, {"ack_wait_seconds": 0.0}],
+)  # fmt: skip
+def test_settings_refuse_nonsense(bad: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match=r"must|needs"):
+        ConsumerSettings(durable="x", **bad)
+
+
+def test_every_event_of_the_contract_decodes_and_nothing_else() -> None:
+    assert set(EVENT_CLASSES) == {
+        "user.v1.UserCreated",
+        "user.v1.UserUpdated",
+        "user.v1.UserDeleted",
+    }
+    deleted = decode_payload(
+        "user.v1.UserDeleted", events_pb2.UserDeleted(name="users/a").SerializeToString()
+    )
+    assert isinstance(deleted, events_pb2.UserDeleted)
+    with pytest.raises(UndecodableEvent, match="unknown event type"):
+        decode_payload("user.v1.EventMetadata", b"")
+    with pytest.raises(UndecodableEvent, match="not a valid"):
+        decode_payload("user.v1.UserCreated", b"\xff\xff")
+
+
+async def test_a_new_event_is_handled_once_and_acknowledged(engine: AsyncEngine) -> None:
+    handler, client = Handler(), FakeClient()
+    consumer = consumer_for(engine, handler, client)
+    first, again = created_message(), created_message(num_delivered=2)
+
+    assert await consumer.process(first) is Outcome.HANDLED  # type: ignore[arg-type]
+    assert await consumer.process(again) is Outcome.DUPLICATE  # type: ignore[arg-type]
+
+    assert first.settled == [("ack", None)]
+    assert again.settled == [("ack", None)]
+    [event] = handler.calls
+    assert event.event_id == EVENT_ID
+    assert event.type == event.subject == "user.v1.UserCreated"
+    assert event.time == datetime(2024, 5, 6, 7, 8, 9, 500000, tzinfo=UTC)
+    assert (event.aggregate_name, event.aggregate_version) == ("users/u1", 1)
+    assert isinstance(event.message, events_pb2.UserCreated)
+    assert event.headers["ce-subject"] == "users/u1"
+    assert await inbox_rows(engine) == 1
+
+
+async def test_a_failure_rolls_back_and_naks_with_the_backoff_delay(engine: AsyncEngine) -> None:
+    handler, client = Handler(failures=2), FakeClient()
+    consumer = consumer_for(engine, handler, client)
+    attempts = [created_message(num_delivered=n) for n in (1, 2, 3)]
+
+    outcomes = [await consumer.process(msg) for msg in attempts]  # type: ignore[arg-type]
+
+    assert outcomes == [Outcome.RETRY, Outcome.RETRY, Outcome.HANDLED]
+    assert [msg.settled for msg in attempts] == [[("nak", 1.0)], [("nak", 5.0)], [("ack", None)]]
+    assert await inbox_rows(engine) == 1
+    assert client.js.published == []
+
+
+async def test_the_last_failed_delivery_is_dead_lettered_then_terminated(
+    engine: AsyncEngine,
+) -> None:
+    handler, client = Handler(failures=99), FakeClient()
+    consumer = consumer_for(engine, handler, client)
+    last = created_message(num_delivered=3)
+
+    assert await consumer.process(last) is Outcome.DEAD_LETTERED  # type: ignore[arg-type]
+
+    assert last.settled == [("term", None)]
+    [dead] = client.js.published
+    assert dead["subject"] == "dlq.user.v1.UserCreated"
+    assert dead["stream"] == "USER_V1_DLQ"
+    assert dead["payload"] == last.data
+    headers = dead["headers"]
+    assert headers[DLQ_REASON] == "RuntimeError: downstream said no"
+    assert headers[DLQ_CONSUMER] == "unit"
+    assert headers[DLQ_DELIVERIES] == "3"
+    assert headers[DLQ_STREAM_SEQ] == "7"
+    assert headers["ce-id"] == EVENT_ID
+    assert headers["Nats-Msg-Id"] == "unit:USER_V1:7"
+    assert await inbox_rows(engine) == 0
+
+
+async def test_the_spare_delivery_is_dead_lettered_without_calling_the_handler(
+    engine: AsyncEngine,
+) -> None:
+    handler, client = Handler(), FakeClient()
+    consumer = consumer_for(engine, handler, client)
+    spare = created_message(num_delivered=4)
+
+    assert await consumer.process(spare) is Outcome.DEAD_LETTERED  # type: ignore[arg-type]
+
+    assert handler.calls == []
+    assert spare.settled == [("term", None)]
+    reason = client.js.published[0]["headers"][DLQ_REASON]
+    assert "delivered 4 times" in reason
+    assert await inbox_rows(engine) == 0
+
+
+async def test_the_spare_delivery_of_an_event_already_handled_is_just_acknowledged(
+    engine: AsyncEngine,
+) -> None:
+    handler, client = Handler(), FakeClient()
+    consumer = consumer_for(engine, handler, client)
+    await consumer.process(created_message(num_delivered=3))  # type: ignore[arg-type]
+    spare = created_message(num_delivered=4)  # the ack of delivery 3 was lost
+
+    assert await consumer.process(spare) is Outcome.DUPLICATE  # type: ignore[arg-type]
+    assert spare.settled == [("ack", None)]
+    assert client.js.published == []
+
+
+async def test_when_the_dead_letter_cannot_be_published_the_message_is_naked(
+    engine: AsyncEngine,
+) -> None:
+    handler, client = Handler(failures=99), FakeClient(FakeJetStream(failing=True))
+    consumer = consumer_for(engine, handler, client)
+    last = created_message(num_delivered=3)
+
+    assert await consumer.process(last) is Outcome.RETRY  # type: ignore[arg-type]
+    assert last.settled == [("nak", 5.0)]
+
+
+async def test_an_unknown_event_type_is_dead_lettered_at_once(engine: AsyncEngine) -> None:
+    handler, client = Handler(), FakeClient()
+    consumer = consumer_for(engine, handler, client)
+    future = created_message(**{"ce-type": "user.v1.UserSuspended"})
+
+    assert await consumer.process(future) is Outcome.DEAD_LETTERED  # type: ignore[arg-type]
+    assert handler.calls == []
+    assert future.settled == [("term", None)]
+    assert "unknown event type" in client.js.published[0]["headers"][DLQ_REASON]
+
+
+async def test_a_long_handler_keeps_its_message_with_in_progress_acks(
+    engine: AsyncEngine,
+) -> None:
+    async def slow(event: Event, conn: AsyncConnection) -> None:
+        await asyncio.sleep(0.2)
+
+    settings = ConsumerSettings(durable="unit", ack_wait_seconds=0.05)
+    consumer = Consumer(FakeClient(), engine, slow, settings)  # type: ignore[arg-type]
+    msg = created_message()
+
+    assert await consumer.process(msg) is Outcome.HANDLED  # type: ignore[arg-type]
+    assert msg.settled[-1] == ("ack", None)
+    assert ("in_progress", None) in msg.settled[:-1]
+
+
+async def test_a_long_reason_is_one_bounded_header_line(engine: AsyncEngine) -> None:
+    client = FakeClient()
+
+    async def verbose(event: Event, conn: AsyncConnection) -> None:
+        raise ValueError("line one\r\nline two " + "x" * 5000)
+
+    consumer = Consumer(client, engine, verbose, SETTINGS)  # type: ignore[arg-type]
+    await consumer.process(created_message(num_delivered=3))  # type: ignore[arg-type]
+
+    reason = client.js.published[0]["headers"][DLQ_REASON]
+    assert reason.startswith("ValueError: line one line two xxx")
+    assert reason.endswith("...")
+    assert len(reason) == MAX_REASON_LENGTH
+    assert "\r" not in reason
+    assert "\n" not in reason
