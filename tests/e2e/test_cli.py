@@ -115,6 +115,25 @@ def test_dev_starts_on_embedded_defaults_and_its_ready_line_command_works(
     assert user["email"] == "ada@example.com"
     assert user["displayName"] == "Ada Lovelace"
 
+    # The ready line also names the events tail; the UserCreated reaches the stream.
+    tail = line.split("watch events with: ", 1)[1].split(")", 1)[0]
+    assert tail.startswith("usersuite events tail --nats-url nats://127.0.0.1:"), line
+    events = subprocess.run(
+        f"{tail} --from-start --limit 1",
+        shell=True,
+        cwd=workdir,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert events.returncode == 0, describe(events)
+    event = json.loads(events.stdout)
+    assert event["type"] == "user.v1.UserCreated"
+    assert event["subject"] == user["name"]
+    assert event["payload"]["user"]["email"] == "ada@example.com"
+
 
 # --- configuration errors -----------------------------------------------------------------------
 
