@@ -109,6 +109,14 @@ async def container(db_url: str) -> AsyncIterator[Container]:
 
 
 @pytest.fixture
+async def api(pg_url: str) -> AsyncIterator[Container]:
+    """The API's composition on a fresh PostgreSQL database, to make events with its handlers."""
+    built = bootstrap(make_settings(pg_url))
+    yield built
+    await built.close()
+
+
+@pytest.fixture
 async def server(container: Container) -> AsyncIterator[UserServer]:
     running = await start(container, "127.0.0.1:0")
     yield running

@@ -93,13 +93,6 @@ class Recorder:
 
 
 @pytest.fixture
-async def api(pg_url: str) -> AsyncIterator[Container]:
-    built = bootstrap(make_settings(pg_url))
-    yield built
-    await built.close()
-
-
-@pytest.fixture
 async def downstream(pg_url: str) -> AsyncIterator[AsyncEngine]:
     """The downstream service's own engine, with its inbox and its effects table."""
     engine = create_async_engine(pg_url)

@@ -15,7 +15,7 @@ from tests.support.nats import NatsServer
 from user.v1 import events_pb2
 from usersuite.adapters.db.tables import outbox
 from usersuite.adapters.nats.jetstream import StreamConflict, connect
-from usersuite.bootstrap import BridgeContainer, Container, bootstrap, bootstrap_bridge
+from usersuite.bootstrap import BridgeContainer, Container, bootstrap_bridge
 from usersuite.service import commands
 
 pytestmark = pytest.mark.integration
@@ -24,13 +24,6 @@ pytestmark = pytest.mark.integration
 def relay_settings(db_url: str, nats_url: str, **bridge: object) -> object:
     values = {"poll_interval_seconds": 0.2, "backoff_initial_seconds": 0.05, **bridge}
     return make_settings(db_url, nats_url=nats_url, bridge=values)
-
-
-@pytest.fixture
-async def api(pg_url: str) -> AsyncIterator[Container]:
-    built = bootstrap(make_settings(pg_url))
-    yield built
-    await built.close()
 
 
 class Running:

@@ -14,7 +14,7 @@ from tests.support.nats import NatsServer
 from usersuite.adapters.db import outbox_store
 from usersuite.adapters.db.tables import outbox
 from usersuite.adapters.nats.jetstream import connect
-from usersuite.bootstrap import BridgeContainer, Container, bootstrap, bootstrap_bridge
+from usersuite.bootstrap import BridgeContainer, Container, bootstrap_bridge
 
 pytestmark = pytest.mark.integration
 
@@ -22,13 +22,6 @@ pytestmark = pytest.mark.integration
 def sample(registry: CollectorRegistry, name: str, **labels: str) -> float:
     value = registry.get_sample_value(name, labels or None)
     return 0.0 if value is None else value
-
-
-@pytest.fixture
-async def api(pg_url: str) -> AsyncIterator[Container]:
-    built = bootstrap(make_settings(pg_url))
-    yield built
-    await built.close()
 
 
 @pytest.fixture

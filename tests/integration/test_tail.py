@@ -24,18 +24,11 @@ from tests.support.events import (
 )
 from tests.support.nats import NatsServer
 from usersuite.adapters.nats.jetstream import connect
-from usersuite.bootstrap import Container, bootstrap
+from usersuite.bootstrap import Container
 from usersuite.bridge.tail import tail
 from usersuite.service import commands
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def api(pg_url: str) -> AsyncIterator[Container]:
-    built = bootstrap(make_settings(pg_url))
-    yield built
-    await built.close()
 
 
 @pytest.fixture
