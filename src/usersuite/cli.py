@@ -191,18 +191,13 @@ def cmd_bridge(args: argparse.Namespace) -> int:
         raise ConfigError("nats_url is required: set USERSUITE_NATS_URL or --nats-url")
     _check_schema(settings)
 
-    async def main() -> int:
-        try:
-            container = await bootstrap_bridge(settings)
-        except StreamConflict as exc:
-            raise ConfigError(str(exc)) from None
+    def on_ready() -> None:
+        print(f"usersuite bridge ready: relaying the outbox to {settings.nats_url}", flush=True)
 
-        def on_ready() -> None:
-            print(f"usersuite bridge ready: relaying the outbox to {settings.nats_url}", flush=True)
-
-        return await run_bridge(container, on_ready)
-
-    return asyncio.run(main())
+    try:
+        return asyncio.run(run_bridge(lambda: bootstrap_bridge(settings), on_ready))
+    except StreamConflict as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def cmd_events_tail(args: argparse.Namespace) -> int:

@@ -260,7 +260,6 @@ class Settings(_LayeredSettings):
                     "not a dev secret in production mode"
                 )
 
-
     @classmethod
     def load(cls, config_file: Path | None = None, **flags: Any) -> "Settings":
         """Builds the effective settings; `flags` are CLI flags, None meaning "not given"."""

@@ -79,3 +79,5 @@ def configure_logging(level: str, fmt: Literal["json", "text"] = "json") -> None
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # Alembic announces its context on every schema check; only its warnings matter to us.
+    logging.getLogger("alembic").setLevel(logging.DEBUG if level.upper() == "DEBUG" else "WARNING")

@@ -23,7 +23,12 @@ from datetime import datetime
 
 import psycopg
 from nats.aio.client import Client
-from nats.errors import ConnectionClosedError, MaxPayloadError, NoRespondersError
+from nats.errors import (
+    ConnectionClosedError,
+    MaxPayloadError,
+    NoRespondersError,
+    OutboundBufferLimitError,
+)
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.errors import APIError, NoStreamResponseError, ServiceUnavailableError
@@ -42,6 +47,7 @@ from usersuite.config import BridgeSettings
 log = logging.getLogger(__name__)
 TRANSIENT = (
     ConnectionClosedError,
+    OutboundBufferLimitError,  # disconnected and the client's pending buffer is full
     NatsTimeoutError,
     TimeoutError,
     NoRespondersError,
@@ -87,7 +93,14 @@ class Publisher:
         by_user: dict[str, list[OutboxRow]] = defaultdict(list)
         for row in rows:
             by_user[row.aggregate_name].append(row)
-        await asyncio.gather(*(self._publish_in_order(group, result) for group in by_user.values()))
+        outcomes = await asyncio.gather(
+            *(self._publish_in_order(group, result) for group in by_user.values()),
+            return_exceptions=True,
+        )
+        # Every user's publishing has ended before an unexpected error leaves the batch.
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
 
     async def _publish_in_order(self, rows: list[OutboxRow], result: BatchResult) -> None:
         for row in rows:
@@ -217,6 +230,11 @@ class Relay:
     async def _lead(self, conn: AsyncConnection, stopping: asyncio.Event) -> None:
         backoff = self._settings.backoff_initial_seconds
         while not stopping.is_set():
+            if not self._nc.is_connected:
+                # Claiming now would only hold row locks and fill the client's buffer.
+                await self._wait(stopping, backoff)
+                backoff = min(backoff * 2, self._settings.backoff_max_seconds)
+                continue
             result = await self.relay_batch(conn)
             self._database_ok = True
             await self._maintain(conn)

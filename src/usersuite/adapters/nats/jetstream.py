@@ -22,15 +22,16 @@ class StreamConflict(Exception):
 async def connect(url: str, name: str, *, first_attempts: int = 0) -> Client:
     """A connection that outlives outages: unlimited reconnects, logged state changes.
 
-    The first connection is retried with capped backoff, `first_attempts` times (0: forever),
-    since nats-py's reconnect settings only apply once connected.
+    nats-py retries a first connection forever, silently, when reconnects are allowed; so the
+    first contact is a plain attempt, retried here with capped backoff and a log line,
+    `first_attempts` times (0: until it works).
     """
     delay, attempt = 0.5, 0
     while True:
         attempt += 1
         try:
-            return await _connect(url, name)
-        except (OSError, nats.errors.NoServersError, TimeoutError) as exc:
+            return await _connect(url, name, allow_reconnect=False)
+        except (OSError, nats.errors.Error, TimeoutError) as exc:
             if first_attempts and attempt >= first_attempts:
                 raise
             log.warning("cannot reach NATS at %s (%s); retrying in %.1fs", url, exc, delay)
@@ -38,27 +39,36 @@ async def connect(url: str, name: str, *, first_attempts: int = 0) -> Client:
             delay = min(delay * 2, 10.0)
 
 
-async def _connect(url: str, name: str) -> Client:
+async def _connect(url: str, name: str, *, allow_reconnect: bool) -> Client:
+    client = Client()
+
     async def disconnected() -> None:
-        log.warning("NATS disconnected; reconnecting")
+        if not (client.is_closed or client.is_draining):  # a deliberate close is no news
+            log.warning("NATS disconnected; reconnecting")
 
     async def reconnected() -> None:
         log.info("NATS reconnected")
 
     async def error(exc: Exception) -> None:
-        log.warning("NATS error: %s", exc)
+        if client.is_connected or client.is_reconnecting:  # connect() reports its own failures
+            log.warning("NATS error: %s", exc)
 
-    client: Client = await nats.connect(
+    await client.connect(
         url,
         name=name,
-        max_reconnect_attempts=-1,
-        allow_reconnect=True,
+        allow_reconnect=allow_reconnect,
+        # nats-py also loops over a first connection until this many attempts fail.
+        max_reconnect_attempts=-1 if allow_reconnect else 1,
         reconnect_time_wait=1,
         connect_timeout=5,
         disconnected_cb=disconnected,
         reconnected_cb=reconnected,
         error_cb=error,
     )
+    if not allow_reconnect:
+        # Once connected, outages are survived by reconnecting without limit.
+        client.options["allow_reconnect"] = True
+        client.options["max_reconnect_attempts"] = -1
     return client
 
 
