@@ -200,3 +200,13 @@ async def test_an_existing_stream_with_other_subjects_is_refused(
     await nc.jetstream().add_stream(StreamConfig(name="USER_V1", subjects=["other.>"]))  # type: ignore[attr-defined]
     with pytest.raises(StreamConflict, match="other subjects"):
         await bootstrap_bridge(relay_settings(pg_url, nats_server.url))  # type: ignore[arg-type]
+
+
+async def test_a_commit_wakes_the_relay_through_listen_notify(
+    api: Container, pg_url: str, start_bridge: object, nc: object
+) -> None:
+    # Polling every 10 minutes: only the NOTIFY of the commit can bring the event out quickly.
+    await start_bridge(pg_url, poll_interval_seconds=600)  # type: ignore[operator]
+    await asyncio.sleep(0.5)  # the relay's first (empty) round is over; it now waits
+    await make_history(api.handlers, users=1, updates=0)
+    await wait_until(lambda: _count_is(nc, 1), within=20, what="the event, woken by NOTIFY")
