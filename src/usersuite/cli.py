@@ -22,7 +22,7 @@ from usersuite.bridge.outbox_admin import list_outbox, retry_parked
 from usersuite.bridge.runner import run_bridge
 from usersuite.bridge.tail import tail
 from usersuite.config import DEV_SECRET_PREFIX, Settings, parse_address
-from usersuite.dev import run_dev
+from usersuite.dev import EmbeddedNatsError, run_dev
 from usersuite.logging_setup import configure_logging
 
 log = logging.getLogger("usersuite")
@@ -163,7 +163,10 @@ def cmd_dev(args: argparse.Namespace) -> int:
         tail = f"{_command('usersuite')} events tail --nats-url {nats_url}"
         print(ready_line(settings, port, f"; watch events with: {tail}"), flush=True)
 
-    return asyncio.run(run_dev(settings, on_ready))
+    try:
+        return asyncio.run(run_dev(settings, on_ready))
+    except EmbeddedNatsError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def cmd_token(args: argparse.Namespace) -> int:

