@@ -13,7 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import make_settings
+from tests.conftest import Postgres, make_settings
 from tests.support.status import details_of
 from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.api.auth.jwt import mint_token
@@ -57,12 +57,18 @@ class ServerThread:
         self.thread.join(30)
 
 
-@pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[grpc.Channel, Any]]:
+@pytest.fixture(scope="module", params=["postgresql", "sqlite"])
+def client(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, postgres: Postgres
+) -> Iterator[tuple[grpc.Channel, Any]]:
+    """One server per database for the whole module: the property tests share it."""
     from usersuite.adapters.db import migrate
 
-    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('fuzz') / 'fuzz.db'}"
-    migrate.upgrade(url)
+    if request.param == "postgresql":
+        url = postgres.new_database()
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('fuzz') / 'fuzz.db'}"
+        migrate.upgrade(url)
     server = ServerThread(url)
     assert server.server is not None
     token = mint_token(SECRET.encode(), subject="fuzzer", scopes=["users.read", "users.write"],
@@ -73,7 +79,7 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[grpc.Chan
     server.stop()
 
 
-text = st.text(max_size=300)
+text = st.text(max_size=300)  # includes NUL and every other code point PostgreSQL may refuse
 names = st.one_of(text, text.map(lambda s: "users/" + s), st.just("users/"))
 users = st.builds(
     user_pb2.User, name=names, display_name=text, email=st.one_of(text, st.emails()), etag=text
@@ -163,3 +169,46 @@ def test_health_is_serving_after_the_onslaught(client: tuple[grpc.Channel, Any])
         metadata=metadata,
     )
     assert created.name
+
+
+@pytest.mark.parametrize(
+    ("method", "body"),
+    [
+        ("GetUser", user_pb2.GetUserRequest(name="users/a\x00b")),
+        ("GetUser", user_pb2.GetUserRequest(name="users/ABC")),
+        ("DeleteUser", user_pb2.DeleteUserRequest(name="users/" + "a" * 300)),
+        ("CreateUser", user_pb2.CreateUserRequest(
+            user=user_pb2.User(display_name="x", email="x@example.com"),
+            request_id="urn:uuid:12345678-1234-5678-1234-567812345678")),
+    ],
+)  # fmt: skip
+def test_known_troublemakers_are_handled(
+    client: tuple[grpc.Channel, Any], method: str, body: Any
+) -> None:
+    channel, metadata = client
+    try:
+        getattr(user_pb2_grpc.UserServiceStub(channel), method)(body, metadata=metadata, timeout=10)
+    except grpc.RpcError as error:
+        assert_well_formed(error)
+
+
+def test_an_unknown_method_is_unimplemented(client: tuple[grpc.Channel, Any]) -> None:
+    channel, metadata = client
+    call = channel.unary_unary("/user.v1.UserService/Nope", lambda b: b, lambda b: b)
+    with pytest.raises(grpc.RpcError) as caught:
+        call(b"", metadata=metadata, timeout=10)
+    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED  # type: ignore[attr-defined]
+
+
+def test_an_overlong_subject_is_refused_not_stored(client: tuple[grpc.Channel, Any]) -> None:
+    channel, _ = client
+    token = mint_token(SECRET.encode(), subject="s" * 300, scopes=["users.write"],
+                       issuer="usersuite", audience="usersuite")  # fmt: skip
+    stub = user_pb2_grpc.UserServiceStub(channel)
+    request = user_pb2.CreateUserRequest(
+        user=user_pb2.User(display_name="Long", email=f"{uuid.uuid4().hex}@example.com")
+    )
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.CreateUser(request, metadata=(("authorization", f"Bearer {token}"),), timeout=10)
+    details = details_of(caught.value)
+    assert (details.code, details.reason) == (grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED")

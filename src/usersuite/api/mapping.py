@@ -6,9 +6,9 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from user.v1 import events_pb2, user_pb2
-from usersuite.domain.errors import FieldViolation, ValidationFailed
+from usersuite.domain.errors import FieldViolation, InvalidValue, ValidationFailed
 from usersuite.domain.events import DomainEvent, EventMetadata, UserCreated, UserUpdated
-from usersuite.domain.model import User
+from usersuite.domain.model import User, check_user_id
 
 NAME_PREFIX = "users/"
 
@@ -34,10 +34,14 @@ def user_id_from_name(name: str, field: str = "name") -> str:
     """The user id of a resource name `users/{user_id}`; INVALID_ARGUMENT if malformed."""
     user_id = name.removeprefix(NAME_PREFIX)
     if not name.startswith(NAME_PREFIX) or not user_id or "/" in user_id:
+        shown = name if len(name) <= 80 else name[:80] + "..."
         raise ValidationFailed(
-            [FieldViolation(field, f"{field} must have the form users/{{user_id}}, got '{name}'")]
+            [FieldViolation(field, f"{field} must have the form users/{{user_id}}, got {shown!r}")]
         )
-    return user_id
+    try:
+        return check_user_id(user_id, allow_generated=True)
+    except InvalidValue as exc:
+        raise ValidationFailed([FieldViolation(field, f"{field}: the user id {exc}")]) from None
 
 
 def _metadata_to_proto(meta: EventMetadata) -> events_pb2.EventMetadata:

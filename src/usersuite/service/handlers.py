@@ -74,13 +74,15 @@ class _Violations:
             raise ValidationFailed(self.items)
 
 
-def check_request_id(request_id: str, violations: _Violations) -> None:
+def canonical_request_id(request_id: str, violations: _Violations) -> str:
+    """The request id in its canonical UUID spelling, so every spelling of one UUID is one key."""
     if not request_id:
-        return
+        return ""
     try:
-        uuid.UUID(request_id)
+        return str(uuid.UUID(request_id))
     except ValueError:
         violations.add("request_id", "request_id must be a UUID")
+        return ""
 
 
 class UserHandlers:
@@ -119,7 +121,7 @@ class UserHandlers:
         email = violations.check("user.email", lambda: normalize_email(cmd.email))
         if cmd.user_id:
             violations.check("user_id", lambda: check_user_id(cmd.user_id, allow_generated=False))
-        check_request_id(cmd.request_id, violations)
+        request_id = canonical_request_id(cmd.request_id, violations)
         violations.raise_if_any()
         assert display_name is not None
         assert email is not None
@@ -128,11 +130,11 @@ class UserHandlers:
             json.dumps([cmd.user_id, display_name, email]).encode()
         ).hexdigest()
         async with self._uow() as uow:
-            if cmd.request_id:
-                earlier = await uow.idempotency.claim(cmd.request_id, fingerprint)
+            if request_id:
+                earlier = await uow.idempotency.claim(request_id, fingerprint)
                 if earlier is not None:
                     if earlier.fingerprint != fingerprint:
-                        raise RequestIdReused(cmd.request_id)
+                        raise RequestIdReused(request_id)
                     return earlier.user
             now = self._clock()
             user = User(
@@ -147,8 +149,8 @@ class UserHandlers:
             await uow.outbox.append(
                 UserCreated(self._metadata(user.id, 1, now, cmd.principal), user)
             )
-            if cmd.request_id:
-                await uow.idempotency.complete(cmd.request_id, user)
+            if request_id:
+                await uow.idempotency.complete(request_id, user)
             await uow.commit()
         return user
 

@@ -17,12 +17,23 @@ from usersuite.adapters.db.repository import (
     SqlOutbox,
     SqlUserRepository,
 )
-from usersuite.domain.errors import DeadlineExceeded, ServiceUnavailable
+from usersuite.domain.errors import (
+    DeadlineExceeded,
+    FieldViolation,
+    ServiceUnavailable,
+    ValidationFailed,
+)
 from usersuite.service import request_context
 from usersuite.service.unit_of_work import UnitOfWork
 
 # PostgreSQL's SQLSTATE for a statement cancelled by statement_timeout or a cancel request.
 QUERY_CANCELED = "57014"
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """PostgreSQL's class 22: a value the column cannot hold (too long, NUL byte, ...)."""
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
+    return isinstance(exc, DBAPIError) and sqlstate.startswith("22")
 
 
 def is_cancelled_by_deadline(exc: BaseException) -> bool:
@@ -31,7 +42,7 @@ def is_cancelled_by_deadline(exc: BaseException) -> bool:
 
 def is_unavailable(exc: BaseException) -> bool:
     """Whether the database could not be reached or answered (as opposed to a bug)."""
-    if isinstance(exc, IntegrityError) or is_cancelled_by_deadline(exc):
+    if isinstance(exc, IntegrityError) or is_cancelled_by_deadline(exc) or is_data_error(exc):
         return False
     if isinstance(exc, PoolTimeoutError | ConnectionError | TimeoutError):
         return True
@@ -82,6 +93,12 @@ class SqlUnitOfWork(UnitOfWork):
             await self._close()
         if exc is not None and is_unavailable(exc):
             raise ServiceUnavailable("the database is unavailable") from exc
+        if exc is not None and is_data_error(exc):
+            # Validation should have refused the value first; never let it become INTERNAL.
+            violation = FieldViolation(
+                "request", "a value cannot be stored (malformed or too long)"
+            )
+            raise ValidationFailed([violation]) from exc
         if exc is not None and is_cancelled_by_deadline(exc):
             raise DeadlineExceeded("the database work did not finish before the deadline") from exc
 

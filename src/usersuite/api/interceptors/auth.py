@@ -20,6 +20,7 @@ from usersuite.service import request_context
 from usersuite.service.request_context import Principal
 
 BEARER = "bearer "
+MAX_SUBJECT_LENGTH = 255  # the outbox principal column
 Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
 
 
@@ -36,6 +37,17 @@ class Authenticator:
         return method.startswith(self.exempt_prefixes)
 
     async def authenticate(
+        self, method: str, metadata: Mapping[str, str], peer: str, body: bytes
+    ) -> Principal:
+        principal = await self._identify(method, metadata, peer, body)
+        # The subject is stored with every event it causes: keep it storable.
+        if len(principal.subject) > MAX_SUBJECT_LENGTH or "\x00" in principal.subject:
+            raise Unauthenticated(
+                f"the caller's identity (sub) must be at most {MAX_SUBJECT_LENGTH} characters"
+            )
+        return principal
+
+    async def _identify(
         self, method: str, metadata: Mapping[str, str], peer: str, body: bytes
     ) -> Principal:
         authorization = metadata.get("authorization")
@@ -68,11 +80,13 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     def __init__(self, authenticator: Authenticator) -> None:
         self._auth = authenticator
 
-    async def intercept_service(
+    # grpc returns UNIMPLEMENTED for a None handler; grpc-stubs omits the None.
+    async def intercept_service(  # type: ignore[override]
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler[Any, Any]:
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
-        assert handler is not None
+        if handler is None:  # an unknown method: grpc answers UNIMPLEMENTED
+            return None
         method = handler_call_details.method
         parts = unary_parts(handler)
         if self._auth.is_exempt(method) or parts is None:

@@ -42,7 +42,7 @@ def unary_parts(
 
 def rebuild_unary(
     handler: grpc.RpcMethodHandler[Any, Any], deserialize: Deserializer, behavior: UnaryBehavior
-) -> grpc.RpcMethodHandler[Any, Any]:
+) -> grpc.RpcMethodHandler[Any, Any] | None:
     """The handler with its request decoding and behaviour replaced."""
     return grpc.unary_unary_rpc_method_handler(
         behavior, request_deserializer=deserialize, response_serializer=handler.response_serializer

@@ -33,9 +33,10 @@ class DeadlineInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             return self._default
         return min(remaining, self._max)
 
-    async def intercept_service(
+    # grpc returns UNIMPLEMENTED for a None handler; grpc-stubs omits the None.
+    async def intercept_service(  # type: ignore[override]
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler[Any, Any]:
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         def wrap(behavior: UnaryBehavior) -> UnaryBehavior:
             async def bounded(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
                 budget = self.budget(context)
@@ -50,6 +51,5 @@ class DeadlineInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
 
             return bounded
 
-        handler = wrap_unary(await continuation(handler_call_details), wrap)
-        assert handler is not None
-        return handler
+        # None (an unknown method) passes through: grpc answers UNIMPLEMENTED.
+        return wrap_unary(await continuation(handler_call_details), wrap)

@@ -20,11 +20,12 @@ async def abort_with(context: grpc.aio.ServicerContext[Any, Any], spec: ErrorSpe
 
 
 class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
-    async def intercept_service(
+    # grpc returns UNIMPLEMENTED for a None handler; grpc-stubs omits the None.
+    async def intercept_service(  # type: ignore[override]
         self,
         continuation: Continuation,
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any]:
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         method = handler_call_details.method
 
         def wrap(behavior: UnaryBehavior) -> UnaryBehavior:
@@ -41,6 +42,5 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
 
             return recover
 
-        handler = wrap_unary(await continuation(handler_call_details), wrap)
-        assert handler is not None
-        return handler
+        # None (an unknown method) passes through: grpc answers UNIMPLEMENTED.
+        return wrap_unary(await continuation(handler_call_details), wrap)

@@ -140,9 +140,10 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type
         self._access_log = access_log
         self._metrics = metrics
 
-    async def intercept_service(
+    # grpc returns UNIMPLEMENTED for a None handler; grpc-stubs omits the None.
+    async def intercept_service(  # type: ignore[override]
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler[Any, Any]:
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         method = handler_call_details.method
 
         def wrap(behavior: UnaryBehavior) -> UnaryBehavior:
@@ -165,9 +166,8 @@ class ObservabilityInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type
 
             return observed
 
-        handler = wrap_unary(await continuation(handler_call_details), wrap)
-        assert handler is not None
-        return handler
+        # None (an unknown method) passes through: grpc answers UNIMPLEMENTED.
+        return wrap_unary(await continuation(handler_call_details), wrap)
 
     def _finish(
         self,

@@ -64,9 +64,10 @@ class RateLimitInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg
     def __init__(self, limits: LimitSettings, clock: Callable[[], float] = time.monotonic) -> None:
         self.limiter = RateLimiter(limits, clock)
 
-    async def intercept_service(
+    # grpc returns UNIMPLEMENTED for a None handler; grpc-stubs omits the None.
+    async def intercept_service(  # type: ignore[override]
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler[Any, Any]:
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         def wrap(behavior: UnaryBehavior) -> UnaryBehavior:
             async def limited(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
                 # Anonymous callers (auth disabled) share one bucket per peer address.
@@ -79,6 +80,5 @@ class RateLimitInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg
 
             return limited
 
-        handler = wrap_unary(await continuation(handler_call_details), wrap)
-        assert handler is not None
-        return handler
+        # None (an unknown method) passes through: grpc answers UNIMPLEMENTED.
+        return wrap_unary(await continuation(handler_call_details), wrap)

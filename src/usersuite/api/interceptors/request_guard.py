@@ -37,11 +37,13 @@ class RequestGuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-
     def __init__(self, max_bytes: int) -> None:
         self._max = max_bytes
 
-    async def intercept_service(
+    # grpc returns UNIMPLEMENTED for a None handler; grpc-stubs omits the None.
+    async def intercept_service(  # type: ignore[override]
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler[Any, Any]:
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
-        assert handler is not None
+        if handler is None:  # an unknown method: grpc answers UNIMPLEMENTED
+            return None
         parts = unary_parts(handler)
         if parts is None:
             return handler
