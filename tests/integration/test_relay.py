@@ -154,12 +154,14 @@ async def test_a_poison_event_is_parked_while_others_flow_and_retry_resends_it(
 ) -> None:
     from usersuite.adapters.db import outbox_store
 
-    await make_history(api.handlers, users=2, updates=0)
+    poisoned_id, _ = await make_history(api.handlers, users=2, updates=0)
     async with api.engine.begin() as conn:
         first = (await conn.execute(select(outbox.c.seq).order_by(outbox.c.seq))).scalars().first()
         poison = update(outbox).where(outbox.c.seq == first).values(payload=b"x" * 10_000)
         await conn.execute(poison)
     await make_history_more(api)
+    # A later event of the poisoned user must wait behind the parked one, not overtake it.
+    await api.handlers.update_user(commands.UpdateUser(poisoned_id, {"display_name": "After"}))
 
     # The stream takes at most 4 KiB per message, so JetStream rejects the poison event.
     settings = relay_settings(pg_url, nats_server.url, max_attempts=3)
@@ -179,6 +181,11 @@ async def test_a_poison_event_is_parked_while_others_flow_and_retry_resends_it(
         assert row.attempts == 3
         assert row.last_error
         assert "maximum" in row.last_error.lower()
+        await asyncio.sleep(1)  # several more rounds: the held-back event must stay pending
+        assert await stream_count(nc) == 2  # type: ignore[arg-type]
+        async with api.engine.connect() as conn:
+            [held] = await outbox_store.list_rows(conn, "pending", 10)
+        assert held.aggregate_name == f"users/{poisoned_id}"
     finally:
         await running.stop()
 
@@ -187,9 +194,19 @@ async def test_a_poison_event_is_parked_while_others_flow_and_retry_resends_it(
     try:
         async with api.engine.begin() as conn:
             assert await outbox_store.requeue_parked(conn, None) == 1
-        await wait_until(lambda: _count_is(nc, 3), what="the re-sent event")
+        await wait_until(lambda: _count_is(nc, 4), what="the re-sent and the held-back events")
     finally:
         await running.stop()
+    name = f"users/{poisoned_id}"
+    published = [
+        m.headers["ce-id"]
+        for m in await stream_messages(nc)  # type: ignore[arg-type]
+        if m.headers["ce-subject"] == name
+    ]
+    async with api.engine.connect() as conn:
+        query = select(outbox.c.event_id).where(outbox.c.aggregate_name == name)
+        committed = (await conn.execute(query.order_by(outbox.c.seq))).scalars().all()
+    assert published == list(committed)  # the poisoned user's events in commit order
 
 
 async def test_an_existing_stream_with_other_subjects_is_refused(

@@ -8,7 +8,9 @@ Order and completeness:
   inserted in commit order (their transactions lock the user's row), so relaying pending rows
   in sequence order keeps every user's order.
 - Within a batch, users are published concurrently, one user's events one after another; the
-  first failure of a user stops that user's remaining events until the next round.
+  first failure of a user stops that user's remaining events until the next round. A row that
+  is rejected max_attempts times is parked, and holds back its user's later events until
+  `usersuite outbox retry` re-queues it: other users keep flowing, no user is reordered.
 - Publishes carry Nats-Msg-Id = event id, so a row published again after a crash between the
   acknowledgement and the mark is dropped by JetStream as a duplicate.
 """

@@ -65,10 +65,20 @@ def _row(r: Row[Any]) -> OutboxRow:
 
 
 async def claim_pending(conn: AsyncConnection, limit: int) -> list[OutboxRow]:
-    """The oldest pending rows in commit-safe order, locked (and skipped by other claimers)."""
+    """The oldest pending rows in commit-safe order, locked (and skipped by other claimers).
+
+    A user with a parked event is held back entirely, so the user's later events can never
+    overtake it: they flow again, in order, once the parked row is retried.
+    """
+    parked = outbox.alias("parked")
+    held_back = (
+        select(parked.c.seq)
+        .where(parked.c.aggregate_name == outbox.c.aggregate_name, parked.c.state == PARKED)
+        .exists()
+    )
     query = (
         select(outbox)
-        .where(outbox.c.state == PENDING)
+        .where(outbox.c.state == PENDING, ~held_back)
         .order_by(outbox.c.seq)
         .limit(limit)
         .with_for_update(skip_locked=True)

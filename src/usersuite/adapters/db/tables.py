@@ -61,6 +61,8 @@ outbox = Table(
     Column("dispatched_time", DateTime(timezone=True), nullable=True),
     UniqueConstraint("event_id"),
     Index(None, "state", "seq"),
+    # Finds a user's parked rows, which hold back the user's pending ones.
+    Index(None, "aggregate_name", "state"),
 )
 
 idempotency = Table(
