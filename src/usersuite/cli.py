@@ -169,13 +169,34 @@ def cmd_dev(args: argparse.Namespace) -> int:
         raise ConfigError(str(exc)) from None
 
 
+def _stored_dev_secret(dev_dir: Path, name: str) -> str | None:
+    path = dev_dir / "secrets.json"
+    stored: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
+    return stored.get(name)
+
+
 def cmd_token(args: argparse.Namespace) -> int:
-    """Mints an HS256 token from the dev secret; real tokens come from an identity provider."""
-    settings = _dev_settings(args)
-    if settings.auth.hs256_secret is None:
-        raise ConfigError("no HS256 secret to sign with (auth uses a JWKS or is disabled)")
+    """Mints a token for `usersuite dev`; real tokens come from an identity provider.
+
+    It signs with the dev folder's generated secret, or with a configured HS256 secret only
+    when the mode is explicitly dev: a production secret in the environment is never used.
+    """
+    explicit_mode = Settings.explicit_mode(args.config)
+    if explicit_mode == "production":
+        raise ConfigError("this command is for dev mode only; the configured mode is production")
+    settings = _settings(args, mode="dev")
+    configured = settings.auth.hs256_secret
+    if explicit_mode == "dev" and configured is not None:
+        secret = configured.get_secret_value()
+    else:
+        stored = _stored_dev_secret(settings.dev_dir.resolve(), "auth_hs256_secret")
+        if stored is None:
+            raise ConfigError(
+                f"no dev secret in {settings.dev_dir}/: start `usersuite dev` (make run) first"
+            )
+        secret = stored
     token = mint_token(
-        settings.auth.hs256_secret.get_secret_value().encode(),
+        secret.encode(),
         subject=args.subject,
         scopes=args.scope.split(),
         issuer=settings.auth.issuer,

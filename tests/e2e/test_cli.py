@@ -162,3 +162,40 @@ def test_invalid_configuration_exits_2_with_one_clear_line(
     assert lines[0].startswith("usersuite: invalid configuration"), describe(result)
     assert names in lines[0], describe(result)
     assert not result.stdout.strip(), describe(result)
+
+
+PRODUCTION_SECRET = "production-hs256-secret-0123456789abcdef0123"
+
+
+@pytest.mark.parametrize(
+    ("env", "why"),
+    [
+        ({"USERSUITE_MODE": "production"}, "dev mode only"),
+        # A production secret in the environment is never used to mint a token.
+        ({"USERSUITE_AUTH__HS256_SECRET": PRODUCTION_SECRET}, "start `usersuite dev`"),
+    ],
+)
+def test_token_refuses_outside_dev(tmp_path: Path, env: dict[str, str], why: str) -> None:
+    result = run_usersuite("token", env=child_env(**env), cwd=tmp_path)
+
+    assert result.returncode == 2, describe(result)
+    assert result.stdout == ""
+    assert why in result.stderr
+    assert not (tmp_path / ".dev").exists()
+
+
+def test_token_signs_with_the_dev_folder_secret(tmp_path: Path) -> None:
+    import jwt
+
+    secret = "dev-" + "s" * 40
+    (tmp_path / ".dev").mkdir()
+    (tmp_path / ".dev" / "secrets.json").write_text(json.dumps({"auth_hs256_secret": secret}))
+    env = child_env(USERSUITE_AUTH__HS256_SECRET=PRODUCTION_SECRET)
+    result = run_usersuite("token", "--scope", "users.read", env=env, cwd=tmp_path)
+
+    assert result.returncode == 0, describe(result)
+    claims = jwt.decode(result.stdout.strip(), secret, algorithms=["HS256"], audience="usersuite")
+    assert claims["scope"] == "users.read"
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(result.stdout.strip(), PRODUCTION_SECRET, algorithms=["HS256"],
+                   audience="usersuite")  # fmt: skip
