@@ -21,7 +21,7 @@ from usersuite.bootstrap import bootstrap, bootstrap_bridge
 from usersuite.bridge.outbox_admin import list_outbox, retry_parked
 from usersuite.bridge.runner import run_bridge
 from usersuite.bridge.tail import tail
-from usersuite.config import DEV_SECRET_PREFIX, Settings, parse_address
+from usersuite.config import DEV_SECRET_PREFIX, Settings, parse_address, redact_url
 from usersuite.dev import EmbeddedNatsError, run_dev
 from usersuite.logging_setup import configure_logging
 
@@ -160,7 +160,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     _check_schema(settings)
 
     def on_ready(port: int, nats_url: str) -> None:
-        tail = f"{_command('usersuite')} events tail --nats-url {nats_url}"
+        tail = f"{_command('usersuite')} events tail --nats-url {redact_url(nats_url)}"
         print(ready_line(settings, port, f"; watch events with: {tail}"), flush=True)
 
     try:
@@ -216,7 +216,8 @@ def cmd_bridge(args: argparse.Namespace) -> int:
     _check_schema(settings)
 
     def on_ready() -> None:
-        print(f"usersuite bridge ready: relaying the outbox to {settings.nats_url}", flush=True)
+        target = redact_url(str(settings.nats_url))
+        print(f"usersuite bridge ready: relaying the outbox to {target}", flush=True)
 
     try:
         return asyncio.run(run_bridge(lambda: bootstrap_bridge(settings), on_ready))

@@ -5,6 +5,7 @@ This is the only module that reads the environment. Secrets are SecretStr and ne
 
 from pathlib import Path
 from typing import Any, Literal, Self
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -17,6 +18,27 @@ from sqlalchemy.engine import make_url
 
 MIN_SECRET_LENGTH = 32
 DEV_SECRET_PREFIX = "dev-"  # noqa: S105 - a marker that production refuses, not a secret
+
+
+SECRET_QUERY_KEYS = ("password", "passwd", "pass", "secret", "token", "key", "sslpassword")
+
+
+def redact_url(url: str) -> str:
+    """A URL safe to show: its password and credential-like query values replaced by ***."""
+    parts = urlsplit(url)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    secret_query = any(key.lower() in SECRET_QUERY_KEYS for key, _ in pairs)
+    if "@" not in parts.netloc and not secret_query:
+        return url
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:***@{host}" if ":" in userinfo else f"***@{host}"
+    query = urlencode(
+        [(k, "***" if k.lower() in SECRET_QUERY_KEYS else v) for k, v in pairs], safe="*"
+    )
+    return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
 
 
 def parse_address(value: str) -> tuple[str, int]:
@@ -284,9 +306,10 @@ class Settings(_LayeredSettings):
         return probe().mode
 
     def redacted(self) -> dict[str, Any]:
-        """The effective settings for humans: secrets masked, a database password hidden."""
+        """The effective settings for humans: secrets masked, credentials in URLs hidden."""
         shown = self.model_dump(mode="json")
         if self.database_url is not None:
-            url = make_url(self.database_url.get_secret_value())
-            shown["database_url"] = url.render_as_string(hide_password=True)
+            shown["database_url"] = redact_url(self.database_url.get_secret_value())
+        if self.nats_url is not None:
+            shown["nats_url"] = redact_url(self.nats_url)
         return shown

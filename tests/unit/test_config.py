@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from usersuite.config import Settings
+from usersuite.config import Settings, redact_url
 
 GOOD_SECRET = "prod-page-token-secret-0123456789abcdef"
 DEV = {"mode": "dev"}
@@ -284,3 +284,28 @@ def test_secrets_do_not_leak_through_repr() -> None:
 
     assert "s3cret-pw" not in repr(settings)
     assert GOOD_SECRET not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("nats://relay:s3cr3t@host:4222", "nats://relay:***@host:4222"),
+        ("nats://s3cr3t-token@host:4222", "nats://***@host:4222"),
+        ("postgresql+psycopg://u:pw@h:5432/db?password=q&sslmode=require",
+         "postgresql+psycopg://u:***@h:5432/db?password=***&sslmode=require"),
+        ("sqlite+aiosqlite:///./x.db", "sqlite+aiosqlite:///./x.db"),
+        ("nats://127.0.0.1:4222", "nats://127.0.0.1:4222"),
+    ],
+)  # fmt: skip
+def test_redact_url_hides_credentials_only(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+def test_redacted_settings_hide_nats_and_query_credentials() -> None:
+    settings = Settings.load(
+        nats_url="nats://relay:s3cr3t@host:4222",
+        database_url="postgresql+psycopg://u:pw@h/db?password=qsecret",
+    )
+    text = json.dumps(settings.redacted())
+    assert "s3cr3t" not in text
+    assert "qsecret" not in text

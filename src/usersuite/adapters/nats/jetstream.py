@@ -10,7 +10,7 @@ from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
-from usersuite.config import StreamSettings
+from usersuite.config import StreamSettings, redact_url
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,8 @@ async def connect(url: str, name: str, *, first_attempts: int = 0) -> Client:
         except (OSError, nats.errors.Error, TimeoutError) as exc:
             if first_attempts and attempt >= first_attempts:
                 raise
-            log.warning("cannot reach NATS at %s (%s); retrying in %.1fs", url, exc, delay)
+            shown = redact_url(url)
+            log.warning("cannot reach NATS at %s (%s); retrying in %.1fs", shown, exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
 
