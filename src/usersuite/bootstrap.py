@@ -19,7 +19,7 @@ from usersuite.api.auth.signing import SignatureVerifier
 from usersuite.api.interceptors.auth import Authenticator
 from usersuite.api.interceptors.observability import GrpcMetrics
 from usersuite.api.mapping import encode_event
-from usersuite.api.telemetry import configure_tracing, instrument_engine
+from usersuite.api.telemetry import configure_tracing, instrument_engine, propagation_only
 from usersuite.bridge.metrics import RelayMetrics
 from usersuite.bridge.relay import Relay
 from usersuite.config import AuthSettings, Settings
@@ -35,7 +35,7 @@ class Container:
     authenticator: Authenticator | None
     registry: CollectorRegistry
     metrics: GrpcMetrics | None
-    tracer_provider: TracerProvider | None
+    tracer_provider: TracerProvider
     janitor: RequestIdJanitor
 
     @property
@@ -45,9 +45,8 @@ class Container:
 
     async def close(self) -> None:
         await self.engine.dispose()
-        if self.tracer_provider is not None:
-            # Bounded: with no collector reachable the exporter would retry for long.
-            await asyncio.to_thread(self.tracer_provider.force_flush, 5000)
+        # Bounded: with no collector reachable the exporter would retry for long.
+        await asyncio.to_thread(self.tracer_provider.force_flush, 5000)
 
 
 def build_authenticator(auth: AuthSettings) -> Authenticator | None:
@@ -103,10 +102,12 @@ def bootstrap(
     handlers = UserHandlers(
         lambda: SqlUnitOfWork(engine, encode_event, clock), page_tokens, clock=clock
     )
-    if tracer_provider is None and settings.telemetry.tracing:
-        tracer_provider = configure_tracing()
-    if tracer_provider is not None:
+    # Database spans only when someone looks at spans: tracing on, or a provider from a test.
+    if tracer_provider is not None or settings.telemetry.tracing:
+        tracer_provider = tracer_provider or configure_tracing()
         instrument_engine(engine, tracer_provider)
+    else:
+        tracer_provider = propagation_only()
     registry = CollectorRegistry()
     metrics = GrpcMetrics(registry, engine=engine) if settings.telemetry.metrics else None
     return Container(

@@ -318,3 +318,16 @@ async def test_failed_changes_write_no_event(stub: Stub, container: Container) -
     await failure(create(stub, user=new_user(email="one@example.com")))
     await failure(stub.DeleteUser(user_pb2.DeleteUserRequest(name="users/ghost-user")))
     assert len(await events(container)) == 1
+
+
+async def test_a_callers_trace_context_reaches_the_event_with_tracing_off(
+    stub: Stub, container: Container
+) -> None:
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    traceparent = f"00-{trace_id}-00f067aa0ba902b7-01"
+    await stub.CreateUser(
+        user_pb2.CreateUserRequest(user=new_user()), metadata=(("traceparent", traceparent),)
+    )
+    async with container.engine.connect() as conn:
+        stored = (await conn.execute(select(outbox.c.trace_context))).scalar_one()
+    assert trace_id in stored

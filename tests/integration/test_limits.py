@@ -139,6 +139,11 @@ async def test_global_rate_limit(sqlite_url: str) -> None:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.ListUsers(user_pb2.ListUsersRequest())
         assert details_of(caught.value).metadata == {"limit": "global"}
+        # Probes are never rate limited: Kubernetes must see SERVING under any load.
+        health = health_pb2_grpc.HealthStub(channel)
+        for _ in range(5):
+            response = await health.Check(health_pb2.HealthCheckRequest())
+            assert response.status == health_pb2.HealthCheckResponse.SERVING
 
 
 async def test_an_oversized_request_is_refused_and_the_server_stays_healthy(
@@ -238,3 +243,16 @@ async def test_keepalive_enforcement_sends_goaway_to_clients_that_ping_too_often
     finally:
         await server.stop(0)
         await container.close()
+
+
+async def test_a_taken_port_is_refused_not_shared(sqlite_url: str) -> None:
+    container = bootstrap(make_settings(sqlite_url))
+    first = await start(container, "127.0.0.1:0")
+    second = bootstrap(make_settings(sqlite_url))
+    try:
+        with pytest.raises(RuntimeError):
+            await start(second, f"127.0.0.1:{first.port}")
+    finally:
+        await first.stop(0)
+        await container.close()
+        await second.close()

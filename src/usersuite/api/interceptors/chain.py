@@ -40,6 +40,8 @@ def transport_options(limits: LimitSettings) -> list[tuple[str, int]]:
             int(limits.keepalive_min_client_interval_seconds * 1000),
         ),
         ("grpc.http2.max_ping_strikes", 2),
+        # A second process on a taken port must fail, not silently share its connections.
+        ("grpc.so_reuseport", 0),
     ]
 
 
@@ -47,12 +49,12 @@ def build_interceptors(
     settings: Settings,
     *,
     authenticator: Authenticator | None,
-    tracer_provider: TracerProvider | None,
+    tracer_provider: TracerProvider,
     metrics: GrpcMetrics | None,
 ) -> list[grpc.aio.ServerInterceptor]:  # type: ignore[type-arg]
-    chain: list[Any] = [ErrorInterceptor()]
-    if tracer_provider is not None:
-        chain.append(tracing_interceptor(tracer_provider))
+    # Tracing is always in the chain: with tracing off its provider records nothing but
+    # still carries the caller's trace context into the events.
+    chain: list[Any] = [ErrorInterceptor(), tracing_interceptor(tracer_provider)]
     if settings.telemetry.access_log or metrics is not None:
         chain.append(
             ObservabilityInterceptor(access_log=settings.telemetry.access_log, metrics=metrics)
@@ -62,6 +64,7 @@ def build_interceptors(
     if authenticator is not None:
         chain.append(AuthInterceptor(authenticator))
     if settings.limits.rate_limit_enabled:
-        chain.append(RateLimitInterceptor(settings.limits))
+        # Probes and tooling (the auth-exempt methods) are never rate limited either.
+        chain.append(RateLimitInterceptor(settings.limits, exempt=settings.auth.exempt_methods))
     chain.append(ErrorInterceptor())
     return chain

@@ -61,8 +61,14 @@ class RateLimiter:
 
 
 class RateLimitInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
-    def __init__(self, limits: LimitSettings, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        limits: LimitSettings,
+        clock: Callable[[], float] = time.monotonic,
+        exempt: tuple[str, ...] = (),
+    ) -> None:
         self.limiter = RateLimiter(limits, clock)
+        self._exempt = exempt
 
     # grpc returns UNIMPLEMENTED for a None handler; grpc-stubs omits the None.
     async def intercept_service(  # type: ignore[override]
@@ -80,5 +86,8 @@ class RateLimitInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg
 
             return limited
 
+        handler = await continuation(handler_call_details)
+        if handler_call_details.method.startswith(self._exempt):
+            return handler
         # None (an unknown method) passes through: grpc answers UNIMPLEMENTED.
-        return wrap_unary(await continuation(handler_call_details), wrap)
+        return wrap_unary(handler, wrap)
