@@ -21,7 +21,13 @@ from usersuite.bootstrap import bootstrap, bootstrap_bridge
 from usersuite.bridge.outbox_admin import list_outbox, retry_parked
 from usersuite.bridge.runner import run_bridge
 from usersuite.bridge.tail import tail
-from usersuite.config import DEV_SECRET_PREFIX, Settings, parse_address, redact_url
+from usersuite.config import (
+    DEV_SECRET_PREFIX,
+    AddressInUse,
+    Settings,
+    parse_address,
+    redact_url,
+)
 from usersuite.dev import EmbeddedNatsError, run_dev
 from usersuite.logging_setup import configure_logging
 
@@ -338,7 +344,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(args.log_level or "INFO", "text")
     try:
         code: int = args.run(args)
-    except ConfigError as exc:
+    except (ConfigError, AddressInUse) as exc:
         print(f"usersuite: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     return code

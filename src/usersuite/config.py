@@ -41,6 +41,10 @@ def redact_url(url: str) -> str:
     return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
 
 
+class AddressInUse(Exception):
+    """A configured address cannot be bound (taken, or not an address of this machine)."""
+
+
 def parse_address(value: str) -> tuple[str, int]:
     """Splits `host:port` (IPv6 as `[::1]:port`); port 0 means pick a free one."""
     host, sep, port = value.rpartition(":")

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from usersuite.api.ops_http import ops_listener
-from usersuite.api.server import drain, start
+from usersuite.api.server import UserServer, drain, start
 from usersuite.bootstrap import bootstrap, bootstrap_bridge
 from usersuite.config import Settings, parse_address
 from usersuite.lifecycle import stop_on_signals
@@ -106,13 +106,15 @@ async def run_dev(settings: Settings, on_ready: Callable[[int, str], None]) -> i
         bridge = await bootstrap_bridge(settings)
         relay_stopping = asyncio.Event()
         relay = asyncio.create_task(bridge.relay.run(relay_stopping), name="relay")
+        started: list[UserServer] = []
+
+        def ready() -> bool:
+            return bool(started) and started[0].monitor.serving and bridge.relay.ready
+
         try:
-            running = await start(api, settings.listen)
-            with ops_listener(
-                settings.metrics_listen,
-                api.registry,
-                ready=lambda: running.monitor.serving and bridge.relay.ready,
-            ):
+            with ops_listener(settings.metrics_listen, api.registry, ready=ready):
+                running = await start(api, settings.listen)
+                started.append(running)
                 on_ready(running.port, nats_url)
                 await stopping.wait()
                 await drain(running, settings.shutdown_grace_seconds)

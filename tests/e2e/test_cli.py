@@ -1,6 +1,7 @@
 """The command line as an operator meets it: config show, dev mode, configuration errors."""
 
 import json
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -199,3 +200,23 @@ def test_token_signs_with_the_dev_folder_secret(tmp_path: Path) -> None:
     with pytest.raises(jwt.InvalidSignatureError):
         jwt.decode(result.stdout.strip(), PRODUCTION_SECRET, algorithms=["HS256"],
                    audience="usersuite")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("variable", "what"), [("USERSUITE_LISTEN", "gRPC"), ("USERSUITE_METRICS_LISTEN", "metrics")]
+)
+def test_a_taken_port_exits_2_with_one_line(
+    tmp_path: Path, migrated_database: str, variable: str, what: str
+) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        taken = f"127.0.0.1:{holder.getsockname()[1]}"
+        ports = {"USERSUITE_LISTEN": "127.0.0.1:0", "USERSUITE_METRICS_LISTEN": "127.0.0.1:0"}
+        env = server_env(migrated_database, **{**ports, variable: taken})
+        result = run_usersuite("serve", env=env, cwd=tmp_path, timeout=60)
+
+    assert result.returncode == 2, describe(result)
+    assert "Traceback" not in result.stderr, describe(result)
+    assert f"usersuite: cannot listen on {taken} ({what})" in result.stderr, describe(result)
+    assert not result.stdout.strip(), describe(result)

@@ -14,7 +14,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
 
-from usersuite.config import parse_address
+from usersuite.config import AddressInUse, parse_address
 
 log = logging.getLogger(__name__)
 
@@ -85,9 +85,14 @@ class OpsHttpServer:
             self._host, self._port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )[0][0]
         server_class = type("OpsServer", (ThreadingWSGIServer,), {"address_family": family})
-        server: ThreadingWSGIServer = make_server(
-            self._host, self._port, self._app, server_class, handler_class=_QuietHandler
-        )
+        try:
+            server: ThreadingWSGIServer = make_server(
+                self._host, self._port, self._app, server_class, handler_class=_QuietHandler
+            )
+        except OSError as exc:
+            raise AddressInUse(
+                f"cannot listen on {self._host}:{self._port} (metrics): {exc}"
+            ) from None
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,

@@ -17,6 +17,7 @@ from usersuite.api.reflection import enable_reflection
 from usersuite.api.servicer import UserServicer
 from usersuite.api.tls import server_credentials
 from usersuite.bootstrap import Container
+from usersuite.config import AddressInUse
 from usersuite.lifecycle import stop_on_signals
 
 log = logging.getLogger(__name__)
@@ -58,10 +59,13 @@ def create_server(container: Container, listen: str) -> UserServer:
     health_service = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
     enable_reflection((USER_SERVICE, health_service), server)
     credentials = server_credentials(settings.tls)
-    if credentials is None:
-        port = server.add_insecure_port(listen)
-    else:
-        port = server.add_secure_port(listen, credentials)
+    try:
+        if credentials is None:
+            port = server.add_insecure_port(listen)
+        else:
+            port = server.add_secure_port(listen, credentials)
+    except RuntimeError as exc:  # grpc's "Failed to bind"
+        raise AddressInUse(f"cannot listen on {listen} (gRPC): {exc}") from None
     monitor = DatabaseHealthMonitor(
         health, container.engine, (USER_SERVICE,), container.settings.db_health_interval_seconds
     )
@@ -79,17 +83,21 @@ async def start(container: Container, listen: str) -> UserServer:
 
 async def serve(container: Container, on_ready: Callable[[int], None]) -> int:
     """Serves until SIGTERM or SIGINT, then drains gracefully; returns the exit code."""
+    settings = container.settings
     async with stop_on_signals() as stopping:
+        started: list[UserServer] = []
+
+        def ready() -> bool:
+            return bool(started) and started[0].monitor.serving and not stopping.is_set()
+
         try:
-            running = await start(container, container.settings.listen)
-            with ops_listener(
-                container.settings.metrics_listen,
-                container.registry,
-                ready=lambda: running.monitor.serving and not stopping.is_set(),
-            ):
+            # The metrics port first: if it is taken, nothing else has started yet.
+            with ops_listener(settings.metrics_listen, container.registry, ready=ready):
+                running = await start(container, settings.listen)
+                started.append(running)
                 on_ready(running.port)
                 await stopping.wait()
-                await drain(running, container.settings.shutdown_grace_seconds)
+                await drain(running, settings.shutdown_grace_seconds)
         finally:
             await container.close()
     return 0
