@@ -227,3 +227,14 @@ async def test_a_commit_wakes_the_relay_through_listen_notify(
     await asyncio.sleep(0.5)  # the relay's first (empty) round is over; it now waits
     await make_history(api.handlers, users=1, updates=0)
     await wait_until(lambda: _count_is(nc, 1), within=20, what="the event, woken by NOTIFY")
+
+
+async def test_a_stream_jetstream_refuses_is_a_clear_conflict(
+    pg_url: str, nats_server: NatsServer, nc: object
+) -> None:
+    from nats.js.api import StreamConfig
+
+    # Another stream already captures our subjects under another name.
+    await nc.jetstream().add_stream(StreamConfig(name="SOMEONE_ELSE", subjects=["user.>"]))  # type: ignore[attr-defined]
+    with pytest.raises(StreamConflict, match="JetStream refused stream USER_V1"):
+        await bootstrap_bridge(relay_settings(pg_url, nats_server.url))  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
-from nats.js.errors import NotFoundError
+from nats.js.errors import APIError, NotFoundError
 
 from usersuite.config import StreamSettings, redact_url
 
@@ -88,6 +88,15 @@ def stream_config(settings: StreamSettings) -> StreamConfig:
 
 async def ensure_stream(js: JetStreamContext, settings: StreamSettings) -> None:
     """Creates the stream, or updates its limits; refuses when it conflicts."""
+    try:
+        await _ensure_stream(js, settings)
+    except APIError as exc:  # e.g. subjects overlapping another stream, replicas > servers
+        raise StreamConflict(
+            f"JetStream refused stream {settings.name}: {exc.description or exc}"
+        ) from None
+
+
+async def _ensure_stream(js: JetStreamContext, settings: StreamSettings) -> None:
     wanted = stream_config(settings)
     try:
         info = await js.stream_info(settings.name)
