@@ -99,6 +99,8 @@ def ready_line(settings: Settings, port: int, note: str = "") -> str:
     if settings.auth.enabled and settings.mode == "dev":
         token = f"$({_command('usersuite')} token --scope 'users.read users.write')"
         auth = f'-H "authorization: Bearer {token}" '
+    elif settings.auth.enabled:
+        auth = '-H "authorization: Bearer $TOKEN" '  # a token from your identity provider
     command = (
         f"{_command('grpcurl')} -plaintext {auth}-d {shlex.quote(body)} {target} "
         "user.v1.UserService/CreateUser"

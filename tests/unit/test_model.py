@@ -157,6 +157,18 @@ def test_display_name_with_control_characters_is_refused(name: str) -> None:
         check_display_name(name)
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "\u0646\u06cc\u0645\u0627\u200c\u0631\u0636\u0627\u06cc\u06cc",  # Persian, with ZWNJ
+        "\U0001f468\u200d\U0001f469\u200d\U0001f467",  # a family emoji (ZWJ sequence)
+        "\u0915\u094d\u200d\u0937",  # Devanagari with ZWJ
+    ],
+)
+def test_display_names_keep_the_joiners_real_names_need(name: str) -> None:
+    assert check_display_name(name) == name
+
+
 # --- e-mail addresses -------------------------------------------------------------------------
 
 

@@ -28,13 +28,25 @@ def check_user_id(value: str, *, allow_generated: bool) -> str:
     )
 
 
+# Zero-width non-joiner and joiner are format characters that real names need (Persian,
+# Indic scripts, emoji sequences); every other invisible format character is refused.
+NAME_JOINERS = frozenset("\u200c\u200d")
+
+
+def _refused_in_names(ch: str) -> bool:
+    category = unicodedata.category(ch)
+    if category == "Cf":
+        return ch not in NAME_JOINERS
+    return category in ("Cc", "Cs", "Co", "Cn")
+
+
 def check_display_name(value: str) -> str:
     text = unicodedata.normalize("NFC", value).strip()
     if not text:
         raise InvalidValue("is required and must not be blank")
     if len(text) > DISPLAY_NAME_MAX:
         raise InvalidValue(f"must be at most {DISPLAY_NAME_MAX} characters")
-    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in text):
+    if any(_refused_in_names(ch) for ch in text):
         raise InvalidValue("must not contain control or unassigned characters")
     return text
 

@@ -24,7 +24,12 @@ def create_engine(
         # SQLite allows one writer; one pooled connection serialises our transactions in
         # process instead of failing them with "database is locked".
         engine = create_async_engine(
-            url, poolclass=AsyncAdaptedQueuePool, pool_size=1, max_overflow=0, pool_timeout=30
+            url,
+            poolclass=AsyncAdaptedQueuePool,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=30,
+            hide_parameters=True,
         )
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -42,6 +47,8 @@ def create_engine(
         max_overflow=max_overflow,
         pool_timeout=pool_timeout,
         pool_pre_ping=True,
+        # Statement parameters hold personal data (emails, names): keep them out of errors/logs.
+        hide_parameters=True,
         connect_args={"connect_timeout": max(1, int(connect_timeout))},
     )
 
