@@ -27,6 +27,8 @@ header, so the handler's own spans join the trace of the call that caused the ev
 
 Messages are handled one at a time in delivery order; a failing event does not hold back the
 ones behind it, so handlers that care about one user's order compare `aggregate_version`.
+Versions start again at 1 when a deleted user's id is used for a new user: a UserCreated
+begins a new life of the aggregate, so compare versions only after the latest UserCreated.
 """
 
 import asyncio
