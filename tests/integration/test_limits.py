@@ -17,6 +17,7 @@ from tests.support.status import details_of
 from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.api.server import start
 from usersuite.bootstrap import bootstrap
+from usersuite.config import AddressInUse
 
 pytestmark = pytest.mark.integration
 
@@ -250,7 +251,7 @@ async def test_a_taken_port_is_refused_not_shared(sqlite_url: str) -> None:
     first = await start(container, "127.0.0.1:0")
     second = bootstrap(make_settings(sqlite_url))
     try:
-        with pytest.raises(RuntimeError):
+        with pytest.raises(AddressInUse, match="gRPC"):
             await start(second, f"127.0.0.1:{first.port}")
     finally:
         await first.stop(0)

@@ -5,7 +5,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-from opentelemetry.instrumentation.grpc import aio_server_interceptor
+from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.instrumentation.sqlalchemy.version import (
     __version__ as sqlalchemy_instrumentation,
@@ -21,7 +21,11 @@ SERVICE = "usersuite"
 
 
 def tracing_interceptor(tracer_provider: TracerProvider) -> Any:
-    return aio_server_interceptor(tracer_provider=tracer_provider)  # type: ignore[no-untyped-call]
+    """Server spans for our service. Health and reflection are left out: probes would flood
+    the traces, and their streaming handlers (which write to the context) are not supported
+    by the instrumentation's stream wrapper."""
+    ours = filters.service_prefix("user.")
+    return aio_server_interceptor(tracer_provider=tracer_provider, filter_=ours)  # type: ignore[no-untyped-call]
 
 
 def service_resource() -> Resource:
