@@ -85,13 +85,11 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
-        if handler is None:  # an unknown method: grpc answers UNIMPLEMENTED
-            return None
         method = handler_call_details.method
         parts = unary_parts(handler)
-        if self._auth.is_exempt(method) or parts is None:
-            return handler
-        deserialize, behavior = parts
+        if parts is None or self._auth.is_exempt(method):
+            return handler  # unknown (None: UNIMPLEMENTED), streaming, or exempt
+        unary, deserialize, behavior = parts
 
         def keep_body(raw: bytes) -> _WithBody:
             return _WithBody(raw, deserialize(raw))
@@ -116,4 +114,4 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
                 request_context.principal.reset(principal_token)
                 request_context.peer_identity.reset(peer_token)
 
-        return rebuild_unary(handler, keep_body, authenticated)
+        return rebuild_unary(unary, keep_body, authenticated)

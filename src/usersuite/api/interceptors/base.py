@@ -32,12 +32,12 @@ Deserializer = Callable[[bytes], Any]
 
 def unary_parts(
     handler: grpc.RpcMethodHandler[Any, Any] | None,
-) -> tuple[Deserializer, UnaryBehavior] | None:
-    """The deserializer and behaviour of a unary-unary handler; None for streaming ones."""
+) -> tuple[grpc.RpcMethodHandler[Any, Any], Deserializer, UnaryBehavior] | None:
+    """A unary-unary handler with its deserializer and behaviour; None for anything else."""
     if handler is None or handler.unary_unary is None:
         return None
     deserialize = handler.request_deserializer or (lambda raw: raw)
-    return deserialize, cast(UnaryBehavior, handler.unary_unary)
+    return handler, deserialize, cast(UnaryBehavior, handler.unary_unary)
 
 
 def rebuild_unary(

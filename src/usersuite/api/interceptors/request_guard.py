@@ -42,12 +42,10 @@ class RequestGuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
-        if handler is None:  # an unknown method: grpc answers UNIMPLEMENTED
-            return None
         parts = unary_parts(handler)
         if parts is None:
-            return handler
-        deserialize, behavior = parts
+            return handler  # unknown (None: grpc answers UNIMPLEMENTED) or streaming
+        unary, deserialize, behavior = parts
 
         def checked(raw: bytes) -> Any:
             if len(raw) > self._max:
@@ -72,4 +70,4 @@ class RequestGuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-
                 await abort_with(context, spec_for(ValidationFailed([violation])))
             return await behavior(request, context)
 
-        return rebuild_unary(handler, checked, limited)
+        return rebuild_unary(unary, checked, limited)
