@@ -97,7 +97,7 @@ def bootstrap(
     settings.check_api_security()
     if settings.page_token_secret is None:
         raise ValueError("page_token_secret (USERSUITE_PAGE_TOKEN_SECRET) is required")
-    engine = _engine_for(settings)
+    engine = database_engine(settings)
     page_tokens = PageTokenCodec(settings.page_token_secret.get_secret_value().encode())
     handlers = UserHandlers(
         lambda: SqlUnitOfWork(engine, encode_event, clock), page_tokens, clock=clock
@@ -141,13 +141,14 @@ class BridgeContainer:
         await self.engine.dispose()
 
 
-def _engine_for(settings: Settings) -> AsyncEngine:
+def database_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
+    """The engine every process uses; one-shot commands ask for a pool of one."""
     if settings.database_url is None:
         raise ValueError("database_url (USERSUITE_DATABASE_URL) is required")
     return create_engine(
         settings.database_url.get_secret_value(),
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_max_overflow,
+        pool_size=pool_size or settings.db_pool_size,
+        max_overflow=0 if pool_size else settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
     )
 
@@ -161,7 +162,7 @@ async def bootstrap_bridge(
     """The relay process: connects to NATS (retrying), provisions the stream, builds the relay."""
     if settings.nats_url is None and nats_client is None:
         raise ValueError("nats_url (USERSUITE_NATS_URL) is required")
-    engine = _engine_for(settings)
+    engine = database_engine(settings)
     client = nats_client or await connect(str(settings.nats_url), "usersuite-bridge")
     try:
         await ensure_stream(client.jetstream(), settings.stream)

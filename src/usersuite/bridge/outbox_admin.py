@@ -9,22 +9,15 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from usersuite.adapters.db import outbox_store
-from usersuite.adapters.db.engine import create_engine
 from usersuite.adapters.db.outbox_store import OutboxRow
+from usersuite.bootstrap import database_engine
 from usersuite.config import Settings
 
 
 @asynccontextmanager
 async def _engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     """One connection is all a one-shot command needs."""
-    if settings.database_url is None:
-        raise ValueError("database_url (USERSUITE_DATABASE_URL) is required")
-    engine = create_engine(
-        settings.database_url.get_secret_value(),
-        pool_size=1,
-        max_overflow=0,
-        pool_timeout=settings.db_pool_timeout_seconds,
-    )
+    engine = database_engine(settings, pool_size=1)
     try:
         yield engine
     finally:
