@@ -129,13 +129,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return _serve(settings)
 
 
-def _dev_secret(dev_dir: Path, name: str) -> str:
-    """A secret generated once per dev folder, so tokens survive restarts of `usersuite dev`."""
+def _stored_dev_secrets(dev_dir: Path) -> dict[str, str]:
     path = dev_dir / "secrets.json"
     stored: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
+    return stored
+
+
+def _dev_secret(dev_dir: Path, name: str) -> str:
+    """A secret generated once per dev folder, so tokens survive restarts of `usersuite dev`."""
+    stored = _stored_dev_secrets(dev_dir)
     if name not in stored:
         stored[name] = DEV_SECRET_PREFIX + secrets.token_urlsafe(32)
         dev_dir.mkdir(parents=True, exist_ok=True)
+        path = dev_dir / "secrets.json"
         path.write_text(json.dumps(stored, indent=2))
         path.chmod(0o600)
     return stored[name]
@@ -177,12 +183,6 @@ def cmd_dev(args: argparse.Namespace) -> int:
         raise ConfigError(str(exc)) from None
 
 
-def _stored_dev_secret(dev_dir: Path, name: str) -> str | None:
-    path = dev_dir / "secrets.json"
-    stored: dict[str, str] = json.loads(path.read_text()) if path.is_file() else {}
-    return stored.get(name)
-
-
 def cmd_token(args: argparse.Namespace) -> int:
     """Mints a token for `usersuite dev`; real tokens come from an identity provider.
 
@@ -197,7 +197,7 @@ def cmd_token(args: argparse.Namespace) -> int:
     if explicit_mode == "dev" and configured is not None:
         secret = configured.get_secret_value()
     else:
-        stored = _stored_dev_secret(settings.dev_dir.resolve(), "auth_hs256_secret")
+        stored = _stored_dev_secrets(settings.dev_dir.resolve()).get("auth_hs256_secret")
         if stored is None:
             raise ConfigError(
                 f"no dev secret in {settings.dev_dir}/: start `usersuite dev` (make run) first"

@@ -26,8 +26,7 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import Postgres, make_settings
 from tests.e2e.harness import UsersuiteProcess, describe, production_env, run_usersuite
-from tests.integration.test_relay import relay_settings
-from tests.support.events import stream_count, stream_messages, wait_until
+from tests.support.events import relay_settings, stream_count, stream_messages, wait_until
 from tests.support.nats import NatsServer
 from tests.support.postgres import PostgresCluster, free_port
 from user.v1 import events_pb2

@@ -9,8 +9,13 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
 
-from tests.conftest import make_settings
-from tests.support.events import make_history, stream_count, stream_messages, wait_until
+from tests.support.events import (
+    make_history,
+    relay_settings,
+    stream_count,
+    stream_messages,
+    wait_until,
+)
 from tests.support.nats import NatsServer
 from user.v1 import events_pb2
 from usersuite.adapters.db.tables import outbox
@@ -19,11 +24,6 @@ from usersuite.bootstrap import BridgeContainer, Container, bootstrap_bridge
 from usersuite.service import commands
 
 pytestmark = pytest.mark.integration
-
-
-def relay_settings(db_url: str, nats_url: str, **bridge: object) -> object:
-    values = {"poll_interval_seconds": 0.2, "backoff_initial_seconds": 0.05, **bridge}
-    return make_settings(db_url, nats_url=nats_url, bridge=values)
 
 
 class Running:

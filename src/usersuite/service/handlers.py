@@ -85,6 +85,16 @@ def canonical_request_id(request_id: str, violations: _Violations) -> str:
         return ""
 
 
+async def _locked_for_change(uow: UnitOfWork, user_id: str, etag: str) -> User:
+    """The user, locked for this transaction, if it exists and matches the optional etag."""
+    user = await uow.users.get(user_id, for_update=True)
+    if user is None:
+        raise UserNotFound(user_id)
+    if etag and etag != user.etag:
+        raise EtagMismatch(user_id)
+    return user
+
+
 class UserHandlers:
     """Every user use case, over a unit-of-work factory and injectable clock and ids."""
 
@@ -214,11 +224,7 @@ class UserHandlers:
     async def update_user(self, cmd: commands.UpdateUser) -> User:
         values = self._update_values(cmd)
         async with self._uow() as uow:
-            user = await uow.users.get(cmd.user_id, for_update=True)
-            if user is None:
-                raise UserNotFound(cmd.user_id)
-            if cmd.etag and cmd.etag != user.etag:
-                raise EtagMismatch(cmd.user_id)
+            user = await _locked_for_change(uow, cmd.user_id, cmd.etag)
             now = self._clock()
             updated, changed = user.changed(values, now)
             if not changed:
@@ -237,11 +243,7 @@ class UserHandlers:
 
     async def delete_user(self, cmd: commands.DeleteUser) -> None:
         async with self._uow() as uow:
-            user = await uow.users.get(cmd.user_id, for_update=True)
-            if user is None:
-                raise UserNotFound(cmd.user_id)
-            if cmd.etag and cmd.etag != user.etag:
-                raise EtagMismatch(cmd.user_id)
+            user = await _locked_for_change(uow, cmd.user_id, cmd.etag)
             if not await uow.users.delete(cmd.user_id, expected_version=user.version):
                 raise EtagMismatch(cmd.user_id)
             now = self._clock()

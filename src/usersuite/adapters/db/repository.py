@@ -1,7 +1,8 @@
 """SQLAlchemy implementations of the user repository, the outbox and the idempotency store."""
 
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -48,12 +49,21 @@ def _insert(conn: AsyncConnection, table: Any) -> Any:
     return dialect.insert(table)
 
 
-def _raise_unique_violation(exc: IntegrityError, user: User) -> None:
-    message = str(exc.orig)
-    if "uq_users_email" in message or "users.email" in message:
-        raise EmailAlreadyExists(user.email) from None
-    if "uq_users_id" in message or "users.id" in message:
-        raise UserAlreadyExists(user.id) from None
+@asynccontextmanager
+async def _unique_violations_as_domain_errors(
+    conn: AsyncConnection, user: User
+) -> AsyncIterator[None]:
+    """A savepoint around a write of `user`; its unique clashes become domain errors."""
+    try:
+        async with conn.begin_nested():
+            yield
+    except IntegrityError as exc:
+        message = str(exc.orig)
+        if "uq_users_email" in message or "users.email" in message:
+            raise EmailAlreadyExists(user.email) from None
+        if "uq_users_id" in message or "users.id" in message:
+            raise UserAlreadyExists(user.id) from None
+        raise
 
 
 class SqlUserRepository(UserRepository):
@@ -61,21 +71,17 @@ class SqlUserRepository(UserRepository):
         self._conn = conn
 
     async def add(self, user: User) -> None:
-        try:
-            async with self._conn.begin_nested():
-                await self._conn.execute(
-                    users.insert().values(
-                        id=user.id,
-                        display_name=user.display_name,
-                        email=user.email,
-                        create_time=user.create_time,
-                        update_time=user.update_time,
-                        version=user.version,
-                    )
+        async with _unique_violations_as_domain_errors(self._conn, user):
+            await self._conn.execute(
+                users.insert().values(
+                    id=user.id,
+                    display_name=user.display_name,
+                    email=user.email,
+                    create_time=user.create_time,
+                    update_time=user.update_time,
+                    version=user.version,
                 )
-        except IntegrityError as exc:
-            _raise_unique_violation(exc, user)
-            raise
+            )
 
     async def get(self, user_id: str, *, for_update: bool = False) -> User | None:
         query = select(users).where(users.c.id == user_id)
@@ -89,21 +95,17 @@ class SqlUserRepository(UserRepository):
         return [(row.seq, _user_from_row(row)) for row in await self._conn.execute(query)]
 
     async def update(self, user: User, expected_version: int) -> bool:
-        try:
-            async with self._conn.begin_nested():
-                result = await self._conn.execute(
-                    users.update()
-                    .where(users.c.id == user.id, users.c.version == expected_version)
-                    .values(
-                        display_name=user.display_name,
-                        email=user.email,
-                        update_time=user.update_time,
-                        version=user.version,
-                    )
+        async with _unique_violations_as_domain_errors(self._conn, user):
+            result = await self._conn.execute(
+                users.update()
+                .where(users.c.id == user.id, users.c.version == expected_version)
+                .values(
+                    display_name=user.display_name,
+                    email=user.email,
+                    update_time=user.update_time,
+                    version=user.version,
                 )
-        except IntegrityError as exc:
-            _raise_unique_violation(exc, user)
-            raise
+            )
         return result.rowcount == 1
 
     async def delete(self, user_id: str, expected_version: int) -> bool:

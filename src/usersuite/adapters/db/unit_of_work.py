@@ -7,7 +7,7 @@ from types import TracebackType
 from typing import Self
 
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
@@ -47,10 +47,7 @@ def is_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, PoolTimeoutError | ConnectionError | TimeoutError):
         return True
     if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated or type(exc).__name__ in (
-            "OperationalError",
-            "InterfaceError",
-        )
+        return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
     return isinstance(exc, OSError)
 
 

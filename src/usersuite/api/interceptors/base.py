@@ -17,14 +17,12 @@ def wrap_unary(
     handler: grpc.RpcMethodHandler[Any, Any] | None,
     wrap: Callable[[UnaryBehavior], UnaryBehavior],
 ) -> grpc.RpcMethodHandler[Any, Any] | None:
-    """The handler with its unary-unary behaviour wrapped; streaming handlers pass through."""
-    if handler is None or handler.unary_unary is None:
+    """The handler with its unary-unary behaviour wrapped; others (and None) pass through."""
+    parts = unary_parts(handler)
+    if parts is None:
         return handler
-    return grpc.unary_unary_rpc_method_handler(
-        wrap(cast(UnaryBehavior, handler.unary_unary)),
-        request_deserializer=handler.request_deserializer,
-        response_serializer=handler.response_serializer,
-    )
+    unary, deserialize, behavior = parts
+    return rebuild_unary(unary, deserialize, wrap(behavior))
 
 
 Deserializer = Callable[[bytes], Any]
