@@ -17,6 +17,8 @@ AGAINST  ?= .git\#branch=main
 PYTEST_ARGS ?=
 
 GRPCURL_VERSION := v1.9.3
+GHZ_VERSION     := v0.120.0
+HELM_VERSION    := v3.22.0
 
 STAMPS := .stamps
 $(STAMPS):
@@ -48,6 +50,16 @@ $(STAMPS)/go-tools: gen/go/go.mod gen/go/go.sum | $(STAMPS)
 
 $(STAMPS)/npm: gen/ts/package.json gen/ts/package-lock.json | $(STAMPS)
 	cd gen/ts && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# Tools only tests and benchmarks need: built on first use by the targets that
+# need them (never by `make run`), cached in .bin with a stamp per version.
+$(STAMPS)/ghz-$(GHZ_VERSION): | $(STAMPS)
+	GOBIN=$(BIN) GOFLAGS= go install github.com/bojand/ghz/cmd/ghz@$(GHZ_VERSION)
+	@touch $@
+
+$(STAMPS)/helm-$(HELM_VERSION): | $(STAMPS)
+	GOBIN=$(BIN) GOFLAGS= go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 	@touch $@
 
 # ---------------------------------------------------------------- contract
