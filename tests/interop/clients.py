@@ -1,0 +1,80 @@
+"""The interop clients as built by `make interop-clients`, and how one runs the scenario."""
+
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import REPO_ROOT, child_env, describe, find_tool
+
+INTEROP = REPO_ROOT / "tests" / "interop"
+SCENARIO = INTEROP / "scenario.json"
+SERVICE_CONFIG = REPO_ROOT / "proto" / "user" / "v1" / "service_config.json"
+CLIENT_TIMEOUT = 180
+
+# Each client as `make interop-clients` leaves it; the Python SDK's runner needs no build.
+COMMANDS: dict[str, list[str]] = {
+    "go": [str(INTEROP / "go" / "bin" / "client")],
+    "ts": ["node", str(INTEROP / "ts" / "dist" / "tests" / "interop" / "ts" / "src" / "client.js")],
+    "rust": [str(INTEROP / "rust" / "target" / "debug" / "usersuite-interop")],
+    "python": [sys.executable, "-m", "tests.interop.python_client"],
+}
+
+
+def client_command(language: str) -> list[str]:
+    """The command of a built client; a missing build fails the test (building is a setup step)."""
+    command = COMMANDS[language]
+    program = command[-1] if language == "ts" else command[0]
+    if language != "python" and not Path(program).exists():
+        pytest.fail(f"the {language} client is not built ({program}): run `make interop-clients`")
+    if language == "ts":
+        find_tool("node")
+    return command
+
+
+@dataclass
+class ScenarioRun:
+    """One client's run of the scenario: its exit status and the line it printed per step."""
+
+    result: subprocess.CompletedProcess[str]
+
+    @property
+    def lines(self) -> list[str]:
+        return self.result.stdout.splitlines()
+
+    def verdicts(self) -> dict[str, str]:
+        """step name -> PASS or FAIL, from the client's one line per step."""
+        found = {}
+        for line in self.lines:
+            verdict, _, rest = line.partition(" ")
+            if verdict in {"PASS", "FAIL"}:
+                found[rest.split(" ")[0].rstrip(":")] = verdict
+        return found
+
+    def __str__(self) -> str:
+        return describe(self.result)
+
+
+def run_scenario(
+    command: list[str], target: str, token: str, scenario: Path = SCENARIO
+) -> ScenarioRun:
+    env = child_env(
+        INTEROP_TARGET=f"dns:///{target}",
+        INTEROP_TOKEN=token,
+        INTEROP_SCENARIO=str(scenario),
+        INTEROP_SERVICE_CONFIG=str(SERVICE_CONFIG),
+        INTEROP_RUN_ID=uuid.uuid4().hex[:12],
+    )
+    result = subprocess.run(
+        command,
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=CLIENT_TIMEOUT,
+        check=False,
+    )
+    return ScenarioRun(result)
