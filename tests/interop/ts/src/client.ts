@@ -3,16 +3,22 @@
 // Configuration comes from the environment, the same for every interop client: INTEROP_TARGET
 // (host:port), INTEROP_TOKEN, INTEROP_SCENARIO, INTEROP_SERVICE_CONFIG and INTEROP_RUN_ID.
 import { randomUUID } from "node:crypto";
-import { create } from "@bufbuild/protobuf";
+import { create, createRegistry } from "@bufbuild/protobuf";
 import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
 import { type CallOptions, type Client, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { BadRequestSchema, ErrorInfoSchema } from "../build/google/rpc/error_details_pb.js";
+import {
+  BadRequestSchema,
+  ErrorInfoSchema,
+  file_google_rpc_error_details,
+} from "../build/google/rpc/error_details_pb.js";
 import { type User, UserSchema, UserService } from "../../../../gen/ts/user/v1/user_pb.js";
 import { loadResilience } from "./resilience.js";
 import { type Outcome, type Scenario, type Step, loadScenario, mismatch } from "./scenario.js";
 
 const MAX_PAGES = 1000;
+// Every google.rpc detail type, to tell a detail that does not decode from one we do not read.
+const RPC_DETAILS = createRegistry(file_google_rpc_error_details);
 
 function env(name: string): string {
   const value = process.env[name];
@@ -31,11 +37,10 @@ function outcomeOf(scenario: Scenario, error: unknown): Outcome {
   for (const bad of failure.findDetails(BadRequestSchema)) {
     outcome.violations = bad.fieldViolations.map((violation) => violation.field);
   }
-  // findDetails skips what it cannot decode: a detail the server sent but nobody can read
-  // is a broken contract.
-  const decoded = failure.findDetails(ErrorInfoSchema).length + failure.findDetails(BadRequestSchema).length;
-  if (decoded < failure.details.length) {
-    outcome.code = `UNDECODABLE_DETAIL (${failure.details.length - decoded} of ${failure.details.length})`;
+  // findDetails skips what it cannot decode; a detail nobody can read is a broken contract.
+  const undecodable = failure.details.length - failure.findDetails(RPC_DETAILS).length;
+  if (undecodable > 0) {
+    outcome.code = `UNDECODABLE_DETAIL (${undecodable} of ${failure.details.length})`;
   }
   return outcome;
 }
