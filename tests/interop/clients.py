@@ -8,12 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import REPO_ROOT, child_env, describe, find_tool
+from tests.e2e.harness import REPO_ROOT, child_env, describe, find_tool, server_env
+from usersuite.api.auth.jwt import mint_token
 
 INTEROP = REPO_ROOT / "tests" / "interop"
 SCENARIO = INTEROP / "scenario.json"
 SERVICE_CONFIG = REPO_ROOT / "proto" / "user" / "v1" / "service_config.json"
 CLIENT_TIMEOUT = 180
+HS256_SECRET = "interop-hs256-secret-0123456789abcdef0123456789"
+ISSUER = AUDIENCE = "usersuite"
 
 # Each client as `make interop-clients` leaves it; the Python SDK's runner needs no build.
 COMMANDS: dict[str, list[str]] = {
@@ -33,6 +36,29 @@ def client_command(language: str) -> list[str]:
     if language == "ts":
         find_tool("node")
     return command
+
+
+def auth_env(database_url: str, **values: str) -> dict[str, str]:
+    """A production-mode server environment with JWT authentication on (HS256)."""
+    return server_env(
+        database_url,
+        USERSUITE_AUTH__ENABLED="true",
+        USERSUITE_AUTH__HS256_SECRET=HS256_SECRET,
+        USERSUITE_AUTH__ISSUER=ISSUER,
+        USERSUITE_AUTH__AUDIENCE=AUDIENCE,
+        **values,
+    )
+
+
+def scenario_token() -> str:
+    """A token with the scopes the scenario needs, accepted by a server with `auth_env`."""
+    return mint_token(
+        HS256_SECRET.encode(),
+        subject="interop",
+        scopes=["users.read", "users.write"],
+        issuer=ISSUER,
+        audience=AUDIENCE,
+    )
 
 
 @dataclass

@@ -5,28 +5,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import (
-    EmptyDatabases,
-    UsersuiteProcess,
-    migrate_with_cli,
-    serve_args,
-    server_env,
-)
-from usersuite.api.auth.jwt import mint_token
-
-HS256_SECRET = "interop-hs256-secret-0123456789abcdef0123456789"
-ISSUER = AUDIENCE = "usersuite"
-
-
-def auth_env(database_url: str) -> dict[str, str]:
-    """A production-mode server environment with JWT authentication on (HS256)."""
-    return server_env(
-        database_url,
-        USERSUITE_AUTH__ENABLED="true",
-        USERSUITE_AUTH__HS256_SECRET=HS256_SECRET,
-        USERSUITE_AUTH__ISSUER=ISSUER,
-        USERSUITE_AUTH__AUDIENCE=AUDIENCE,
-    )
+from tests.e2e.harness import EmptyDatabases, UsersuiteProcess, migrate_with_cli, serve_args
+from tests.interop.clients import auth_env, scenario_token
 
 
 @pytest.fixture(scope="session")
@@ -54,11 +34,4 @@ def interop_server(
 
 @pytest.fixture(scope="session")
 def token() -> str:
-    """A token with the scopes the scenario needs."""
-    return mint_token(
-        HS256_SECRET.encode(),
-        subject="interop",
-        scopes=["users.read", "users.write"],
-        issuer=ISSUER,
-        audience=AUDIENCE,
-    )
+    return scenario_token()
