@@ -14,15 +14,12 @@ import pytest
 
 from tests.e2e.harness import (
     REPO_ROOT,
-    EmptyDatabases,
     UsersuiteProcess,
     describe,
-    migrate_with_cli,
-    serve_args,
 )
 from tests.interop.clients import (
     INTEROP,
-    auth_env,
+    authenticating_server,
     client_command,
     run_scenario,
     scenario_token,
@@ -128,18 +125,10 @@ def new_server(
     additive: Path, postgres: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[UsersuiteProcess]:
     """`usersuite serve` running the copy's code and generated contract."""
-    databases = EmptyDatabases(postgres)
-    url = databases.create()
-    migrate_with_cli(url)
+    paths = os.pathsep.join([str(additive / "src"), str(additive / "gen/python")])
     workdir = tmp_path_factory.mktemp("new-server")
-    env = auth_env(url, PYTHONPATH=f"{additive / 'src'}{os.pathsep}{additive / 'gen/python'}")
-    process = UsersuiteProcess(serve_args(), env, workdir, workdir)
-    try:
-        process.wait_ready()
-        yield process
-    finally:
-        process.stop()
-        databases.drop_all()
+    with authenticating_server(postgres, workdir, PYTHONPATH=paths) as server:
+        yield server
 
 
 def test_new_server_serves_the_new_rpc(new_server: UsersuiteProcess) -> None:

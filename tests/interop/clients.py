@@ -3,12 +3,25 @@
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.e2e.harness import REPO_ROOT, child_env, describe, find_tool, server_env
+from tests.e2e.harness import (
+    REPO_ROOT,
+    EmptyDatabases,
+    UsersuiteProcess,
+    child_env,
+    describe,
+    find_tool,
+    migrate_with_cli,
+    serve_args,
+    server_env,
+)
 from usersuite.api.auth.jwt import mint_token
 
 INTEROP = REPO_ROOT / "tests" / "interop"
@@ -48,6 +61,21 @@ def auth_env(database_url: str, **values: str) -> dict[str, str]:
         USERSUITE_AUTH__AUDIENCE=AUDIENCE,
         **values,
     )
+
+
+@contextmanager
+def authenticating_server(postgres: Any, workdir: Path, **env: str) -> Iterator[UsersuiteProcess]:
+    """`usersuite serve` with auth on, on a database of its own migrated by the CLI."""
+    databases = EmptyDatabases(postgres)
+    url = databases.create()
+    migrate_with_cli(url)
+    process = UsersuiteProcess(serve_args(), auth_env(url, **env), workdir, workdir)
+    try:
+        process.wait_ready()
+        yield process
+    finally:
+        process.stop()
+        databases.drop_all()
 
 
 def scenario_token() -> str:

@@ -5,33 +5,20 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import EmptyDatabases, UsersuiteProcess, migrate_with_cli, serve_args
-from tests.interop.clients import auth_env, scenario_token
-
-
-@pytest.fixture(scope="session")
-def interop_databases(postgres: Any) -> Iterator[EmptyDatabases]:
-    databases = EmptyDatabases(postgres)
-    yield databases
-    databases.drop_all()
+from tests.e2e.harness import UsersuiteProcess
+from tests.interop.clients import authenticating_server, scenario_token
 
 
 @pytest.fixture(scope="session")
 def interop_server(
-    interop_databases: EmptyDatabases, tmp_path_factory: pytest.TempPathFactory
+    postgres: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[UsersuiteProcess]:
     """One server every client talks to; each client's run works on users of its own."""
-    url = interop_databases.create()
-    migrate_with_cli(url)
-    workdir = tmp_path_factory.mktemp("interop-server")
-    process = UsersuiteProcess(serve_args(), auth_env(url), workdir, workdir)
-    try:
-        process.wait_ready()
-        yield process
-    finally:
-        process.stop()
+    with authenticating_server(postgres, tmp_path_factory.mktemp("interop-server")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
 def token() -> str:
+    """A token with the scopes the scenario needs."""
     return scenario_token()

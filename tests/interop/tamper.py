@@ -1,6 +1,7 @@
-"""A gRPC proxy in front of the real server that breaks the contract on the way back, to show
-that the clients notice: it corrupts the ErrorInfo in `grpc-status-details-bin`, or moves
-`User.display_name` from field number 2 to 12 in every User it returns."""
+"""A gRPC proxy in front of the real server that misbehaves, to show that the clients notice:
+it corrupts the ErrorInfo in `grpc-status-details-bin`, moves `User.display_name` from field
+number 2 to 12 in every User it returns, or answers the first attempt of every distinct call
+with UNAVAILABLE (which the clients' retry policy must absorb)."""
 
 import enum
 from collections.abc import Awaitable, Callable
@@ -22,6 +23,7 @@ FORWARDED_HEADERS = {"authorization", "traceparent"}
 class Tamper(enum.Enum):
     CORRUPT_ERROR_INFO = "corrupt-error-info"
     RENUMBER_DISPLAY_NAME = "renumber-display-name"
+    UNAVAILABLE_FIRST = "unavailable-first"
 
 
 def _varint(value: int) -> bytes:
@@ -61,15 +63,18 @@ class TamperingProxy(grpc.GenericRpcHandler):
 
     def __init__(self, upstream: str, tamper: Tamper) -> None:
         self.tamper = tamper
+        self.refused = 0
+        self._seen: set[tuple[str, bytes, bool]] = set()
         self._channel = grpc.aio.insecure_channel(upstream)
         self._server = grpc.aio.server()
         self._server.add_generic_rpc_handlers((self,))
         self.port = self._server.add_insecure_port("127.0.0.1:0")
 
-    async def start(self) -> None:
+    async def __aenter__(self) -> "TamperingProxy":
         await self._server.start()
+        return self
 
-    async def stop(self) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self._server.stop(0)
         await self._channel.close()
 
@@ -81,6 +86,11 @@ class TamperingProxy(grpc.GenericRpcHandler):
 
         async def forward(request: bytes, context: Any) -> bytes:
             metadata = [(k, v) for k, v in context.invocation_metadata() if k in FORWARDED_HEADERS]
+            call = (method, request, any(k == "authorization" for k, _ in metadata))
+            if self.tamper is Tamper.UNAVAILABLE_FIRST and call not in self._seen:
+                self._seen.add(call)
+                self.refused += 1
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "the proxy refuses a first try")
             try:
                 reply: bytes = await upstream(
                     request, metadata=metadata, timeout=context.time_remaining()

@@ -27,17 +27,16 @@ SYMBOLS = {
 EXTENSION = {"google.api.http": "google/api/annotations.proto"}
 
 
+def run_tool(*command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=120, check=False, env=child_env()
+    )
+
+
 def reflect(target: str, *symbols: str) -> subprocess.CompletedProcess[str]:
     if not REFLECT.exists():
         pytest.fail(f"{REFLECT} is not built: run `make interop-clients`")
-    return subprocess.run(
-        [str(REFLECT), target, *symbols],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=child_env(),
-    )
+    return run_tool(str(REFLECT), target, *symbols)
 
 
 def found(result: subprocess.CompletedProcess[str]) -> dict[str, str]:
@@ -83,14 +82,7 @@ def test_grpcurl_lists_and_describes_through_reflection(interop_server: Usersuit
     grpcurl = find_tool("grpcurl")
 
     def run(*args: str) -> str:
-        result = subprocess.run(
-            [grpcurl, "-plaintext", interop_server.target, *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-            env=child_env(),
-        )
+        result = run_tool(grpcurl, "-plaintext", interop_server.target, *args)
         assert result.returncode == 0, describe(result)
         return result.stdout
 
@@ -104,29 +96,22 @@ def test_grpcurl_lists_and_describes_through_reflection(interop_server: Usersuit
 
 
 def test_ghz_calls_through_reflection(interop_server: UsersuiteProcess, token: str) -> None:
-    result = subprocess.run(
-        [
-            find_tool("ghz"),
-            "--insecure",
-            "--call",
-            "user.v1.UserService.ListUsers",
-            "-d",
-            json.dumps({"page_size": 1}),
-            "-m",
-            json.dumps({"authorization": f"Bearer {token}"}),
-            "-n",
-            "20",
-            "-c",
-            "2",
-            "-O",
-            "json",
-            interop_server.target,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        env=child_env(),
+    result = run_tool(
+        find_tool("ghz"),
+        "--insecure",
+        "--call",
+        "user.v1.UserService.ListUsers",
+        "-d",
+        json.dumps({"page_size": 1}),
+        "-m",
+        json.dumps({"authorization": f"Bearer {token}"}),
+        "-n",
+        "20",
+        "-c",
+        "2",
+        "-O",
+        "json",
+        interop_server.target,
     )
     assert result.returncode == 0, describe(result)
     report = json.loads(result.stdout)
