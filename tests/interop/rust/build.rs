@@ -4,7 +4,7 @@ use std::error::Error;
 
 fn main() -> Result<(), Box<dyn Error>> {
     let protos = std::path::PathBuf::from("../../../proto");
-    // SAFETY: build scripts are single-threaded; PROTOC tells prost-build which protoc to run.
+    // prost-build runs the protoc that PROTOC names: the one shipped inside the crate.
     std::env::set_var("PROTOC", protoc_bin_vendored::protoc_bin_path()?);
     tonic_prost_build::configure()
         .build_server(false)

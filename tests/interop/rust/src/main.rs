@@ -43,7 +43,14 @@ fn env(name: &str) -> Result<String, Box<dyn std::error::Error>> {
 fn new_uuid() -> String {
     let hex = format!("{:032x}", fastrand::u128(..));
     let variant = ["8", "9", "a", "b"][fastrand::usize(..4)];
-    format!("{}-{}-4{}-{variant}{}-{}", &hex[..8], &hex[8..12], &hex[13..16], &hex[17..20], &hex[20..])
+    format!(
+        "{}-{}-4{}-{variant}{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[13..16],
+        &hex[17..20],
+        &hex[20..]
+    )
 }
 
 impl Runner {
@@ -56,14 +63,17 @@ impl Runner {
         let mut request = Request::new(message);
         request.set_timeout(self.deadline(step));
         if step.token.unwrap_or(true) {
-            let value = format!("Bearer {}", self.token).parse().expect("a token is ASCII");
+            let value = format!("Bearer {}", self.token)
+                .parse()
+                .expect("a token is ASCII");
             request.metadata_mut().insert("authorization", value);
         }
         request
     }
 
     fn deadline(&self, step: &Step) -> Duration {
-        step.deadline_ms.map_or(self.resilience.timeout, Duration::from_millis)
+        step.deadline_ms
+            .map_or(self.resilience.timeout, Duration::from_millis)
     }
 
     /// A unary call with the step's deadline enforced here too, retried as the policy says.
@@ -72,7 +82,9 @@ impl Runner {
         F: Fn(UserServiceClient<Channel>, Request<T>) -> Fut,
         Fut: std::future::Future<Output = Result<tonic::Response<R>, Status>>,
     {
-        let attempts = self.resilience.retry(|| rpc(self.client.clone(), self.request(step, message.clone())));
+        let attempts = self
+            .resilience
+            .retry(|| rpc(self.client.clone(), self.request(step, message.clone())));
         match tokio::time::timeout(self.deadline(step), attempts).await {
             Ok(result) => result.map(tonic::Response::into_inner),
             Err(_) => Err(Status::deadline_exceeded("deadline passed on the client")),
@@ -81,7 +93,10 @@ impl Runner {
 
     /// A failed call's status with its google.rpc details, decoded by tonic_types::StatusExt.
     fn outcome(&self, status: &Status) -> Outcome {
-        let mut outcome = Outcome { code: self.scenario.codes[status.code() as usize].clone(), ..Default::default() };
+        let mut outcome = Outcome {
+            code: self.scenario.codes[status.code() as usize].clone(),
+            ..Default::default()
+        };
         match status.check_error_details() {
             Ok(details) => {
                 if let Some(info) = details.error_info() {
@@ -89,7 +104,11 @@ impl Runner {
                     outcome.reason.clone_from(&info.reason);
                 }
                 if let Some(bad) = details.bad_request() {
-                    outcome.violations = bad.field_violations.iter().map(|v| v.field.clone()).collect();
+                    outcome.violations = bad
+                        .field_violations
+                        .iter()
+                        .map(|v| v.field.clone())
+                        .collect();
                 }
             }
             // A detail that does not decode is a broken contract, not a detail to ignore.
@@ -99,7 +118,10 @@ impl Runner {
     }
 
     fn ok() -> Outcome {
-        Outcome { code: "OK".into(), ..Default::default() }
+        Outcome {
+            code: "OK".into(),
+            ..Default::default()
+        }
     }
 
     fn check_name(step: &Step, user: &User) -> String {
@@ -111,13 +133,20 @@ impl Runner {
     }
 
     fn etag(&self, step: &Step) -> String {
-        if step.etag == "stale" { self.stale_etag.clone() } else { self.subject.etag.clone() }
+        if step.etag == "stale" {
+            self.stale_etag.clone()
+        } else {
+            self.subject.etag.clone()
+        }
     }
 
     /// Runs a step: a failed call's status is its outcome, a returned string a problem.
     async fn run(&mut self, step: &Step) -> (Outcome, String) {
         if step.call != "CreateUser" && self.subject.name.is_empty() {
-            return (Outcome::default(), "no subject user: the create step failed".into());
+            return (
+                Outcome::default(),
+                "no subject user: the create step failed".into(),
+            );
         }
         let result = match step.call.as_str() {
             "CreateUser" => self.create(step).await,
@@ -140,13 +169,26 @@ impl Runner {
             _ => {}
         }
         let message = CreateUserRequest {
-            user: Some(User { display_name: step.display_name.clone(), email: self.text(&step.email), ..Default::default() }),
+            user: Some(User {
+                display_name: step.display_name.clone(),
+                email: self.text(&step.email),
+                ..Default::default()
+            }),
             request_id: self.request_id.clone(),
             ..Default::default()
         };
-        let user = self.call(step, message, |mut c, r| async move { c.create_user(r).await }).await?;
+        let user = self
+            .call(
+                step,
+                message,
+                |mut c, r| async move { c.create_user(r).await },
+            )
+            .await?;
         if step.expect.same_user && user.name != self.subject.name {
-            return Ok(format!("retry returned {}, not the first call's user", user.name));
+            return Ok(format!(
+                "retry returned {}, not the first call's user",
+                user.name
+            ));
         }
         if step.request_id == "fresh" {
             self.subject = user;
@@ -155,8 +197,12 @@ impl Runner {
     }
 
     async fn get(&self, step: &Step) -> Result<String, Status> {
-        let message = GetUserRequest { name: self.subject.name.clone() };
-        let user = self.call(step, message, |mut c, r| async move { c.get_user(r).await }).await?;
+        let message = GetUserRequest {
+            name: self.subject.name.clone(),
+        };
+        let user = self
+            .call(step, message, |mut c, r| async move { c.get_user(r).await })
+            .await?;
         Ok(Self::check_name(step, &user))
     }
 
@@ -167,13 +213,30 @@ impl Runner {
                 email: self.text(&format!("seed{i}.{{run}}@example.com")),
                 ..Default::default()
             };
-            let message = CreateUserRequest { user: Some(user), ..Default::default() };
-            self.call(step, message, |mut c, r| async move { c.create_user(r).await }).await?;
+            let message = CreateUserRequest {
+                user: Some(user),
+                ..Default::default()
+            };
+            self.call(
+                step,
+                message,
+                |mut c, r| async move { c.create_user(r).await },
+            )
+            .await?;
         }
         let (mut pages, mut found, mut page_token) = (0, false, String::new());
         while pages < MAX_PAGES {
-            let message = ListUsersRequest { page_size: step.page_size, page_token };
-            let page = self.call(step, message, |mut c, r| async move { c.list_users(r).await }).await?;
+            let message = ListUsersRequest {
+                page_size: step.page_size,
+                page_token,
+            };
+            let page = self
+                .call(
+                    step,
+                    message,
+                    |mut c, r| async move { c.list_users(r).await },
+                )
+                .await?;
             pages += 1;
             found |= page.users.iter().any(|u| u.name == self.subject.name);
             page_token = page.next_page_token;
@@ -194,9 +257,20 @@ impl Runner {
             etag: self.etag(step),
             ..Default::default()
         };
-        let mask = prost_types::FieldMask { paths: step.update_mask.clone() };
-        let message = UpdateUserRequest { user: Some(user), update_mask: Some(mask) };
-        let user = self.call(step, message, |mut c, r| async move { c.update_user(r).await }).await?;
+        let mask = prost_types::FieldMask {
+            paths: step.update_mask.clone(),
+        };
+        let message = UpdateUserRequest {
+            user: Some(user),
+            update_mask: Some(mask),
+        };
+        let user = self
+            .call(
+                step,
+                message,
+                |mut c, r| async move { c.update_user(r).await },
+            )
+            .await?;
         if user.etag == self.subject.etag {
             return Ok("the etag did not change".into());
         }
@@ -205,8 +279,16 @@ impl Runner {
     }
 
     async fn delete(&self, step: &Step) -> Result<String, Status> {
-        let message = DeleteUserRequest { name: self.subject.name.clone(), etag: self.etag(step) };
-        self.call(step, message, |mut c, r| async move { c.delete_user(r).await }).await?;
+        let message = DeleteUserRequest {
+            name: self.subject.name.clone(),
+            etag: self.etag(step),
+        };
+        self.call(
+            step,
+            message,
+            |mut c, r| async move { c.delete_user(r).await },
+        )
+        .await?;
         Ok(String::new())
     }
 }
@@ -231,14 +313,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut failed = 0;
     for step in &steps {
         let (outcome, found) = runner.run(step).await;
-        let problem = if found.is_empty() { runner.scenario.mismatch(&step.expect, &outcome) } else { found };
+        let problem = if found.is_empty() {
+            runner.scenario.mismatch(&step.expect, &outcome)
+        } else {
+            found
+        };
         if problem.is_empty() {
-            println!("PASS {} code={} reason={}", step.name, outcome.code, outcome.reason);
+            println!(
+                "PASS {} code={} reason={}",
+                step.name, outcome.code, outcome.reason
+            );
         } else {
             failed += 1;
             println!("FAIL {}: {problem}", step.name);
         }
     }
-    println!("rust: {} of {} steps passed", steps.len() - failed, steps.len());
+    println!(
+        "rust: {} of {} steps passed",
+        steps.len() - failed,
+        steps.len()
+    );
     std::process::exit(i32::from(failed > 0));
 }

@@ -52,7 +52,11 @@ impl Resilience {
             .filter_map(|name| code_names.iter().position(|n| n == name))
             .map(|number| Code::from_i32(number as i32))
             .collect();
-        Ok(Self { timeout: duration(&method.timeout), policy: method.retry_policy, retryable })
+        Ok(Self {
+            timeout: duration(&method.timeout),
+            policy: method.retry_policy,
+            retryable,
+        })
     }
 
     /// Calls `attempt` until it succeeds, fails with a code the policy does not retry, or runs
@@ -67,7 +71,8 @@ impl Resilience {
         loop {
             match attempt().await {
                 Err(status)
-                    if made < self.policy.max_attempts && self.retryable.contains(&status.code()) =>
+                    if made < self.policy.max_attempts
+                        && self.retryable.contains(&status.code()) =>
                 {
                     tokio::time::sleep(backoff.mul_f64(fastrand::f64())).await;
                     backoff = backoff
@@ -92,7 +97,9 @@ pub async fn connect(target: &str) -> Result<Channel, Box<dyn std::error::Error>
     match target.strip_prefix("dns:///") {
         Some(name) => {
             let addresses = tokio::net::lookup_host(name).await?;
-            let endpoints = addresses.map(|a| endpoint(a.to_string())).collect::<Result<Vec<_>, _>>()?;
+            let endpoints = addresses
+                .map(|a| endpoint(a.to_string()))
+                .collect::<Result<Vec<_>, _>>()?;
             Ok(Channel::balance_list(endpoints.into_iter()))
         }
         None => Ok(endpoint(target.to_string())?.connect().await?),
