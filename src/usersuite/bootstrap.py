@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from usersuite.adapters.db.engine import create_engine
 from usersuite.adapters.db.maintenance import RequestIdJanitor
+from usersuite.adapters.db.pool_metrics import register_pool_metrics
 from usersuite.adapters.db.unit_of_work import SqlUnitOfWork
 from usersuite.adapters.nats.jetstream import connect, ensure_stream
 from usersuite.api.auth.jwt import JwksSource, JwtVerifier
@@ -19,12 +20,15 @@ from usersuite.api.auth.signing import SignatureVerifier
 from usersuite.api.interceptors.auth import Authenticator
 from usersuite.api.interceptors.observability import GrpcMetrics
 from usersuite.api.mapping import encode_event
-from usersuite.api.telemetry import configure_tracing, instrument_engine, propagation_only
 from usersuite.bridge.metrics import RelayMetrics
 from usersuite.bridge.relay import Relay
 from usersuite.config import AuthSettings, Settings
+from usersuite.ops.tracing import configure_tracing, instrument_engine, propagation_only
 from usersuite.service.handlers import UserHandlers, utc_now
 from usersuite.service.page_tokens import PageTokenCodec
+
+# Expired request ids only cost disk space: forgetting them every ten minutes is plenty.
+REQUEST_ID_PURGE_INTERVAL_SECONDS = 600.0
 
 
 @dataclass
@@ -37,11 +41,6 @@ class Container:
     metrics: GrpcMetrics | None
     tracer_provider: TracerProvider
     janitor: RequestIdJanitor
-
-    @property
-    def database_url(self) -> str:
-        assert self.settings.database_url is not None
-        return self.settings.database_url.get_secret_value()
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -109,7 +108,10 @@ def bootstrap(
     else:
         tracer_provider = propagation_only()
     registry = CollectorRegistry()
-    metrics = GrpcMetrics(registry, engine=engine) if settings.telemetry.metrics else None
+    metrics = None
+    if settings.telemetry.metrics:
+        metrics = GrpcMetrics(registry)
+        register_pool_metrics(registry, engine)
     return Container(
         settings=settings,
         engine=engine,
@@ -118,7 +120,7 @@ def bootstrap(
         janitor=RequestIdJanitor(
             engine,
             timedelta(hours=settings.idempotency_retention_hours),
-            interval=600.0,
+            interval=REQUEST_ID_PURGE_INTERVAL_SECONDS,
             clock=clock,
         ),
         registry=registry,

@@ -25,11 +25,11 @@ from tests.support.status import details_of
 from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.adapters.db.tables import outbox
 from usersuite.api.auth.jwt import mint_token
-from usersuite.api.ops_http import OpsHttpServer, ops_listener
+from usersuite.ops.http import OpsHttpServer, ops_listener
 from usersuite.api.server import UserServer, start
-from usersuite.api.telemetry import configure_tracing
+from usersuite.ops.tracing import configure_tracing
 from usersuite.bootstrap import Container, bootstrap
-from usersuite.logging_setup import JsonFormatter, TextFormatter
+from usersuite.ops.logs import JsonFormatter, TextFormatter
 
 pytestmark = pytest.mark.integration
 SERVICE = "user.v1.UserService"
@@ -299,7 +299,7 @@ async def test_readiness_follows_the_callable_and_a_failing_check_is_not_ready()
 async def test_the_listener_reports_its_port_and_closes_its_socket(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="usersuite.api.ops_http")
+    caplog.set_level(logging.INFO, logger="usersuite.ops.http")
     with ops_listener("127.0.0.1:0", CollectorRegistry(), lambda: True) as ops:
         port = ops.port
         assert port > 0

@@ -3,25 +3,61 @@
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.adapters.db.maintenance import RequestIdJanitor
 from usersuite.api.health import DatabaseHealthMonitor
+from usersuite.api.interceptors.auth import Authenticator
 from usersuite.api.interceptors.chain import build_interceptors, transport_options
-from usersuite.api.ops_http import ops_listener
+from usersuite.api.interceptors.observability import GrpcMetrics
 from usersuite.api.reflection import enable_reflection
 from usersuite.api.servicer import UserServicer
 from usersuite.api.tls import server_credentials
-from usersuite.bootstrap import Container
-from usersuite.config import AddressInUse
-from usersuite.lifecycle import stop_on_signals
+from usersuite.config.addresses import AddressInUse
+from usersuite.config.settings import Settings
+from usersuite.ops.lifecycle import run_until_stopped, stop_on_signals
+from usersuite.service.handlers import UserHandlers
 
 log = logging.getLogger(__name__)
 USER_SERVICE = user_pb2.DESCRIPTOR.services_by_name["UserService"].full_name
+
+
+class Container(Protocol):
+    """What the composition root builds for the API process."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def engine(self) -> AsyncEngine: ...
+
+    @property
+    def handlers(self) -> UserHandlers: ...
+
+    @property
+    def authenticator(self) -> Authenticator | None: ...
+
+    @property
+    def registry(self) -> CollectorRegistry: ...
+
+    @property
+    def metrics(self) -> GrpcMetrics | None: ...
+
+    @property
+    def tracer_provider(self) -> TracerProvider: ...
+
+    @property
+    def janitor(self) -> RequestIdJanitor: ...
+
+    async def close(self) -> None: ...
 
 
 @dataclass
@@ -85,19 +121,16 @@ async def serve(container: Container, on_ready: Callable[[int], None]) -> int:
     """Serves until SIGTERM or SIGINT, then drains gracefully; returns the exit code."""
     settings = container.settings
     async with stop_on_signals() as stopping:
-        started: list[UserServer] = []
-
-        def ready() -> bool:
-            return bool(started) and started[0].monitor.serving and not stopping.is_set()
-
         try:
-            # The metrics port first: if it is taken, nothing else has started yet.
-            with ops_listener(settings.metrics_listen, container.registry, ready=ready):
-                running = await start(container, settings.listen)
-                started.append(running)
-                on_ready(running.port)
-                await stopping.wait()
-                await drain(running, settings.shutdown_grace_seconds)
+            await run_until_stopped(
+                stopping,
+                metrics_listen=settings.metrics_listen,
+                registry=container.registry,
+                start=lambda: start(container, settings.listen),
+                ready=lambda running: running.monitor.serving,
+                announce=lambda running: on_ready(running.port),
+                stop=lambda running: drain(running, settings.shutdown_grace_seconds),
+            )
         finally:
             await container.close()
     return 0

@@ -1,0 +1,110 @@
+"""`usersuite dev`: the whole suite on a laptop — API, bridge and an embedded nats-server."""
+
+import argparse
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from pydantic import SecretStr
+
+from usersuite.adapters.nats.embedded import EmbeddedNatsError, embedded_nats
+from usersuite.api.server import drain, start
+from usersuite.bootstrap import bootstrap, bootstrap_bridge
+from usersuite.cli.common import (
+    ConfigError,
+    add_command,
+    add_config_flags,
+    add_database_flag,
+    add_listen_flags,
+    check_schema,
+    command_name,
+    load_settings,
+)
+from usersuite.cli.dev_secrets import dev_secret
+from usersuite.cli.serve import ready_line
+from usersuite.config import Settings, redact_url
+from usersuite.ops.lifecycle import run_until_stopped, stop_on_signals
+
+DEV_ONLY = "this command is for dev mode only, but the configured mode is production"
+
+
+def refuse_production(args: argparse.Namespace) -> None:
+    if Settings.explicit_mode(args.config) == "production":
+        raise ConfigError(DEV_ONLY)
+
+
+def dev_settings(args: argparse.Namespace) -> Settings:
+    """Embedded defaults for a laptop: SQLite and secrets in the dev folder, auth on."""
+    refuse_production(args)
+    base = load_settings(args, mode="dev")
+    dev_dir = base.dev_dir.resolve()
+    auth = base.auth
+    if auth.enabled and not (auth.hs256_secret or auth.jwks_file or auth.jwks_url):
+        secret = dev_secret(dev_dir, "auth_hs256_secret")
+        auth = auth.model_copy(update={"hs256_secret": SecretStr(secret)})
+    return load_settings(
+        args,
+        mode="dev",
+        database_url=f"sqlite+aiosqlite:///{dev_dir / 'usersuite.db'}",
+        page_token_secret=dev_secret(dev_dir, "page_token_secret"),
+        migrate_on_start=True,
+        auth=auth,
+    )
+
+
+@asynccontextmanager
+async def nats_for(settings: Settings) -> AsyncIterator[str]:
+    """The configured NATS, or an embedded nats-server when none is."""
+    if settings.nats_url is not None:
+        yield settings.nats_url
+        return
+    async with embedded_nats(settings.dev_dir.resolve(), settings.dev_nats_listen) as url:
+        yield url
+
+
+async def run_dev(settings: Settings, on_ready: Callable[[int, str], None]) -> int:
+    """Serves and relays until SIGTERM/SIGINT; stops the API first, then the bridge, then NATS."""
+    async with stop_on_signals() as stopping, nats_for(settings) as nats_url:
+        settings = settings.model_copy(update={"nats_url": nats_url})
+        api = bootstrap(settings)
+        bridge = await bootstrap_bridge(settings)
+        relay_stopping = asyncio.Event()
+        relay = asyncio.create_task(bridge.relay.run(relay_stopping), name="relay")
+        try:
+            await run_until_stopped(
+                stopping,
+                metrics_listen=settings.metrics_listen,
+                registry=api.registry,
+                start=lambda: start(api, settings.listen),
+                ready=lambda running: running.monitor.serving and bridge.relay.ready,
+                announce=lambda running: on_ready(running.port, nats_url),
+                stop=lambda running: drain(running, settings.shutdown_grace_seconds),
+            )
+        finally:
+            relay_stopping.set()
+            await relay
+            await bridge.close()
+            await api.close()
+    return 0
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    settings = dev_settings(args)
+    check_schema(settings)
+
+    def on_ready(port: int, nats_url: str) -> None:
+        tail = f"{command_name('usersuite')} events tail --nats-url {redact_url(nats_url)}"
+        print(ready_line(settings, port, f"; watch events with: {tail}"), flush=True)
+
+    try:
+        return asyncio.run(run_dev(settings, on_ready))
+    except EmbeddedNatsError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = add_command(commands, "dev", "run the suite locally on embedded defaults")
+    add_config_flags(parser)
+    add_database_flag(parser)
+    add_listen_flags(parser, grpc=True)
+    parser.set_defaults(run=cmd_dev)

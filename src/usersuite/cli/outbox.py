@@ -1,0 +1,104 @@
+"""`usersuite outbox list|retry`: inspect outbox rows and re-queue parked ones."""
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TextIO
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from usersuite.adapters.db import outbox_store
+from usersuite.adapters.db.coordination import wake_relay
+from usersuite.bootstrap import database_engine
+from usersuite.cli.common import (
+    ConfigError,
+    add_command,
+    add_config_flags,
+    add_database_flag,
+    database_url,
+    load_settings,
+)
+from usersuite.config import Settings
+from usersuite.service.outbox import DISPATCHED, PARKED, PENDING, OutboxRow
+
+DEFAULT_LIMIT = 100
+
+
+@asynccontextmanager
+async def _engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """One connection is all a one-shot command needs."""
+    engine = database_engine(settings, pool_size=1)
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+
+
+def row_json(row: OutboxRow) -> str:
+    return json.dumps(
+        {
+            "seq": row.seq,
+            "event_id": row.event_id,
+            "event_type": row.event_type,
+            "aggregate_name": row.aggregate_name,
+            "aggregate_version": row.aggregate_version,
+            "state": row.state,
+            "attempts": row.attempts,
+            "last_error": row.last_error,
+            "occurred_time": row.occurred_time.isoformat().replace("+00:00", "Z"),
+        }
+    )
+
+
+async def list_outbox(settings: Settings, *, state: str | None, limit: int, out: TextIO) -> int:
+    """Prints one JSON line per row, oldest first."""
+    async with _engine(settings) as engine, engine.connect() as conn:
+        rows = await outbox_store.list_rows(conn, state, limit)
+    for row in rows:
+        print(row_json(row), file=out)
+    return 0
+
+
+async def retry_parked(settings: Settings, *, event_ids: list[str] | None, out: TextIO) -> int:
+    """Parked rows (all when `event_ids` is None) go back to pending; prints how many."""
+    async with _engine(settings) as engine, engine.begin() as conn:
+        requeued = await outbox_store.requeue_parked(conn, event_ids)
+        if requeued:
+            await wake_relay(conn)
+    print(f"re-queued {requeued} parked event(s)", file=out)
+    return 0
+
+
+def cmd_outbox_list(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    database_url(settings)
+    return asyncio.run(list_outbox(settings, state=args.state, limit=args.limit, out=sys.stdout))
+
+
+def cmd_outbox_retry(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    database_url(settings)
+    event_ids = None if args.all else args.event_id
+    if not args.all and not event_ids:
+        raise ConfigError("name the parked events to retry with --event-id, or pass --all")
+    return asyncio.run(retry_parked(settings, event_ids=event_ids, out=sys.stdout))
+
+
+def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    outbox = add_command(commands, "outbox", "inspect and re-queue outbox rows")
+    subcommands = outbox.add_subparsers(dest="outbox_command", required=True)
+    listing = add_command(subcommands, "list", "list outbox rows")
+    add_config_flags(listing)
+    add_database_flag(listing)
+    listing.add_argument("--state", choices=[PENDING, DISPATCHED, PARKED])
+    listing.add_argument("--limit", type=int, default=DEFAULT_LIMIT)
+    listing.set_defaults(run=cmd_outbox_list)
+    retry = add_command(subcommands, "retry", "re-queue parked rows for the bridge")
+    add_config_flags(retry)
+    add_database_flag(retry)
+    retry.add_argument("--event-id", action="append", help="a parked event (repeatable)")
+    retry.add_argument("--all", action="store_true", help="every parked row")
+    retry.set_defaults(run=cmd_outbox_retry)

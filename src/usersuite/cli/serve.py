@@ -1,0 +1,65 @@
+"""`usersuite serve`: the gRPC API, and the ready line that tells a person how to call it."""
+
+import argparse
+import asyncio
+import json
+import shlex
+
+from usersuite.api import server
+from usersuite.bootstrap import bootstrap
+from usersuite.cli.common import (
+    ConfigError,
+    add_command,
+    add_config_flags,
+    add_database_flag,
+    add_listen_flags,
+    add_migrate_flag,
+    check_schema,
+    command_name,
+    database_url,
+    load_settings,
+)
+from usersuite.config import Settings, parse_address
+
+SAMPLE_USER = {"user": {"display_name": "Ada Lovelace", "email": "ada@example.com"}}
+
+
+def ready_line(settings: Settings, port: int, note: str = "") -> str:
+    host, _ = parse_address(settings.listen)
+    host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - dial, not bind
+    target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    auth = ""
+    if settings.auth.enabled and settings.mode == "dev":
+        token = f"$({command_name('usersuite')} token --scope 'users.read users.write')"
+        auth = f'-H "authorization: Bearer {token}" '
+    elif settings.auth.enabled:
+        auth = '-H "authorization: Bearer $TOKEN" '  # a token from your identity provider
+    command = (
+        f"{command_name('grpcurl')} -plaintext {auth}-d {shlex.quote(json.dumps(SAMPLE_USER))} "
+        f"{target} user.v1.UserService/CreateUser"
+    )
+    return f"usersuite ready on {target} (mode {settings.mode}{note}); try: {command}"
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = load_settings(args)
+    database_url(settings)
+    try:
+        container = bootstrap(settings)  # refuses insecure production settings
+    except ValueError as exc:
+        raise ConfigError(f"invalid configuration: {exc}") from None
+    check_schema(settings)
+
+    def on_ready(port: int) -> None:
+        print(ready_line(settings, port), flush=True)
+
+    return asyncio.run(server.serve(container, on_ready))
+
+
+def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = add_command(commands, "serve", "run the gRPC API")
+    add_config_flags(parser)
+    add_database_flag(parser)
+    add_listen_flags(parser, grpc=True)
+    add_migrate_flag(parser)
+    parser.set_defaults(run=cmd_serve)
