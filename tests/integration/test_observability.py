@@ -25,11 +25,11 @@ from tests.support.status import details_of
 from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.adapters.db.tables import outbox
 from usersuite.api.auth.jwt import mint_token
-from usersuite.ops.http import OpsHttpServer, ops_listener
 from usersuite.api.server import UserServer, start
-from usersuite.ops.tracing import configure_tracing
 from usersuite.bootstrap import Container, bootstrap
+from usersuite.ops.http import OpsHttpServer, ops_listener
 from usersuite.ops.logs import JsonFormatter, TextFormatter
+from usersuite.ops.tracing import configure_tracing
 
 pytestmark = pytest.mark.integration
 SERVICE = "user.v1.UserService"

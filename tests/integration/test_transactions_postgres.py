@@ -16,8 +16,8 @@ from usersuite.adapters.db.unit_of_work import SqlUnitOfWork
 from usersuite.api.mapping import encode_event
 from usersuite.api.server import UserServer, start
 from usersuite.bootstrap import Container, bootstrap
-from usersuite.service.errors import ServiceUnavailable
 from usersuite.service import commands
+from usersuite.service.errors import ServiceUnavailable
 from usersuite.service.handlers import UserHandlers, utc_now
 from usersuite.service.page_tokens import PageTokenCodec
 
