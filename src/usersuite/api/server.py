@@ -1,5 +1,6 @@
 """Builds the gRPC server (create_server) and runs it until SIGTERM/SIGINT (serve)."""
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -117,20 +118,31 @@ async def start(container: Container, listen: str) -> UserServer:
     return running
 
 
+async def run_api(
+    container: Container,
+    stopping: asyncio.Event,
+    on_ready: Callable[[int], None],
+    also_ready: Callable[[], bool] = lambda: True,
+) -> None:
+    """The API through the one startup sequence; ready while the database (and `also_ready`)
+    answers."""
+    settings = container.settings
+    await run_until_stopped(
+        stopping,
+        metrics_listen=settings.metrics_listen,
+        registry=container.registry,
+        start=lambda: start(container, settings.listen),
+        ready=lambda running: running.monitor.serving and also_ready(),
+        announce=lambda running: on_ready(running.port),
+        stop=lambda running: drain(running, settings.shutdown_grace_seconds),
+    )
+
+
 async def serve(container: Container, on_ready: Callable[[int], None]) -> int:
     """Serves until SIGTERM or SIGINT, then drains gracefully; returns the exit code."""
-    settings = container.settings
     async with stop_on_signals() as stopping:
         try:
-            await run_until_stopped(
-                stopping,
-                metrics_listen=settings.metrics_listen,
-                registry=container.registry,
-                start=lambda: start(container, settings.listen),
-                ready=lambda running: running.monitor.serving,
-                announce=lambda running: on_ready(running.port),
-                stop=lambda running: drain(running, settings.shutdown_grace_seconds),
-            )
+            await run_api(container, stopping, on_ready)
         finally:
             await container.close()
     return 0

@@ -7,16 +7,16 @@ from usersuite.adapters.nats.jetstream import StreamConflict
 from usersuite.bootstrap import bootstrap_bridge
 from usersuite.bridge.runner import run_bridge
 from usersuite.cli.common import (
+    Commands,
     ConfigError,
     add_command,
-    add_config_flags,
-    add_database_flag,
-    add_listen_flags,
-    add_migrate_flag,
-    add_nats_flag,
     check_schema,
+    database_flag,
     database_url,
     load_settings,
+    metrics_listen_flag,
+    migrate_flag,
+    nats_flag,
     nats_url,
 )
 from usersuite.config import redact_url
@@ -38,11 +38,8 @@ def cmd_bridge(args: argparse.Namespace) -> int:
         raise ConfigError(str(exc)) from None
 
 
-def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    parser = add_command(commands, "bridge", "relay the outbox to NATS JetStream")
-    add_config_flags(parser)
-    add_database_flag(parser)
-    add_nats_flag(parser)
-    add_listen_flags(parser, grpc=False)
-    add_migrate_flag(parser)
-    parser.set_defaults(run=cmd_bridge)
+def register(commands: Commands) -> None:
+    add_command(
+        commands, "bridge", "relay the outbox to NATS JetStream", cmd_bridge,
+        database_flag, nats_flag, metrics_listen_flag, migrate_flag,
+    )  # fmt: skip

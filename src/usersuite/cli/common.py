@@ -3,7 +3,9 @@
 import argparse
 import logging
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeAlias
 
 from pydantic import ValidationError
 
@@ -21,6 +23,10 @@ class ConfigError(Exception):
     """The configuration or the database state does not allow the command to run."""
 
 
+Flag = Callable[[argparse.ArgumentParser], None]
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
 def add_config_flags(parser: argparse.ArgumentParser) -> None:
     """The flags of every command: where the config comes from and how it logs."""
     parser.add_argument("--config", type=Path, help="a TOML config file")
@@ -30,22 +36,46 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_database_flag(parser: argparse.ArgumentParser) -> None:
+def database_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--database-url", help="overrides USERSUITE_DATABASE_URL")
 
 
-def add_nats_flag(parser: argparse.ArgumentParser) -> None:
+def nats_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--nats-url", help="overrides USERSUITE_NATS_URL")
 
 
-def add_listen_flags(parser: argparse.ArgumentParser, *, grpc: bool) -> None:
-    if grpc:
-        parser.add_argument("--listen", help="gRPC host:port (port 0 picks a free one)")
+def listen_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--listen", help="gRPC host:port (port 0 picks a free one)")
+
+
+def metrics_listen_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metrics-listen", help="metrics/health HTTP host:port")
 
 
-def add_migrate_flag(parser: argparse.ArgumentParser) -> None:
+def migrate_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--migrate", action="store_true", help="migrate a schema that is behind")
+
+
+def add_group(commands: Commands, name: str, summary: str) -> Commands:
+    """A command group (`usersuite events ...`) whose subcommands are added to the result."""
+    group = commands.add_parser(name, help=summary, description=summary)
+    return group.add_subparsers(dest=f"{name}_command", required=True)
+
+
+def add_command(
+    commands: Commands,
+    name: str,
+    summary: str,
+    run: Callable[[argparse.Namespace], int],
+    *flags: Flag,
+) -> argparse.ArgumentParser:
+    """A command with the config flags and `flags`; its --help opens with `summary`."""
+    parser = commands.add_parser(name, help=summary, description=summary)
+    add_config_flags(parser)
+    for add in flags:
+        add(parser)
+    parser.set_defaults(run=run)
+    return parser
 
 
 def load_settings(args: argparse.Namespace, **defaults: object) -> Settings:
@@ -112,10 +142,3 @@ def command_name(name: str) -> str:
     if found and Path(found).absolute().is_relative_to(Path.cwd()):
         return str(Path(found).absolute().relative_to(Path.cwd()))
     return name
-
-
-def add_command(
-    commands: "argparse._SubParsersAction[argparse.ArgumentParser]", name: str, summary: str
-) -> argparse.ArgumentParser:
-    """A subcommand whose --help opens with its one-line summary."""
-    return commands.add_parser(name, help=summary, description=summary)

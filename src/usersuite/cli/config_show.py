@@ -4,12 +4,14 @@ import argparse
 import json
 
 from usersuite.cli.common import (
+    Commands,
     add_command,
-    add_config_flags,
-    add_database_flag,
-    add_listen_flags,
-    add_nats_flag,
+    add_group,
+    database_flag,
+    listen_flag,
     load_settings,
+    metrics_listen_flag,
+    nats_flag,
 )
 
 
@@ -18,12 +20,9 @@ def cmd_config_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    config = add_command(commands, "config", "inspect configuration")
-    subcommands = config.add_subparsers(dest="config_command", required=True)
-    parser = add_command(subcommands, "show", "print the effective config, secrets redacted")
-    add_config_flags(parser)
-    add_database_flag(parser)
-    add_nats_flag(parser)
-    add_listen_flags(parser, grpc=True)
-    parser.set_defaults(run=cmd_config_show)
+def register(commands: Commands) -> None:
+    config = add_group(commands, "config", "inspect configuration")
+    add_command(
+        config, "show", "print the effective config, secrets redacted", cmd_config_show,
+        database_flag, nats_flag, listen_flag, metrics_listen_flag,
+    )  # fmt: skip

@@ -8,22 +8,23 @@ from contextlib import asynccontextmanager
 from pydantic import SecretStr
 
 from usersuite.adapters.nats.embedded import EmbeddedNatsError, embedded_nats
-from usersuite.api.server import drain, start
+from usersuite.api.server import run_api
 from usersuite.bootstrap import bootstrap, bootstrap_bridge
 from usersuite.cli.common import (
+    Commands,
     ConfigError,
     add_command,
-    add_config_flags,
-    add_database_flag,
-    add_listen_flags,
     check_schema,
     command_name,
+    database_flag,
+    listen_flag,
     load_settings,
+    metrics_listen_flag,
 )
 from usersuite.cli.dev_secrets import dev_secret
 from usersuite.cli.serve import ready_line
 from usersuite.config import Settings, redact_url
-from usersuite.ops.lifecycle import run_until_stopped, stop_on_signals
+from usersuite.ops.lifecycle import stop_on_signals
 
 DEV_ONLY = "this command is for dev mode only, but the configured mode is production"
 
@@ -71,14 +72,8 @@ async def run_dev(settings: Settings, on_ready: Callable[[int, str], None]) -> i
         relay_stopping = asyncio.Event()
         relay = asyncio.create_task(bridge.relay.run(relay_stopping), name="relay")
         try:
-            await run_until_stopped(
-                stopping,
-                metrics_listen=settings.metrics_listen,
-                registry=api.registry,
-                start=lambda: start(api, settings.listen),
-                ready=lambda running: running.monitor.serving and bridge.relay.ready,
-                announce=lambda running: on_ready(running.port, nats_url),
-                stop=lambda running: drain(running, settings.shutdown_grace_seconds),
+            await run_api(
+                api, stopping, lambda port: on_ready(port, nats_url), lambda: bridge.relay.ready
             )
         finally:
             relay_stopping.set()
@@ -102,9 +97,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
         raise ConfigError(str(exc)) from None
 
 
-def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    parser = add_command(commands, "dev", "run the suite locally on embedded defaults")
-    add_config_flags(parser)
-    add_database_flag(parser)
-    add_listen_flags(parser, grpc=True)
-    parser.set_defaults(run=cmd_dev)
+def register(commands: Commands) -> None:
+    add_command(
+        commands, "dev", "run the suite locally on embedded defaults", cmd_dev,
+        database_flag, listen_flag, metrics_listen_flag,
+    )  # fmt: skip

@@ -5,10 +5,11 @@ import asyncio
 import sys
 
 from usersuite.cli.common import (
+    Commands,
     add_command,
-    add_config_flags,
-    add_nats_flag,
+    add_group,
     load_settings,
+    nats_flag,
     nats_url,
 )
 from usersuite.config import EVENT_SUBJECTS
@@ -26,13 +27,14 @@ def cmd_events_tail(args: argparse.Namespace) -> int:
         return 0
 
 
-def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    events = add_command(commands, "events", "watch the events in JetStream")
-    subcommands = events.add_subparsers(dest="events_command", required=True)
-    parser = add_command(subcommands, "tail", "print events as JSON lines")
-    add_config_flags(parser)
-    add_nats_flag(parser)
+def tail_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--subject", default=EVENT_SUBJECTS, help="a subject filter")
     parser.add_argument("--from-start", action="store_true", help="replay the whole stream")
     parser.add_argument("--limit", type=int, help="stop after this many events")
-    parser.set_defaults(run=cmd_events_tail)
+
+
+def register(commands: Commands) -> None:
+    events = add_group(commands, "events", "watch the events in JetStream")
+    add_command(
+        events, "tail", "print events as JSON lines", cmd_events_tail, nats_flag, tail_flags
+    )

@@ -3,13 +3,7 @@
 import argparse
 
 from usersuite.adapters.db import migrate
-from usersuite.cli.common import (
-    add_command,
-    add_config_flags,
-    add_database_flag,
-    database_url,
-    load_settings,
-)
+from usersuite.cli.common import Commands, add_command, database_flag, database_url, load_settings
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -20,8 +14,5 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    parser = add_command(commands, "migrate", "upgrade the schema")
-    add_config_flags(parser)
-    add_database_flag(parser)
-    parser.set_defaults(run=cmd_migrate)
+def register(commands: Commands) -> None:
+    add_command(commands, "migrate", "upgrade the schema", cmd_migrate, database_flag)

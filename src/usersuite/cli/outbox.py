@@ -14,10 +14,11 @@ from usersuite.adapters.db import outbox_store
 from usersuite.adapters.db.coordination import wake_relay
 from usersuite.bootstrap import database_engine
 from usersuite.cli.common import (
+    Commands,
     ConfigError,
     add_command,
-    add_config_flags,
-    add_database_flag,
+    add_group,
+    database_flag,
     database_url,
     load_settings,
 )
@@ -87,18 +88,20 @@ def cmd_outbox_retry(args: argparse.Namespace) -> int:
     return asyncio.run(retry_parked(settings, event_ids=event_ids, out=sys.stdout))
 
 
-def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    outbox = add_command(commands, "outbox", "inspect and re-queue outbox rows")
-    subcommands = outbox.add_subparsers(dest="outbox_command", required=True)
-    listing = add_command(subcommands, "list", "list outbox rows")
-    add_config_flags(listing)
-    add_database_flag(listing)
-    listing.add_argument("--state", choices=[PENDING, DISPATCHED, PARKED])
-    listing.add_argument("--limit", type=int, default=DEFAULT_LIMIT)
-    listing.set_defaults(run=cmd_outbox_list)
-    retry = add_command(subcommands, "retry", "re-queue parked rows for the bridge")
-    add_config_flags(retry)
-    add_database_flag(retry)
-    retry.add_argument("--event-id", action="append", help="a parked event (repeatable)")
-    retry.add_argument("--all", action="store_true", help="every parked row")
-    retry.set_defaults(run=cmd_outbox_retry)
+def list_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--state", choices=[PENDING, DISPATCHED, PARKED])
+    parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT)
+
+
+def retry_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--event-id", action="append", help="a parked event (repeatable)")
+    parser.add_argument("--all", action="store_true", help="every parked row")
+
+
+def register(commands: Commands) -> None:
+    outbox = add_group(commands, "outbox", "inspect and re-queue outbox rows")
+    add_command(outbox, "list", "list outbox rows", cmd_outbox_list, database_flag, list_flags)
+    add_command(
+        outbox, "retry", "re-queue parked rows for the bridge", cmd_outbox_retry,
+        database_flag, retry_flags,
+    )  # fmt: skip

@@ -8,16 +8,17 @@ import shlex
 from usersuite.api import server
 from usersuite.bootstrap import bootstrap
 from usersuite.cli.common import (
+    Commands,
     ConfigError,
     add_command,
-    add_config_flags,
-    add_database_flag,
-    add_listen_flags,
-    add_migrate_flag,
     check_schema,
     command_name,
+    database_flag,
     database_url,
+    listen_flag,
     load_settings,
+    metrics_listen_flag,
+    migrate_flag,
 )
 from usersuite.config import Settings, parse_address
 
@@ -56,10 +57,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return asyncio.run(server.serve(container, on_ready))
 
 
-def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    parser = add_command(commands, "serve", "run the gRPC API")
-    add_config_flags(parser)
-    add_database_flag(parser)
-    add_listen_flags(parser, grpc=True)
-    add_migrate_flag(parser)
-    parser.set_defaults(run=cmd_serve)
+def register(commands: Commands) -> None:
+    add_command(
+        commands, "serve", "run the gRPC API", cmd_serve,
+        database_flag, listen_flag, metrics_listen_flag, migrate_flag,
+    )  # fmt: skip

@@ -3,7 +3,7 @@
 import argparse
 
 from usersuite.api.auth.jwt import mint_token
-from usersuite.cli.common import ConfigError, add_command, add_config_flags, load_settings
+from usersuite.cli.common import Commands, ConfigError, add_command, load_settings
 from usersuite.cli.dev_secrets import stored_dev_secrets
 from usersuite.config import Settings
 
@@ -41,12 +41,13 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(commands: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    parser = add_command(commands, "token", "mint a dev token (dev mode only)")
-    add_config_flags(parser)
+def token_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scope", default=DEFAULT_SCOPES, help="space-separated")
     parser.add_argument("--subject", default="dev-user")
     parser.add_argument(
         "--ttl", type=float, default=DEFAULT_TTL_SECONDS, help="lifetime in seconds"
     )
-    parser.set_defaults(run=cmd_token)
+
+
+def register(commands: Commands) -> None:
+    add_command(commands, "token", "mint a dev token (dev mode only)", cmd_token, token_flags)

@@ -1,10 +1,8 @@
 """How an outbox row travels: subject user.v1.<EventName>, protobuf body, CloudEvents headers."""
 
-from usersuite.config.groups import EVENT_SUBJECT_PREFIX
 from usersuite.service.outbox import OutboxRow
 
 CONTENT_TYPE = "application/protobuf"
-SUBJECT_PREFIX = EVENT_SUBJECT_PREFIX
 
 
 def headers_for(row: OutboxRow, source: str) -> dict[str, str]:
