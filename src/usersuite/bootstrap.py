@@ -149,9 +149,9 @@ def database_engine(settings: Settings, *, pool_size: int | None = None) -> Asyn
         raise ValueError("database_url (USERSUITE_DATABASE_URL) is required")
     return create_engine(
         settings.database_url.get_secret_value(),
-        pool_size=pool_size or settings.db_pool_size,
-        max_overflow=0 if pool_size else settings.db_max_overflow,
-        pool_timeout=settings.db_pool_timeout_seconds,
+        pool_size=pool_size or settings.database.pool_size,
+        max_overflow=0 if pool_size else settings.database.max_overflow,
+        pool_timeout=settings.database.pool_timeout_seconds,
     )
 
 

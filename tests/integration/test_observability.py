@@ -232,7 +232,10 @@ async def test_metrics_show_the_database_pool(observed: Observed) -> None:
     _, _, body = await asyncio.to_thread(http_get, observed.ops.port, "/metrics")
     values = samples(body)
     no_labels: frozenset[tuple[str, str]] = frozenset()
-    assert values["usersuite_db_pool_size", no_labels] == observed.container.settings.db_pool_size
+    assert (
+        values["usersuite_db_pool_size", no_labels]
+        == observed.container.settings.database.pool_size
+    )
     assert values["usersuite_db_pool_checked_out", no_labels] == 0  # every call gave it back
     assert values["usersuite_db_pool_overflow", no_labels] == 0
 
@@ -260,7 +263,9 @@ def closed_port() -> Iterator[int]:
 
 async def test_readyz_is_503_while_the_database_is_unreachable(closed_port: int) -> None:
     url = f"postgresql+psycopg://nobody:nothing@127.0.0.1:{closed_port}/nowhere"
-    container = bootstrap(make_settings(url, db_pool_timeout_seconds=1))
+    container = bootstrap(
+        make_settings(url, database={"health_interval_seconds": 0.2, "pool_timeout_seconds": 1})
+    )
     server = await start(container, "127.0.0.1:0")
     ops = OpsHttpServer("127.0.0.1:0", container.registry, lambda: server.monitor.serving)
     port = ops.start()

@@ -104,7 +104,10 @@ def create_server(container: Container, listen: str) -> UserServer:
     except RuntimeError as exc:  # grpc's "Failed to bind"
         raise AddressInUse(f"cannot listen on {listen} (gRPC): {exc}") from None
     monitor = DatabaseHealthMonitor(
-        health, container.engine, (USER_SERVICE,), container.settings.db_health_interval_seconds
+        health,
+        container.engine,
+        (USER_SERVICE,),
+        container.settings.database.health_interval_seconds,
     )
     return UserServer(server, port, health, monitor, container.janitor)
 

@@ -38,7 +38,7 @@ def dev_settings(args: argparse.Namespace) -> Settings:
     """Embedded defaults for a laptop: SQLite and secrets in the dev folder, auth on."""
     refuse_production(args)
     base = load_settings(args, mode="dev")
-    dev_dir = base.dev_dir.resolve()
+    dev_dir = base.dev.dir.resolve()
     auth = base.auth
     if auth.enabled and not (auth.hs256_secret or auth.jwks_file or auth.jwks_url):
         secret = dev_secret(dev_dir, "auth_hs256_secret")
@@ -59,7 +59,7 @@ async def nats_for(settings: Settings) -> AsyncIterator[str]:
     if settings.nats_url is not None:
         yield settings.nats_url
         return
-    async with embedded_nats(settings.dev_dir.resolve(), settings.dev_nats_listen) as url:
+    async with embedded_nats(settings.dev.dir.resolve(), settings.dev.nats_listen) as url:
         yield url
 
 

@@ -23,10 +23,10 @@ def cmd_token(args: argparse.Namespace) -> int:
     if explicit_mode == "dev" and configured is not None:
         secret = configured.get_secret_value()
     else:
-        stored = stored_dev_secrets(settings.dev_dir.resolve()).get("auth_hs256_secret")
+        stored = stored_dev_secrets(settings.dev.dir.resolve()).get("auth_hs256_secret")
         if stored is None:
             raise ConfigError(
-                f"no dev secret in {settings.dev_dir}/: start `usersuite dev` (make run) first"
+                f"no dev secret in {settings.dev.dir}/: start `usersuite dev` (make run) first"
             )
         secret = stored
     token = mint_token(

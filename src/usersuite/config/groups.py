@@ -3,7 +3,9 @@
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+
+from usersuite.config.addresses import parse_address
 
 # Every event subject starts with this; the stream holds them all.
 EVENT_SUBJECT_PREFIX = "user.v1."
@@ -128,3 +130,31 @@ class BridgeSettings(BaseModel):
     cloudevents_source: str = "//usersuite/user.v1"
     # PostgreSQL advisory lock key: one bridge relays at a time, the others stand by.
     leader_lock_key: int = 7_361_822_001
+
+
+class DatabaseSettings(BaseModel):
+    """The connection pool and the health probe (the URL itself is `database_url`)."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    pool_size: int = Field(10, ge=1, le=500)
+    max_overflow: int = Field(5, ge=0, le=500)
+    pool_timeout_seconds: float = Field(5.0, gt=0)
+    health_interval_seconds: float = Field(2.0, gt=0)
+
+
+class DevSettings(BaseModel):
+    """`usersuite dev`: where its files live and where its embedded nats-server listens."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    dir: Path = Field(Path(".dev"), description="the SQLite file, secrets and NATS data")
+    nats_listen: str = Field(
+        "127.0.0.1:4222", description="the embedded nats-server (unless nats_url is set)"
+    )
+
+    @field_validator("nats_listen")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        parse_address(value)
+        return value

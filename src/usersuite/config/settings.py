@@ -22,6 +22,8 @@ from usersuite.config.addresses import parse_address
 from usersuite.config.groups import (
     AuthSettings,
     BridgeSettings,
+    DatabaseSettings,
+    DevSettings,
     LimitSettings,
     StreamSettings,
     TelemetrySettings,
@@ -31,6 +33,10 @@ from usersuite.config.redaction import redact_url
 
 MIN_SECRET_LENGTH = 32
 DEV_SECRET_PREFIX = "dev-"  # noqa: S105 - a marker that production refuses, not a secret
+PAGE_TOKEN_SECRET_REQUIRED = (
+    f"page_token_secret (USERSUITE_PAGE_TOKEN_SECRET) of at least {MIN_SECRET_LENGTH} "
+    "characters is required in production mode"
+)
 
 # The config file of the settings being built; pydantic-settings reads it as the lowest source.
 _config_file: ContextVar[Path | None] = ContextVar("config_file", default=None)
@@ -85,20 +91,14 @@ class Settings(_LayeredSettings):
     database_url: SecretStr | None = Field(
         None, description="postgresql+psycopg://... or sqlite+aiosqlite:///path"
     )
-    db_pool_size: int = Field(10, ge=1, le=500)
-    db_max_overflow: int = Field(5, ge=0, le=500)
-    db_pool_timeout_seconds: float = Field(5.0, gt=0)
-    db_health_interval_seconds: float = Field(2.0, gt=0)
+    database: DatabaseSettings = DatabaseSettings()
     page_token_secret: SecretStr | None = Field(
         None, description=f"HMAC key for page tokens, at least {MIN_SECRET_LENGTH} characters"
     )
     shutdown_grace_seconds: float = Field(10.0, ge=0)
     migrate_on_start: bool = Field(False, description="serve: migrate a schema that is behind")
     idempotency_retention_hours: float = Field(24.0, gt=0)
-    dev_dir: Path = Field(Path(".dev"), description="dev mode: SQLite file, secrets, NATS data")
-    dev_nats_listen: str = Field(
-        "127.0.0.1:4222", description="dev mode: the embedded nats-server (unless nats_url is set)"
-    )
+    dev: DevSettings = DevSettings()
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     nats_url: str | None = Field(None, description="nats://host:4222; dev starts one if unset")
     stream: StreamSettings = StreamSettings()
@@ -108,7 +108,7 @@ class Settings(_LayeredSettings):
     limits: LimitSettings = LimitSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
 
-    @field_validator("listen", "metrics_listen", "dev_nats_listen")
+    @field_validator("listen", "metrics_listen")
     @classmethod
     def _address(cls, value: str) -> str:
         parse_address(value)
@@ -133,36 +133,43 @@ class Settings(_LayeredSettings):
             raise ValueError("limits.default_deadline_seconds exceeds limits.max_deadline_seconds")
         return self
 
-    def check_api_security(self) -> None:
-        """Refuses insecure API settings in production mode (the API server calls this).
+    @model_validator(mode="after")
+    def _no_weak_secrets_in_production(self) -> Self:
+        """A secret that is set must be strong in production, whichever command loads it."""
+        if self.mode != "production":
+            return self
+        page = self.page_token_secret
+        if page is not None and len(page.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(PAGE_TOKEN_SECRET_REQUIRED)
+        if page is not None and page.get_secret_value().startswith(DEV_SECRET_PREFIX):
+            raise ValueError("page_token_secret is a dev secret; refusing it in production mode")
+        hs = self.auth.hs256_secret.get_secret_value() if self.auth.hs256_secret else None
+        if hs is not None and (hs.startswith(DEV_SECRET_PREFIX) or len(hs) < MIN_SECRET_LENGTH):
+            raise ValueError(
+                f"auth.hs256_secret must be at least {MIN_SECRET_LENGTH} characters and "
+                "not a dev secret in production mode"
+            )
+        return self
 
-        Only the API needs these secrets, so other commands (bridge, migrate, events tail)
-        run with just what they use.
+    def check_api_security(self) -> None:
+        """Refuses to serve the API in production mode without the secrets only it needs.
+
+        Weak secrets are refused when the settings load; missing ones only here, so other
+        commands (bridge, migrate, events tail) run with just what they use.
         """
         if self.mode != "production":
             return
-        secret = self.page_token_secret
-        if secret is None or len(secret.get_secret_value()) < MIN_SECRET_LENGTH:
-            raise ValueError(
-                f"page_token_secret (USERSUITE_PAGE_TOKEN_SECRET) of at least "
-                f"{MIN_SECRET_LENGTH} characters is required in production mode"
-            )
-        if secret.get_secret_value().startswith(DEV_SECRET_PREFIX):
-            raise ValueError("page_token_secret is a dev secret; refusing it in production mode")
+        if self.page_token_secret is None:
+            raise ValueError(PAGE_TOKEN_SECRET_REQUIRED)
         auth = self.auth
-        if auth.enabled:
-            if not (auth.hs256_secret or auth.jwks_file or auth.jwks_url or auth.signing_keys):
-                raise ValueError(
-                    "auth is enabled but no key is configured: set auth.jwks_file, "
-                    "auth.jwks_url, auth.hs256_secret or auth.signing_keys "
-                    "(or disable auth explicitly with USERSUITE_AUTH__ENABLED=false)"
-                )
-            hs = auth.hs256_secret.get_secret_value() if auth.hs256_secret else None
-            if hs is not None and (hs.startswith(DEV_SECRET_PREFIX) or len(hs) < MIN_SECRET_LENGTH):
-                raise ValueError(
-                    f"auth.hs256_secret must be at least {MIN_SECRET_LENGTH} characters and "
-                    "not a dev secret in production mode"
-                )
+        if auth.enabled and not (
+            auth.hs256_secret or auth.jwks_file or auth.jwks_url or auth.signing_keys
+        ):
+            raise ValueError(
+                "auth is enabled but no key is configured: set auth.jwks_file, "
+                "auth.jwks_url, auth.hs256_secret or auth.signing_keys "
+                "(or disable auth explicitly with USERSUITE_AUTH__ENABLED=false)"
+            )
 
     @classmethod
     def load(cls, config_file: Path | None = None, **flags: Any) -> "Settings":

@@ -43,7 +43,7 @@ async def _wait_for_port(host: str, port: int, process: asyncio.subprocess.Proce
         if process.returncode is not None:
             raise EmbeddedNatsError(
                 f"the embedded nats-server exited with {process.returncode} (is {host}:{port} "
-                "taken? set USERSUITE_DEV_NATS_LISTEN, or USERSUITE_NATS_URL for your own server);"
+                "taken? set USERSUITE_DEV__NATS_LISTEN, or USERSUITE_NATS_URL for your own server);"
                 " its log is in the dev folder"
             )
         try:
