@@ -1,8 +1,6 @@
 """The composition root: the one place that builds engines and wires concrete classes."""
 
-import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from nats.aio.client import Client as NatsClient
@@ -17,9 +15,11 @@ from usersuite.adapters.db.unit_of_work import SqlUnitOfWork
 from usersuite.adapters.nats.jetstream import connect, ensure_stream
 from usersuite.api.auth.jwt import JwksSource, JwtVerifier
 from usersuite.api.auth.signing import SignatureVerifier
+from usersuite.api.container import Container
 from usersuite.api.interceptors.auth import Authenticator
 from usersuite.api.interceptors.observability import GrpcMetrics
 from usersuite.api.mapping import encode_event
+from usersuite.bridge.container import BridgeContainer
 from usersuite.bridge.metrics import RelayMetrics
 from usersuite.bridge.relay import Relay
 from usersuite.config import AuthSettings, Settings
@@ -29,23 +29,6 @@ from usersuite.service.page_tokens import PageTokenCodec
 
 # Expired request ids only cost disk space: forgetting them every ten minutes is plenty.
 REQUEST_ID_PURGE_INTERVAL_SECONDS = 600.0
-
-
-@dataclass
-class Container:
-    settings: Settings
-    engine: AsyncEngine
-    handlers: UserHandlers
-    authenticator: Authenticator | None
-    registry: CollectorRegistry
-    metrics: GrpcMetrics | None
-    tracer_provider: TracerProvider
-    janitor: RequestIdJanitor
-
-    async def close(self) -> None:
-        await self.engine.dispose()
-        # Bounded: with no collector reachable the exporter would retry for long.
-        await asyncio.to_thread(self.tracer_provider.force_flush, 5000)
 
 
 def build_authenticator(auth: AuthSettings) -> Authenticator | None:
@@ -127,20 +110,6 @@ def bootstrap(
         metrics=metrics,
         tracer_provider=tracer_provider,
     )
-
-
-@dataclass
-class BridgeContainer:
-    settings: Settings
-    engine: AsyncEngine
-    nats: NatsClient
-    relay: Relay
-    registry: CollectorRegistry
-
-    async def close(self) -> None:
-        if not self.nats.is_closed:
-            await self.nats.close()
-        await self.engine.dispose()
 
 
 def database_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:

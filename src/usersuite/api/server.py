@@ -4,61 +4,24 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]
-from opentelemetry.sdk.trace import TracerProvider
-from prometheus_client import CollectorRegistry
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.adapters.db.maintenance import RequestIdJanitor
+from usersuite.api.container import Container
 from usersuite.api.health import DatabaseHealthMonitor
-from usersuite.api.interceptors.auth import Authenticator
 from usersuite.api.interceptors.chain import build_interceptors, transport_options
-from usersuite.api.interceptors.observability import GrpcMetrics
 from usersuite.api.reflection import enable_reflection
 from usersuite.api.servicer import UserServicer
 from usersuite.api.tls import server_credentials
 from usersuite.config.addresses import AddressInUse
-from usersuite.config.settings import Settings
 from usersuite.ops.lifecycle import run_until_stopped, stop_on_signals
-from usersuite.service.handlers import UserHandlers
 
 log = logging.getLogger(__name__)
 USER_SERVICE = user_pb2.DESCRIPTOR.services_by_name["UserService"].full_name
-
-
-class Container(Protocol):
-    """What the composition root builds for the API process."""
-
-    @property
-    def settings(self) -> Settings: ...
-
-    @property
-    def engine(self) -> AsyncEngine: ...
-
-    @property
-    def handlers(self) -> UserHandlers: ...
-
-    @property
-    def authenticator(self) -> Authenticator | None: ...
-
-    @property
-    def registry(self) -> CollectorRegistry: ...
-
-    @property
-    def metrics(self) -> GrpcMetrics | None: ...
-
-    @property
-    def tracer_provider(self) -> TracerProvider: ...
-
-    @property
-    def janitor(self) -> RequestIdJanitor: ...
-
-    async def close(self) -> None: ...
 
 
 @dataclass

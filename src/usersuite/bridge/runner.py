@@ -3,31 +3,12 @@
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Protocol
 
-from prometheus_client import CollectorRegistry
-
-from usersuite.bridge.relay import Relay
-from usersuite.config.settings import Settings
+from usersuite.bridge.container import BridgeContainer
 from usersuite.ops.http import ops_listener
 from usersuite.ops.lifecycle import stop_on_signals
 
 log = logging.getLogger(__name__)
-
-
-class BridgeContainer(Protocol):
-    """What the composition root builds for the relay process."""
-
-    @property
-    def settings(self) -> Settings: ...
-
-    @property
-    def registry(self) -> CollectorRegistry: ...
-
-    @property
-    def relay(self) -> Relay: ...
-
-    async def close(self) -> None: ...
 
 
 async def _until_built(

@@ -3,26 +3,17 @@
 import argparse
 import json
 
-from usersuite.cli.common import (
-    Commands,
-    add_command,
-    add_group,
-    database_flag,
-    listen_flag,
-    load_settings,
-    metrics_listen_flag,
-    nats_flag,
-)
+from usersuite.cli import common
 
 
 def cmd_config_show(args: argparse.Namespace) -> int:
-    print(json.dumps(load_settings(args).redacted(), indent=2, sort_keys=True))
+    print(json.dumps(common.load_settings(args).redacted(), indent=2, sort_keys=True))
     return 0
 
 
-def register(commands: Commands) -> None:
-    config = add_group(commands, "config", "inspect configuration")
-    add_command(
+def register(commands: common.Commands) -> None:
+    config = common.add_group(commands, "config", "inspect configuration")
+    common.add_command(
         config, "show", "print the effective config, secrets redacted", cmd_config_show,
-        database_flag, nats_flag, listen_flag, metrics_listen_flag,
+        common.database_flag, common.nats_flag, common.listen_flag, common.metrics_listen_flag,
     )  # fmt: skip

@@ -10,17 +10,7 @@ from pydantic import SecretStr
 from usersuite.adapters.nats.embedded import EmbeddedNatsError, embedded_nats
 from usersuite.api.server import run_api
 from usersuite.bootstrap import bootstrap, bootstrap_bridge
-from usersuite.cli.common import (
-    Commands,
-    ConfigError,
-    add_command,
-    check_schema,
-    command_name,
-    database_flag,
-    listen_flag,
-    load_settings,
-    metrics_listen_flag,
-)
+from usersuite.cli import common
 from usersuite.cli.dev_secrets import dev_secret
 from usersuite.cli.serve import ready_line
 from usersuite.config import Settings, redact_url
@@ -31,19 +21,19 @@ DEV_ONLY = "this command is for dev mode only, but the configured mode is produc
 
 def refuse_production(args: argparse.Namespace) -> None:
     if Settings.explicit_mode(args.config) == "production":
-        raise ConfigError(DEV_ONLY)
+        raise common.ConfigError(DEV_ONLY)
 
 
 def dev_settings(args: argparse.Namespace) -> Settings:
     """Embedded defaults for a laptop: SQLite and secrets in the dev folder, auth on."""
     refuse_production(args)
-    base = load_settings(args, mode="dev")
+    base = common.load_settings(args, mode="dev")
     dev_dir = base.dev.dir.resolve()
     auth = base.auth
     if auth.enabled and not (auth.hs256_secret or auth.jwks_file or auth.jwks_url):
         secret = dev_secret(dev_dir, "auth_hs256_secret")
         auth = auth.model_copy(update={"hs256_secret": SecretStr(secret)})
-    return load_settings(
+    return common.load_settings(
         args,
         mode="dev",
         database_url=f"sqlite+aiosqlite:///{dev_dir / 'usersuite.db'}",
@@ -85,20 +75,20 @@ async def run_dev(settings: Settings, on_ready: Callable[[int, str], None]) -> i
 
 def cmd_dev(args: argparse.Namespace) -> int:
     settings = dev_settings(args)
-    check_schema(settings)
+    common.check_schema(settings)
 
     def on_ready(port: int, nats_url: str) -> None:
-        tail = f"{command_name('usersuite')} events tail --nats-url {redact_url(nats_url)}"
+        tail = f"{common.command_name('usersuite')} events tail --nats-url {redact_url(nats_url)}"
         print(ready_line(settings, port, f"; watch events with: {tail}"), flush=True)
 
     try:
         return asyncio.run(run_dev(settings, on_ready))
     except EmbeddedNatsError as exc:
-        raise ConfigError(str(exc)) from None
+        raise common.ConfigError(str(exc)) from None
 
 
-def register(commands: Commands) -> None:
-    add_command(
+def register(commands: common.Commands) -> None:
+    common.add_command(
         commands, "dev", "run the suite locally on embedded defaults", cmd_dev,
-        database_flag, listen_flag, metrics_listen_flag,
+        common.database_flag, common.listen_flag, common.metrics_listen_flag,
     )  # fmt: skip

@@ -13,15 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from usersuite.adapters.db import outbox_store
 from usersuite.adapters.db.coordination import wake_relay
 from usersuite.bootstrap import database_engine
-from usersuite.cli.common import (
-    Commands,
-    ConfigError,
-    add_command,
-    add_group,
-    database_flag,
-    database_url,
-    load_settings,
-)
+from usersuite.cli import common
 from usersuite.config import Settings
 from usersuite.service.outbox import DISPATCHED, PARKED, PENDING, OutboxRow
 
@@ -74,17 +66,17 @@ async def retry_parked(settings: Settings, *, event_ids: list[str] | None, out: 
 
 
 def cmd_outbox_list(args: argparse.Namespace) -> int:
-    settings = load_settings(args)
-    database_url(settings)
+    settings = common.load_settings(args)
+    common.database_url(settings)
     return asyncio.run(list_outbox(settings, state=args.state, limit=args.limit, out=sys.stdout))
 
 
 def cmd_outbox_retry(args: argparse.Namespace) -> int:
-    settings = load_settings(args)
-    database_url(settings)
+    settings = common.load_settings(args)
+    common.database_url(settings)
     event_ids = None if args.all else args.event_id
     if not args.all and not event_ids:
-        raise ConfigError("name the parked events to retry with --event-id, or pass --all")
+        raise common.ConfigError("name the parked events to retry with --event-id, or pass --all")
     return asyncio.run(retry_parked(settings, event_ids=event_ids, out=sys.stdout))
 
 
@@ -98,10 +90,12 @@ def retry_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all", action="store_true", help="every parked row")
 
 
-def register(commands: Commands) -> None:
-    outbox = add_group(commands, "outbox", "inspect and re-queue outbox rows")
-    add_command(outbox, "list", "list outbox rows", cmd_outbox_list, database_flag, list_flags)
-    add_command(
+def register(commands: common.Commands) -> None:
+    outbox = common.add_group(commands, "outbox", "inspect and re-queue outbox rows")
+    common.add_command(
+        outbox, "list", "list outbox rows", cmd_outbox_list, common.database_flag, list_flags
+    )
+    common.add_command(
         outbox, "retry", "re-queue parked rows for the bridge", cmd_outbox_retry,
-        database_flag, retry_flags,
+        common.database_flag, retry_flags,
     )  # fmt: skip

@@ -7,19 +7,7 @@ import shlex
 
 from usersuite.api import server
 from usersuite.bootstrap import bootstrap
-from usersuite.cli.common import (
-    Commands,
-    ConfigError,
-    add_command,
-    check_schema,
-    command_name,
-    database_flag,
-    database_url,
-    listen_flag,
-    load_settings,
-    metrics_listen_flag,
-    migrate_flag,
-)
+from usersuite.cli import common
 from usersuite.config import Settings, parse_address
 
 SAMPLE_USER = {"user": {"display_name": "Ada Lovelace", "email": "ada@example.com"}}
@@ -31,25 +19,26 @@ def ready_line(settings: Settings, port: int, note: str = "") -> str:
     target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     auth = ""
     if settings.auth.enabled and settings.mode == "dev":
-        token = f"$({command_name('usersuite')} token --scope 'users.read users.write')"
+        token = f"$({common.command_name('usersuite')} token --scope 'users.read users.write')"
         auth = f'-H "authorization: Bearer {token}" '
     elif settings.auth.enabled:
         auth = '-H "authorization: Bearer $TOKEN" '  # a token from your identity provider
+    body = shlex.quote(json.dumps(SAMPLE_USER))
     command = (
-        f"{command_name('grpcurl')} -plaintext {auth}-d {shlex.quote(json.dumps(SAMPLE_USER))} "
+        f"{common.command_name('grpcurl')} -plaintext {auth}-d {body} "
         f"{target} user.v1.UserService/CreateUser"
     )
     return f"usersuite ready on {target} (mode {settings.mode}{note}); try: {command}"
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    settings = load_settings(args)
-    database_url(settings)
+    settings = common.load_settings(args)
+    common.database_url(settings)
     try:
         container = bootstrap(settings)  # refuses insecure production settings
     except ValueError as exc:
-        raise ConfigError(f"invalid configuration: {exc}") from None
-    check_schema(settings)
+        raise common.ConfigError(f"invalid configuration: {exc}") from None
+    common.check_schema(settings)
 
     def on_ready(port: int) -> None:
         print(ready_line(settings, port), flush=True)
@@ -57,8 +46,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return asyncio.run(server.serve(container, on_ready))
 
 
-def register(commands: Commands) -> None:
-    add_command(
+def register(commands: common.Commands) -> None:
+    common.add_command(
         commands, "serve", "run the gRPC API", cmd_serve,
-        database_flag, listen_flag, metrics_listen_flag, migrate_flag,
+        common.database_flag, common.listen_flag, common.metrics_listen_flag, common.migrate_flag,
     )  # fmt: skip

@@ -3,7 +3,7 @@
 import argparse
 
 from usersuite.api.auth.jwt import mint_token
-from usersuite.cli.common import Commands, ConfigError, add_command, load_settings
+from usersuite.cli import common
 from usersuite.cli.dev_secrets import stored_dev_secrets
 from usersuite.config import Settings
 
@@ -17,15 +17,17 @@ def cmd_token(args: argparse.Namespace) -> int:
     """
     explicit_mode = Settings.explicit_mode(args.config)
     if explicit_mode == "production":
-        raise ConfigError("this command is for dev mode only; the configured mode is production")
-    settings = load_settings(args, mode="dev")
+        raise common.ConfigError(
+            "this command is for dev mode only; the configured mode is production"
+        )
+    settings = common.load_settings(args, mode="dev")
     configured = settings.auth.hs256_secret
     if explicit_mode == "dev" and configured is not None:
         secret = configured.get_secret_value()
     else:
         stored = stored_dev_secrets(settings.dev.dir.resolve()).get("auth_hs256_secret")
         if stored is None:
-            raise ConfigError(
+            raise common.ConfigError(
                 f"no dev secret in {settings.dev.dir}/: start `usersuite dev` (make run) first"
             )
         secret = stored
@@ -49,5 +51,7 @@ def token_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def register(commands: Commands) -> None:
-    add_command(commands, "token", "mint a dev token (dev mode only)", cmd_token, token_flags)
+def register(commands: common.Commands) -> None:
+    common.add_command(
+        commands, "token", "mint a dev token (dev mode only)", cmd_token, token_flags
+    )
