@@ -3,7 +3,6 @@
 import io
 import json
 import logging
-from collections.abc import Iterator
 
 import pytest
 
@@ -17,15 +16,11 @@ class Terminal(io.StringIO):
 
 
 @pytest.fixture(autouse=True)
-def restore_root_logger() -> Iterator[None]:
+def own_root_handlers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The root logger's handlers and level come back as they were after each test."""
     root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for handler in root.handlers:
-        if handler not in handlers:
-            root.removeHandler(handler)
-            handler.close()
-    root.setLevel(level)
+    monkeypatch.setattr(root, "handlers", [])
+    monkeypatch.setattr(root, "level", root.level)
 
 
 def our_formatter() -> logging.Formatter | None:
