@@ -40,6 +40,16 @@ fn env(name: &str) -> Result<String, Box<dyn std::error::Error>> {
     std::env::var(name).map_err(|_| format!("{name} is not set").into())
 }
 
+/// tonic reports its own enforcement of the grpc-timeout header as CANCELLED ("Timeout
+/// expired"); gRPC calls that DEADLINE_EXCEEDED, as every other client does.
+fn deadline_as_such(status: Status) -> Status {
+    let expired = tonic::TimeoutExpired(()).to_string();
+    if status.code() == tonic::Code::Cancelled && status.message() == expired {
+        return Status::deadline_exceeded(expired);
+    }
+    status
+}
+
 fn new_uuid() -> String {
     let hex = format!("{:032x}", fastrand::u128(..));
     let variant = ["8", "9", "a", "b"][fastrand::usize(..4)];
@@ -86,7 +96,9 @@ impl Runner {
             .resilience
             .retry(|| rpc(self.client.clone(), self.request(step, message.clone())));
         match tokio::time::timeout(self.deadline(step), attempts).await {
-            Ok(result) => result.map(tonic::Response::into_inner),
+            Ok(result) => result
+                .map(tonic::Response::into_inner)
+                .map_err(deadline_as_such),
             Err(_) => Err(Status::deadline_exceeded("deadline passed on the client")),
         }
     }
