@@ -33,6 +33,7 @@ help:
 	@echo "make breaking   buf breaking against AGAINST (default: $(AGAINST))"
 	@echo "make test       every test (unit, integration, e2e, contract)"
 	@echo "make run        start the suite locally on embedded defaults"
+	@echo "make interop    the Go, TypeScript, Rust and Python clients against a live server"
 
 # ---------------------------------------------------------------- setup
 .PHONY: setup
@@ -85,8 +86,31 @@ lint: buf-lint
 	mypy
 	lint-imports --no-cache
 
-test: setup check-gen lint
+test: setup check-gen lint interop-clients $(STAMPS)/ghz-$(GHZ_VERSION)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 run: setup
 	usersuite dev
+
+# ---------------------------------------------------------------- interop
+# Clients in other languages, built from this repository's protos; `make test` runs them too.
+# Each build is incremental (Go's build cache, tsc, Cargo's target/), so a second run is quick.
+INTEROP := tests/interop
+# google/rpc/*.proto as googleapis-common-protos (pinned in pyproject) ships them.
+RPC_PROTOS = $(shell $(PY) -c 'import google.rpc as r, pathlib; print(pathlib.Path(r.__path__[0]).parents[1])')
+
+.PHONY: interop-clients interop
+interop-clients: $(STAMPS)/python $(STAMPS)/interop-npm
+	cd $(INTEROP)/go && go build -o bin/client ./cmd/client && go build -o bin/reflect ./cmd/reflect
+	python-grpc-tools-protoc --plugin=protoc-gen-es=$(INTEROP)/ts/node_modules/.bin/protoc-gen-es \
+	  --es_out=$(INTEROP)/ts/build --es_opt=target=ts,import_extension=js \
+	  -I '$(RPC_PROTOS)' google/rpc/error_details.proto
+	cd $(INTEROP)/ts && node_modules/.bin/tsc -p .
+	cd $(INTEROP)/rust && cargo build --locked --quiet
+
+$(STAMPS)/interop-npm: $(INTEROP)/ts/package.json $(INTEROP)/ts/package-lock.json | $(STAMPS)
+	cd $(INTEROP)/ts && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+interop: setup interop-clients $(STAMPS)/ghz-$(GHZ_VERSION)
+	$(PY) -m pytest tests/interop tests/contract/test_evolution.py $(PYTEST_ARGS)
