@@ -38,6 +38,8 @@ users = Table(
     Column("version", BigInteger, nullable=False),
     UniqueConstraint("id"),
     UniqueConstraint("email"),
+    # SQLite would otherwise reuse the numbers of the newest rows once they are deleted.
+    sqlite_autoincrement=True,
 )
 
 outbox = Table(
