@@ -14,7 +14,8 @@ from usersuite.adapters.db.engine import create_engine
 from usersuite.adapters.db.maintenance import RequestIdJanitor
 from usersuite.adapters.db.unit_of_work import SqlUnitOfWork
 from usersuite.adapters.nats.jetstream import connect, ensure_stream
-from usersuite.api.auth.jwt import JwksSource, JwtVerifier
+from usersuite.api.auth.jwks import JwksMetrics, JwksPolicy, JwksSource
+from usersuite.api.auth.jwt import JwtVerifier
 from usersuite.api.auth.signing import SignatureVerifier
 from usersuite.api.interceptors.auth import Authenticator
 from usersuite.api.interceptors.observability import GrpcMetrics
@@ -44,22 +45,29 @@ class Container:
         return self.settings.database_url.get_secret_value()
 
     async def close(self) -> None:
+        if self.authenticator is not None:
+            await self.authenticator.close()
         await self.engine.dispose()
         # Bounded: with no collector reachable the exporter would retry for long.
         await asyncio.to_thread(self.tracer_provider.force_flush, 5000)
 
 
-def build_authenticator(auth: AuthSettings) -> Authenticator | None:
+def build_authenticator(auth: AuthSettings, registry: CollectorRegistry) -> Authenticator | None:
     """None when authentication is explicitly disabled."""
     if not auth.enabled:
         return None
     jwks = None
     if auth.jwks_file is not None or auth.jwks_url is not None:
-        jwks = JwksSource(
-            file=auth.jwks_file,
-            url=auth.jwks_url,
-            cache_seconds=auth.jwks_cache_seconds,
+        policy = JwksPolicy(
+            refresh_seconds=auth.jwks_cache_seconds,
             min_refresh_seconds=auth.jwks_min_refresh_seconds,
+            max_stale_seconds=auth.jwks_max_stale_seconds,
+            fetch_timeout_seconds=auth.jwks_fetch_timeout_seconds,
+            max_bytes=auth.jwks_max_bytes,
+            ca_file=auth.jwks_ca_file,
+        )
+        jwks = JwksSource(
+            file=auth.jwks_file, url=auth.jwks_url, policy=policy, metrics=JwksMetrics(registry)
         )
     hs256 = auth.hs256_secret.get_secret_value().encode() if auth.hs256_secret else None
     verifier = None
@@ -114,7 +122,7 @@ def bootstrap(
         settings=settings,
         engine=engine,
         handlers=handlers,
-        authenticator=build_authenticator(settings.auth),
+        authenticator=build_authenticator(settings.auth, registry),
         janitor=RequestIdJanitor(
             engine,
             timedelta(hours=settings.idempotency_retention_hours),

@@ -70,8 +70,14 @@ class AuthSettings(BaseModel):
     hs256_secret: SecretStr | None = Field(None, description="shared HS256 secret (dev)")
     jwks_file: Path | None = Field(None, description="JWKS file with RS256/ES256 public keys")
     jwks_url: str | None = Field(None, description="JWKS URL, cached; refreshed on unknown kid")
-    jwks_cache_seconds: float = Field(300.0, gt=0)
+    jwks_cache_seconds: float = Field(300.0, gt=0, description="background refresh period")
     jwks_min_refresh_seconds: float = Field(30.0, ge=0, description="rate limit for refreshes")
+    jwks_max_stale_seconds: float = Field(
+        3600.0, gt=0, description="cached keys are refused when the provider is down this long"
+    )
+    jwks_fetch_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    jwks_max_bytes: int = Field(256 * 1024, ge=1024, description="a larger JWKS is refused")
+    jwks_ca_file: Path | None = Field(None, description="CA bundle for the JWKS URL's TLS")
     issuer: str = "usersuite"
     audience: str = "usersuite"
     leeway_seconds: float = Field(30.0, ge=0, le=300)

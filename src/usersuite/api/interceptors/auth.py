@@ -61,6 +61,10 @@ class Authenticator:
             return Principal(subject=peer, scopes=self.mtls_scopes, method="mtls")
         raise Unauthenticated("missing credentials: send 'authorization: Bearer <JWT>'")
 
+    async def close(self) -> None:
+        if self.jwt is not None:
+            await self.jwt.close()
+
     @staticmethod
     def authorize(method: str, principal: Principal) -> None:
         scope = required_scope(method)
