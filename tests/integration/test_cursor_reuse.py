@@ -32,4 +32,3 @@ async def test_a_user_created_after_the_newest_were_deleted_is_listed(
         user_pb2.ListUsersRequest(page_size=2, page_token=first.next_page_token)
     )
     assert [u.name for u in rest.users] == ["users/dee1"]
-
