@@ -12,11 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from usersuite.adapters.db.engine import create_engine
 from usersuite.adapters.db.maintenance import RequestIdJanitor
+from usersuite.adapters.db.nonces import SqlNonceStore
 from usersuite.adapters.db.unit_of_work import SqlUnitOfWork
 from usersuite.adapters.nats.jetstream import connect, ensure_stream
 from usersuite.api.auth.jwks import JwksMetrics, JwksPolicy, JwksSource
 from usersuite.api.auth.jwt import JwtVerifier
-from usersuite.api.auth.signing import SignatureVerifier
+from usersuite.api.auth.signing import NonceStore, SignatureVerifier
 from usersuite.api.interceptors.auth import Authenticator
 from usersuite.api.interceptors.observability import GrpcMetrics
 from usersuite.api.mapping import encode_event
@@ -52,8 +53,10 @@ class Container:
         await asyncio.to_thread(self.tracer_provider.force_flush, 5000)
 
 
-def build_authenticator(auth: AuthSettings, registry: CollectorRegistry) -> Authenticator | None:
-    """None when authentication is explicitly disabled."""
+def build_authenticator(
+    auth: AuthSettings, registry: CollectorRegistry, nonces: NonceStore | None = None
+) -> Authenticator | None:
+    """None when authentication is explicitly disabled; `nonces` are shared by every replica."""
     if not auth.enabled:
         return None
     jwks = None
@@ -86,6 +89,7 @@ def build_authenticator(auth: AuthSettings, registry: CollectorRegistry) -> Auth
             scopes=frozenset(auth.signing_scopes),
             max_skew_seconds=auth.signing_max_skew_seconds,
             nonce_cache_size=auth.signing_nonce_cache_size,
+            shared_nonces=nonces,
         )
     return Authenticator(
         jwt=verifier,
@@ -93,6 +97,11 @@ def build_authenticator(auth: AuthSettings, registry: CollectorRegistry) -> Auth
         mtls_scopes=frozenset(auth.mtls_scopes),
         exempt_prefixes=auth.exempt_methods,
     )
+
+
+def shared_nonces(engine: AsyncEngine) -> NonceStore | None:
+    """Replicas share PostgreSQL; SQLite serves one process, whose memory cache suffices."""
+    return SqlNonceStore(engine) if engine.dialect.name == "postgresql" else None
 
 
 def bootstrap(
@@ -122,7 +131,7 @@ def bootstrap(
         settings=settings,
         engine=engine,
         handlers=handlers,
-        authenticator=build_authenticator(settings.auth, registry),
+        authenticator=build_authenticator(settings.auth, registry, shared_nonces(engine)),
         janitor=RequestIdJanitor(
             engine,
             timedelta(hours=settings.idempotency_retention_hours),

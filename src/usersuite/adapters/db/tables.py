@@ -77,3 +77,13 @@ idempotency = Table(
     Column("create_time", DateTime(timezone=True), nullable=False),
     Index(None, "create_time"),
 )
+
+# Request-signing nonces seen by any API replica, until their timestamp can no longer be accepted.
+signing_nonces = Table(
+    "signing_nonces",
+    metadata,
+    Column("key_id", String(255), primary_key=True),
+    Column("nonce", String(128), primary_key=True),
+    Column("expire_time", DateTime(timezone=True), nullable=False),
+    Index(None, "expire_time"),
+)

@@ -56,7 +56,7 @@ class Authenticator:
                 raise Unauthenticated("authorization metadata must be 'Bearer <JWT>'")
             return await self.jwt.verify(authorization[len(BEARER) :].strip())
         if self.signatures is not None and self.signatures.has_signature(metadata):
-            return self.signatures.verify(method, metadata, body)
+            return await self.signatures.authenticate(method, metadata, body)
         if peer and self.mtls_scopes:
             return Principal(subject=peer, scopes=self.mtls_scopes, method="mtls")
         raise Unauthenticated("missing credentials: send 'authorization: Bearer <JWT>'")
@@ -64,6 +64,8 @@ class Authenticator:
     async def close(self) -> None:
         if self.jwt is not None:
             await self.jwt.close()
+        if self.signatures is not None:
+            await self.signatures.close()
 
     @staticmethod
     def authorize(method: str, principal: Principal) -> None:
