@@ -94,10 +94,12 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "listen": "127.0.0.1:0",
         "db_health_interval_seconds": 0.2,
         "shutdown_grace_seconds": 5.0,
-        # Tests of other concerns run without credentials; auth tests turn it on.
-        "auth": {"enabled": False},
     }
     values.update(overrides)
+    # Tests of other concerns run without credentials; auth tests turn it on. Production mode
+    # wants reflection exposure chosen: public, unless a test says otherwise.
+    auth = overrides.get("auth", {})
+    values["auth"] = {"enabled": False, "reflection": "public", **auth}  # type: ignore[dict-item]
     return Settings(**values)  # type: ignore[arg-type]
 
 

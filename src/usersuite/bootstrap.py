@@ -24,7 +24,7 @@ from usersuite.api.mapping import encode_event
 from usersuite.api.telemetry import configure_tracing, instrument_engine, propagation_only
 from usersuite.bridge.metrics import RelayMetrics
 from usersuite.bridge.relay import Relay
-from usersuite.config import AuthSettings, Settings
+from usersuite.config import Settings
 from usersuite.service.handlers import UserHandlers, utc_now
 from usersuite.service.page_tokens import PageTokenCodec
 
@@ -54,9 +54,10 @@ class Container:
 
 
 def build_authenticator(
-    auth: AuthSettings, registry: CollectorRegistry, nonces: NonceStore | None = None
+    settings: Settings, registry: CollectorRegistry, nonces: NonceStore | None = None
 ) -> Authenticator | None:
     """None when authentication is explicitly disabled; `nonces` are shared by every replica."""
+    auth, public_methods = settings.auth, settings.public_methods
     if not auth.enabled:
         return None
     jwks = None
@@ -95,7 +96,7 @@ def build_authenticator(
         jwt=verifier,
         signatures=signatures,
         mtls_scopes=frozenset(auth.mtls_scopes),
-        exempt_prefixes=auth.exempt_methods,
+        exempt_prefixes=public_methods,
     )
 
 
@@ -131,7 +132,7 @@ def bootstrap(
         settings=settings,
         engine=engine,
         handlers=handlers,
-        authenticator=build_authenticator(settings.auth, registry, shared_nonces(engine)),
+        authenticator=build_authenticator(settings, registry, shared_nonces(engine)),
         janitor=RequestIdJanitor(
             engine,
             timedelta(hours=settings.idempotency_retention_hours),

@@ -53,9 +53,9 @@ def parse_address(value: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-# Method-name prefixes that need no credentials: probes and tooling must work without a token.
-DEFAULT_AUTH_EXEMPT = (
-    "/grpc.health.v1.Health/",
+# Method-name prefixes that need no credentials: probes must work without a token.
+DEFAULT_AUTH_EXEMPT = ("/grpc.health.v1.Health/",)
+REFLECTION_PREFIXES = (
     "/grpc.reflection.v1.ServerReflection/",
     "/grpc.reflection.v1alpha.ServerReflection/",
 )
@@ -82,6 +82,9 @@ class AuthSettings(BaseModel):
     audience: str = "usersuite"
     leeway_seconds: float = Field(30.0, ge=0, le=300)
     exempt_methods: tuple[str, ...] = DEFAULT_AUTH_EXEMPT
+    reflection: Literal["public", "authenticated"] | None = Field(
+        None, description="who may list and describe the API; unset: public in dev only"
+    )
     # Request signing for service callers without a JWT: key id -> shared HMAC secret.
     signing_keys: dict[str, SecretStr] = Field(default_factory=dict)
     signing_scopes: tuple[str, ...] = ("users.read", "users.write")
@@ -126,6 +129,9 @@ class LimitSettings(BaseModel):
     principal_burst: int = Field(200, ge=1)
     global_rate_per_second: float = Field(2000.0, gt=0)
     global_burst: int = Field(4000, ge=1)
+    # Calls that fail authentication, per peer address; checked before verifying anything.
+    auth_failure_rate_per_second: float = Field(1.0, gt=0)
+    auth_failure_burst: int = Field(20, ge=1)
     max_message_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     max_concurrent_streams: int = Field(100, ge=1)
     keepalive_time_seconds: float = Field(60.0, gt=0)
@@ -261,6 +267,19 @@ class Settings(_LayeredSettings):
             raise ValueError("limits.default_deadline_seconds exceeds limits.max_deadline_seconds")
         return self
 
+    @property
+    def reflection_public(self) -> bool:
+        """Reflection without a token: chosen explicitly, or by default in dev mode."""
+        if self.auth.reflection is None:
+            return self.mode == "dev"
+        return self.auth.reflection == "public"
+
+    @property
+    def public_methods(self) -> tuple[str, ...]:
+        """Method-name prefixes that need no credentials (and are not rate limited)."""
+        reflection = REFLECTION_PREFIXES if self.reflection_public else ()
+        return (*self.auth.exempt_methods, *reflection)
+
     def check_api_security(self) -> None:
         """Refuses insecure API settings in production mode (the API server calls this).
 
@@ -290,6 +309,11 @@ class Settings(_LayeredSettings):
                 raise ValueError(
                     f"auth.hs256_secret must be at least {MIN_SECRET_LENGTH} characters and "
                     "not a dev secret in production mode"
+                )
+            if auth.reflection is None:
+                raise ValueError(
+                    "auth.reflection must be chosen in production mode: 'public' (anyone may "
+                    "list and describe the API) or 'authenticated' (USERSUITE_AUTH__REFLECTION)"
                 )
 
     @classmethod

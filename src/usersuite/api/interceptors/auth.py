@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import inspect
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -12,10 +13,11 @@ from usersuite.api import tls
 from usersuite.api.auth.jwt import JwtVerifier
 from usersuite.api.auth.scopes import required_scope
 from usersuite.api.auth.signing import SignatureVerifier
-from usersuite.api.errors import PermissionDenied, Unauthenticated, spec_for
+from usersuite.api.errors import PermissionDenied, RateLimited, Unauthenticated, spec_for
 from usersuite.api.interceptors.base import Continuation, rebuild_unary, unary_parts
 from usersuite.api.interceptors.errors import abort_with
 from usersuite.api.interceptors.observability import record_principal
+from usersuite.api.interceptors.rate_limit import FailedAuthLimiter, peer_address
 from usersuite.service import request_context
 from usersuite.service.request_context import Principal
 
@@ -37,8 +39,9 @@ class Authenticator:
         return method.startswith(self.exempt_prefixes)
 
     async def authenticate(
-        self, method: str, metadata: Mapping[str, str], peer: str, body: bytes
+        self, method: str, metadata: Mapping[str, str], peer: str, body: bytes | None
     ) -> Principal:
+        """`body` is the request's wire bytes; None for streaming calls, which cannot be signed."""
         principal = await self._identify(method, metadata, peer, body)
         # The subject is stored with every event it causes: keep it storable.
         if len(principal.subject) > MAX_SUBJECT_LENGTH or "\x00" in principal.subject:
@@ -48,7 +51,7 @@ class Authenticator:
         return principal
 
     async def _identify(
-        self, method: str, metadata: Mapping[str, str], peer: str, body: bytes
+        self, method: str, metadata: Mapping[str, str], peer: str, body: bytes | None
     ) -> Principal:
         authorization = metadata.get("authorization")
         if authorization is not None:
@@ -56,6 +59,8 @@ class Authenticator:
                 raise Unauthenticated("authorization metadata must be 'Bearer <JWT>'")
             return await self.jwt.verify(authorization[len(BEARER) :].strip())
         if self.signatures is not None and self.signatures.has_signature(metadata):
+            if body is None:
+                raise Unauthenticated("request signatures cover unary calls only; use a token")
             return await self.signatures.authenticate(method, metadata, body)
         if peer and self.mtls_scopes:
             return Principal(subject=peer, scopes=self.mtls_scopes, method="mtls")
@@ -82,9 +87,29 @@ class _WithBody:
     message: Any
 
 
+async def _respond(result: Any, context: Context) -> Any:
+    """Finishes a handler's result whatever its style: awaitable, async or plain iterator."""
+    if inspect.isawaitable(result):
+        return await result
+    if hasattr(result, "__aiter__"):
+        async for response in result:
+            await context.write(response)
+    else:
+        for response in result:
+            await context.write(response)
+    return None
+
+
 class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
-    def __init__(self, authenticator: Authenticator) -> None:
+    """Every handler kind passes here: unary and streaming, ours, health's and reflection's.
+
+    Only the exempt prefixes (health, and reflection when it is public) go through untouched.
+    A peer whose calls keep failing authentication is refused before any verification.
+    """
+
+    def __init__(self, authenticator: Authenticator, failures: FailedAuthLimiter) -> None:
         self._auth = authenticator
+        self._failures = failures
 
     # grpc returns UNIMPLEMENTED for a None handler; grpc-stubs omits the None.
     async def intercept_service(  # type: ignore[override]
@@ -92,32 +117,83 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
         method = handler_call_details.method
+        if handler is None or self._auth.is_exempt(method):
+            return handler  # unknown (None: UNIMPLEMENTED) or exempt
+        if handler.unary_unary is not None:
+            return self._unary(handler, method)
+        return self._streaming(handler, method)
+
+    async def _admit(self, method: str, context: Context, body: bytes | None) -> Principal:
+        """The caller's principal, authorized for `method`; aborts the call otherwise."""
+        metadata = {key.lower(): value for key, value in context.invocation_metadata() or ()
+                    if isinstance(value, str)}  # fmt: skip
+        peer = tls.peer_identity(context)
+        address = peer_address(context.peer())
+        try:
+            self._failures.check(address)  # before any RSA verification or JWKS refresh
+            try:
+                principal = await self._auth.authenticate(method, metadata, peer, body)
+            except Unauthenticated:
+                self._failures.failed(address)
+                raise
+            record_principal(principal.subject)
+            self._auth.authorize(method, principal)
+        except (Unauthenticated, PermissionDenied, RateLimited) as exc:
+            await abort_with(context, spec_for(exc))
+        return principal
+
+    async def _run(
+        self, method: str, context: Context, body: bytes | None, call: Callable[[], Any]
+    ) -> Any:
+        principal = await self._admit(method, context, body)
+        principal_token = request_context.principal.set(principal)
+        peer_token = request_context.peer_identity.set(tls.peer_identity(context))
+        try:
+            return await _respond(call(), context)
+        finally:
+            request_context.principal.reset(principal_token)
+            request_context.peer_identity.reset(peer_token)
+
+    def _unary(
+        self, handler: grpc.RpcMethodHandler[Any, Any], method: str
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         parts = unary_parts(handler)
-        if parts is None or self._auth.is_exempt(method):
-            return handler  # unknown (None: UNIMPLEMENTED), streaming, or exempt
+        assert parts is not None
         unary, deserialize, behavior = parts
 
         def keep_body(raw: bytes) -> _WithBody:
             return _WithBody(raw, deserialize(raw))
 
-        async def authenticated(
-            request: _WithBody, context: grpc.aio.ServicerContext[Any, Any]
-        ) -> Any:
-            metadata = {key.lower(): value for key, value in context.invocation_metadata() or ()
-                        if isinstance(value, str)}  # fmt: skip
-            peer = tls.peer_identity(context)
-            try:
-                principal = await self._auth.authenticate(method, metadata, peer, request.raw)
-                record_principal(principal.subject)
-                self._auth.authorize(method, principal)
-            except (Unauthenticated, PermissionDenied) as exc:
-                await abort_with(context, spec_for(exc))
-            principal_token = request_context.principal.set(principal)
-            peer_token = request_context.peer_identity.set(peer)
-            try:
-                return await behavior(request.message, context)
-            finally:
-                request_context.principal.reset(principal_token)
-                request_context.peer_identity.reset(peer_token)
+        async def authenticated(request: _WithBody, context: Context) -> Any:
+            return await self._run(
+                method, context, request.raw, lambda: behavior(request.message, context)
+            )
 
         return rebuild_unary(unary, keep_body, authenticated)
+
+    def _streaming(
+        self, handler: grpc.RpcMethodHandler[Any, Any], method: str
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        # Coroutines that write with context.write serve every streaming shape in grpc.aio.
+        codec = {
+            "request_deserializer": handler.request_deserializer,
+            "response_serializer": handler.response_serializer,
+        }
+        if handler.unary_stream is not None:
+            unary_stream: Any = handler.unary_stream  # grpc-stubs types the sync context
+
+            async def unary_in(request: Any, context: Context) -> Any:
+                return await self._run(
+                    method, context, None, lambda: unary_stream(request, context)
+                )
+
+            return grpc.unary_stream_rpc_method_handler(unary_in, **codec)
+        stream_in: Any = handler.stream_unary or handler.stream_stream
+        assert stream_in is not None
+
+        async def streamed(requests: Any, context: Context) -> Any:
+            return await self._run(method, context, None, lambda: stream_in(requests, context))
+
+        if handler.stream_unary is not None:
+            return grpc.stream_unary_rpc_method_handler(streamed, **codec)
+        return grpc.stream_stream_rpc_method_handler(streamed, **codec)
