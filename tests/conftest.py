@@ -97,9 +97,11 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
     }
     values.update(overrides)
     # Tests of other concerns run without credentials; auth tests turn it on. Production mode
-    # wants reflection exposure chosen: public, unless a test says otherwise.
+    # wants reflection exposure, issuer and audience chosen explicitly: chosen here, unless a
+    # test chooses otherwise.
     auth = overrides.get("auth", {})
-    values["auth"] = {"enabled": False, "reflection": "public", **auth}  # type: ignore[dict-item]
+    chosen = {"reflection": "public", "issuer": "usersuite", "audience": "usersuite"}
+    values["auth"] = {"enabled": False, **chosen, **auth}  # type: ignore[dict-item]
     return Settings(**values)  # type: ignore[arg-type]
 
 

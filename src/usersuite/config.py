@@ -3,6 +3,7 @@
 This is the only module that reads the environment. Secrets are SecretStr and never logged.
 """
 
+import ipaddress
 from pathlib import Path
 from typing import Any, Literal, Self
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -20,14 +21,21 @@ MIN_SECRET_LENGTH = 32
 DEV_SECRET_PREFIX = "dev-"  # noqa: S105 - a marker that production refuses, not a secret
 
 
-SECRET_QUERY_KEYS = ("password", "passwd", "pass", "secret", "token", "key", "sslpassword")
+# A name containing one of these words holds a credential: `access_token`, `api_key`,
+# `client_secret`, `sslpassword`, `credentials`...
+CREDENTIAL_WORDS = ("password", "passwd", "pass", "secret", "token", "key", "credential")
+
+
+def is_credential_name(name: str) -> bool:
+    lowered = name.lower()
+    return any(word in lowered for word in CREDENTIAL_WORDS)
 
 
 def redact_url(url: str) -> str:
     """A URL safe to show: its password and credential-like query values replaced by ***."""
     parts = urlsplit(url)
     pairs = parse_qsl(parts.query, keep_blank_values=True)
-    secret_query = any(key.lower() in SECRET_QUERY_KEYS for key, _ in pairs)
+    secret_query = any(is_credential_name(key) for key, _ in pairs)
     if "@" not in parts.netloc and not secret_query:
         return url
     netloc = parts.netloc
@@ -35,9 +43,7 @@ def redact_url(url: str) -> str:
         userinfo, host = netloc.rsplit("@", 1)
         user = userinfo.split(":", 1)[0]
         netloc = f"{user}:***@{host}" if ":" in userinfo else f"***@{host}"
-    query = urlencode(
-        [(k, "***" if k.lower() in SECRET_QUERY_KEYS else v) for k, v in pairs], safe="*"
-    )
+    query = urlencode([(k, "***" if is_credential_name(k) else v) for k, v in pairs], safe="*")
     return f"{parts.scheme}://{netloc}{parts.path}" + (f"?{query}" if query else "")
 
 
@@ -51,6 +57,15 @@ def parse_address(value: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ValueError(f"'{value}' is not host:port with a port from 0 to 65535")
     return host.strip("[]"), int(port)
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost may resolve anywhere
 
 
 # Method-name prefixes that need no credentials: probes must work without a token.
@@ -103,6 +118,9 @@ class TlsSettings(BaseModel):
     cert_file: Path | None = None
     key_file: Path | None = None
     client_ca_file: Path | None = Field(None, description="require client certs from this CA")
+    allow_plaintext: bool = Field(
+        False, description="production: serve without TLS on a non-loopback address (a mesh)"
+    )
 
     @model_validator(mode="after")
     def _pairs(self) -> Self:
@@ -262,6 +280,14 @@ class Settings(_LayeredSettings):
         return value
 
     @model_validator(mode="after")
+    def _production_safety(self) -> Self:
+        """Refuses, in production mode, what only makes sense on a laptop: one line, one setting."""
+        refusals = production_refusals(self) if self.mode == "production" else []
+        if refusals:
+            raise ValueError(refusals[0])
+        return self
+
+    @model_validator(mode="after")
     def _consistent_limits(self) -> Self:
         if self.limits.default_deadline_seconds > self.limits.max_deadline_seconds:
             raise ValueError("limits.default_deadline_seconds exceeds limits.max_deadline_seconds")
@@ -304,12 +330,6 @@ class Settings(_LayeredSettings):
                     "auth.jwks_url, auth.hs256_secret or auth.signing_keys "
                     "(or disable auth explicitly with USERSUITE_AUTH__ENABLED=false)"
                 )
-            hs = auth.hs256_secret.get_secret_value() if auth.hs256_secret else None
-            if hs is not None and (hs.startswith(DEV_SECRET_PREFIX) or len(hs) < MIN_SECRET_LENGTH):
-                raise ValueError(
-                    f"auth.hs256_secret must be at least {MIN_SECRET_LENGTH} characters and "
-                    "not a dev secret in production mode"
-                )
             if auth.reflection is None:
                 raise ValueError(
                     "auth.reflection must be chosen in production mode: 'public' (anyone may "
@@ -341,9 +361,53 @@ class Settings(_LayeredSettings):
 
     def redacted(self) -> dict[str, Any]:
         """The effective settings for humans: secrets masked, credentials in URLs hidden."""
-        shown = self.model_dump(mode="json")
+        shown = _redact(self.model_dump(mode="json"))
         if self.database_url is not None:
             shown["database_url"] = redact_url(self.database_url.get_secret_value())
-        if self.nats_url is not None:
-            shown["nats_url"] = redact_url(self.nats_url)
-        return shown
+        return dict(shown)
+
+
+def _redact(value: Any, name: str = "") -> Any:
+    """Masks values of credential-like setting names and credentials inside URLs, recursively."""
+    if isinstance(value, dict):
+        return {key: _redact(item, str(key)) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redact(item, name) for item in value]
+    if not isinstance(value, str):
+        return value  # numbers and flags (leader_lock_key) are not credentials
+    if is_credential_name(name) and not name.endswith("_file"):
+        return "***"
+    return redact_url(value) if "://" in value else value
+
+
+def production_refusals(settings: "Settings") -> list[str]:
+    """Every unsafe production setting, each as one line naming it (the first is raised)."""
+    auth, found = settings.auth, []
+    keys = {f"auth.signing_keys[{key_id[:64]!r}]": key for key_id, key in auth.signing_keys.items()}
+    if auth.hs256_secret is not None:
+        keys = {"auth.hs256_secret": auth.hs256_secret, **keys}
+    for name, key in keys.items():
+        value = key.get_secret_value()
+        if len(value) < MIN_SECRET_LENGTH or value.startswith(DEV_SECRET_PREFIX):
+            found.append(
+                f"{name} must be at least {MIN_SECRET_LENGTH} characters and not a dev secret "
+                "in production mode"
+            )
+    if auth.jwks_url is not None:
+        url = urlsplit(auth.jwks_url)
+        scheme = url.scheme.lower()
+        if scheme == "file":
+            found.append("auth.jwks_url must not be a file:// URL: set auth.jwks_file instead")
+        elif scheme != "https" and not (scheme == "http" and is_loopback(url.hostname or "")):
+            found.append("auth.jwks_url must be https:// (plain http:// only on loopback)")
+    if auth.enabled and (auth.hs256_secret or auth.jwks_file or auth.jwks_url):
+        for name in ("issuer", "audience"):
+            if name not in auth.model_fields_set:
+                found.append(f"auth.{name} must be set explicitly in production mode")
+    host, _ = parse_address(settings.listen)
+    if not settings.tls.enabled and not settings.tls.allow_plaintext and not is_loopback(host):
+        found.append(
+            f"listen {settings.listen} is not loopback and TLS is off: set tls.cert_file and "
+            "tls.key_file, or tls.allow_plaintext = true behind a mesh that terminates TLS"
+        )
+    return found
