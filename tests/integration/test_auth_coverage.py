@@ -115,7 +115,7 @@ async def registered_methods(channel: grpc.aio.Channel) -> Iterator[tuple[str, b
     found = []
     for service in services:
         request = reflection_pb2.ServerReflectionRequest(file_containing_symbol=service)
-        response = next(r async for r in info(iter([request]), metadata=bearer(scope=ALL_SCOPES)))
+        (response,) = [r async for r in info(iter([request]), metadata=bearer(scope=ALL_SCOPES))]
         for raw in response.file_descriptor_response.file_descriptor_proto:
             file = descriptor_pb2.FileDescriptorProto.FromString(raw)
             for described in file.service:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from usersuite.adapters.db.tables import signing_nonces
 from usersuite.adapters.db.unit_of_work import is_unavailable
-from usersuite.domain.errors import ServiceUnavailable
+from usersuite.service.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 PURGE_BATCH = 1000

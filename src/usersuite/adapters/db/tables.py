@@ -12,6 +12,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
 )
 
 metadata = MetaData(
@@ -86,4 +87,15 @@ signing_nonces = Table(
     Column("nonce", String(128), primary_key=True),
     Column("expire_time", DateTime(timezone=True), nullable=False),
     Index(None, "expire_time"),
+)
+
+# The inbox lives in a downstream consumer's own database, so it has a metadata of its own:
+# our migrations never create it, `create_inbox` (or the consumer's migrations) do.
+inbox_metadata = MetaData()
+inbox = Table(
+    "usersuite_inbox",
+    inbox_metadata,
+    Column("consumer", String(200), primary_key=True),
+    Column("event_id", String(64), primary_key=True),
+    Column("received_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

@@ -22,7 +22,7 @@ from jwt import PyJWK, PyJWKSet
 from prometheus_client import CollectorRegistry, Counter
 
 from usersuite.api.errors import Unauthenticated
-from usersuite.domain.errors import ServiceUnavailable
+from usersuite.service.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 # A background retry after a failed fetch never comes sooner than this, even with no rate limit.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any
 
 import grpc
 
@@ -14,16 +14,21 @@ from usersuite.api.auth.jwt import JwtVerifier
 from usersuite.api.auth.scopes import required_scope
 from usersuite.api.auth.signing import SignatureVerifier
 from usersuite.api.errors import PermissionDenied, RateLimited, Unauthenticated, spec_for
-from usersuite.api.interceptors.base import Continuation, rebuild_unary, unary_parts
+from usersuite.api.interceptors.base import (
+    Context,
+    Continuation,
+    Deserializer,
+    Handler,
+    UnaryBehavior,
+    UnaryInterceptor,
+)
 from usersuite.api.interceptors.errors import abort_with
-from usersuite.api.interceptors.observability import record_principal
 from usersuite.api.interceptors.rate_limit import FailedAuthLimiter, peer_address
 from usersuite.service import request_context
 from usersuite.service.request_context import Principal
 
 BEARER = "bearer "
 MAX_SUBJECT_LENGTH = 255  # the outbox principal column
-Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
 
 
 @dataclass(frozen=True)
@@ -100,7 +105,7 @@ async def _respond(result: Any, context: Context) -> Any:
     return None
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+class AuthInterceptor(UnaryInterceptor):
     """Every handler kind passes here: unary and streaming, ours, health's and reflection's.
 
     Only the exempt prefixes (health, and reflection when it is public) go through untouched.
@@ -110,35 +115,47 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     def __init__(self, authenticator: Authenticator, failures: FailedAuthLimiter) -> None:
         self._auth = authenticator
         self._failures = failures
+        self.exempt = authenticator.exempt_prefixes
 
-    # grpc returns UNIMPLEMENTED for a None handler; grpc-stubs omits the None.
+    # grpc answers UNIMPLEMENTED for a None handler; grpc-stubs leaves the None out.
     async def intercept_service(  # type: ignore[override]
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+    ) -> Handler | None:
         handler = await continuation(handler_call_details)
         method = handler_call_details.method
-        if handler is None or self._auth.is_exempt(method):
-            return handler  # unknown (None: UNIMPLEMENTED) or exempt
-        if handler.unary_unary is not None:
-            return self._unary(handler, method)
+        if handler is None or handler.unary_unary is not None or method.startswith(self.exempt):
+            # Unary calls take the base's way, which keeps the request bytes for signatures.
+            return await super().intercept_service(_resolved(handler), handler_call_details)
         return self._streaming(handler, method)
 
+    def decode(self, method: str, deserialize: Deserializer) -> Deserializer:
+        def keep_body(raw: bytes) -> _WithBody:
+            return _WithBody(raw, deserialize(raw))
+
+        return keep_body
+
+    def wrap(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
+        async def authenticated(request: _WithBody, context: Context) -> Any:
+            return await self._run(
+                method, context, request.raw, lambda: behavior(request.message, context)
+            )
+
+        return authenticated
+
     async def _admit(self, method: str, context: Context, body: bytes | None) -> Principal:
-        """The caller's principal, authorized for `method`; aborts the call otherwise."""
+        """The caller's principal; aborts the call when it is not who it must be."""
         metadata = {key.lower(): value for key, value in context.invocation_metadata() or ()
                     if isinstance(value, str)}  # fmt: skip
-        peer = tls.peer_identity(context)
         address = peer_address(context.peer())
         try:
             self._failures.check(address)  # before any RSA verification or JWKS refresh
-            try:
-                principal = await self._auth.authenticate(method, metadata, peer, body)
-            except Unauthenticated:
-                self._failures.failed(address)
-                raise
-            record_principal(principal.subject)
-            self._auth.authorize(method, principal)
-        except (Unauthenticated, PermissionDenied, RateLimited) as exc:
+            principal = await self._auth.authenticate(
+                method, metadata, tls.peer_identity(context), body
+            )
+        except Unauthenticated as exc:
+            self._failures.failed(address)
+            await abort_with(context, spec_for(exc))
+        except RateLimited as exc:
             await abort_with(context, spec_for(exc))
         return principal
 
@@ -146,34 +163,18 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         self, method: str, context: Context, body: bytes | None, call: Callable[[], Any]
     ) -> Any:
         principal = await self._admit(method, context, body)
-        principal_token = request_context.principal.set(principal)
-        peer_token = request_context.peer_identity.set(tls.peer_identity(context))
+        # Identified before authorization, so a refused call is logged with its caller.
+        token = request_context.identify(principal)
         try:
+            try:
+                self._auth.authorize(method, principal)
+            except PermissionDenied as exc:
+                await abort_with(context, spec_for(exc))
             return await _respond(call(), context)
         finally:
-            request_context.principal.reset(principal_token)
-            request_context.peer_identity.reset(peer_token)
+            request_context.principal.reset(token)
 
-    def _unary(
-        self, handler: grpc.RpcMethodHandler[Any, Any], method: str
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        parts = unary_parts(handler)
-        assert parts is not None
-        unary, deserialize, behavior = parts
-
-        def keep_body(raw: bytes) -> _WithBody:
-            return _WithBody(raw, deserialize(raw))
-
-        async def authenticated(request: _WithBody, context: Context) -> Any:
-            return await self._run(
-                method, context, request.raw, lambda: behavior(request.message, context)
-            )
-
-        return rebuild_unary(unary, keep_body, authenticated)
-
-    def _streaming(
-        self, handler: grpc.RpcMethodHandler[Any, Any], method: str
-    ) -> grpc.RpcMethodHandler[Any, Any]:
+    def _streaming(self, handler: Handler, method: str) -> Handler:
         # Coroutines that write with context.write serve every streaming shape in grpc.aio.
         codec = {
             "request_deserializer": handler.request_deserializer,
@@ -197,3 +198,12 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         if handler.stream_unary is not None:
             return grpc.stream_unary_rpc_method_handler(streamed, **codec)
         return grpc.stream_stream_rpc_method_handler(streamed, **codec)
+
+
+def _resolved(handler: Handler | None) -> Continuation:
+    """A continuation that answers with a handler already looked up."""
+
+    async def continuation(_: grpc.HandlerCallDetails) -> Handler | None:
+        return handler
+
+    return continuation
