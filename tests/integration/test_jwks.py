@@ -90,12 +90,20 @@ async def until_requests(server: JwksServer, count: int) -> None:
     await until(arrived)
 
 
-async def test_a_known_kid_never_waits_behind_a_slow_fetch_for_an_unknown_one(
+async def loaded_then_held(
     sqlite_url: str, jwks_server: JwksServer, keys: dict[str, Any]
-) -> None:
+) -> AsyncIterator[Api]:
+    """A server that has loaded k1 and may refresh at any time, from a JWKS server on hold."""
     async for api in serve(sqlite_url, jwks_url=jwks_server.url, jwks_min_refresh_seconds=0):
         assert await call(api, token(keys, "k1")) is None
         jwks_server.hold()
+        yield api
+
+
+async def test_a_known_kid_never_waits_behind_a_slow_fetch_for_an_unknown_one(
+    sqlite_url: str, jwks_server: JwksServer, keys: dict[str, Any]
+) -> None:
+    async for api in loaded_then_held(sqlite_url, jwks_server, keys):
         unknown = asyncio.create_task(call(api, token(keys, "nope")))
         await until_requests(jwks_server, 2)
         known = asyncio.create_task(call(api, token(keys, "k1")))
@@ -113,9 +121,7 @@ async def test_a_known_kid_never_waits_behind_a_slow_fetch_for_an_unknown_one(
 async def test_callers_that_give_up_leave_one_fetch_in_flight(
     sqlite_url: str, jwks_server: JwksServer, keys: dict[str, Any]
 ) -> None:
-    async for api in serve(sqlite_url, jwks_url=jwks_server.url, jwks_min_refresh_seconds=0):
-        assert await call(api, token(keys, "k1")) is None
-        jwks_server.hold()
+    async for api in loaded_then_held(sqlite_url, jwks_server, keys):
         for attempt in range(5):
             details = await call(api, token(keys, f"unknown-{attempt}"), deadline=0.3)
             assert details.code == grpc.StatusCode.DEADLINE_EXCEEDED
