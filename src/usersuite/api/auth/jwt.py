@@ -1,6 +1,5 @@
 """JWT verification with PyJWT: HS256 (shared secret) or RS256/ES256 keys from a JWKS."""
 
-import logging
 import time
 from typing import Any
 
@@ -10,7 +9,6 @@ from usersuite.api.auth.jwks import JwksSource
 from usersuite.api.errors import Unauthenticated
 from usersuite.service.request_context import Principal
 
-log = logging.getLogger(__name__)
 ASYMMETRIC = {"RS256": "RSA", "ES256": "EC"}
 
 
