@@ -94,10 +94,14 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "listen": "127.0.0.1:0",
         "database": {"health_interval_seconds": 0.2},
         "shutdown_grace_seconds": 5.0,
-        # Tests of other concerns run without credentials; auth tests turn it on.
-        "auth": {"enabled": False},
     }
     values.update(overrides)
+    # Tests of other concerns run without credentials; auth tests turn it on. Production mode
+    # wants reflection exposure, issuer and audience chosen explicitly: chosen here, unless a
+    # test chooses otherwise.
+    auth = overrides.get("auth", {})
+    chosen = {"reflection": "public", "issuer": "usersuite", "audience": "usersuite"}
+    values["auth"] = {"enabled": False, **chosen, **auth}  # type: ignore[dict-item]
     return Settings(**values)  # type: ignore[arg-type]
 
 
