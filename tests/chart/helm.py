@@ -1,5 +1,6 @@
 """Real Helm on the chart: lint and template with the value sets under tests/chart/values."""
 
+import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,14 +56,27 @@ def values_args(files: tuple[str, ...], sets: tuple[str, ...] = ()) -> list[str]
     return args + [arg for value in sets for arg in ("--set", value)]
 
 
+def kube_version() -> str:
+    """The oldest Kubernetes the chart allows (Chart.yaml's kubeVersion, e.g. `>=1.30.0-0`).
+
+    Helm built with `go install` assumes Kubernetes 1.20 unless told otherwise."""
+    match = re.fullmatch(r">=\s*(\d+\.\d+\.\d+)(-0)?", chart_metadata()["kubeVersion"])
+    assert match, f"kubeVersion is not a lower bound: {chart_metadata()['kubeVersion']}"
+    return match.group(1)
+
+
 def lint(files: tuple[str, ...]) -> HelmResult:
-    return helm("lint", "--strict", str(CHART), "--namespace", NAMESPACE, *values_args(files))
+    return helm(
+        "lint", "--strict", str(CHART), "--namespace", NAMESPACE,
+        "--kube-version", kube_version(), *values_args(files),
+    )  # fmt: skip
 
 
 def template(files: tuple[str, ...], sets: tuple[str, ...] = ()) -> HelmResult:
     return helm(
-        "template", RELEASE, str(CHART), "--namespace", NAMESPACE, *values_args(files, sets)
-    )
+        "template", RELEASE, str(CHART), "--namespace", NAMESPACE,
+        "--kube-version", kube_version(), *values_args(files, sets),
+    )  # fmt: skip
 
 
 def render(files: tuple[str, ...], sets: tuple[str, ...] = ()) -> list[dict[str, Any]]:

@@ -24,7 +24,7 @@ def test_chart_metadata() -> None:
     ("values_file", "complaint"),
     [
         ("typo.yaml", "replicaCuont"),
-        ("wrong-type.yaml", "tls.enabled"),
+        ("wrong-type.yaml", "'/tls/enabled': got string, want boolean"),
     ],
 )
 def test_schema_rejects_bad_values(values_file: str, complaint: str) -> None:

@@ -1,13 +1,11 @@
 """Every rendering validates offline against the Kubernetes OpenAPI schemas (kubernetes-validate,
 strict: unknown fields fail) of the oldest Kubernetes the chart allows and of the newest known."""
 
-import re
-
 import kubernetes_validate
 import pytest
 from kubernetes_validate.utils import SchemaNotFoundError, latest_version
 
-from tests.chart.helm import chart_metadata
+from tests.chart.helm import kube_version
 from tests.chart.manifests import Manifests
 
 # Custom resources that Kubernetes itself has no schema for; the chart renders them only when
@@ -18,14 +16,7 @@ CUSTOM_RESOURCES = {
 }
 
 
-def oldest_supported() -> str:
-    """The lower bound of Chart.yaml's kubeVersion, e.g. `>=1.30.0-0` -> 1.30.0."""
-    match = re.fullmatch(r">=\s*(\d+\.\d+\.\d+)(-0)?", chart_metadata()["kubeVersion"])
-    assert match, f"kubeVersion is not a lower bound: {chart_metadata()['kubeVersion']}"
-    return match.group(1)
-
-
-@pytest.mark.parametrize("version", [oldest_supported(), latest_version()])
+@pytest.mark.parametrize("version", [kube_version(), latest_version()])
 def test_renderings_match_kubernetes_schemas(rendering: Manifests, version: str) -> None:
     custom = []
     for obj in rendering.objects:
@@ -46,4 +37,4 @@ def test_validation_catches_a_bad_manifest(renderings: dict[str, Manifests]) -> 
     deployment = renderings["default"].one("Deployment", "-api")
     broken = {**deployment, "spec": {**deployment["spec"], "replica": 2}}
     with pytest.raises(kubernetes_validate.ValidationError):
-        kubernetes_validate.validate(broken, oldest_supported(), strict=True)
+        kubernetes_validate.validate(broken, kube_version(), strict=True)

@@ -16,14 +16,14 @@
 
 {{/* Labels that select one component's pods; call with (list $ "api"). */}}
 {{- define "usersuite.selectorLabels" -}}
-{{- $root := index . 0 }}
+{{- $root := index . 0 -}}
 app.kubernetes.io/name: {{ include "usersuite.name" $root }}
 app.kubernetes.io/instance: {{ $root.Release.Name }}
 app.kubernetes.io/component: {{ index . 1 }}
 {{- end }}
 
 {{- define "usersuite.labels" -}}
-{{- $root := index . 0 }}
+{{- $root := index . 0 -}}
 helm.sh/chart: {{ printf "%s-%s" $root.Chart.Name $root.Chart.Version | replace "+" "_" }}
 {{ include "usersuite.selectorLabels" . }}
 app.kubernetes.io/version: {{ $root.Chart.AppVersion | quote }}
@@ -115,11 +115,7 @@ seccompProfile:
 {{/* Secrets that are strings reach the server as USERSUITE_* variables (it reads no other
      source for them); file-shaped secrets (JWKS, TLS) are mounted. */}}
 {{- define "usersuite.secretEnv" -}}
-- name: USERSUITE_DATABASE_URL
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "usersuite.secretName" . }}
-      key: database-url
+{{ include "usersuite.databaseUrlEnv" (include "usersuite.secretName" .) }}
 - name: USERSUITE_PAGE_TOKEN_SECRET
   valueFrom:
     secretKeyRef:
@@ -137,6 +133,15 @@ seccompProfile:
       name: {{ include "usersuite.secretName" . }}
       key: auth-signing-keys
       optional: true
+{{- end }}
+
+{{/* The one secret the bridge and the migrations need; call with the Secret's name. */}}
+{{- define "usersuite.databaseUrlEnv" -}}
+- name: USERSUITE_DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: database-url
 {{- end }}
 
 {{/* The config file, the writable /tmp and the mounted secret files of a usersuite container. */}}
