@@ -25,7 +25,7 @@ def checkov(directory: Path) -> list[dict[str, Any]]:
         [str(CHECKOV), "--config-file", str(CONFIG), "--directory", str(directory)],
         capture_output=True, text=True, timeout=900, check=False,
         # No calls home: no guideline download, no version check.
-        env=child_env(BC_SKIP_MAPPING="TRUE", CHECKOV_SKIP_VERSION_CHECK="TRUE"),
+        env=child_env(BC_SKIP_MAPPING="TRUE", CKV_SKIP_PACKAGE_UPDATE_CHECK="TRUE"),
     )  # fmt: skip
     assert result.returncode in (0, 1), f"checkov failed to run\n{result.stderr[-3000:]}"
     reports = json.loads(result.stdout)

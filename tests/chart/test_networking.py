@@ -27,7 +27,7 @@ def test_network_policies(renderings: dict[str, Manifests]) -> None:
     production = renderings["production"]
     policies = {p["metadata"]["name"].rsplit("-", 1)[1]: p["spec"] for p in production.all(
         "NetworkPolicy")}  # fmt: skip
-    assert set(policies) == {"api", "bridge", "migrations"}
+    assert set(policies) == {"api", "bridge", "migrations", "test"}
 
     def egress_ports(spec: dict) -> set[int]:  # type: ignore[type-arg]
         return {p["port"] for rule in spec["egress"] for p in rule["ports"]}
@@ -37,7 +37,9 @@ def test_network_policies(renderings: dict[str, Manifests]) -> None:
     assert egress_ports(api) == {5432, 53, 443}
     assert egress_ports(bridge) == {5432, 53, 4222}
     assert egress_ports(policies["migrations"]) == {5432, 53}
+    assert egress_ports(policies["test"]) == {50051, 53}  # `helm test` reaches the API only
     assert policies["migrations"]["ingress"] == []
+    assert policies["test"]["ingress"] == []
     ingress = {rule["ports"][0]["port"]: rule["from"] for rule in api["ingress"]}
     assert set(ingress) == {"grpc", "metrics"}
     frontend = {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "frontend"}}}
