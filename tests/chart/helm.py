@@ -2,17 +2,17 @@
 
 import re
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tests.e2e.harness import child_env, find_tool
+from tests.e2e.harness import child_env, describe, find_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART = REPO_ROOT / "deploy" / "helm" / "usersuite"
 VALUES = Path(__file__).resolve().parent / "values"
+Run = subprocess.CompletedProcess[str]
 RELEASE = "users"
 NAMESPACE = "usersuite"
 FULLNAME = f"{RELEASE}-usersuite"
@@ -27,20 +27,8 @@ VALUE_SETS: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass
-class HelmResult:
-    """One helm run: exit status and output."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-
-    def __str__(self) -> str:
-        return f"exit status {self.returncode}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}"
-
-
-def helm(*args: str) -> HelmResult:
-    result = subprocess.run(
+def helm(*args: str) -> Run:
+    return subprocess.run(
         [find_tool("helm"), *args],
         capture_output=True,
         text=True,
@@ -48,7 +36,6 @@ def helm(*args: str) -> HelmResult:
         check=False,
         env=child_env(),
     )
-    return HelmResult(result.returncode, result.stdout, result.stderr)
 
 
 def values_args(files: tuple[str, ...], sets: tuple[str, ...] = ()) -> list[str]:
@@ -65,14 +52,14 @@ def kube_version() -> str:
     return match.group(1)
 
 
-def lint(files: tuple[str, ...]) -> HelmResult:
+def lint(files: tuple[str, ...]) -> Run:
     return helm(
         "lint", "--strict", str(CHART), "--namespace", NAMESPACE,
         "--kube-version", kube_version(), *values_args(files),
     )  # fmt: skip
 
 
-def template(files: tuple[str, ...], sets: tuple[str, ...] = ()) -> HelmResult:
+def template(files: tuple[str, ...], sets: tuple[str, ...] = ()) -> Run:
     return helm(
         "template", RELEASE, str(CHART), "--namespace", NAMESPACE,
         "--kube-version", kube_version(), *values_args(files, sets),
@@ -82,7 +69,7 @@ def template(files: tuple[str, ...], sets: tuple[str, ...] = ()) -> HelmResult:
 def render(files: tuple[str, ...], sets: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     """The rendered manifests (hooks and test resources included), as parsed YAML."""
     result = template(files, sets)
-    assert result.returncode == 0, f"helm template failed\n{result}"
+    assert result.returncode == 0, f"helm template failed\n{describe(result)}"
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
 
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from tests.chart.helm import REPO_ROOT, VALUE_SETS, template
-from tests.e2e.harness import child_env
+from tests.e2e.harness import child_env, describe
 
 CHECKOV = REPO_ROOT / ".bin" / "checkov-venv" / "bin" / "checkov"
 CONFIG = Path(__file__).resolve().parent / "checkov.yaml"
@@ -37,7 +37,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
     directory = tmp_path_factory.mktemp("rendered")
     for name, files in VALUE_SETS.items():
         rendered = template(files)
-        assert rendered.returncode == 0, rendered
+        assert rendered.returncode == 0, describe(rendered)
         (directory / f"{name}.yaml").write_text(rendered.stdout)
     return checkov(directory)
 
