@@ -19,6 +19,11 @@ def test_probes_are_native_grpc_on_the_health_service(rendering: Manifests) -> N
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert api[probe]["grpc"] == {"port": GRPC_PORT}, probe
         assert not {"httpGet", "exec", "tcpSocket"} & set(api[probe]), probe
+    # Readiness reacts within seconds; liveness waits out a database outage (health then
+    # reports NOT_SERVING too), since a restart would not bring the database back.
+    ready, live = api["readinessProbe"], api["livenessProbe"]
+    assert live["periodSeconds"] * live["failureThreshold"] >= 60
+    assert ready["periodSeconds"] * ready["failureThreshold"] <= 15
     # The config the server reads listens where the probes and Service point.
     assert rendering.settings()["listen"] == f"0.0.0.0:{GRPC_PORT}"
 
