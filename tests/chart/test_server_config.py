@@ -16,8 +16,10 @@ def test_server_accepts_the_rendered_config(rendering: Manifests, tmp_path: Path
     shown = json.loads(result.stdout)
     expected = rendering.settings()
     assert shown["mode"] == "production"
-    for key in ("listen", "metrics_listen", "nats_url", "log_level", "db_pool_size"):
+    for key in ("listen", "metrics_listen", "nats_url", "log_level"):
         assert shown[key] == expected[key], key
+    assert shown["database"]["pool_size"] == expected["database"]["pool_size"]
+    assert shown["database"]["max_overflow"] == expected["database"]["max_overflow"]
     assert shown["auth"]["enabled"] == expected["auth"]["enabled"]
     assert shown["shutdown_grace_seconds"] == expected["shutdown_grace_seconds"]
 

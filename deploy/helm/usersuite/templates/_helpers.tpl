@@ -98,8 +98,7 @@ seccompProfile:
   "listen" (printf "0.0.0.0:%d" (int .Values.ports.grpc))
   "metrics_listen" (printf "0.0.0.0:%d" (int .Values.ports.metrics))
   "shutdown_grace_seconds" (int .Values.api.shutdownGraceSeconds)
-  "db_pool_size" (int .Values.api.dbPoolSize)
-  "db_max_overflow" (int .Values.api.dbMaxOverflow)
+  "database" (dict "pool_size" (int .Values.api.dbPoolSize) "max_overflow" (int .Values.api.dbMaxOverflow))
   "nats_url" .Values.natsUrl
   "auth" $auth }}
 {{- if .Values.tls.enabled }}
