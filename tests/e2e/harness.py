@@ -126,12 +126,20 @@ def serve_args(*extra: str) -> list[str]:
 class UsersuiteProcess:
     """A long-running `usersuite serve|dev` process: started, awaited ready, always stopped."""
 
-    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, log_dir: Path) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        env: dict[str, str],
+        cwd: Path,
+        log_dir: Path,
+        executable: str | None = None,
+    ) -> None:
+        """`executable` defaults to the repository's `usersuite` (another venv's, for instance)."""
         self.args = args
         self.stderr_path = log_dir / f"usersuite-{time.monotonic_ns()}.stderr"
         self._stderr = self.stderr_path.open("w")
         self.proc = subprocess.Popen(
-            [find_tool("usersuite"), *args],
+            [executable or find_tool("usersuite"), *args],
             env=env,
             cwd=cwd,
             stdin=subprocess.DEVNULL,
