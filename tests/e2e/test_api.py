@@ -10,7 +10,8 @@ import pytest
 from google.protobuf import descriptor_pb2
 from grpc_reflection.v1alpha import reflection_pb2
 
-from tests.e2e.harness import Grpcurl, UsersuiteProcess, error_info, field_violations
+from tests.support.grpcurl import Grpcurl, error_info, field_violations
+from tests.support.processes import UsersuiteProcess
 
 pytestmark = pytest.mark.e2e
 

@@ -8,15 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import (
-    Launch,
-    child_env,
-    describe,
-    production_env,
-    run_usersuite,
-    server_env,
-)
-from tests.support.postgres import free_port
+from tests.support.ports import free_port
+from tests.support.processes import Launch, child_env, production_env, run_usersuite, server_env
+from tests.support.tools import describe
 
 pytestmark = pytest.mark.e2e
 

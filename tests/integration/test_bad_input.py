@@ -13,7 +13,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import Postgres, make_settings
+from tests.support.postgres import Postgres
+from tests.support.settings import make_settings
 from tests.support.status import details_of
 from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.api.auth.jwt import mint_token

@@ -18,16 +18,11 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from tests.conftest import make_settings
-from tests.support.events import (
-    STREAM,
-    make_history,
-    running_relay,
-    stream_has,
-    stream_messages,
-    wait_until,
-)
+from tests.support.events import STREAM, make_history, stream_has, stream_messages
 from tests.support.nats import NatsServer
+from tests.support.relaying import relaying
+from tests.support.settings import make_settings
+from tests.support.waiting import eventually
 from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.adapters.nats.jetstream import connect
 from usersuite.api.server import start
@@ -161,15 +156,15 @@ async def test_a_handler_that_always_fails_is_dead_lettered_after_max_deliver(
     api: Container, pg_url: str, downstream: AsyncEngine, nats_server: NatsServer, nc: Client
 ) -> None:
     handler = Recorder("always-fails", fail=lambda _event, _call: True)
-    async with running_relay(pg_url, nats_server.url):
+    async with relaying(pg_url, nats_server.url):
         [user_id] = await make_history(api.handlers, users=1, updates=0)
-        await wait_until(lambda: stream_has(nc, 1), what="the event in the stream")
+        await eventually(lambda: stream_has(nc, 1), what="the event in the stream")
     [original] = await stream_messages(nc)
 
     consumer = Consumer(nc, downstream, handler, quick("always-fails"))
     async with running(consumer):
-        await wait_until(lambda: stream_has(nc, 1, DLQ), what="the dead letter")
-        await wait_until(settled(nc, "always-fails", original.seq), what="the term")
+        await eventually(lambda: stream_has(nc, 1, DLQ), what="the dead letter")
+        await eventually(settled(nc, "always-fails", original.seq), what="the term")
         # Longer than the whole backoff schedule: a redelivery would have come by now.
         await asyncio.sleep(1.0)
 
@@ -201,13 +196,13 @@ async def test_a_handler_that_fails_once_has_its_effect_exactly_once(
     api: Container, pg_url: str, downstream: AsyncEngine, nats_server: NatsServer, nc: Client
 ) -> None:
     handler = Recorder("flaky", fail=lambda _event, call: call == 1)
-    async with running_relay(pg_url, nats_server.url):
+    async with relaying(pg_url, nats_server.url):
         await make_history(api.handlers, users=2, updates=1)
-        await wait_until(lambda: stream_has(nc, 4), what="4 events")
+        await eventually(lambda: stream_has(nc, 4), what="4 events")
     event_ids = [m.headers["ce-id"] for m in await stream_messages(nc)]
 
     async with running(Consumer(nc, downstream, handler, quick("flaky"))):
-        await wait_until(settled(nc, "flaky", await last_seq(nc)), what="all acknowledged")
+        await eventually(settled(nc, "flaky", await last_seq(nc)), what="all acknowledged")
 
     assert Counter(await effect_rows(downstream)) == Counter(event_ids)
     assert len(handler.calls) == 8  # each event: one failure, one success
@@ -223,26 +218,26 @@ async def test_the_same_event_delivered_again_has_its_effect_once(
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     handler = Recorder("once")
-    async with running_relay(pg_url, nats_server.url):
+    async with relaying(pg_url, nats_server.url):
         await make_history(api.handlers, users=3, updates=0)
-        await wait_until(lambda: stream_has(nc, 3), what="3 events")
+        await eventually(lambda: stream_has(nc, 3), what="3 events")
     messages = await stream_messages(nc)
     event_ids = [m.headers["ce-id"] for m in messages]
 
     consumer = Consumer(nc, downstream, handler, quick("once"), tracer_provider=provider)
     async with running(consumer):
-        await wait_until(settled(nc, "once", 3), what="the first deliveries")
+        await eventually(settled(nc, "once", 3), what="the first deliveries")
         # The same event published again under another Nats-Msg-Id: JetStream stores it again.
         first = messages[0]
         headers = {**first.headers, "Nats-Msg-Id": "republished-" + first.headers["ce-id"]}
         ack = await nc.jetstream().publish(first.subject, first.data, headers=headers)
         assert not ack.duplicate
-        await wait_until(settled(nc, "once", ack.seq), what="the republished event")
+        await eventually(settled(nc, "once", ack.seq), what="the republished event")
 
     # The consumer is deleted and created again: JetStream delivers the whole stream anew.
     await nc.jetstream().delete_consumer(STREAM, "once")
     async with running(Consumer(nc, downstream, handler, quick("once"), tracer_provider=provider)):
-        await wait_until(settled(nc, "once", ack.seq), what="the replay")
+        await eventually(settled(nc, "once", ack.seq), what="the replay")
 
     assert Counter(await effect_rows(downstream)) == Counter(event_ids)
     assert len(handler.calls) == 3
@@ -258,9 +253,9 @@ async def test_the_same_event_delivered_again_has_its_effect_once(
 async def test_stopping_finishes_the_message_in_hand_and_hands_back_the_rest(
     api: Container, pg_url: str, downstream: AsyncEngine, nats_server: NatsServer, nc: Client
 ) -> None:
-    async with running_relay(pg_url, nats_server.url):
+    async with relaying(pg_url, nats_server.url):
         await make_history(api.handlers, users=3, updates=0)
-        await wait_until(lambda: stream_has(nc, 3), what="3 events")
+        await eventually(lambda: stream_has(nc, 3), what="3 events")
     recorder = Recorder("stopper")
     entered, release = asyncio.Event(), asyncio.Event()
 
@@ -283,7 +278,7 @@ async def test_stopping_finishes_the_message_in_hand_and_hands_back_the_rest(
     assert info.ack_floor.stream_seq == 1
     assert info.delivered.stream_seq == 3  # all three were fetched in one batch
     async with running(Consumer(nc, downstream, recorder, stopper)):
-        await wait_until(settled(nc, "stopper", 3), what="the rest", within=30)
+        await eventually(settled(nc, "stopper", 3), what="the rest", within=30)
     event_ids = [m.headers["ce-id"] for m in await stream_messages(nc)]
     assert Counter(await effect_rows(downstream)) == Counter(event_ids)
     assert [call.deliveries for call in recorder.calls] == [1, 2, 2]
@@ -330,9 +325,9 @@ async def test_the_consumer_span_continues_the_trace_of_the_create_user_call(
         trace_id = client.get_span_context().trace_id
 
         consumer = Consumer(nc, downstream, handler, quick("traced"), tracer_provider=provider)
-        async with running_relay(pg_url, nats_server.url), running(consumer):
-            await wait_until(lambda: stream_has(nc, 1), what="the event")
-            await wait_until(settled(nc, "traced", 1), what="the event to be consumed")
+        async with relaying(pg_url, nats_server.url), running(consumer):
+            await eventually(lambda: stream_has(nc, 1), what="the event")
+            await eventually(settled(nc, "traced", 1), what="the event to be consumed")
     finally:
         await server.stop(0)
         await container.close()
@@ -374,14 +369,14 @@ async def test_three_durable_consumers_and_a_core_subscriber_each_get_every_even
     subscription = await nc.subscribe("user.v1.>", cb=on_core)
     names = ("alpha", "beta", "gamma")
     handlers = {name: Recorder(name) for name in names}
-    async with running_relay(pg_url, nats_server.url):
+    async with relaying(pg_url, nats_server.url):
         consumers = [Consumer(nc, downstream, handlers[name], quick(name)) for name in names]
         async with running(consumers[0]), running(consumers[1]), running(consumers[2]):
             await make_history(api.handlers, users=3, updates=2)
-            await wait_until(lambda: stream_has(nc, 9), what="9 events")
+            await eventually(lambda: stream_has(nc, 9), what="9 events")
             for name in names:
-                await wait_until(settled(nc, name, 9), what=f"{name} to consume every event")
-    await wait_until(lambda: _length_is(core, 9), what="the core subscriber")
+                await eventually(settled(nc, name, 9), what=f"{name} to consume every event")
+    await eventually(lambda: _length_is(core, 9), what="the core subscriber")
     await subscription.unsubscribe()
 
     event_ids = [m.headers["ce-id"] for m in await stream_messages(nc)]

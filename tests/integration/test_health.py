@@ -7,8 +7,8 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.conftest import Postgres, make_settings
-from tests.support.postgres import PostgresCluster
+from tests.support.postgres import Postgres, PostgresCluster
+from tests.support.settings import make_settings
 from tests.support.status import details_of
 from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.api.server import start

@@ -20,7 +20,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 from tests.support.status import details_of
 from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.adapters.db.tables import outbox

@@ -9,14 +9,10 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.engine import make_url
 
-from tests.support.events import (
-    make_history,
-    relay_settings,
-    stream_count,
-    stream_messages,
-    wait_until,
-)
+from tests.support.events import make_history, stream_count, stream_messages
 from tests.support.nats import NatsServer
+from tests.support.settings import relay_settings
+from tests.support.waiting import eventually
 from user.v1 import events_pb2
 from usersuite.adapters.db.tables import outbox
 from usersuite.adapters.nats.jetstream import StreamConflict, connect
@@ -71,7 +67,7 @@ async def test_every_event_is_published_once_in_order_with_its_headers(
 ) -> None:
     ids = await make_history(api.handlers, users=5, updates=3)
     await start_bridge(pg_url)  # type: ignore[operator]
-    await wait_until(lambda: _count_is(nc, 20), what="20 events in the stream")
+    await eventually(lambda: _count_is(nc, 20), what="20 events in the stream")
     messages = await stream_messages(nc)  # type: ignore[arg-type]
     versions: dict[str, list[int]] = defaultdict(list)
     for msg in messages:
@@ -113,9 +109,9 @@ async def test_a_late_committing_transaction_is_not_skipped(
             (events_pb2.UserDeleted(name="users/slow-user").SerializeToString(),),
         )
         ids = await make_history(api.handlers, users=3, updates=0)
-        await wait_until(lambda: _count_is(nc, 3), what="the fast events")
+        await eventually(lambda: _count_is(nc, 3), what="the fast events")
         await slow.commit()
-    await wait_until(lambda: _count_is(nc, 4), what="the late event")
+    await eventually(lambda: _count_is(nc, 4), what="the late event")
     messages = await stream_messages(nc)  # type: ignore[arg-type]
     assert messages[-1].headers["ce-id"] == "00000000-0000-0000-0000-00000000000a"
     assert len(ids) == 3
@@ -127,14 +123,14 @@ async def test_two_bridges_publish_each_event_once_in_order(
     first = await start_bridge(pg_url, batch_size=7)  # type: ignore[operator]
     second = await start_bridge(pg_url, batch_size=7)  # type: ignore[operator]
     await make_history(api.handlers, users=10, updates=4)
-    await wait_until(lambda: _count_is(nc, 50), what="50 events")
+    await eventually(lambda: _count_is(nc, 50), what="50 events")
     leaders = [b.container.relay._metrics.leader._value.get() for b in (first, second)]
     assert sorted(leaders) == [0.0, 1.0]
     # The leader stops; the stand-by takes over and relays what comes next.
     leader = first if leaders[0] == 1.0 else second
     await leader.stop()
     await make_history_more(api)
-    await wait_until(lambda: _count_is(nc, 51), what="the stand-by to take over")
+    await eventually(lambda: _count_is(nc, 51), what="the stand-by to take over")
     messages = await stream_messages(nc)  # type: ignore[arg-type]
     assert len({m.headers["ce-id"] for m in messages}) == len(messages) == 51
     versions: dict[str, list[int]] = defaultdict(list)
@@ -169,13 +165,13 @@ async def test_a_poison_event_is_parked_while_others_flow_and_retry_resends_it(
         update={"max_msg_size": 4096})})  # fmt: skip
     running = Running(await bootstrap_bridge(small))
     try:
-        await wait_until(lambda: _count_is(nc, 2), what="the healthy events")
+        await eventually(lambda: _count_is(nc, 2), what="the healthy events")
 
         async def parked() -> bool:
             async with api.engine.connect() as conn:
                 return len(await outbox_store.list_rows(conn, "parked", 10)) == 1
 
-        await wait_until(parked, what="the poison row to be parked")
+        await eventually(parked, what="the poison row to be parked")
         async with api.engine.connect() as conn:
             [row] = await outbox_store.list_rows(conn, "parked", 10)
         assert row.attempts == 3
@@ -194,7 +190,7 @@ async def test_a_poison_event_is_parked_while_others_flow_and_retry_resends_it(
     try:
         async with api.engine.begin() as conn:
             assert await outbox_store.requeue_parked(conn, None) == 1
-        await wait_until(lambda: _count_is(nc, 4), what="the re-sent and the held-back events")
+        await eventually(lambda: _count_is(nc, 4), what="the re-sent and the held-back events")
     finally:
         await running.stop()
     name = f"users/{poisoned_id}"
@@ -226,7 +222,7 @@ async def test_a_commit_wakes_the_relay_through_listen_notify(
     await start_bridge(pg_url, poll_interval_seconds=600)  # type: ignore[operator]
     await asyncio.sleep(0.5)  # the relay's first (empty) round is over; it now waits
     await make_history(api.handlers, users=1, updates=0)
-    await wait_until(lambda: _count_is(nc, 1), within=20, what="the event, woken by NOTIFY")
+    await eventually(lambda: _count_is(nc, 1), within=20, what="the event, woken by NOTIFY")
 
 
 async def test_a_stream_jetstream_refuses_is_a_clear_conflict(

@@ -9,7 +9,7 @@ import pytest
 from google.protobuf.message import Message
 from sqlalchemy import select
 
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 from tests.support.status import details_of
 from user.v1 import events_pb2, user_pb2, user_pb2_grpc
 from usersuite.adapters.db.tables import outbox

@@ -9,8 +9,8 @@ import grpc
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import make_settings
 from tests.support.certs import CertificateAuthority, Issued
+from tests.support.settings import make_settings
 from tests.support.status import Details, details_of
 from user.v1 import events_pb2, user_pb2, user_pb2_grpc
 from usersuite.adapters.db.tables import outbox

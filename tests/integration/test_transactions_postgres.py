@@ -8,7 +8,7 @@ import grpc
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 from tests.support.status import details_of
 from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.adapters.db.tables import idempotency, outbox, users
@@ -116,7 +116,7 @@ async def test_an_encoder_failure_leaves_neither_row_nor_event(pg_container: Con
 
 
 async def test_unreachable_database_is_service_unavailable() -> None:
-    from tests.support.postgres import free_port
+    from tests.support.ports import free_port
 
     dead = make_settings(
         f"postgresql+psycopg://nobody:pw@127.0.0.1:{free_port()}/none", db_pool_timeout_seconds=1

@@ -2,8 +2,7 @@
 
 import pytest
 
-from tests.unit.conftest import T0, Counter
-from tests.unit.fakes import FakeDatabase
+from tests.support.fakes import T0, Counter, FakeDatabase
 from usersuite.domain.errors import (
     EmailAlreadyExists,
     RequestIdReused,

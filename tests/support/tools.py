@@ -45,6 +45,6 @@ def run(*args: str, cwd: Path, timeout: float = 240) -> subprocess.CompletedProc
     )
 
 
-def output(result: subprocess.CompletedProcess[str]) -> str:
-    """Both output streams, for assertion messages."""
+def describe(result: subprocess.CompletedProcess[str]) -> str:
+    """A finished process's exit status and output, for assertion messages."""
     return f"exit status {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
