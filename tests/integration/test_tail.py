@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,20 +16,12 @@ from tests.support.events import STREAM, make_history, stream_has, stream_messag
 from tests.support.nats import NatsServer
 from tests.support.relaying import relaying
 from tests.support.settings import make_settings
-from tests.support.waiting import eventually
-from usersuite.adapters.nats.jetstream import connect
+from tests.support.waiting import eventually, holds, stays_true_for
 from usersuite.bootstrap import Container
 from usersuite.bridge.tail import tail
 from usersuite.service import commands
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def nc(nats_server: NatsServer) -> AsyncIterator[Client]:
-    client = await connect(nats_server.url, "test-tail", first_attempts=5)
-    yield client
-    await client.close()
 
 
 async def consumers_on_stream(nc: Client, count: int) -> bool:
@@ -73,7 +64,7 @@ async def test_tail_waits_for_the_stream_to_exist(
     task = asyncio.create_task(
         tail(settings, subject="user.v1.>", from_start=False, out=out, limit=1)
     )
-    await asyncio.sleep(0.5)
+    await stays_true_for(holds(lambda: not task.done()), what="tail waiting for the stream")
     assert not task.done()
     async with relaying(pg_url, nats_server.url):
         await eventually(lambda: consumers_on_stream(nc, 1), what="tail's consumer")

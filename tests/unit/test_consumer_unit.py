@@ -1,6 +1,5 @@
 """The consumer's decisions (handle, skip, retry, dead-letter) with a fake NATS and SQLite."""
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -13,6 +12,7 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from tests.support.waiting import eventually, holds
 from user.v1 import events_pb2
 from usersuite.bridge.consumer import (
     DLQ_CONSUMER,
@@ -285,12 +285,16 @@ async def test_an_unknown_event_type_is_dead_lettered_at_once(engine: AsyncEngin
 async def test_a_long_handler_keeps_its_message_with_in_progress_acks(
     engine: AsyncEngine,
 ) -> None:
+    msg = created_message()
+
     async def slow(event: Event, conn: AsyncConnection) -> None:
-        await asyncio.sleep(0.2)
+        # Works on past the ack wait until the consumer has told JetStream it still is.
+        await eventually(
+            holds(lambda: ("in_progress", None) in msg.settled), within=10, what="in progress"
+        )
 
     settings = ConsumerSettings(durable="unit", ack_wait_seconds=0.05)
     consumer = Consumer(FakeClient(), engine, slow, settings)  # type: ignore[arg-type]
-    msg = created_message()
 
     assert await consumer.process(msg) is Outcome.HANDLED  # type: ignore[arg-type]
     assert msg.settled[-1] == ("ack", None)
