@@ -8,10 +8,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select, update
 
-from tests.support.events import make_history, stream_count
+from tests.support.events import make_history, stream_has
 from tests.support.nats import NatsServer
 from tests.support.settings import make_settings
-from tests.support.waiting import eventually
+from tests.support.waiting import eventually, holds
 from usersuite.adapters.db import outbox_store
 from usersuite.adapters.db.tables import outbox
 from usersuite.adapters.nats.jetstream import connect
@@ -47,7 +47,7 @@ async def test_metrics_count_published_events_and_the_backlog_drains(
     task = asyncio.create_task(bridge.relay.run(stopping))
     reader = await connect(nats_server.url, "reader", first_attempts=3)
     try:
-        await eventually(lambda: _equals(stream_count(reader), 8), what="8 events")
+        await eventually(lambda: stream_has(reader, 8), what="8 events")
 
         async def drained() -> bool:
             return sample(registry, "usersuite_outbox_backlog") == 0 and bridge.relay.ready
@@ -62,9 +62,9 @@ async def test_metrics_count_published_events_and_the_backlog_drains(
         assert sample(registry, "usersuite_bridge_leader") == 1
         # NATS goes away: the bridge is no longer ready.
         nats_server.stop()
-        await eventually(lambda: _false(bridge.relay.ready), what="not ready without NATS")
+        await eventually(holds(lambda: not bridge.relay.ready), what="not ready without NATS")
         nats_server.start()
-        await eventually(lambda: _true(bridge.relay.ready), what="ready again")
+        await eventually(holds(lambda: bridge.relay.ready), what="ready again")
     finally:
         stopping.set()
         await asyncio.wait_for(task, 30)
@@ -101,15 +101,3 @@ async def test_dispatched_rows_older_than_the_retention_are_deleted_in_batches(
     finally:
         stopping.set()
         await asyncio.wait_for(task, 30)
-
-
-async def _equals(value: object, expected: int) -> bool:
-    return await value == expected  # type: ignore[misc]
-
-
-async def _false(value: bool) -> bool:
-    return not value
-
-
-async def _true(value: bool) -> bool:
-    return value

@@ -9,13 +9,12 @@ import pytest
 from google.protobuf.message import Message
 from sqlalchemy import select
 
-from tests.support.settings import make_settings
+from tests.support.serving import serving
 from tests.support.status import details_of
 from user.v1 import events_pb2, user_pb2, user_pb2_grpc
 from usersuite.adapters.db.tables import outbox
 from usersuite.api.auth.signing import SIGNATURE, sign_request
-from usersuite.api.server import start
-from usersuite.bootstrap import Container, bootstrap
+from usersuite.bootstrap import Container
 
 pytestmark = pytest.mark.integration
 Code = grpc.StatusCode
@@ -34,14 +33,11 @@ CALL_TIMEOUT = 10.0
 @pytest.fixture
 async def served(sqlite_url: str) -> AsyncIterator[tuple[grpc.aio.Channel, Container]]:
     auth = {"enabled": True, "signing_keys": {KEY_ID: SECRET}}
-    container = bootstrap(make_settings(sqlite_url, auth=auth))
-    running = await start(container, "127.0.0.1:0")
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
-            yield channel, container
-    finally:
-        await running.stop(0)
-        await container.close()
+    async with (
+        serving(sqlite_url, auth=auth) as running,
+        grpc.aio.insecure_channel(running.target) as channel,
+    ):
+        yield channel, running.container
 
 
 def raw_call(

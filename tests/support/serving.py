@@ -18,8 +18,12 @@ class Serving:
     server: UserServer
 
     @property
+    def port(self) -> int:
+        return self.server.port
+
+    @property
     def target(self) -> str:
-        return f"127.0.0.1:{self.server.port}"
+        return f"127.0.0.1:{self.port}"
 
 
 @contextlib.asynccontextmanager
