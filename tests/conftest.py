@@ -11,6 +11,7 @@ from nats.aio.client import Client
 from tests.support.nats import NatsServer
 from tests.support.postgres import Postgres, PostgresCluster
 from tests.support.settings import make_settings
+from tests.support.stubs import AsyncUserStub
 from user.v1 import user_pb2_grpc
 from usersuite.adapters.db import migrate
 from usersuite.adapters.nats.jetstream import connect
@@ -93,7 +94,7 @@ async def channel(server: UserServer) -> AsyncIterator[grpc.aio.Channel]:
 
 
 @pytest.fixture
-def stub(channel: grpc.aio.Channel) -> user_pb2_grpc.UserServiceStub:
+def stub(channel: grpc.aio.Channel) -> AsyncUserStub:
     return user_pb2_grpc.UserServiceStub(channel)
 
 

@@ -1,19 +1,21 @@
 """UserService semantics through a real gRPC channel, on PostgreSQL and on SQLite."""
 
 import uuid
+from typing import Any
 
 import grpc
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 from sqlalchemy import func, select
 
-from tests.support.status import details_of
-from user.v1 import events_pb2, user_pb2, user_pb2_grpc
+from tests.support.status import failure
+from tests.support.stubs import AsyncUserStub
+from user.v1 import events_pb2, user_pb2
 from usersuite.adapters.db.tables import outbox, users
 from usersuite.bootstrap import Container
 
 pytestmark = pytest.mark.integration
-Stub = user_pb2_grpc.UserServiceStub
+Stub = AsyncUserStub
 Code = grpc.StatusCode
 
 
@@ -21,15 +23,9 @@ def new_user(name: str = "Ada Lovelace", email: str = "ada@example.com") -> user
     return user_pb2.User(display_name=name, email=email)
 
 
-async def create(stub: Stub, **kwargs: object) -> user_pb2.User:
+async def create(stub: Stub, **kwargs: Any) -> user_pb2.User:
     user = kwargs.pop("user", None) or new_user()
-    return await stub.CreateUser(user_pb2.CreateUserRequest(user=user, **kwargs))  # type: ignore[arg-type]
-
-
-async def failure(call: object) -> object:
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await call  # type: ignore[misc]
-    return details_of(caught.value)
+    return await stub.CreateUser(user_pb2.CreateUserRequest(user=user, **kwargs))
 
 
 async def events(container: Container) -> list[tuple[str, bytes]]:
@@ -75,20 +71,20 @@ async def test_create_rejects_bad_fields_with_every_violation(
     stub: Stub, user: user_pb2.User, user_id: str, request_id: str, bad_fields: set[str]
 ) -> None:
     details = await failure(create(stub, user=user, user_id=user_id, request_id=request_id))
-    assert details.code == Code.INVALID_ARGUMENT  # type: ignore[attr-defined]
-    assert details.reason == "VALIDATION_FAILED"  # type: ignore[attr-defined]
-    assert details.domain == "usersuite.user.v1"  # type: ignore[attr-defined]
-    assert set(details.violations) == bad_fields  # type: ignore[attr-defined]
+    assert details.code == Code.INVALID_ARGUMENT
+    assert details.reason == "VALIDATION_FAILED"
+    assert details.domain == "usersuite.user.v1"
+    assert set(details.violations) == bad_fields
 
 
 async def test_duplicate_email_and_user_id_are_already_exists(stub: Stub) -> None:
     await create(stub, user=new_user(email="dup@example.com"), user_id="taken-id")
     email_clash = await failure(create(stub, user=new_user(email="DUP@example.com")))
-    assert (email_clash.code, email_clash.reason) == (Code.ALREADY_EXISTS, "EMAIL_ALREADY_EXISTS")  # type: ignore[attr-defined]
+    assert (email_clash.code, email_clash.reason) == (Code.ALREADY_EXISTS, "EMAIL_ALREADY_EXISTS")
     id_clash = await failure(
         create(stub, user=new_user(email="other@example.com"), user_id="taken-id")
     )
-    assert (id_clash.code, id_clash.reason) == (Code.ALREADY_EXISTS, "USER_ALREADY_EXISTS")  # type: ignore[attr-defined]
+    assert (id_clash.code, id_clash.reason) == (Code.ALREADY_EXISTS, "USER_ALREADY_EXISTS")
 
 
 async def test_request_id_retry_returns_the_same_response_and_creates_one_user(
@@ -109,21 +105,21 @@ async def test_request_id_with_a_different_body_is_rejected(stub: Stub) -> None:
     details = await failure(
         create(stub, user=new_user(email="someone-else@example.com"), request_id=request_id)
     )
-    assert (details.code, details.reason) == (Code.INVALID_ARGUMENT, "REQUEST_ID_REUSED")  # type: ignore[attr-defined]
-    assert "request_id" in details.violations  # type: ignore[attr-defined]
+    assert (details.code, details.reason) == (Code.INVALID_ARGUMENT, "REQUEST_ID_REUSED")
+    assert "request_id" in details.violations
 
 
 @pytest.mark.parametrize("name", ["", "users/", "user/abc", "users/a/b", "abc"])
 async def test_get_with_malformed_name_is_invalid_argument(stub: Stub, name: str) -> None:
     details = await failure(stub.GetUser(user_pb2.GetUserRequest(name=name)))
-    assert (details.code, details.reason) == (Code.INVALID_ARGUMENT, "VALIDATION_FAILED")  # type: ignore[attr-defined]
-    assert "name" in details.violations  # type: ignore[attr-defined]
+    assert (details.code, details.reason) == (Code.INVALID_ARGUMENT, "VALIDATION_FAILED")
+    assert "name" in details.violations
 
 
 async def test_get_unknown_user_is_not_found(stub: Stub) -> None:
     details = await failure(stub.GetUser(user_pb2.GetUserRequest(name="users/nobody-here")))
-    assert (details.code, details.reason) == (Code.NOT_FOUND, "USER_NOT_FOUND")  # type: ignore[attr-defined]
-    assert details.metadata == {"name": "users/nobody-here"}  # type: ignore[attr-defined]
+    assert (details.code, details.reason) == (Code.NOT_FOUND, "USER_NOT_FOUND")
+    assert details.metadata == {"name": "users/nobody-here"}
 
 
 async def test_list_pages_through_every_user_once_in_creation_order(stub: Stub) -> None:
@@ -156,8 +152,8 @@ async def test_list_default_page_size_is_50_and_maximum_is_1000(stub: Stub) -> N
 
 async def test_list_rejects_negative_page_size(stub: Stub) -> None:
     details = await failure(stub.ListUsers(user_pb2.ListUsersRequest(page_size=-1)))
-    assert (details.code, details.reason) == (Code.INVALID_ARGUMENT, "VALIDATION_FAILED")  # type: ignore[attr-defined]
-    assert "page_size" in details.violations  # type: ignore[attr-defined]
+    assert (details.code, details.reason) == (Code.INVALID_ARGUMENT, "VALIDATION_FAILED")
+    assert "page_size" in details.violations
 
 
 async def test_list_rejects_forged_and_reused_page_tokens(stub: Stub) -> None:
@@ -171,7 +167,7 @@ async def test_list_rejects_forged_and_reused_page_tokens(stub: Stub) -> None:
         user_pb2.ListUsersRequest(page_size=2, page_token=token),
     ):
         details = await failure(stub.ListUsers(bad_request))
-        assert (details.code, details.reason) == (Code.INVALID_ARGUMENT, "INVALID_PAGE_TOKEN")  # type: ignore[attr-defined]
+        assert (details.code, details.reason) == (Code.INVALID_ARGUMENT, "INVALID_PAGE_TOKEN")
 
 
 async def test_update_with_mask_changes_only_named_fields_and_the_etag(stub: Stub) -> None:
@@ -210,7 +206,7 @@ async def test_update_star_replaces_every_mutable_field(stub: Stub) -> None:
         )
     )
     # `*` replaces every mutable field, so an empty email is a validation error.
-    assert "user.email" in details.violations  # type: ignore[attr-defined]
+    assert "user.email" in details.violations
     replaced = await stub.UpdateUser(
         user_pb2.UpdateUserRequest(
             user=user_pb2.User(name=user.name, display_name="B", email="b@example.com"),
@@ -235,8 +231,8 @@ async def test_update_rejects_bad_mask_paths(stub: Stub, path: str, why: str) ->
             )
         )
     )
-    assert (details.code, details.reason) == (Code.INVALID_ARGUMENT, "VALIDATION_FAILED")  # type: ignore[attr-defined]
-    assert why in details.violations["update_mask.paths[1]"]  # type: ignore[attr-defined]
+    assert (details.code, details.reason) == (Code.INVALID_ARGUMENT, "VALIDATION_FAILED")
+    assert why in details.violations["update_mask.paths[1]"]
 
 
 async def test_update_with_stale_etag_is_aborted(stub: Stub) -> None:
@@ -253,7 +249,7 @@ async def test_update_with_stale_etag_is_aborted(stub: Stub) -> None:
             )
         )
     )
-    assert (details.code, details.reason) == (Code.ABORTED, "ETAG_MISMATCH")  # type: ignore[attr-defined]
+    assert (details.code, details.reason) == (Code.ABORTED, "ETAG_MISMATCH")
 
 
 async def test_update_unknown_user_and_email_clash(stub: Stub) -> None:
@@ -264,7 +260,7 @@ async def test_update_unknown_user_and_email_clash(stub: Stub) -> None:
             )
         )
     )
-    assert missing.code == Code.NOT_FOUND  # type: ignore[attr-defined]
+    assert missing.code == Code.NOT_FOUND
     await create(stub, user=new_user(email="first@example.com"))
     second = await create(stub, user=new_user(email="second@example.com"))
     clash = await failure(
@@ -274,19 +270,19 @@ async def test_update_unknown_user_and_email_clash(stub: Stub) -> None:
             )
         )
     )
-    assert (clash.code, clash.reason) == (Code.ALREADY_EXISTS, "EMAIL_ALREADY_EXISTS")  # type: ignore[attr-defined]
+    assert (clash.code, clash.reason) == (Code.ALREADY_EXISTS, "EMAIL_ALREADY_EXISTS")
 
 
 async def test_delete_honours_etag_then_get_and_second_delete_are_not_found(stub: Stub) -> None:
     user = await create(stub)
     stale = await failure(stub.DeleteUser(user_pb2.DeleteUserRequest(name=user.name, etag="stale")))
-    assert (stale.code, stale.reason) == (Code.ABORTED, "ETAG_MISMATCH")  # type: ignore[attr-defined]
+    assert (stale.code, stale.reason) == (Code.ABORTED, "ETAG_MISMATCH")
     await stub.DeleteUser(user_pb2.DeleteUserRequest(name=user.name, etag=user.etag))
     assert (
         await failure(stub.GetUser(user_pb2.GetUserRequest(name=user.name)))
-    ).code == Code.NOT_FOUND  # type: ignore[attr-defined]
+    ).code == Code.NOT_FOUND
     again = await failure(stub.DeleteUser(user_pb2.DeleteUserRequest(name=user.name)))
-    assert (again.code, again.reason) == (Code.NOT_FOUND, "USER_NOT_FOUND")  # type: ignore[attr-defined]
+    assert (again.code, again.reason) == (Code.NOT_FOUND, "USER_NOT_FOUND")
 
 
 async def test_every_change_appends_its_event_with_increasing_versions(

@@ -35,7 +35,7 @@ def rsa_key() -> rsa.RSAPrivateKey:
 
 def jwk_of(private: Any, kid: str) -> dict[str, Any]:
     algorithm = RSAAlgorithm if isinstance(private, rsa.RSAPrivateKey) else ECAlgorithm
-    jwk = json.loads(algorithm.to_jwk(private.public_key()))
+    jwk: dict[str, Any] = json.loads(algorithm.to_jwk(private.public_key()))
     jwk["kid"] = kid
     return jwk
 
@@ -135,7 +135,7 @@ async def test_valid_hs256_rs256_and_es256_tokens_are_accepted(
 
 
 def _unsigned(payload: dict[str, Any]) -> str:
-    return jwt.encode(payload, None, algorithm="none")
+    return jwt.encode(payload, "", algorithm="none")
 
 
 def _confused(keys: dict[str, Any]) -> str:

@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from tests.support.settings import make_settings
 from tests.support.status import details_of
+from tests.support.stubs import AsyncUserStub
 from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.adapters.db.tables import outbox
 from usersuite.api.auth.jwt import mint_token
@@ -42,7 +43,7 @@ class Observed:
     container: Container
     server: UserServer
     ops: OpsHttpServer
-    stub: user_pb2_grpc.UserServiceStub
+    stub: AsyncUserStub
     exporter: InMemorySpanExporter
     tracer: trace.Tracer
 

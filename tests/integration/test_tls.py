@@ -1,6 +1,5 @@
 """TLS and mutual TLS through real channels: who may connect, and what a certificate may do."""
 
-from collections.abc import Awaitable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,8 +9,9 @@ from sqlalchemy import select
 
 from tests.support.certs import CertificateAuthority, Issued
 from tests.support.serving import serving
-from tests.support.status import Details, details_of
-from user.v1 import events_pb2, user_pb2, user_pb2_grpc
+from tests.support.status import failure
+from tests.support.stubs import AsyncUserStub
+from user.v1 import events_pb2, user_pb2
 from usersuite.adapters.db.tables import outbox
 from usersuite.api.tls import server_credentials
 from usersuite.bootstrap import Container
@@ -20,7 +20,7 @@ from usersuite.service import commands
 
 pytestmark = pytest.mark.integration
 Code = grpc.StatusCode
-Stub = user_pb2_grpc.UserServiceStub
+Stub = AsyncUserStub
 HS256_SECRET = "tls-test-hs256-secret-0123456789abcdef"
 SPIFFE_ID = "spiffe://usersuite.test/svc-a"
 CALL_TIMEOUT = 10.0
@@ -71,12 +71,6 @@ def tls_channel(port: int, trust: bytes, client: Issued | None = None) -> grpc.a
     )
     # 127.0.0.1, not localhost: the server certificate's IP SAN is what gets verified.
     return grpc.aio.secure_channel(f"127.0.0.1:{port}", credentials)
-
-
-async def failure(call: Awaitable[object]) -> Details:
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await call
-    return details_of(caught.value)
 
 
 async def list_users(channel: grpc.aio.Channel) -> user_pb2.ListUsersResponse:

@@ -1,10 +1,10 @@
 """Reading what landed in JetStream, and producing events through the real handlers."""
 
 import asyncio
+from dataclasses import dataclass
 from typing import Any
 
 from nats.aio.client import Client
-from nats.aio.msg import Msg
 
 from user.v1 import events_pb2
 from usersuite.service import commands
@@ -24,24 +24,37 @@ async def stream_has(nc: Client, count: int, stream: str = STREAM) -> bool:
     return await stream_count(nc, stream) == count
 
 
-async def stream_messages(nc: Client, stream: str = STREAM) -> list[Msg]:
+@dataclass(frozen=True)
+class Stored:
+    """A message as the stream stores it; every message the relay publishes has headers."""
+
+    subject: str
+    seq: int
+    data: bytes
+    headers: dict[str, str]
+
+
+async def stream_messages(nc: Client, stream: str = STREAM) -> list[Stored]:
     """Every message stored in the stream, in stream order."""
     js = nc.jetstream()
     info = await js.stream_info(stream)
     first, last = info.state.first_seq, info.state.last_seq
     if info.state.messages == 0:
         return []
-    return [await js.get_msg(stream, seq) for seq in range(first, last + 1)]
+    stored = []
+    for seq in range(first, last + 1):
+        raw = await js.get_msg(stream, seq)
+        stored.append(Stored(str(raw.subject), seq, raw.data or b"", dict(raw.headers or {})))
+    return stored
 
 
-def decode(msg: Msg) -> Any:
+def decode(msg: Stored) -> Any:
     """The event message (UserCreated, ...) that `msg` carries, by its ce-type header."""
-    headers = msg.headers or {}
-    message_type = getattr(events_pb2, headers["ce-type"].rsplit(".", 1)[1])
+    message_type = getattr(events_pb2, msg.headers["ce-type"].rsplit(".", 1)[1])
     return message_type.FromString(msg.data)
 
 
-def event_key(msg: Msg) -> tuple[str, int]:
+def event_key(msg: Stored) -> tuple[str, int]:
     """(aggregate_name, aggregate_version) from the message's protobuf payload."""
     metadata = decode(msg).metadata
     return str(metadata.aggregate_name), int(metadata.aggregate_version)

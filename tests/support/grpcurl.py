@@ -73,7 +73,8 @@ def error_info(status: dict[str, Any]) -> dict[str, Any]:
     """The one google.rpc.ErrorInfo of a printed status."""
     infos = [d for d in status.get("details", []) if d["@type"].endswith("/google.rpc.ErrorInfo")]
     assert len(infos) == 1, f"expected exactly one ErrorInfo: {status}"
-    return infos[0]
+    info: dict[str, Any] = infos[0]
+    return info
 
 
 def field_violations(status: dict[str, Any]) -> dict[str, str]:

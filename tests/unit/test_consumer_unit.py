@@ -96,7 +96,7 @@ class Handler:
             raise RuntimeError("downstream said no")
 
 
-def created_message(num_delivered: int = 1, **headers: str) -> FakeMsg:
+def created_message(num_delivered: int = 1, **headers: Any) -> FakeMsg:
     event = events_pb2.UserCreated()
     event.metadata.event_id = EVENT_ID
     event.metadata.aggregate_name = "users/u1"
@@ -274,7 +274,8 @@ async def test_when_the_dead_letter_cannot_be_published_the_message_is_naked(
 async def test_an_unknown_event_type_is_dead_lettered_at_once(engine: AsyncEngine) -> None:
     handler, client = Handler(), FakeClient()
     consumer = consumer_for(engine, handler, client)
-    future = created_message(**{"ce-type": "user.v1.UserSuspended"})
+    headers: dict[str, Any] = {"ce-type": "user.v1.UserSuspended"}
+    future = created_message(**headers)
 
     assert await consumer.process(future) is Outcome.DEAD_LETTERED  # type: ignore[arg-type]
     assert handler.calls == []
