@@ -4,16 +4,18 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 import psycopg
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.support.postgres import conninfo
+from tests.support.postgres import conninfo, lock_waiters
 from tests.support.serving import served_channel, serving
 from tests.support.settings import make_settings
 from tests.support.status import details_of
+from tests.support.stubs import AsyncUserStub
 from tests.support.waiting import Check, eventually, holds, stays_true_for
 from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.api.server import start
@@ -23,15 +25,17 @@ from usersuite.config import AddressInUse
 pytestmark = pytest.mark.integration
 
 
-async def lock_waiters(url: str) -> int:
-    """Statements of other sessions that are waiting for a lock right now."""
-    async with await psycopg.AsyncConnection.connect(conninfo(url), autocommit=True) as conn:
-        cursor = await conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-            "AND datname = current_database() AND pid <> pg_backend_pid()"
-        )
-        row = await cursor.fetchone()
-        return int(row[0]) if row else 0
+async def create_user(stub: AsyncUserStub, display_name: str, email: str) -> user_pb2.User:
+    new = user_pb2.User(display_name=display_name, email=email)
+    return await stub.CreateUser(user_pb2.CreateUserRequest(user=new))
+
+
+@contextlib.asynccontextmanager
+async def users_table_locked(url: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    """Another session holds the users table, so every statement on it waits."""
+    async with await psycopg.AsyncConnection.connect(conninfo(url)) as holder:
+        await holder.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+        yield holder
 
 
 def no_lock_waiters(url: str) -> Check:
@@ -86,11 +90,8 @@ async def test_deadline_exceeded_carries_error_info_when_the_server_cuts_the_cal
 ) -> None:
     async with served_channel(pg_url, limits={"default_deadline_seconds": 0.3}) as channel:
         stub = user_pb2_grpc.UserServiceStub(channel)
-        user = await stub.CreateUser(
-            user_pb2.CreateUserRequest(user=user_pb2.User(display_name="S", email="t@example.com"))
-        )
-        async with await psycopg.AsyncConnection.connect(conninfo(pg_url)) as holder:
-            await holder.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+        user = await create_user(stub, "S", "t@example.com")
+        async with users_table_locked(pg_url) as holder:
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await stub.GetUser(user_pb2.GetUserRequest(name=user.name))
             await holder.rollback()
@@ -177,11 +178,8 @@ async def test_an_oversized_request_is_refused_and_the_server_stays_healthy(
 async def test_max_concurrent_streams_queues_calls_beyond_the_limit(pg_url: str) -> None:
     async with served_channel(pg_url, limits={"max_concurrent_streams": 1}) as channel:
         stub = user_pb2_grpc.UserServiceStub(channel)
-        user = await stub.CreateUser(
-            user_pb2.CreateUserRequest(user=user_pb2.User(display_name="Q", email="q@example.com"))
-        )
-        async with await psycopg.AsyncConnection.connect(conninfo(pg_url)) as holder:
-            await holder.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+        user = await create_user(stub, "Q", "q@example.com")
+        async with users_table_locked(pg_url) as holder:
             finished: list[str] = []
             blocked = asyncio.ensure_future(stub.GetUser(user_pb2.GetUserRequest(name=user.name)))
             blocked.add_done_callback(lambda _: finished.append("blocked"))

@@ -179,14 +179,6 @@ async def test_a_poison_event_is_parked_while_others_flow_and_retry_resends_it(
     assert published == list(committed)  # the poisoned user's events in commit order
 
 
-async def test_an_existing_stream_with_other_subjects_is_refused(
-    pg_url: str, nats_server: NatsServer, nc: Client
-) -> None:
-    await nc.jetstream().add_stream(StreamConfig(name="USER_V1", subjects=["other.>"]))
-    with pytest.raises(StreamConflict, match="other subjects"):
-        await bootstrap_bridge(relay_settings(pg_url, nats_server.url))
-
-
 async def test_a_commit_wakes_the_relay_through_listen_notify(
     api: Container, pg_url: str, start_bridge: StartBridge, nc: Client
 ) -> None:
@@ -210,10 +202,25 @@ async def waits_for_a_wake_up(bridge: InProcessBridge, url: str) -> bool:
     return leading and row == (1, 0)
 
 
-async def test_a_stream_jetstream_refuses_is_a_clear_conflict(
-    pg_url: str, nats_server: NatsServer, nc: Client
+@pytest.mark.parametrize(
+    ("existing", "refusal"),
+    [
+        pytest.param(
+            StreamConfig(name="USER_V1", subjects=["other.>"]),
+            "other subjects",
+            id="our-stream-with-other-subjects",
+        ),
+        # Another stream already captures our subjects under another name.
+        pytest.param(
+            StreamConfig(name="SOMEONE_ELSE", subjects=["user.>"]),
+            "JetStream refused stream USER_V1",
+            id="another-stream-on-our-subjects",
+        ),
+    ],
+)
+async def test_a_stream_that_cannot_be_ours_is_a_clear_conflict(
+    pg_url: str, nats_server: NatsServer, nc: Client, existing: StreamConfig, refusal: str
 ) -> None:
-    # Another stream already captures our subjects under another name.
-    await nc.jetstream().add_stream(StreamConfig(name="SOMEONE_ELSE", subjects=["user.>"]))
-    with pytest.raises(StreamConflict, match="JetStream refused stream USER_V1"):
+    await nc.jetstream().add_stream(existing)
+    with pytest.raises(StreamConflict, match=refusal):
         await bootstrap_bridge(relay_settings(pg_url, nats_server.url))

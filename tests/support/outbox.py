@@ -9,7 +9,7 @@ import psycopg
 from nats.aio.client import Client
 
 from tests.support.events import event_key, stream_count, stream_messages
-from tests.support.postgres import conninfo
+from tests.support.postgres import conninfo, lock_waiters
 from tests.support.waiting import eventually
 
 
@@ -93,13 +93,7 @@ async def marks_blocked(url: str) -> AsyncIterator[None]:
 
 async def waiting_to_mark(url: str) -> bool:
     """A relay's UPDATE of the outbox waits for a lock."""
-    async with await psycopg.AsyncConnection.connect(conninfo(url), autocommit=True) as conn:
-        cursor = await conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND wait_event_type = 'Lock' AND query ILIKE 'UPDATE outbox%'"
-        )
-        row = await cursor.fetchone()
-        return row is not None and row[0] > 0
+    return await lock_waiters(url, "UPDATE outbox%") > 0
 
 
 async def wait_published_not_marked(nc: Client, url: str, in_flight: int) -> int:

@@ -103,6 +103,18 @@ def conninfo(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+async def lock_waiters(url: str, statement: str = "%") -> int:
+    """Statements of other sessions (those like `statement`) waiting for a lock right now."""
+    async with await psycopg.AsyncConnection.connect(conninfo(url), autocommit=True) as conn:
+        cursor = await conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND datname = current_database() AND pid <> pg_backend_pid() AND query ILIKE %s",
+            (statement,),
+        )
+        row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+
 class Postgres:
     """Creates databases on the session's server: our own cluster or USERSUITE_TEST_DATABASE_URL."""
 

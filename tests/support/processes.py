@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.tools import describe, tool_path, which
+from tests.support.tools import describe, run, tool_path, which
 
 READY_PREFIX = "usersuite ready on"
 READY_TIMEOUT = 60.0
@@ -47,13 +47,19 @@ def run_usersuite(
     *args: str, env: dict[str, str], cwd: Path | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """Runs a `usersuite` command to completion."""
+    return run("usersuite", *args, cwd=cwd, env=env, timeout=timeout)
+
+
+def run_shell(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Runs a command line as printed for a person to paste into a shell."""
     return subprocess.run(
-        [which("usersuite"), *args],
-        env=env,
+        command,
+        shell=True,
         cwd=cwd,
+        env=child_env(),
         capture_output=True,
         text=True,
-        timeout=timeout,
+        timeout=60,
         check=False,
     )
 
