@@ -1,11 +1,9 @@
 """Authentication and authorization through a real channel: every rejection is a test."""
 
 import json
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
+from tests.support.jwks import JwksServer
 from tests.support.serving import served_channel
 from tests.support.status import details_of
 from tests.support.waiting import eventually
@@ -46,36 +45,6 @@ def claims(**overrides: Any) -> dict[str, Any]:
               "aud": AUDIENCE, "iat": now, "nbf": now, "exp": now + 300}  # fmt: skip
     values.update(overrides)
     return {k: v for k, v in values.items() if v is not None}
-
-
-class JwksServer:
-    """A JWKS document on a loopback HTTP port, with a fetch counter."""
-
-    def __init__(self) -> None:
-        self.keys: list[dict[str, Any]] = []
-        self.fetches = 0
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                owner.fetches += 1
-                body = json.dumps({"keys": owner.keys}).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/jwks.json"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture(scope="module")

@@ -36,7 +36,7 @@ pytestmark = pytest.mark.integration
 WRITTEN_IN_OUTAGE = 100
 
 
-# --- b. NATS down under steady writes -----------------------------------------------------------
+# --- NATS down under steady writes ----------------------------------------------------------------
 
 
 class SteadyWriter:
@@ -159,7 +159,7 @@ async def test_a_long_nats_outage_with_a_large_backlog_does_not_stop_the_relay(
         bridge.assert_running()
 
 
-# --- c. PostgreSQL restarted mid-batch ----------------------------------------------------------
+# --- PostgreSQL restarted mid-batch ---------------------------------------------------------------
 
 
 async def postmaster_started(url: str) -> object:
