@@ -15,8 +15,9 @@ from tests.support.stubs import AsyncUserStub
 from user.v1 import user_pb2_grpc
 from usersuite.adapters.db import migrate
 from usersuite.adapters.nats.jetstream import connect
+from usersuite.api.container import Container
 from usersuite.api.server import UserServer, start
-from usersuite.bootstrap import Container, bootstrap
+from usersuite.bootstrap import bootstrap
 
 
 @pytest.fixture(scope="session")

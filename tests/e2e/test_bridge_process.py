@@ -27,7 +27,7 @@ from tests.support.tools import describe
 from tests.support.waiting import eventually, stays_true_for
 from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.adapters.nats.jetstream import connect
-from usersuite.bootstrap import Container
+from usersuite.api.container import Container
 
 pytestmark = pytest.mark.e2e
 

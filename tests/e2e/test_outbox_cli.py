@@ -18,7 +18,7 @@ from tests.support.processes import production_env, run_usersuite
 from tests.support.relaying import relaying
 from tests.support.tools import describe
 from tests.support.waiting import eventually
-from usersuite.bootstrap import Container
+from usersuite.api.container import Container
 
 pytestmark = pytest.mark.e2e
 

@@ -12,7 +12,7 @@ from tests.support.status import failure
 from tests.support.stubs import AsyncUserStub
 from user.v1 import events_pb2, user_pb2
 from usersuite.adapters.db.tables import outbox, users
-from usersuite.bootstrap import Container
+from usersuite.api.container import Container
 
 pytestmark = pytest.mark.integration
 Stub = AsyncUserStub

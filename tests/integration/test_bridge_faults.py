@@ -26,7 +26,8 @@ from tests.support.relaying import relaying
 from tests.support.settings import make_settings
 from tests.support.waiting import eventually
 from usersuite.adapters.nats.jetstream import connect
-from usersuite.bootstrap import Container, bootstrap
+from usersuite.api.container import Container
+from usersuite.bootstrap import bootstrap
 from usersuite.service import commands
 from usersuite.service.handlers import UserHandlers
 

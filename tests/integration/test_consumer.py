@@ -24,9 +24,10 @@ from tests.support.relaying import relaying
 from tests.support.settings import make_settings
 from tests.support.waiting import eventually, holds, stays_true_for
 from user.v1 import user_pb2, user_pb2_grpc
+from usersuite.api.container import Container
 from usersuite.api.server import start
-from usersuite.bootstrap import Container, bootstrap
-from usersuite.bridge.consumer import (
+from usersuite.bootstrap import bootstrap
+from usersuite.consumer import (
     DLQ_CONSUMER,
     DLQ_DELIVERIES,
     DLQ_REASON,
@@ -38,7 +39,7 @@ from usersuite.bridge.consumer import (
     create_inbox,
     inbox,
 )
-from usersuite.bridge.events import Event
+from usersuite.consumer.events import Event
 
 pytestmark = pytest.mark.integration
 DLQ = "USER_V1_DLQ"
@@ -106,7 +107,7 @@ def quick(durable: str, **overrides: object) -> ConsumerSettings:
         "fetch_timeout_seconds": 0.2,
         **overrides,
     }
-    return ConsumerSettings(**values)  # type: ignore[arg-type]
+    return ConsumerSettings(**values)
 
 
 async def effect_rows(engine: AsyncEngine, consumer: str | None = None) -> list[str]:

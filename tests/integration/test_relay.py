@@ -19,7 +19,8 @@ from tests.support.waiting import eventually, stays_true_for
 from user.v1 import events_pb2
 from usersuite.adapters.db.tables import outbox
 from usersuite.adapters.nats.jetstream import StreamConflict
-from usersuite.bootstrap import Container, bootstrap_bridge
+from usersuite.api.container import Container
+from usersuite.bootstrap import bootstrap_bridge
 from usersuite.service import commands
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,9 @@ from tests.support.waiting import eventually, holds
 from usersuite.adapters.db import outbox_store
 from usersuite.adapters.db.tables import outbox
 from usersuite.adapters.nats.jetstream import connect
-from usersuite.bootstrap import BridgeContainer, Container, bootstrap_bridge
+from usersuite.api.container import Container
+from usersuite.bootstrap import bootstrap_bridge
+from usersuite.bridge.container import BridgeContainer
 
 pytestmark = pytest.mark.integration
 

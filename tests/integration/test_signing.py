@@ -14,7 +14,7 @@ from tests.support.status import details_of
 from user.v1 import events_pb2, user_pb2, user_pb2_grpc
 from usersuite.adapters.db.tables import outbox
 from usersuite.api.auth.signing import SIGNATURE, sign_request
-from usersuite.bootstrap import Container
+from usersuite.api.container import Container
 
 pytestmark = pytest.mark.integration
 Code = grpc.StatusCode

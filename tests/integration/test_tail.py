@@ -17,8 +17,8 @@ from tests.support.nats import NatsServer
 from tests.support.relaying import relaying
 from tests.support.settings import make_settings
 from tests.support.waiting import eventually, holds, stays_true_for
-from usersuite.bootstrap import Container
-from usersuite.bridge.tail import tail
+from usersuite.api.container import Container
+from usersuite.consumer.tail import tail
 from usersuite.service import commands
 
 pytestmark = pytest.mark.integration

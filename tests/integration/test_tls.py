@@ -13,8 +13,8 @@ from tests.support.status import failure
 from tests.support.stubs import AsyncUserStub
 from user.v1 import events_pb2, user_pb2
 from usersuite.adapters.db.tables import outbox
+from usersuite.api.container import Container
 from usersuite.api.tls import server_credentials
-from usersuite.bootstrap import Container
 from usersuite.config import TlsSettings
 from usersuite.service import commands
 

@@ -9,7 +9,8 @@ from nats.aio.client import Client
 
 from tests.support.outbox import all_relayed
 from tests.support.settings import relay_settings
-from usersuite.bootstrap import BridgeContainer, bootstrap_bridge
+from usersuite.bootstrap import bootstrap_bridge
+from usersuite.bridge.container import BridgeContainer
 from usersuite.config import Settings
 
 STOP_TIMEOUT = 30.0

@@ -8,8 +8,9 @@ from typing import Any
 import grpc
 
 from tests.support.settings import make_settings
+from usersuite.api.container import Container
 from usersuite.api.server import UserServer, start
-from usersuite.bootstrap import Container, bootstrap
+from usersuite.bootstrap import bootstrap
 
 
 @dataclass(frozen=True)
