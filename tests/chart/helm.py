@@ -7,7 +7,8 @@ from typing import Any
 
 import yaml
 
-from tests.e2e.harness import child_env, describe, find_tool
+from tests.support.processes import child_env
+from tests.support.tools import describe, which
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CHART = REPO_ROOT / "deploy" / "helm" / "usersuite"
@@ -29,7 +30,7 @@ VALUE_SETS: dict[str, tuple[str, ...]] = {
 
 def helm(*args: str) -> Run:
     return subprocess.run(
-        [find_tool("helm"), *args],
+        [which("helm"), *args],
         capture_output=True,
         text=True,
         timeout=120,

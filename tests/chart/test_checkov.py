@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 from tests.chart.helm import REPO_ROOT, VALUE_SETS, template
-from tests.e2e.harness import child_env, describe
+from tests.support.processes import child_env
+from tests.support.tools import describe
 
 CHECKOV = REPO_ROOT / ".bin" / "checkov-venv" / "bin" / "checkov"
 CONFIG = Path(__file__).resolve().parent / "checkov.yaml"

@@ -4,7 +4,7 @@ values schema turns away a typo and a wrong type at install time."""
 import pytest
 
 from tests.chart.helm import VALUE_SETS, chart_metadata, lint, template
-from tests.e2e.harness import describe
+from tests.support.tools import describe
 
 
 @pytest.mark.parametrize("name", sorted(VALUE_SETS))

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from tests.chart.helm import CHART, NAMESPACE, RELEASE, VALUES, helm, kube_version
-from tests.e2e.harness import describe
+from tests.support.tools import describe
 
 PROBE = """apiVersion: v1
 kind: ConfigMap

@@ -5,7 +5,8 @@ import json
 from pathlib import Path
 
 from tests.chart.manifests import Manifests
-from tests.e2e.harness import child_env, describe, run_usersuite
+from tests.support.processes import child_env, run_usersuite
+from tests.support.tools import describe
 
 
 def test_server_accepts_the_rendered_config(rendering: Manifests, tmp_path: Path) -> None:

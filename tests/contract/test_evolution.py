@@ -12,11 +12,6 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import (
-    REPO_ROOT,
-    UsersuiteProcess,
-    describe,
-)
 from tests.interop.clients import (
     INTEROP,
     authenticating_server,
@@ -24,6 +19,8 @@ from tests.interop.clients import (
     run_scenario,
     scenario_token,
 )
+from tests.support.processes import UsersuiteProcess
+from tests.support.tools import REPO_ROOT, describe
 
 USER_PROTO = Path("proto/user/v1/user.proto")
 # Installed tools the copy shares with this checkout instead of installing them again.

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.harness import describe, run_usersuite, server_env
+from tests.support.processes import run_usersuite, server_env
+from tests.support.tools import describe
 
 pytestmark = pytest.mark.e2e
 STRONG = "production-secret-0123456789abcdef0123"

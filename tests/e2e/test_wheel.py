@@ -18,14 +18,10 @@ from pathlib import Path
 import jwt
 import pytest
 
-from tests.e2e.harness import (
-    REPO_ROOT,
-    EmptyDatabases,
-    Grpcurl,
-    UsersuiteProcess,
-    child_env,
-    production_env,
-)
+from tests.support.grpcurl import Grpcurl
+from tests.support.postgres import EmptyDatabases
+from tests.support.processes import UsersuiteProcess, child_env, production_env
+from tests.support.tools import REPO_ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 
@@ -97,7 +93,9 @@ def image_command() -> ImageCommand:
 
     env: dict[str, str] = {}
     for line in re.findall(r"^ENV (.+)$", runtime, flags=re.MULTILINE):
-        env.update(pair.split("=", 1) for pair in shlex.split(line))
+        for pair in shlex.split(line):
+            name, value = pair.split("=", 1)
+            env[name] = value
     return ImageCommand(exec_form("ENTRYPOINT"), exec_form("CMD"), env)
 
 

@@ -10,7 +10,7 @@ import pytest
 from google.protobuf import descriptor_pb2
 from grpc_reflection.v1alpha import reflection_pb2
 
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 from tests.support.status import Details, details_of
 from tests.support.tokens import AUDIENCE, HS_SECRET, ISSUER, JwksServer, claims, jwk_of, rsa_key
 from usersuite.api.auth.scopes import METHOD_SCOPES

@@ -12,8 +12,8 @@ import grpc
 import jwt
 import pytest
 
-from tests.conftest import make_settings
 from tests.support.certs import CertificateAuthority
+from tests.support.settings import make_settings
 from tests.support.status import details_of
 from tests.support.tokens import AUDIENCE, ISSUER, JwksServer, claims, jwk_of, rsa_key
 from user.v1 import user_pb2, user_pb2_grpc

@@ -7,7 +7,7 @@ from contextlib import AsyncExitStack
 import grpc
 import pytest
 
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 from tests.support.status import details_of
 from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.adapters.db.engine import create_engine

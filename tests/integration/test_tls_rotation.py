@@ -9,8 +9,8 @@ from pathlib import Path
 import grpc
 import pytest
 
-from tests.conftest import make_settings
 from tests.support.certs import CertificateAuthority, Issued
+from tests.support.settings import make_settings
 from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.api.server import start
 from usersuite.bootstrap import bootstrap

@@ -11,17 +11,15 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import (
-    REPO_ROOT,
-    EmptyDatabases,
+from tests.support.postgres import EmptyDatabases
+from tests.support.processes import (
     UsersuiteProcess,
     child_env,
-    describe,
-    find_tool,
     migrate_with_cli,
     serve_args,
     server_env,
 )
+from tests.support.tools import REPO_ROOT, describe, which
 from usersuite.api.auth.jwt import mint_token
 
 INTEROP = REPO_ROOT / "tests" / "interop"
@@ -47,7 +45,7 @@ def client_command(language: str) -> list[str]:
     if language != "python" and not Path(program).exists():
         pytest.fail(f"the {language} client is not built ({program}): run `make interop-clients`")
     if language == "ts":
-        find_tool("node")
+        which("node")
     return command
 
 

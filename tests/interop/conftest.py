@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import UsersuiteProcess
 from tests.interop.clients import authenticating_server, scenario_token
+from tests.support.processes import UsersuiteProcess
 
 
 @pytest.fixture(scope="session")

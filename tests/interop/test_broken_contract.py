@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.e2e.harness import UsersuiteProcess
 from tests.interop.clients import client_command, run_scenario
 from tests.interop.tamper import Tamper, TamperingProxy
+from tests.support.processes import UsersuiteProcess
 
 LANGUAGES = ["go", "ts", "rust", "python"]
 

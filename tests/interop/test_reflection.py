@@ -10,8 +10,9 @@ import pytest
 # in-process server below serves by reflection.
 from google.api import annotations_pb2  # noqa: F401
 
-from tests.e2e.harness import UsersuiteProcess, child_env, describe, find_tool
 from tests.interop.clients import INTEROP
+from tests.support.processes import UsersuiteProcess, child_env
+from tests.support.tools import describe, which
 from usersuite.api.server import UserServer
 
 REFLECT = INTEROP / "go" / "bin" / "reflect"
@@ -79,7 +80,7 @@ async def test_go_reflection_client_finds_a_loaded_extension(server: UserServer)
 
 
 def test_grpcurl_lists_and_describes_through_reflection(interop_server: UsersuiteProcess) -> None:
-    grpcurl = find_tool("grpcurl")
+    grpcurl = which("grpcurl")
 
     def run(*args: str) -> str:
         result = run_tool(grpcurl, "-plaintext", interop_server.target, *args)
@@ -97,7 +98,7 @@ def test_grpcurl_lists_and_describes_through_reflection(interop_server: Usersuit
 
 def test_ghz_calls_through_reflection(interop_server: UsersuiteProcess, token: str) -> None:
     result = run_tool(
-        find_tool("ghz"),
+        which("ghz"),
         "--insecure",
         "--call",
         "user.v1.UserService.ListUsers",

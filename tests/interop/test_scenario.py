@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from tests.e2e.harness import UsersuiteProcess
 from tests.interop.clients import SCENARIO, client_command, run_scenario
+from tests.support.processes import UsersuiteProcess
 
 STEPS = [step["name"] for step in json.loads(SCENARIO.read_text())["steps"]]
 

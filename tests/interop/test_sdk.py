@@ -8,7 +8,7 @@ import grpc
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
-from tests.e2e.harness import UsersuiteProcess
+from tests.support.processes import UsersuiteProcess
 from user.v1 import user_pb2
 from usersuite.client import (
     CircuitBreaker,
