@@ -46,9 +46,13 @@ def jwks_server() -> Iterator[JwksServer]:
     server.close()
 
 
-def serve_with_auth(url: str, **auth: Any) -> AbstractAsyncContextManager[grpc.aio.Channel]:
+def serve_with_auth(
+    url: str, limits: dict[str, Any] | None = None, **auth: Any
+) -> AbstractAsyncContextManager[grpc.aio.Channel]:
     return served_channel(
-        url, auth={"enabled": True, "issuer": ISSUER, "audience": AUDIENCE, **auth}
+        url,
+        auth={"enabled": True, "issuer": ISSUER, "audience": AUDIENCE, **auth},
+        limits=limits or {},
     )
 
 
@@ -235,8 +239,13 @@ async def test_jwks_url_rotation_by_kid_with_rate_limited_refresh(
     sqlite_url: str, jwks_server: JwksServer, keys: dict[str, Any]
 ) -> None:
     jwks_server.keys = [jwk_of(keys["rsa"], "k1")]
+    # Waiting for k2 and the flood below fail authentication on purpose; the failed-auth budget
+    # (test_auth_coverage.py) is raised so that only the JWKS refresh limit is at work here.
     async with serve_with_auth(
-        sqlite_url, jwks_url=jwks_server.url, jwks_min_refresh_seconds=0.5
+        sqlite_url,
+        limits={"auth_failure_burst": 1000},
+        jwks_url=jwks_server.url,
+        jwks_min_refresh_seconds=0.5,
     ) as channel:
         old = jwt.encode(claims(), keys["rsa"], algorithm="RS256", headers={"kid": "k1"})
         assert await get_user(channel, old) is None
