@@ -33,6 +33,7 @@ help:
 	@echo "make breaking   buf breaking against AGAINST (default: $(AGAINST))"
 	@echo "make test       every test (unit, integration, e2e, contract)"
 	@echo "make run        start the suite locally on embedded defaults"
+	@echo "make bench      benchmark report in bench/results (QUICK=1: every scenario briefly)"
 
 # ---------------------------------------------------------------- setup
 .PHONY: setup
@@ -80,8 +81,8 @@ check-gen: setup
 # ---------------------------------------------------------------- quality
 .PHONY: lint test run
 lint: buf-lint
-	ruff check src tests tools
-	ruff format --check src tests tools
+	ruff check src tests tools bench
+	ruff format --check src tests tools bench
 	mypy
 
 test: setup check-gen lint
@@ -89,3 +90,9 @@ test: setup check-gen lint
 
 run: setup
 	usersuite dev
+
+# ---------------------------------------------------------------- benchmark
+# Not part of `make test`: numbers, not verdicts. Writes bench/results/latest.{md,json,png}.
+.PHONY: bench
+bench: $(STAMPS)/python $(STAMPS)/ghz-$(GHZ_VERSION)
+	$(PY) -m bench $(if $(filter 1,$(QUICK)),--quick)

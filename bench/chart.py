@@ -1,0 +1,40 @@
+"""The report as a PNG: API throughput beside the ceiling, bridge throughput beside raw publish."""
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt
+
+from bench.report import Row
+
+COLOURS = {True: "#2e7d32", False: "#c62828", None: "#607d8b"}
+
+
+def _panel(axis: plt.Axes, rows: list[Row], title: str, unit: str) -> None:
+    shown = [row for row in rows if row.value is not None]
+    names = [row.scenario for row in shown]
+    axis.barh(names, [row.value for row in shown], color=[COLOURS[row.met] for row in shown])
+    axis.invert_yaxis()
+    axis.set_title(title)
+    axis.set_xlabel(unit)
+    axis.tick_params(axis="y", labelsize=8)
+    for y, row in enumerate(shown):
+        axis.annotate(f" {row.value:,.0f}", (row.value or 0, y), va="center", fontsize=7)
+
+
+def draw(rows: list[Row], path: Path) -> None:
+    api = [row for row in rows if row.unit == "rps"]
+    bridge = [row for row in rows if row.unit == "events/s"]
+    figure, (left, right) = plt.subplots(
+        2,
+        1,
+        figsize=(10, 9),
+        gridspec_kw={"height_ratios": [max(len(api), 1), max(len(bridge), 1)]},
+    )
+    _panel(left, api, "gRPC calls per second (green: target met, red: missed)", "calls/s")
+    _panel(right, bridge, "Events per second to JetStream", "events/s")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
