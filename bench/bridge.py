@@ -13,10 +13,11 @@ import psycopg
 from nats.js import JetStreamContext
 
 from bench import plans
-from bench.report import Row
 from bench.processes import running, say
+from bench.report import Row
 from bench.stack import SERVER_CPU, Stack, plain
 from tests.support.nats import NatsServer
+from user.v1 import events_pb2, user_pb2
 
 STREAM = "USER_V1"
 RAW_STREAM, RAW_SUBJECT = "BENCH_RAW", "bench.raw"
@@ -26,8 +27,6 @@ EVENTS_PER_SECOND = 1000
 
 def event_payload() -> bytes:
     """A UserCreated event of realistic size (what CreateUser writes)."""
-    from user.v1 import events_pb2, user_pb2
-
     user = user_pb2.User(name="users/bench", display_name="Bench User", email="b@example.com")
     meta = events_pb2.EventMetadata(event_id=str(uuid.uuid4()), aggregate_name="users/bench")
     return events_pb2.UserCreated(metadata=meta, user=user).SerializeToString()
