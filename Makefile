@@ -95,4 +95,9 @@ run: setup
 # Not part of `make test`: numbers, not verdicts. Writes bench/results/latest.{md,json,png}.
 .PHONY: bench
 bench: $(STAMPS)/python $(STAMPS)/ghz-$(GHZ_VERSION)
-	$(PY) -m bench $(if $(filter 1,$(QUICK)),--quick)
+	GHZ_VERSION=$(GHZ_VERSION) $(PY) -m bench $(if $(filter 1,$(QUICK)),--quick)
+
+# A py-spy profile of the full-stack server under GetUser load: bench/results/profile-getuser.md.
+.PHONY: bench-profile
+bench-profile: $(STAMPS)/python $(STAMPS)/ghz-$(GHZ_VERSION)
+	$(PY) -m bench.profile

@@ -72,26 +72,39 @@ LAYER_SETTINGS: dict[str, dict[str, str]] = {
 def pricing(stack: Stack, ghz: Ghz, url: str) -> list[Row]:
     """GetUser with each interceptor taken out (or rate limiting put in), one at a time.
 
-    The servers start side by side, then take the load one after the other.
+    The servers start side by side; each variant then takes the load in runs alternating with
+    a full-stack server, and its ratio is to that paired full stack.
     """
     stack.migrate(url)
     servers = {
         name: stack.launch("serve-pricing", url, **settings)
         for name, settings in LAYER_SETTINGS.items()
     }
+    full = stack.launch("serve-pricing-full", url)
     rows = []
     try:
+        full_port = full.port()
+        metadata = stack.metadata()
+        full_call = Call("GetUser", {"name": stack.seed_users(full_port, 1)[0]}, metadata)
         for name in plans.PRICING:
             server = servers.get(name)
             if server is None:
                 rows.append(Row("interceptors", name, note=NOT_IMPLEMENTED))
                 continue
-            server.ready()
             port = server.port()
-            call = Call("GetUser", {"name": stack.seed_users(port, 1)[0]}, stack.metadata())
-            rows.append(measured_row("interceptors", name, ghz, f"127.0.0.1:{port}", call))
+            call = Call("GetUser", {"name": stack.seed_users(port, 1)[0]}, metadata)
+            variant, paired = ghz.measure_paired(
+                (f"127.0.0.1:{port}", call), (f"127.0.0.1:{full_port}", full_call)
+            )
             server.stop()
+            say(f"{name}: {variant.rps:,.0f} rps beside full stack {paired.rps:,.0f} rps")
+            rows.append(
+                Row("interceptors", name, "rps", variant.rps, variant.p50_ms, variant.p99_ms,
+                    note=f"{variant.rps / paired.rps:.2f}× the paired full stack "
+                    f"({paired.rps:,.0f} rps)")
+            )  # fmt: skip
     finally:
+        full.stop()
         for server in servers.values():
             server.stop()
     rows.append(Row("interceptors", plans.STACK_SHARE, unit="%", note=NOT_IMPLEMENTED))

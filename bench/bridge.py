@@ -104,7 +104,9 @@ async def relay_throughput(
             await _until_marked(conn)
     finally:
         await client.close()
-    return Row("bridge", name, "events/s", count / elapsed, note=f"{count:,} rows, {users:,} users")
+    return Row(
+        "bridge", name, "events/s", count / elapsed, note=f"{count:,} rows of {users:,} user(s)"
+    )
 
 
 async def _until_marked(conn: psycopg.AsyncConnection) -> None:
@@ -180,7 +182,7 @@ def scenarios(stack: Stack, rows_per_run: int, latency_seconds: float) -> list[R
                 rows.append(asyncio.run(run))
                 say(f"{name}: {rows[-1].value:,.0f} events/s")
             rows.append(asyncio.run(commit_to_ack(url, nats_server.url, latency_seconds)))
-            say(f"{plans.COMMIT_TO_ACK}: p99 {rows[-1].p99_ms} ms")
+            say(f"{plans.COMMIT_TO_ACK}: p99 {rows[-1].p99_ms or 0:,.1f} ms")
             rows.append(Row("memory", plans.RSS_BRIDGE, "MB", bridge.peak_rss_mb()))
     finally:
         nats_server.remove()

@@ -116,3 +116,15 @@ class Ghz:
             for _ in range(self.load.runs)
         ]
         return median_run(runs)
+
+    def measure_paired(
+        self, first: tuple[str, Call], second: tuple[str, Call]
+    ) -> tuple[RunStats, RunStats]:
+        """Two servers measured in alternating runs, so a shared machine's drift hits both alike."""
+        for target, call in (first, second):
+            self._once(target, call, self.load.warmup_seconds)
+        runs: tuple[list[RunStats], list[RunStats]] = ([], [])
+        for _ in range(self.load.runs):
+            for (target, call), into in zip((first, second), runs, strict=True):
+                into.append(parse_report(self._once(target, call, self.load.run_seconds)))
+        return median_run(runs[0]), median_run(runs[1])
