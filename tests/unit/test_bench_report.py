@@ -7,7 +7,7 @@ import pytest
 
 from bench import chart, plans, report
 from bench.ghz import RunStats, median_run, parse_report
-from bench.report import NOT_IMPLEMENTED, Row
+from bench.report import Row
 
 DATA = Path(__file__).parent / "data"
 
@@ -55,7 +55,10 @@ def _rows() -> list[Row]:
         ),
         Row("API", plans.GET_PG, value=ceiling.rps * 0.6),
         Row("API", plans.CREATE_PG, value=ceiling.rps * 0.1),
-        Row("interceptors", plans.TRACING_OFF, note=NOT_IMPLEMENTED),
+        # Paired with a ceiling run that was slower than the ceiling row: 0.35x of it.
+        Row("API", plans.LIST_PG, value=70.0, paired=200.0),
+        Row("interceptors", plans.TRACING_OFF, value=150.0, paired=100.0),
+        Row("interceptors", plans.STACK_SHARE, "%", 20.0),
         Row("deep page", plans.FIRST_PAGE, value=100.0),
         Row("deep page", plans.DEEP_PAGE, value=50.0),
         Row("bridge", plans.RAW_PUBLISH, "events/s", 30_000.0),
@@ -70,7 +73,12 @@ def test_rows_are_judged_against_the_issue_targets() -> None:
     assert rows[plans.GET_PG].ratio == pytest.approx(0.6)
     assert rows[plans.GET_PG].met is True
     assert rows[plans.CREATE_PG].met is False
-    assert rows[plans.TRACING_OFF].met is None
+    # A paired row is judged against its own baseline runs, not the baseline's row.
+    assert rows[plans.LIST_PG].ratio == pytest.approx(0.35)
+    assert rows[plans.LIST_PG].met is True
+    assert rows[plans.TRACING_OFF].ratio == pytest.approx(1.5)
+    assert rows[plans.TRACING_OFF].met is None  # priced, no target of its own
+    assert rows[plans.STACK_SHARE].met is False  # 20% > 15%
     # Deep page: twice the first page's time misses "≤ 1.3×".
     assert rows[plans.DEEP_PAGE].ratio == pytest.approx(2.0)
     assert rows[plans.DEEP_PAGE].met is False
@@ -92,7 +100,9 @@ def test_the_markdown_has_a_machine_line_and_one_row_per_scenario() -> None:
     assert "0.60× (ceiling" in get_user
     assert "| met |" in get_user
     assert "**missed**" in next(line for line in table if f"| {plans.CREATE_PG} |" in line)
-    assert NOT_IMPLEMENTED in next(line for line in table if plans.TRACING_OFF in line)
+    assert "1.50× (GetUser (PostgreSQL), paired)" in next(
+        line for line in table if plans.TRACING_OFF in line
+    )
     assert "- a note" in lines
 
 
