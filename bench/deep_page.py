@@ -3,7 +3,7 @@
 import psycopg
 
 from bench import plans
-from bench.api import PAGE
+from bench.api import PAGE, stats_row
 from bench.ghz import Call, Ghz
 from bench.processes import running, say
 from bench.report import Row
@@ -50,8 +50,9 @@ def deep_page(stack: Stack, ghz: Ghz, quick: bool) -> list[Row]:
         deep = Call("ListUsers", {**PAGE, "page_token": token}, metadata)
         # Alternating runs: the machine's drift hits both pages alike.
         pages = ghz.measure_paired((target, first), (target, deep))
-    note = f"{users:,} users, the page after row {users * 9 // 10:,}"
-    return [
-        Row("deep page", name, "rps", stats.rps, stats.p50_ms, stats.p99_ms, note=note)
-        for name, stats in zip((plans.FIRST_PAGE, plans.DEEP_PAGE), pages, strict=True)
-    ]
+    first_page, deep = (
+        stats_row("deep page", plans.FIRST_PAGE, pages[0]),
+        stats_row("deep page", plans.DEEP_PAGE, pages[1], pages[0]),
+    )
+    deep.note = f"{users:,} users, the page after row {users * 9 // 10:,}"
+    return [first_page, deep]

@@ -16,8 +16,16 @@ READY = re.compile(r"ready on (?:\[[^\]]+\]|[\d.]+):(\d+)")
 class Process:
     """A child with its output in a log file; `ready` waits for its ready line."""
 
-    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path) -> None:
+    def __init__(
+        self,
+        name: str,
+        args: list[str],
+        env: dict[str, str],
+        log_dir: Path,
+        pin_when_ready: str | None = None,
+    ) -> None:
         self.name = name
+        self._pin = pin_when_ready
         self.log = log_dir / f"{name}.log"
         with self.log.open("wb") as out:
             self.popen = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -33,11 +41,19 @@ class Process:
             text = self.log.read_text(errors="replace")
             for line in text.splitlines():
                 if marker in line:
+                    self._pin_once()
                     return line
             if self.popen.poll() is not None:
                 raise RuntimeError(f"{self.name} exited ({self.popen.returncode}):\n{text[-3000:]}")
             time.sleep(0.05)
         raise TimeoutError(f"{self.name} printed no ready line in {timeout}s")
+
+    def _pin_once(self) -> None:
+        """Every thread of the process onto its cores, once it no longer competes to start."""
+        if self._pin is not None:
+            subprocess.run(["taskset", "-a", "-p", "-c", self._pin, str(self.pid)],
+                           check=True, capture_output=True)  # fmt: skip
+            self._pin = None
 
     def port(self) -> int:
         match = READY.search(self.ready())

@@ -6,8 +6,6 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Literal
 
-NOT_IMPLEMENTED = "n/a (not implemented)"
-
 
 @dataclass
 class Row:
@@ -22,6 +20,9 @@ class Row:
     target: str = ""
     met: bool | None = None
     note: str = ""
+    # The baseline's value from runs alternating with this row's (a shared machine drifts);
+    # when set, the ratio is to it rather than to the baseline's own row.
+    paired: float | None = None
 
 
 @dataclass(frozen=True)
@@ -44,16 +45,22 @@ class Plan:
     targets: tuple[Target, ...] = field(default_factory=tuple)
 
 
+def _base_value(row: Row, baseline: str, by_name: dict[str, Row]) -> float | None:
+    if row.paired is not None:
+        return row.paired
+    base = by_name.get(baseline)
+    return None if base is None else base.value
+
+
 def _measured(row: Row, target: Target, by_name: dict[str, Row]) -> float | None:
     if target.measure == "value":
         return row.value
     if target.measure == "p99":
         return row.p99_ms
-    base = by_name.get(target.baseline)
-    if base is None or base.value is None or row.value in (None, 0):
+    base = _base_value(row, target.baseline, by_name)
+    if not base or not row.value:
         return None
-    assert row.value is not None
-    return row.value / base.value if target.measure == "ratio" else base.value / row.value
+    return row.value / base if target.measure == "ratio" else base / row.value
 
 
 def judge(rows: Iterable[Row], plans: dict[str, Plan]) -> list[Row]:
@@ -63,9 +70,9 @@ def judge(rows: Iterable[Row], plans: dict[str, Plan]) -> list[Row]:
     for row in rows:
         plan = plans.get(row.scenario, Plan())
         row.baseline = plan.baseline
-        base = by_name.get(plan.baseline)
-        if base is not None and base.value and row.value is not None:
-            row.ratio = row.value / base.value
+        base = _base_value(row, plan.baseline, by_name) if plan.baseline else None
+        if base and row.value is not None:
+            row.ratio = row.value / base
         if not plan.targets:
             continue
         row.target = " and ".join(target.text for target in plan.targets)
@@ -113,7 +120,8 @@ def render(rows: list[Row], machine: str, versions: str, notes: Iterable[str] = 
     for row in rows:
         value = f"{_num(row.value, 1 if row.unit in ('MB', '%') else 0)} {row.unit}"
         value = value if row.value is not None else ""
-        ratio = f"{row.ratio:.2f}× ({row.baseline or 'baseline'})" if row.ratio is not None else ""
+        paired = ", paired" if row.paired is not None else ""
+        ratio = f"{row.ratio:.2f}× ({row.baseline}{paired})" if row.ratio is not None else ""
         lines.append(
             f"| {row.group} | {row.scenario} | {value} | {_num(row.p50_ms, 1)} | "
             f"{_num(row.p99_ms, 1)} | {ratio} | {row.target} | {_met(row)} | {row.note} |"

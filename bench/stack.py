@@ -64,14 +64,15 @@ class Stack:
     def launch(
         self, name: str, database_url: str, *flags: str, cpus: str = str(SERVER_CPU), **env: str
     ) -> Process:
-        """Starts a server without waiting for it, so several can start side by side."""
+        """Starts a server without waiting for it, so several can start side by side: on any
+        core while it starts, then (once ready) every thread of it pinned to `cpus`."""
         self._started += 1
-        args = ["taskset", "-c", cpus, *usersuite(
+        args = [*usersuite(
             "serve", "--migrate", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
             *flags,
         )]  # fmt: skip
         env_vars = self.server_env(database_url, **env)
-        return Process(f"{self._started:02d}-{name}", args, env_vars, self.log_dir)
+        return Process(f"{self._started:02d}-{name}", args, env_vars, self.log_dir, cpus)
 
     def serve(self, name: str, database_url: str, *flags: str, **env: str) -> Process:
         process = self.launch(name, database_url, *flags, **env)
