@@ -109,14 +109,26 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", default=os.environ.get("QUICK") == "1")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--render", type=Path, metavar="JSON", help="write the report of these results, no runs"
+    )
     args = parser.parse_args()
-    header = (machine(), versions())
-    rows = run(args.quick)
+    if args.render is not None:
+        # The header of a re-rendered report is the one it was measured with.
+        previous = (args.out / "latest.md").read_text().splitlines()
+        header = (previous[2].removeprefix("Machine: "), previous[4].removeprefix("Versions: "))
+        rows = report.load(args.render)
+    else:
+        header = (machine(), versions())
+        rows = run(args.quick)
     notes = list(NOTES)
     if args.quick:
         notes.insert(0, "QUICK run: every scenario briefly; not numbers to keep.")
     args.out.mkdir(parents=True, exist_ok=True)
     text = report.render(rows, *header, notes)
+    before = args.out / "before.json"
+    if before.is_file() and not args.quick:
+        text += "\n" + report.comparison(report.load(before), rows)
     (args.out / "latest.md").write_text(text)
     report.save(rows, args.out / "latest.json")
     chart.draw(rows, args.out / "latest.png")

@@ -130,6 +130,36 @@ def render(rows: list[Row], machine: str, versions: str, notes: Iterable[str] = 
     return "\n".join(lines).rstrip() + "\n"
 
 
+def _cell(row: Row) -> str:
+    if row.value is None:
+        return row.note
+    digits = 1 if row.unit in ("MB", "%") else 0
+    shown = f"{_num(row.value, digits)} {row.unit}"
+    if row.p99_ms is not None and row.unit == "events/s":
+        shown += f", p99 {_num(row.p99_ms, 1)} ms"
+    if row.ratio is not None:
+        shown += f" ({row.ratio:.2f}×)"
+    return shown
+
+
+def comparison(before: list[Row], after: list[Row]) -> str:
+    """Each scenario before and after, with its ratio to its baseline in the same run."""
+    earlier = {row.scenario: row for row in before}
+    lines = [
+        "## Before and after",
+        "",
+        "Ratios are to the baseline of the same run, so runs on a busier machine compare.",
+        "",
+        "| scenario | before | after |",
+        "|---|---|---|",
+    ]
+    for row in after:
+        was = earlier.get(row.scenario)
+        if was is not None:
+            lines.append(f"| {row.scenario} | {_cell(was)} | {_cell(row)} |")
+    return "\n".join(lines) + "\n"
+
+
 def save(rows: list[Row], path: Path) -> None:
     path.write_text(json.dumps([asdict(row) for row in rows], indent=1) + "\n")
 

@@ -6,6 +6,7 @@ import socket
 import time
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -57,24 +58,34 @@ def start_workers(launch: Launch, url: str, metrics_port: int, *extra: str) -> U
     return server
 
 
-def test_a_killed_worker_is_started_again_and_the_port_keeps_serving(
-    launch: Launch, migrated_database: str, grpcurl_bin: str
-) -> None:
+@dataclass
+class Workers:
+    server: UsersuiteProcess
+    metrics_port: int
+    grpcurl: Grpcurl
+
+
+@pytest.fixture
+def workers(launch: Launch, migrated_database: str, grpcurl_bin: str) -> Workers:
     metrics_port = free_port()
     server = start_workers(launch, migrated_database, metrics_port)
-    grpcurl = Grpcurl(grpcurl_bin, server.target)
+    return Workers(server, metrics_port, Grpcurl(grpcurl_bin, server.target))
+
+
+def test_a_killed_worker_is_started_again_and_the_port_keeps_serving(workers: Workers) -> None:
+    server, metrics_port, grpcurl = workers.server, workers.metrics_port, workers.grpcurl
     ada = {"display_name": "Ada Lovelace", "email": "ada@example.com"}
     name = grpcurl.ok("user.v1.UserService/CreateUser", {"user": ada})["name"]
-    workers = workers_of(server)
-    assert len(workers) == WORKERS
+    before = workers_of(server)
+    assert len(before) == WORKERS
     assert http_get(metrics_port, "/readyz")[0] == 200
 
-    victim = min(workers)
+    victim = min(before)
     os.kill(victim, signal.SIGKILL)
 
     def replaced() -> bool:
         now = workers_of(server)
-        return len(now) == WORKERS and len(now - workers) == 1
+        return len(now) == WORKERS and len(now - before) == 1
 
     eventually(replaced, "a new worker replaces the killed one")
     eventually(lambda: http_get(metrics_port, "/readyz")[0] == 200, "ready again")
@@ -83,16 +94,11 @@ def test_a_killed_worker_is_started_again_and_the_port_keeps_serving(
         assert grpcurl.ok("user.v1.UserService/GetUser", {"name": name})["email"] == ada["email"]
 
 
-def test_metrics_sum_every_workers_calls(
-    launch: Launch, migrated_database: str, grpcurl_bin: str
-) -> None:
-    metrics_port = free_port()
-    server = start_workers(launch, migrated_database, metrics_port)
-    grpcurl = Grpcurl(grpcurl_bin, server.target)
+def test_metrics_sum_every_workers_calls(workers: Workers) -> None:
     calls = 12
-    for _ in range(calls):
-        grpcurl.ok(LIST_USERS, {"page_size": 1})
-    status, text = http_get(metrics_port, "/metrics")
+    for _ in range(calls):  # a new connection each: the kernel spreads them over both workers
+        workers.grpcurl.ok(LIST_USERS, {"page_size": 1})
+    status, text = http_get(workers.metrics_port, "/metrics")
     assert status == 200
     handled = sum(
         sample.value
@@ -104,14 +110,12 @@ def test_metrics_sum_every_workers_calls(
     assert handled == calls
 
 
-def test_sigterm_drains_every_worker_and_the_parent_exits_zero(
-    launch: Launch, migrated_database: str
-) -> None:
-    server = start_workers(launch, migrated_database, free_port())
-    workers = workers_of(server)
+def test_sigterm_drains_every_worker_and_the_parent_exits_zero(workers: Workers) -> None:
+    server = workers.server
+    children = workers_of(server)
     server.terminate()
     assert server.wait() == 0, server.output()
-    assert not any(alive(pid) for pid in workers)
+    assert not any(alive(pid) for pid in children)
     assert "ended with" not in server.stderr_text()  # stopped, not restarted
 
 
@@ -129,11 +133,10 @@ def test_a_taken_port_fails_loudly_before_any_worker_starts(migrated_database: s
 
 
 def test_a_second_server_cannot_join_the_workers_port(
-    launch: Launch, migrated_database: str
+    workers: Workers, migrated_database: str
 ) -> None:
-    server = start_workers(launch, migrated_database, free_port())
     result = run_usersuite(
-        "serve", "--listen", server.target, "--metrics-listen", "127.0.0.1:0",
+        "serve", "--listen", workers.server.target, "--metrics-listen", "127.0.0.1:0",
         "--workers", str(WORKERS), env=server_env(migrated_database), timeout=60,
     )  # fmt: skip
     assert result.returncode == 2, result

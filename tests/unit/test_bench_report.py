@@ -112,3 +112,16 @@ def test_results_survive_a_round_trip_through_json_and_draw_a_chart(tmp_path: Pa
     assert report.load(tmp_path / "latest.json") == rows
     chart.draw(rows, tmp_path / "latest.png")
     assert (tmp_path / "latest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_before_and_after_sit_side_by_side_with_their_ratios() -> None:
+    before = report.judge(_rows(), plans.PLANS)
+    after = report.judge(
+        [Row("ceiling", plans.CEILING, value=1000.0), Row("API", plans.GET_PG, value=600.0)],
+        plans.PLANS,
+    )
+    lines = report.comparison(before, after).splitlines()
+    get_user = next(line for line in lines if line.startswith(f"| {plans.GET_PG} |"))
+    assert get_user.endswith("| 600 rps (0.60×) |")
+    assert "(0.60×)" in get_user.split("|")[2]  # before: 0.6 of that run's ceiling too
+    assert len([line for line in lines if line.startswith("| ")]) == 3  # header + 2 rows

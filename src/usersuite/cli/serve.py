@@ -73,7 +73,7 @@ def workers_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--workers", type=_workers,
         help="processes sharing the port (SO_REUSEPORT): N, or auto for the CPUs usable; "
-        "size N by the CPU limit under a container quota (docs/architecture.md)",
+        "size N by the CPU limit under a container quota (docs/scaling.md)",
     )  # fmt: skip
     parser.add_argument(WORKER_FLAG, dest="worker", action="store_true", help=argparse.SUPPRESS)
 
