@@ -112,6 +112,7 @@ def main() -> int:
     parser.add_argument(
         "--render", type=Path, metavar="JSON", help="write the report of these results, no runs"
     )
+    parser.add_argument("--note", action="append", default=[], help="a note for the report")
     args = parser.parse_args()
     if args.render is not None:
         # The header of a re-rendered report is the one it was measured with.
@@ -121,7 +122,7 @@ def main() -> int:
     else:
         header = (machine(), versions())
         rows = run(args.quick)
-    notes = list(NOTES)
+    notes = [*args.note, *NOTES]
     if args.quick:
         notes.insert(0, "QUICK run: every scenario briefly; not numbers to keep.")
     args.out.mkdir(parents=True, exist_ok=True)
