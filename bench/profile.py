@@ -35,11 +35,13 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("SQLAlchemy (all of it)", "sqlalchemy/", ()),
     ("psycopg (all of it)", "psycopg/", ()),
     ("  proto <-> domain mapping", "usersuite/api/mapping.py", ()),
-    ("native code under asyncio callbacks (grpc core)", "", ()),
+    ("native code under the event loop (grpc core, uvloop)", "", ()),
 )  # fmt: skip
 # Leaves that are a thread waiting, not working: left out of the total.
 IDLE_LEAVES = ("select (selectors.py",)
-NATIVE_LEAF = "Handle._run (asyncio/events.py"
+# A Python frame that calls into native code py-spy cannot see: asyncio's callback runner, or
+# the frame that entered uvloop's loop, which runs grpc's callbacks in C.
+NATIVE_LEAVES = ("Handle._run (asyncio/events.py", "Runner.run (asyncio/runners.py")
 
 
 def parse_collapsed(text: str) -> collections.Counter[str]:
@@ -55,7 +57,7 @@ def parse_collapsed(text: str) -> collections.Counter[str]:
 def _share(stacks: collections.Counter[str], marker: str, exclude: tuple[str, ...]) -> int:
     if not marker:
         return sum(
-            n for stack, n in stacks.items() if stack.rsplit(";", 1)[-1].startswith(NATIVE_LEAF)
+            n for stack, n in stacks.items() if stack.rsplit(";", 1)[-1].startswith(NATIVE_LEAVES)
         )
     return sum(
         n
@@ -149,8 +151,9 @@ def main() -> None:
         "# GetUser under load: py-spy profile of the full-stack server",
         "",
         "Server pinned to core 0 with auth on and PostgreSQL, ghz (50 calls, 4 connections) on "
-        "core 1. Shares are of the server's sampled CPU time; `Handle._run` as a leaf is native "
-        "code (grpc core) run from event-loop callbacks, which py-spy does not see into.",
+        "core 1. Shares are of the server's sampled CPU time; `Handle._run` (asyncio) or "
+        "`Runner.run` (uvloop) as a leaf is native code run from the event loop (grpc core), "
+        "which py-spy does not see into.",
         "",
         *summarise(parse_collapsed(collapsed)),
     ]
