@@ -39,5 +39,10 @@ async def bound_by_deadline(conn: AsyncConnection) -> None:
 
 
 def forget(conn: AsyncConnection) -> None:
-    """After a rollback the session is back at its earlier value, which we no longer know."""
-    conn.info.pop(SETTING, None)
+    """After a rollback the session is back at its earlier value, which we no longer know.
+
+    An invalidated connection is left alone: touching its info would reconnect it here, and
+    the pool replaces it with a new session (and a new, empty info) anyway.
+    """
+    if not conn.invalidated:
+        conn.info.pop(SETTING, None)
