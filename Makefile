@@ -36,6 +36,7 @@ help:
 	@echo "make run        start the suite locally on embedded defaults"
 	@echo "make interop    the Go, TypeScript, Rust and Python clients against a live server"
 	@echo "make chart      helm lint/template, Kubernetes schemas, checkov on the Helm chart"
+	@echo "make bench      benchmark report in bench/results (QUICK=1: every scenario briefly)"
 
 # ---------------------------------------------------------------- setup
 .PHONY: setup
@@ -90,8 +91,8 @@ check-gen: setup
 # ---------------------------------------------------------------- quality
 .PHONY: lint test run chart
 lint: buf-lint
-	ruff check src tests tools deploy
-	ruff format --check src tests tools deploy
+	ruff check src tests tools deploy bench
+	ruff format --check src tests tools deploy bench
 	mypy
 	lint-imports --no-cache
 	hadolint deploy/docker/Dockerfile
@@ -128,3 +129,14 @@ $(STAMPS)/interop-npm: $(INTEROP)/ts/package.json $(INTEROP)/ts/package-lock.jso
 
 interop: setup interop-clients $(STAMPS)/ghz-$(GHZ_VERSION)
 	$(PY) -m pytest tests/interop tests/contract/test_evolution.py $(PYTEST_ARGS)
+
+# ---------------------------------------------------------------- benchmark
+# Not part of `make test`: numbers, not verdicts. Writes bench/results/latest.{md,json,png}.
+.PHONY: bench
+bench: $(STAMPS)/python $(STAMPS)/ghz-$(GHZ_VERSION)
+	GHZ_VERSION=$(GHZ_VERSION) $(PY) -m bench $(if $(filter 1,$(QUICK)),--quick)
+
+# A py-spy profile of the full-stack server under GetUser load: bench/results/profile-getuser.md.
+.PHONY: bench-profile
+bench-profile: $(STAMPS)/python $(STAMPS)/ghz-$(GHZ_VERSION)
+	$(PY) -m bench.profile

@@ -17,6 +17,7 @@ from usersuite.adapters.nats.jetstream import connect, ensure_stream
 from usersuite.api.auth.jwks import JwksMetrics, JwksPolicy, JwksSource
 from usersuite.api.auth.jwt import JwtVerifier
 from usersuite.api.auth.signing import NonceStore, SignatureVerifier
+from usersuite.api.auth.token_cache import CachedJwtVerifier
 from usersuite.api.container import Container
 from usersuite.api.interceptors.auth import Authenticator
 from usersuite.api.interceptors.observability import GrpcMetrics
@@ -25,7 +26,7 @@ from usersuite.bridge.container import BridgeContainer
 from usersuite.bridge.metrics import RelayMetrics
 from usersuite.bridge.relay import Relay
 from usersuite.config import Settings
-from usersuite.ops.tracing import configure_tracing, instrument_engine, propagation_only
+from usersuite.ops.tracing import configure_tracing, instrument_engine
 from usersuite.service.handlers import UserHandlers, utc_now
 from usersuite.service.page_tokens import PageTokenCodec
 
@@ -63,6 +64,12 @@ def build_authenticator(
             hs256_secret=hs256,
             jwks=jwks,
         )
+        if auth.token_cache_size:
+            verifier = CachedJwtVerifier(
+                verifier,
+                max_entries=auth.token_cache_size,
+                max_age_seconds=auth.token_cache_seconds,
+            )
     signatures = None
     if auth.signing_keys:
         signatures = SignatureVerifier(
@@ -98,14 +105,15 @@ def bootstrap(
     engine = database_engine(settings)
     page_tokens = PageTokenCodec(settings.page_token_secret.get_secret_value().encode())
     handlers = UserHandlers(
-        lambda: SqlUnitOfWork(engine, encode_event, clock), page_tokens, clock=clock
+        lambda: SqlUnitOfWork(engine, encode_event, clock),
+        page_tokens,
+        clock=clock,
+        read_uow_factory=lambda: SqlUnitOfWork(engine, encode_event, clock, read_only=True),
     )
     # Database spans only when someone looks at spans: tracing on, or a provider from a test.
     if tracer_provider is not None or settings.telemetry.tracing:
         tracer_provider = tracer_provider or configure_tracing()
         instrument_engine(engine, tracer_provider)
-    else:
-        tracer_provider = propagation_only()
     registry = CollectorRegistry()
     metrics = None
     if settings.telemetry.metrics:

@@ -25,11 +25,13 @@ class Container:
     authenticator: Authenticator | None
     registry: CollectorRegistry
     metrics: GrpcMetrics | None
-    tracer_provider: TracerProvider
+    tracer_provider: TracerProvider | None  # None: tracing off
     janitor: RequestIdJanitor
 
     async def close(self) -> None:
         if self.authenticator is not None:
             await self.authenticator.close()
         await self.engine.dispose()
-        await asyncio.to_thread(self.tracer_provider.force_flush, TRACE_FLUSH_TIMEOUT_MILLIS)
+        if self.tracer_provider is not None:
+            provider = self.tracer_provider
+            await asyncio.to_thread(provider.force_flush, TRACE_FLUSH_TIMEOUT_MILLIS)

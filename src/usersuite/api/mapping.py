@@ -1,6 +1,6 @@
 """The one mapping between generated protobuf types and domain types."""
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -13,10 +13,15 @@ from usersuite.domain.model import User, check_user_id
 NAME_PREFIX = "users/"
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_MICROSECOND = timedelta(microseconds=1)
+
+
 def timestamp(value: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
+    """What Timestamp.FromDatetime computes for an aware datetime, at half its cost (it runs
+    twice per user, a hundred times for a page of ListUsers)."""
+    seconds, micros = divmod((value - EPOCH) // ONE_MICROSECOND, 1_000_000)
+    return Timestamp(seconds=seconds, nanos=micros * 1000)
 
 
 def user_to_proto(user: User) -> user_pb2.User:

@@ -42,8 +42,9 @@ class UserServer:
         await self.server.stop(grace)
 
 
-def create_server(container: Container, listen: str) -> UserServer:
-    """A configured, not yet started server bound to `listen` (port 0: a free port)."""
+def create_server(container: Container, listen: str, *, reuse_port: bool = False) -> UserServer:
+    """A configured, not yet started server bound to `listen` (port 0: a free port);
+    `reuse_port` for a worker of `serve --workers N`, whose parent holds the port."""
     settings = container.settings
     limits = settings.limits
     interceptors = build_interceptors(
@@ -52,7 +53,8 @@ def create_server(container: Container, listen: str) -> UserServer:
         tracer_provider=container.tracer_provider,
         metrics=container.metrics,
     )
-    server = grpc.aio.server(interceptors=interceptors, options=transport_options(limits))
+    options = transport_options(limits, reuse_port=reuse_port)
+    server = grpc.aio.server(interceptors=interceptors, options=options)
     user_pb2_grpc.add_UserServiceServicer_to_server(UserServicer(container.handlers), server)
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
@@ -75,9 +77,9 @@ def create_server(container: Container, listen: str) -> UserServer:
     return UserServer(server, port, health, monitor, container.janitor)
 
 
-async def start(container: Container, listen: str) -> UserServer:
+async def start(container: Container, listen: str, *, reuse_port: bool = False) -> UserServer:
     """Creates and starts the server; the caller stops it with `await server.stop(grace)`."""
-    running = create_server(container, listen)
+    running = create_server(container, listen, reuse_port=reuse_port)
     await running.monitor.start()
     await running.server.start()
     running.janitor.start()
@@ -89,26 +91,31 @@ async def run_api(
     stopping: asyncio.Event,
     on_ready: Callable[[int], None],
     also_ready: Callable[[], bool] = lambda: True,
+    *,
+    worker: bool = False,
 ) -> None:
     """The API through the one startup sequence; ready while the database (and `also_ready`)
-    answers."""
+    answers. A worker of `serve --workers N` shares its parent's port and leaves the ops HTTP
+    listener to the parent."""
     settings = container.settings
     await run_until_stopped(
         stopping,
-        metrics_listen=settings.metrics_listen,
+        metrics_listen=None if worker else settings.metrics_listen,
         registry=container.registry,
-        start=lambda: start(container, settings.listen),
+        start=lambda: start(container, settings.listen, reuse_port=worker),
         ready=lambda running: running.monitor.serving and also_ready(),
         announce=lambda running: on_ready(running.port),
         stop=lambda running: drain(running, settings.shutdown_grace_seconds),
     )
 
 
-async def serve(container: Container, on_ready: Callable[[int], None]) -> int:
+async def serve(
+    container: Container, on_ready: Callable[[int], None], *, worker: bool = False
+) -> int:
     """Serves until SIGTERM or SIGINT, then drains gracefully; returns the exit code."""
     async with stop_on_signals() as stopping:
         try:
-            await run_api(container, stopping, on_ready)
+            await run_api(container, stopping, on_ready, worker=worker)
         finally:
             await container.close()
     return 0

@@ -41,6 +41,10 @@ class AuthSettings(BaseModel):
     issuer: str = "usersuite"
     audience: str = "usersuite"
     leeway_seconds: float = Field(30.0, ge=0, le=300)
+    # Verified tokens remembered by their bytes (each until its exp or the max age): a caller
+    # reusing its token is verified once, not per call. 0 turns the cache off.
+    token_cache_size: int = Field(10_000, ge=0)
+    token_cache_seconds: float = Field(60.0, gt=0, description="how long a key withdrawal lags")
     exempt_methods: tuple[str, ...] = DEFAULT_AUTH_EXEMPT
     reflection: Literal["public", "authenticated"] | None = Field(
         None, description="who may list and describe the API; unset: public in dev only"
@@ -100,6 +104,19 @@ class LimitSettings(BaseModel):
     keepalive_time_seconds: float = Field(60.0, gt=0)
     keepalive_timeout_seconds: float = Field(20.0, gt=0)
     keepalive_min_client_interval_seconds: float = Field(10.0, gt=0)
+
+
+Interceptor = Literal["errors", "tracing", "observability", "deadline", "request_guard"]
+
+
+class BenchSettings(BaseModel):
+    """For `make bench` only: interceptors left out to price each layer. Never in production:
+    without them errors go unmapped, calls unbounded by deadlines and requests unguarded.
+    (Authentication and rate limiting have their own switches.)"""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    skip_interceptors: frozenset[Interceptor] = frozenset()
 
 
 class TelemetrySettings(BaseModel):

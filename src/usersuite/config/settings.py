@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
@@ -22,6 +22,7 @@ from usersuite.config.addresses import parse_address
 from usersuite.config.groups import (
     REFLECTION_PREFIXES,
     AuthSettings,
+    BenchSettings,
     BridgeSettings,
     DatabaseSettings,
     DevSettings,
@@ -95,6 +96,9 @@ class Settings(_LayeredSettings):
         None, description=f"HMAC key for page tokens, at least {MIN_SECRET_LENGTH} characters"
     )
     shutdown_grace_seconds: float = Field(10.0, ge=0)
+    workers: Annotated[int, Field(ge=1)] | Literal["auto"] = Field(
+        1, description="serve: processes sharing the port; auto = the CPUs this process may use"
+    )
     migrate_on_start: bool = Field(False, description="serve: migrate a schema that is behind")
     idempotency_retention_hours: float = Field(24.0, gt=0)
     dev: DevSettings = DevSettings()
@@ -106,6 +110,7 @@ class Settings(_LayeredSettings):
     tls: TlsSettings = TlsSettings()
     limits: LimitSettings = LimitSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
+    bench: BenchSettings = BenchSettings()
 
     @field_validator("listen", "metrics_listen")
     @classmethod

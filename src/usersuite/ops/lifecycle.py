@@ -1,6 +1,7 @@
 """Process lifecycle: SIGTERM/SIGINT start a graceful stop; the one startup sequence."""
 
 import asyncio
+import contextlib
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -31,7 +32,7 @@ async def stop_on_signals() -> AsyncIterator[asyncio.Event]:
 async def run_until_stopped(
     stopping: asyncio.Event,
     *,
-    metrics_listen: str,
+    metrics_listen: str | None,
     registry: CollectorRegistry,
     start: Callable[[], Awaitable[T]],
     ready: Callable[[T], bool],
@@ -42,13 +43,19 @@ async def run_until_stopped(
 
     The ops listener comes first: if its port is taken, nothing else has started yet. /readyz
     answers ready only once `start` has returned, while `ready` holds and no stop was asked.
+    Without `metrics_listen` there is no listener (a worker: its supervisor serves one).
     """
     started: list[T] = []
 
     def ready_now() -> bool:
         return bool(started) and not stopping.is_set() and ready(started[0])
 
-    with ops_listener(metrics_listen, registry, ready=ready_now):
+    listener = (
+        ops_listener(metrics_listen, registry, ready=ready_now)
+        if metrics_listen is not None
+        else contextlib.nullcontext()
+    )
+    with listener:
         running = await start()
         started.append(running)
         announce(running)

@@ -12,7 +12,6 @@ from opentelemetry.metrics import NoOpMeterProvider
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_VERSION, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 SERVICE = "usersuite"
@@ -30,12 +29,6 @@ def service_resource() -> Resource:
         with suppress(PackageNotFoundError):  # a source tree without an install has none
             defaults[SERVICE_VERSION] = version(SERVICE)
     return detected.merge(Resource(defaults)) if defaults else detected
-
-
-def propagation_only() -> TracerProvider:
-    """With tracing off: no span is recorded or exported, but a caller's W3C trace context
-    still flows through the call into every event it writes (sampled parents are honoured)."""
-    return TracerProvider(sampler=ParentBased(ALWAYS_OFF), resource=service_resource())
 
 
 def configure_tracing() -> TracerProvider:

@@ -96,7 +96,11 @@ async def _locked_for_change(uow: UnitOfWork, user_id: str, etag: str) -> User:
 
 
 class UserHandlers:
-    """Every user use case, over a unit-of-work factory and injectable clock and ids."""
+    """Every user use case, over a unit-of-work factory and injectable clock and ids.
+
+    `read_uow_factory` serves the reads (GetUser, ListUsers), which commit nothing: an adapter
+    may make them cheaper (no transaction); by default they use `uow_factory` too.
+    """
 
     def __init__(
         self,
@@ -105,8 +109,11 @@ class UserHandlers:
         clock: Callable[[], datetime] = utc_now,
         id_factory: Callable[[], str] = new_user_id,
         event_id_factory: Callable[[], str] = lambda: str(uuid.uuid4()),
+        *,
+        read_uow_factory: Callable[[], UnitOfWork] | None = None,
     ) -> None:
         self._uow = uow_factory
+        self._read_uow = read_uow_factory or uow_factory
         self._tokens = page_tokens
         self._clock = clock
         self._new_id = id_factory
@@ -165,7 +172,7 @@ class UserHandlers:
         return user
 
     async def get_user(self, cmd: commands.GetUser) -> User:
-        async with self._uow() as uow:
+        async with self._read_uow() as uow:
             user = await uow.users.get(cmd.user_id)
         if user is None:
             raise UserNotFound(cmd.user_id)
@@ -177,7 +184,7 @@ class UserHandlers:
         limit = min(cmd.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         fingerprint = f"page_size={cmd.page_size}"
         cursor = self._tokens.decode(cmd.page_token, fingerprint) if cmd.page_token else 0
-        async with self._uow() as uow:
+        async with self._read_uow() as uow:
             rows = await uow.users.list_after(cursor, limit + 1)
         page = rows[:limit]
         next_token = self._tokens.encode(page[-1][0], fingerprint) if len(rows) > limit else ""

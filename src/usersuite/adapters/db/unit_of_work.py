@@ -1,11 +1,13 @@
-"""The SQLAlchemy unit of work: one connection, one transaction, repositories bound to it."""
+"""The SQLAlchemy unit of work: one connection, one transaction, repositories bound to it.
 
-import time
+A read-only unit of work (the reads' factory) runs without a transaction on PostgreSQL: each
+read is one statement, which sees one consistent snapshot, and no BEGIN or ROLLBACK travels.
+"""
+
 from collections.abc import Callable
 from datetime import datetime
 from typing import Self
 
-from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
@@ -16,8 +18,8 @@ from usersuite.adapters.db.repository import (
     SqlOutbox,
     SqlUserRepository,
 )
+from usersuite.adapters.db.statement_timeout import bound_by_deadline, forget
 from usersuite.domain.errors import FieldViolation, ValidationFailed
-from usersuite.service import request_context
 from usersuite.service.errors import DeadlineExceeded, ServiceUnavailable
 from usersuite.service.unit_of_work import UnitOfWork
 
@@ -48,9 +50,16 @@ def is_unavailable(exc: BaseException) -> bool:
 
 class SqlUnitOfWork(UnitOfWork):
     def __init__(
-        self, engine: AsyncEngine, encode: EventEncoder, clock: Callable[[], datetime]
+        self,
+        engine: AsyncEngine,
+        encode: EventEncoder,
+        clock: Callable[[], datetime],
+        *,
+        read_only: bool = False,
     ) -> None:
         self._engine = engine
+        self._read_only = read_only
+        self._committed = False
         self._encode = encode
         self._clock = clock
         self._conn: AsyncConnection | None = None
@@ -58,9 +67,12 @@ class SqlUnitOfWork(UnitOfWork):
 
     async def __aenter__(self) -> Self:
         try:
-            self._conn = await self._engine.connect()
-            self._tx = await self._conn.begin()
-            await self._bound_by_deadline(self._conn)
+            conn = self._conn = await self._engine.connect()
+            if not self._read_only:
+                self._tx = await conn.begin()
+            elif conn.dialect.name == "postgresql":
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await bound_by_deadline(conn)
         except Exception as exc:
             await self._close()
             if is_unavailable(exc):
@@ -92,19 +104,12 @@ class SqlUnitOfWork(UnitOfWork):
                 "the database work did not finish before the deadline"
             ) from error
 
-    @staticmethod
-    async def _bound_by_deadline(conn: AsyncConnection) -> None:
-        """On PostgreSQL, every statement of the transaction ends when the call's time is up."""
-        deadline = request_context.deadline.get()
-        if deadline is None or conn.dialect.name != "postgresql":
-            return
-        remaining_ms = max(1, int((deadline - time.monotonic()) * 1000))
-        # SET LOCAL takes no bind parameters; the value is an integer we computed.
-        await conn.execute(text(f"SET LOCAL statement_timeout = {remaining_ms}"))
-
     async def commit(self) -> None:
+        if self._read_only:
+            raise RuntimeError("a read-only unit of work has nothing to commit")
         if self._tx is not None and self._tx.is_active:
             await self._tx.commit()
+            self._committed = True
 
     async def rollback(self) -> None:
         if self._tx is not None and self._tx.is_active:
@@ -112,6 +117,9 @@ class SqlUnitOfWork(UnitOfWork):
 
     async def _close(self) -> None:
         if self._conn is not None:
+            if self._tx is not None and not self._committed:
+                # Rolled back (or it failed): a timeout set inside it is undone too.
+                forget(self._conn)
             try:
                 await self._conn.close()
             finally:

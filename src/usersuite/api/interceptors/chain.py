@@ -2,6 +2,7 @@
 
 1. error recovery   nothing leaves unmapped: an unexpected failure anywhere -> INTERNAL, logged
 2. tracing          OpenTelemetry server span; continues a caller's W3C traceparent
+                    (tracing off: only the caller's trace context, carried into its events)
 3. access log       one JSON line per call; Prometheus grpc_server_* metrics
 4. deadline         default and maximum deadline; bounds the database work
    request guard    oversized -> RESOURCE_EXHAUSTED, undecodable -> INVALID_ARGUMENT
@@ -22,12 +23,13 @@ from usersuite.api.interceptors.errors import ErrorInterceptor
 from usersuite.api.interceptors.observability import GrpcMetrics, ObservabilityInterceptor
 from usersuite.api.interceptors.rate_limit import FailedAuthLimiter, RateLimitInterceptor
 from usersuite.api.interceptors.request_guard import HARD_LIMIT_FACTOR, RequestGuardInterceptor
+from usersuite.api.interceptors.trace_context import TraceContextInterceptor
 from usersuite.api.interceptors.tracing import tracing_interceptor
 from usersuite.config.groups import LimitSettings
 from usersuite.config.settings import Settings
 
 
-def transport_options(limits: LimitSettings) -> list[tuple[str, int]]:
+def transport_options(limits: LimitSettings, *, reuse_port: bool = False) -> list[tuple[str, int]]:
     """grpc server options: message size hard stop, concurrency and keepalive enforcement."""
     hard_limit = limits.max_message_bytes * HARD_LIMIT_FACTOR
     return [
@@ -42,8 +44,9 @@ def transport_options(limits: LimitSettings) -> list[tuple[str, int]]:
             int(limits.keepalive_min_client_interval_seconds * 1000),
         ),
         ("grpc.http2.max_ping_strikes", 2),
-        # A second process on a taken port must fail, not silently share its connections.
-        ("grpc.so_reuseport", 0),
+        # A second process on a taken port must fail, not silently share its connections;
+        # only the workers of `serve --workers N` share, on the port their parent holds.
+        ("grpc.so_reuseport", 1 if reuse_port else 0),
     ]
 
 
@@ -51,24 +54,30 @@ def build_interceptors(
     settings: Settings,
     *,
     authenticator: Authenticator | None,
-    tracer_provider: TracerProvider,
+    tracer_provider: TracerProvider | None,
     metrics: GrpcMetrics | None,
 ) -> list[grpc.aio.ServerInterceptor]:  # type: ignore[type-arg]
-    # Tracing is always in the chain: with tracing off its provider records nothing but
-    # still carries the caller's trace context into the events.
-    chain: list[Any] = [ErrorInterceptor(), tracing_interceptor(tracer_provider)]
-    if settings.telemetry.access_log or metrics is not None:
-        chain.append(
-            ObservabilityInterceptor(access_log=settings.telemetry.access_log, metrics=metrics)
-        )
-    chain.append(DeadlineInterceptor(settings.limits))
-    chain.append(RequestGuardInterceptor(settings.limits.max_message_bytes))
+    """The stack; `tracer_provider` None means tracing off, where only the caller's trace
+    context is carried into the call (and so into its events), without span work."""
+    telemetry, limits = settings.telemetry, settings.limits
+    tracing = (
+        TraceContextInterceptor()
+        if tracer_provider is None
+        else tracing_interceptor(tracer_provider)
+    )
+    layers: list[tuple[str, Any]] = [("errors", ErrorInterceptor()), ("tracing", tracing)]
+    if telemetry.access_log or metrics is not None:
+        observed = ObservabilityInterceptor(access_log=telemetry.access_log, metrics=metrics)
+        layers.append(("observability", observed))
+    layers.append(("deadline", DeadlineInterceptor(limits)))
+    layers.append(("request_guard", RequestGuardInterceptor(limits.max_message_bytes)))
     if authenticator is not None:
-        limits = settings.limits
         failures = FailedAuthLimiter(limits.auth_failure_rate_per_second, limits.auth_failure_burst)
-        chain.append(AuthInterceptor(authenticator, failures))
-    if settings.limits.rate_limit_enabled:
+        layers.append(("auth", AuthInterceptor(authenticator, failures)))
+    if limits.rate_limit_enabled:
         # Probes and tooling (the auth-exempt methods) are never rate limited either.
-        chain.append(RateLimitInterceptor(settings.limits, exempt=settings.public_methods))
-    chain.append(ErrorInterceptor())
-    return chain
+        limiter = RateLimitInterceptor(limits, exempt=settings.public_methods)
+        layers.append(("rate_limit", limiter))
+    layers.append(("errors", ErrorInterceptor()))
+    skipped = settings.bench.skip_interceptors
+    return [interceptor for name, interceptor in layers if name not in skipped]

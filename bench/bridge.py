@@ -1,0 +1,189 @@
+"""Bridge scenarios: committed outbox rows to JetStream acks, raw publish_async, commit-to-ack."""
+
+import asyncio
+import contextlib
+import os
+import statistics
+import time
+import uuid
+from collections.abc import Iterator
+
+import nats
+import psycopg
+from nats.js import JetStreamContext
+
+from bench import plans
+from bench.processes import running, say
+from bench.report import Row
+from bench.stack import SERVER_CPU, Stack, plain
+from tests.support.nats import NatsServer
+from user.v1 import events_pb2, user_pb2
+
+STREAM = "USER_V1"
+RAW_STREAM, RAW_SUBJECT = "BENCH_RAW", "bench.raw"
+TICK_SECONDS = 0.01
+EVENTS_PER_SECOND = 1000
+
+
+def event_payload() -> bytes:
+    """A UserCreated event of realistic size (what CreateUser writes)."""
+    user = user_pb2.User(name="users/bench", display_name="Bench User", email="b@example.com")
+    meta = events_pb2.EventMetadata(event_id=str(uuid.uuid4()), aggregate_name="users/bench")
+    return events_pb2.UserCreated(metadata=meta, user=user).SerializeToString()
+
+
+# The columns every outbox row needs; the rest have server defaults.
+SEED = """
+INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_name, aggregate_version,
+                    payload, occurred_time)
+SELECT gen_random_uuid()::text, 'user.v1.UserCreated', 'user.v1.User',
+       'users/bench-' || (g %% %(users)s), g, %(payload)s, clock_timestamp()
+FROM generate_series(1, %(count)s) g
+"""
+TICK = """
+INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_name, aggregate_version,
+                    payload, occurred_time)
+SELECT id, 'user.v1.UserCreated', 'user.v1.User', 'users/latency-' || id, 1, %(payload)s,
+       clock_timestamp()
+FROM unnest(%(ids)s::text[]) AS id
+"""
+
+
+@contextlib.contextmanager
+def on_one_core() -> Iterator[None]:
+    """This process on the server's core while it publishes, like the bridge under test."""
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {SERVER_CPU})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+async def _stream_messages(js: JetStreamContext, stream: str) -> int:
+    return int((await js.stream_info(stream)).state.messages)
+
+
+async def raw_publish(nats_url: str, count: int) -> Row:
+    client = await nats.connect(nats_url)
+    try:
+        js = client.jetstream()
+        await js.add_stream(name=RAW_STREAM, subjects=[RAW_SUBJECT])
+        payload = event_payload()
+        with on_one_core():
+            started = time.perf_counter()
+            for _ in range(count):
+                await js.publish_async(
+                    RAW_SUBJECT, payload, headers={"Nats-Msg-Id": str(uuid.uuid4())}
+                )
+            await js.publish_async_completed()
+            elapsed = time.perf_counter() - started
+        await js.delete_stream(RAW_STREAM)
+    finally:
+        await client.close()
+    return Row("bridge", plans.RAW_PUBLISH, "events/s", count / elapsed)
+
+
+async def relay_throughput(
+    name: str, database_url: str, nats_url: str, count: int, users: int
+) -> Row:
+    """Commits `count` pending rows at once, then times them until JetStream holds them all."""
+    client = await nats.connect(nats_url)
+    try:
+        js = client.jetstream()
+        before = await _stream_messages(js, STREAM)
+        async with await psycopg.AsyncConnection.connect(
+            plain(database_url), autocommit=True
+        ) as conn:
+            params = {"users": users, "payload": event_payload(), "count": count}
+            await conn.execute(SEED, params)
+            started = time.perf_counter()
+            while await _stream_messages(js, STREAM) < before + count:
+                await asyncio.sleep(0.02)
+            elapsed = time.perf_counter() - started
+            await _until_marked(conn)
+    finally:
+        await client.close()
+    return Row(
+        "bridge", name, "events/s", count / elapsed, note=f"{count:,} rows of {users:,} user(s)"
+    )
+
+
+async def _until_marked(conn: psycopg.AsyncConnection) -> None:
+    """The next scenario starts with an idle bridge: every row marked dispatched."""
+    while True:
+        cursor = await conn.execute("SELECT count(*) FROM outbox WHERE state = 'pending'")
+        row = await cursor.fetchone()
+        if row is not None and row[0] == 0:
+            return
+        await asyncio.sleep(0.05)
+
+
+async def commit_to_ack(database_url: str, nats_url: str, seconds: float) -> Row:
+    """Commits 10 rows every 10 ms; the latency is commit to delivery from the stream,
+    which JetStream does only after storing the message (the moment it acks the bridge)."""
+    committed: dict[str, float] = {}
+    latencies: list[float] = []
+    client = await nats.connect(nats_url)
+    try:
+        js = client.jetstream()
+
+        async def arrived(msg: nats.aio.msg.Msg) -> None:
+            sent = committed.get((msg.headers or {}).get("Nats-Msg-Id", ""))
+            if sent is not None:
+                latencies.append((time.perf_counter() - sent) * 1000)
+
+        subscription = await js.subscribe("user.v1.>", cb=arrived, ordered_consumer=True,
+                                          deliver_policy=nats.js.api.DeliverPolicy.NEW)  # fmt: skip
+        per_tick = int(EVENTS_PER_SECOND * TICK_SECONDS)
+        ticks = int(seconds / TICK_SECONDS)
+        payload = event_payload()
+        async with await psycopg.AsyncConnection.connect(
+            plain(database_url), autocommit=True
+        ) as conn:
+            started = time.perf_counter()
+            for tick in range(ticks):
+                await asyncio.sleep(max(0.0, started + tick * TICK_SECONDS - time.perf_counter()))
+                ids = [str(uuid.uuid4()) for _ in range(per_tick)]
+                await conn.execute(TICK, {"ids": ids, "payload": payload})
+                now = time.perf_counter()
+                committed.update(dict.fromkeys(ids, now))
+            rate = len(committed) / (time.perf_counter() - started)
+            deadline = time.perf_counter() + 30
+            while len(latencies) < len(committed) and time.perf_counter() < deadline:
+                await asyncio.sleep(0.05)
+            await _until_marked(conn)
+        await subscription.unsubscribe()
+    finally:
+        await client.close()
+    if len(latencies) < 2:
+        return Row("bridge", plans.COMMIT_TO_ACK, "events/s", rate, note="no event arrived")
+    cuts = statistics.quantiles(latencies, n=100)
+    lost = len(committed) - len(latencies)
+    note = f"{len(latencies):,} events" + (f", {lost} not seen in 30 s" if lost else "")
+    return Row("bridge", plans.COMMIT_TO_ACK, "events/s", rate, cuts[49], cuts[98], note=note)
+
+
+def scenarios(stack: Stack, rows_per_run: int, latency_seconds: float) -> list[Row]:
+    """Raw publish_async, then the bridge (pinned to the server's core) on three key spreads."""
+    url = stack.database("bench_bridge")
+    stack.migrate(url)
+    nats_server = NatsServer().start()
+    try:
+        rows = [asyncio.run(raw_publish(nats_server.url, rows_per_run))]
+        say(f"{plans.RAW_PUBLISH}: {rows[0].value:,.0f} events/s")
+        with running(stack.bridge(url, nats_server.url)) as bridge:
+            for name, users in (
+                (plans.BRIDGE_MANY, rows_per_run),
+                (plans.BRIDGE_100, 100),
+                (plans.BRIDGE_HOT, 1),
+            ):
+                run = relay_throughput(name, url, nats_server.url, rows_per_run, users)
+                rows.append(asyncio.run(run))
+                say(f"{name}: {rows[-1].value:,.0f} events/s")
+            rows.append(asyncio.run(commit_to_ack(url, nats_server.url, latency_seconds)))
+            say(f"{plans.COMMIT_TO_ACK}: p99 {rows[-1].p99_ms or 0:,.1f} ms")
+            rows.append(Row("memory", plans.RSS_BRIDGE, "MB", bridge.peak_rss_mb()))
+    finally:
+        nats_server.remove()
+    return rows

@@ -1,0 +1,69 @@
+"""The scenarios' names, their baselines and the issue's targets (issue 10, point 3)."""
+
+from bench.report import Plan, Target
+
+CEILING = "ceiling: bare grpc.aio GetUser"
+GET_PG = "GetUser (PostgreSQL)"
+CREATE_PG = "CreateUser (PostgreSQL)"
+LIST_PG = "ListUsers 50 (PostgreSQL)"
+GET_SQLITE = "GetUser (SQLite)"
+CREATE_SQLITE = "CreateUser (SQLite)"
+LIST_SQLITE = "ListUsers 50 (SQLite)"
+NO_INTERCEPTORS = "GetUser, no interceptors"
+STACK_SHARE = "whole interceptor stack, share of GetUser time"
+WORKERS_1 = "GetUser, serve --workers 1"
+WORKERS_2 = "GetUser, serve --workers 2"
+FIRST_PAGE = "ListUsers 50, first page (big table)"
+DEEP_PAGE = "ListUsers 50, 90% deep (big table)"
+RAW_PUBLISH = "raw nats-py publish_async"
+BRIDGE_MANY = "bridge, many users"
+BRIDGE_100 = "bridge, 100 users"
+BRIDGE_HOT = "bridge, one hot user"
+COMMIT_TO_ACK = "commit-to-ack at 1,000 events/s"
+RSS_SERVER = "peak RSS, server under load"
+RSS_BRIDGE = "peak RSS, bridge under load"
+
+
+def _ceiling_share(share: float) -> Target:
+    return Target(f"≥ {share}× ceiling", "ratio", "min", share, CEILING)
+
+
+PLANS: dict[str, Plan] = {
+    GET_PG: Plan(CEILING, (_ceiling_share(0.5),)),
+    CREATE_PG: Plan(CEILING, (_ceiling_share(0.3),)),
+    LIST_PG: Plan(CEILING, (_ceiling_share(0.2),)),
+    GET_SQLITE: Plan(CEILING),
+    CREATE_SQLITE: Plan(CEILING),
+    LIST_SQLITE: Plan(CEILING),
+    STACK_SHARE: Plan(targets=(Target("≤ 15%", "value", "max", 15.0),)),
+    WORKERS_2: Plan(WORKERS_1),
+    DEEP_PAGE: Plan(
+        FIRST_PAGE, (Target("≤ 1.3× first page time", "time-ratio", "max", 1.3, FIRST_PAGE),)
+    ),
+    BRIDGE_MANY: Plan(
+        RAW_PUBLISH,
+        (
+            Target("≥ 10,000/s", "value", "min", 10_000),
+            Target("≥ 0.3× raw", "ratio", "min", 0.3, RAW_PUBLISH),
+        ),
+    ),
+    BRIDGE_100: Plan(RAW_PUBLISH),
+    BRIDGE_HOT: Plan(RAW_PUBLISH, (Target("≥ 3,000/s", "value", "min", 3_000),)),
+    COMMIT_TO_ACK: Plan(targets=(Target("p99 ≤ 100 ms", "p99", "max", 100.0),)),
+    RSS_SERVER: Plan(targets=(Target("≤ 200 MB", "value", "max", 200.0),)),
+    RSS_BRIDGE: Plan(targets=(Target("≤ 200 MB", "value", "max", 200.0),)),
+}
+
+# GetUser on PostgreSQL with one layer changed, to price each layer against GET_PG.
+AUTH_OFF = "GetUser, auth disabled"
+OBSERVABILITY_OFF = "GetUser, access log and metrics off"
+TRACING_OFF = "GetUser, tracing interceptor off"
+DEADLINE_OFF = "GetUser, deadline interceptor off"
+GUARD_OFF = "GetUser, request guard off"
+ERRORS_OFF = "GetUser, error interceptors off"
+RATE_LIMIT_ON = "GetUser, rate limit on (not limiting)"
+PRICING = (
+    AUTH_OFF, OBSERVABILITY_OFF, TRACING_OFF, DEADLINE_OFF, GUARD_OFF, ERRORS_OFF, RATE_LIMIT_ON,
+    NO_INTERCEPTORS,
+)  # fmt: skip
+PLANS.update({name: Plan(GET_PG) for name in PRICING})

@@ -1,0 +1,127 @@
+"""The bench's parsing and report code, fed with ghz JSON recorded from real runs."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench import chart, plans, report
+from bench.ghz import RunStats, median_run, parse_report
+from bench.report import Row
+
+DATA = Path(__file__).parent / "data"
+
+
+def recorded(name: str) -> dict[str, object]:
+    loaded: dict[str, object] = json.loads((DATA / name).read_text())
+    return loaded
+
+
+def test_throughput_counts_ok_calls_only_and_latencies_come_from_ghz() -> None:
+    stats = parse_report(recorded("ghz_getuser.json"))
+    # 752 OK of 781 calls in 0.993 s: the 29 cut off at the end are not throughput.
+    assert stats.ok == 752
+    assert stats.errors == 29
+    assert stats.rps == pytest.approx(752 / 0.993369402)
+    assert stats.p50_ms == pytest.approx(51.32606)
+    assert stats.p99_ms == pytest.approx(162.415459)
+
+
+def test_a_run_without_one_ok_call_is_an_error_not_a_number() -> None:
+    with pytest.raises(ValueError, match="no successful call"):
+        parse_report(recorded("ghz_unimplemented.json"))
+
+
+def test_median_of_measured_runs() -> None:
+    runs = [
+        RunStats(100, 9, 30, 1000, 0),
+        RunStats(300, 5, 10, 3000, 50),
+        RunStats(200, 7, 20, 2000, 1),
+    ]
+    median = median_run(runs)
+    assert (median.rps, median.p50_ms, median.p99_ms) == (200, 7, 20)
+    assert (median.ok, median.errors) == (6000, 51)
+
+
+def _rows() -> list[Row]:
+    ceiling = parse_report(recorded("ghz_getuser.json"))
+    return [
+        Row(
+            "ceiling",
+            plans.CEILING,
+            value=ceiling.rps,
+            p50_ms=ceiling.p50_ms,
+            p99_ms=ceiling.p99_ms,
+        ),
+        Row("API", plans.GET_PG, value=ceiling.rps * 0.6),
+        Row("API", plans.CREATE_PG, value=ceiling.rps * 0.1),
+        # Paired with a ceiling run that was slower than the ceiling row: 0.35x of it.
+        Row("API", plans.LIST_PG, value=70.0, paired=200.0),
+        Row("interceptors", plans.TRACING_OFF, value=150.0, paired=100.0),
+        Row("interceptors", plans.STACK_SHARE, "%", 20.0),
+        Row("deep page", plans.FIRST_PAGE, value=100.0),
+        Row("deep page", plans.DEEP_PAGE, value=50.0),
+        Row("bridge", plans.RAW_PUBLISH, "events/s", 30_000.0),
+        Row("bridge", plans.BRIDGE_MANY, "events/s", 12_000.0),
+        Row("bridge", plans.COMMIT_TO_ACK, "events/s", 1000.0, 20.0, 90.0),
+        Row("memory", plans.RSS_SERVER, "MB", 250.0),
+    ]
+
+
+def test_rows_are_judged_against_the_issue_targets() -> None:
+    rows = {row.scenario: row for row in report.judge(_rows(), plans.PLANS)}
+    assert rows[plans.GET_PG].ratio == pytest.approx(0.6)
+    assert rows[plans.GET_PG].met is True
+    assert rows[plans.CREATE_PG].met is False
+    # A paired row is judged against its own baseline runs, not the baseline's row.
+    assert rows[plans.LIST_PG].ratio == pytest.approx(0.35)
+    assert rows[plans.LIST_PG].met is True
+    assert rows[plans.TRACING_OFF].ratio == pytest.approx(1.5)
+    assert rows[plans.TRACING_OFF].met is None  # priced, no target of its own
+    assert rows[plans.STACK_SHARE].met is False  # 20% > 15%
+    # Deep page: twice the first page's time misses "≤ 1.3×".
+    assert rows[plans.DEEP_PAGE].ratio == pytest.approx(2.0)
+    assert rows[plans.DEEP_PAGE].met is False
+    # Both bridge targets hold: ≥ 10,000/s and ≥ 0.3× raw publish_async.
+    assert rows[plans.BRIDGE_MANY].ratio == pytest.approx(0.4)
+    assert rows[plans.BRIDGE_MANY].met is True
+    assert rows[plans.COMMIT_TO_ACK].met is True
+    assert rows[plans.RSS_SERVER].met is False
+
+
+def test_the_markdown_has_a_machine_line_and_one_row_per_scenario() -> None:
+    rows = report.judge(_rows(), plans.PLANS)
+    text = report.render(rows, "2 cores, a CPU", "Python 3.11", ["a note"])
+    lines = text.splitlines()
+    assert "Machine: 2 cores, a CPU" in lines
+    table = [line for line in lines if line.startswith("| ") and "---" not in line][1:]
+    assert len(table) == len(rows)
+    get_user = next(line for line in table if f"| {plans.GET_PG} |" in line)
+    assert "0.60× (ceiling" in get_user
+    assert "| met |" in get_user
+    assert "**missed**" in next(line for line in table if f"| {plans.CREATE_PG} |" in line)
+    assert "1.50× (GetUser (PostgreSQL), paired)" in next(
+        line for line in table if plans.TRACING_OFF in line
+    )
+    assert "- a note" in lines
+
+
+def test_results_survive_a_round_trip_through_json_and_draw_a_chart(tmp_path: Path) -> None:
+    rows = report.judge(_rows(), plans.PLANS)
+    report.save(rows, tmp_path / "latest.json")
+    assert report.load(tmp_path / "latest.json") == rows
+    chart.draw(rows, tmp_path / "latest.png")
+    assert (tmp_path / "latest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_before_and_after_sit_side_by_side_with_their_ratios() -> None:
+    before = report.judge(_rows(), plans.PLANS)
+    after = report.judge(
+        [Row("ceiling", plans.CEILING, value=1000.0), Row("API", plans.GET_PG, value=600.0)],
+        plans.PLANS,
+    )
+    lines = report.comparison(before, after).splitlines()
+    get_user = next(line for line in lines if line.startswith(f"| {plans.GET_PG} |"))
+    assert get_user.endswith("| 600 rps (0.60×) |")
+    assert "(0.60×)" in get_user.split("|")[2]  # before: 0.6 of that run's ceiling too
+    assert len([line for line in lines if line.startswith("| ")]) == 3  # header + 2 rows
