@@ -1,8 +1,8 @@
 """No call escapes authentication, and failing it is rate limited (issue 9, points 2 and 3)."""
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypedDict
 
 import grpc
 import jwt
@@ -10,6 +10,7 @@ import pytest
 from google.protobuf import descriptor_pb2
 from grpc_reflection.v1alpha import reflection_pb2
 
+from tests.support.handlers import RawGenericHandler
 from tests.support.settings import make_settings
 from tests.support.status import Details, details_of
 from tests.support.tokens import AUDIENCE, HS_SECRET, ISSUER, JwksServer, claims, jwk_of, rsa_key
@@ -27,11 +28,18 @@ PROBE_SERVER_STREAM = "/usersuite.test.Probe/Repeat"
 ALL_SCOPES = " ".join(sorted(set(METHOD_SCOPES.values())))
 
 
+class Kind(TypedDict):
+    """The streaming shape of a method, as `call` takes it."""
+
+    client_streaming: bool
+    server_streaming: bool
+
+
 def bearer(**overrides: Any) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {jwt.encode(claims(**overrides), HS_SECRET, 'HS256')}"),)
 
 
-def probe_handlers() -> grpc.GenericRpcHandler:
+def probe_handlers() -> RawGenericHandler:
     async def echo(requests: Any, context: Any) -> AsyncIterator[bytes]:
         async for request in requests:
             yield request
@@ -82,12 +90,13 @@ async def call(
 ) -> Details | None:
     """Calls any method kind with raw bytes; None when it succeeds, else the error's details."""
     identity: Any = lambda raw: raw  # noqa: E731 - bytes in, bytes out
-    kind = {
+    kinds: dict[tuple[bool, bool], Callable[..., Any]] = {
         (False, False): channel.unary_unary,
         (False, True): channel.unary_stream,
         (True, False): channel.stream_unary,
         (True, True): channel.stream_stream,
-    }[(client_streaming, server_streaming)]
+    }
+    kind = kinds[(client_streaming, server_streaming)]
     multicallable = kind(method, request_serializer=identity, response_deserializer=identity)
     request: Any = iter([body]) if client_streaming else body
     try:
@@ -136,7 +145,7 @@ async def test_every_registered_method_needs_credentials_and_a_listed_scope(
         methods = list(await registered_methods(channel))
         assert len(methods) >= 8, methods  # UserService, Health, reflection v1 and v1alpha
         for method, client_streaming, server_streaming in methods:
-            kind = {"client_streaming": client_streaming, "server_streaming": server_streaming}
+            kind = Kind(client_streaming=client_streaming, server_streaming=server_streaming)
             if method.startswith(HEALTH_PREFIX):
                 continue  # probes are exempt by design
             assert method in METHOD_SCOPES, f"{method} has no scope: it is denied to everyone"
@@ -153,7 +162,7 @@ async def test_a_streaming_method_missing_from_the_scope_map_is_denied(
     sqlite_url: str, server_streaming: bool
 ) -> None:
     method = PROBE_SERVER_STREAM if server_streaming else PROBE_STREAM
-    kind = {"client_streaming": not server_streaming, "server_streaming": True}
+    kind: Kind = {"client_streaming": not server_streaming, "server_streaming": True}
     async with (
         serving(sqlite_url, hs256_secret=HS_SECRET, exempt_methods=[]) as target,
         grpc.aio.insecure_channel(target) as channel,
@@ -168,7 +177,7 @@ async def test_a_streaming_method_missing_from_the_scope_map_is_denied(
 
 
 async def test_reflection_is_public_only_when_chosen(sqlite_url: str) -> None:
-    listing = {"client_streaming": True, "server_streaming": True}
+    listing: Kind = {"client_streaming": True, "server_streaming": True}
     body = reflection_pb2.ServerReflectionRequest(list_services="").SerializeToString()
     async with (
         serving(sqlite_url, hs256_secret=HS_SECRET, reflection="public") as target,
@@ -192,7 +201,7 @@ async def test_peers_failing_authentication_are_refused_before_verification(
     key = rsa_key()
     jwks = JwksServer()
     jwks.keys = [jwk_of(key, "k1")]
-    unary = {"client_streaming": False, "server_streaming": False}
+    unary: Kind = {"client_streaming": False, "server_streaming": False}
     list_users = "/user.v1.UserService/ListUsers"
 
     def signed(kid: str) -> tuple[tuple[str, str], ...]:
@@ -223,7 +232,7 @@ async def test_peers_failing_authentication_are_refused_before_verification(
                 assert details.retry_delay_seconds is not None
                 assert details.retry_delay_seconds > 0
             assert jwks.requests == fetches, "a refused peer still made the server fetch keys"
-            health = {"client_streaming": False, "server_streaming": False}
+            health: Kind = {"client_streaming": False, "server_streaming": False}
             assert await call(channel, "/grpc.health.v1.Health/Check", **health) is None
     finally:
         jwks.close()

@@ -2,12 +2,13 @@
 
 import pytest
 
-from user.v1 import user_pb2, user_pb2_grpc
+from tests.support.stubs import AsyncUserStub
+from user.v1 import user_pb2
 
 pytestmark = pytest.mark.integration
 
 
-async def create(stub: user_pb2_grpc.UserServiceStub, user_id: str) -> None:
+async def create(stub: AsyncUserStub, user_id: str) -> None:
     await stub.CreateUser(
         user_pb2.CreateUserRequest(
             user_id=user_id,
@@ -17,7 +18,7 @@ async def create(stub: user_pb2_grpc.UserServiceStub, user_id: str) -> None:
 
 
 async def test_a_user_created_after_the_newest_were_deleted_is_listed(
-    stub: user_pb2_grpc.UserServiceStub,
+    stub: AsyncUserStub,
 ) -> None:
     for user_id in ("ada1", "bob1", "cy01"):
         await create(stub, user_id)

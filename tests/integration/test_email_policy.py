@@ -7,7 +7,8 @@ import grpc
 import pytest
 
 from tests.support.status import details_of
-from user.v1 import user_pb2, user_pb2_grpc
+from tests.support.stubs import AsyncUserStub
+from user.v1 import user_pb2
 
 pytestmark = pytest.mark.integration
 PROTO = Path(__file__).parents[2] / "proto" / "user" / "v1" / "user.proto"
@@ -21,13 +22,13 @@ SPECIAL_USE = [
 ]
 
 
-async def create(stub: user_pb2_grpc.UserServiceStub, email: str) -> user_pb2.User:
+async def create(stub: AsyncUserStub, email: str) -> user_pb2.User:
     return await stub.CreateUser(
         user_pb2.CreateUserRequest(user=user_pb2.User(display_name="E", email=email))
     )
 
 
-async def refusal(stub: user_pb2_grpc.UserServiceStub, email: str) -> str:
+async def refusal(stub: AsyncUserStub, email: str) -> str:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await create(stub, email)
     details = details_of(caught.value)
@@ -41,16 +42,16 @@ async def refusal(stub: user_pb2_grpc.UserServiceStub, email: str) -> str:
 
 @pytest.mark.parametrize("email", SPECIAL_USE)
 async def test_special_use_domains_are_refused_naming_user_email(
-    stub: user_pb2_grpc.UserServiceStub, email: str
+    stub: AsyncUserStub, email: str
 ) -> None:
     assert "special-use or reserved" in await refusal(stub, email)
 
 
-async def test_a_domain_without_a_dot_is_refused(stub: user_pb2_grpc.UserServiceStub) -> None:
+async def test_a_domain_without_a_dot_is_refused(stub: AsyncUserStub) -> None:
     assert "period" in await refusal(stub, "a@intranet")
 
 
-async def test_documentation_domains_are_accepted(stub: user_pb2_grpc.UserServiceStub) -> None:
+async def test_documentation_domains_are_accepted(stub: AsyncUserStub) -> None:
     for email in ("a@example.com", "b@example.org", "c@mail.example.net"):
         assert (await create(stub, email)).email == email
 

@@ -15,10 +15,12 @@ import pytest
 from tests.support.certs import CertificateAuthority
 from tests.support.settings import make_settings
 from tests.support.status import details_of
+from tests.support.stubs import AsyncUserStub
 from tests.support.tokens import AUDIENCE, ISSUER, JwksServer, claims, jwk_of, rsa_key
-from user.v1 import user_pb2, user_pb2_grpc
+from user.v1 import user_pb2
+from usersuite.api.container import Container
 from usersuite.api.server import UserServer, start
-from usersuite.bootstrap import Container, bootstrap
+from usersuite.bootstrap import bootstrap
 
 pytestmark = pytest.mark.integration
 # Bounds for waiting on a background refresh; a test that needs them fails, never passes, late.
@@ -42,7 +44,7 @@ def jwks_server(keys: dict[str, Any]) -> Iterator[JwksServer]:
 class Api:
     container: Container
     server: UserServer
-    stub: user_pb2_grpc.UserServiceStub
+    stub: AsyncUserStub
 
     def sample(self, name: str) -> float:
         return self.container.registry.get_sample_value(name) or 0.0
@@ -55,7 +57,7 @@ async def serve(url: str, **auth: Any) -> AsyncIterator[Api]:
     container = bootstrap(settings)
     server = await start(container, "127.0.0.1:0")
     async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
-        yield Api(container, server, user_pb2_grpc.UserServiceStub(channel))
+        yield Api(container, server, AsyncUserStub(channel))
     await server.stop(0)
     await container.close()
 

@@ -9,7 +9,8 @@ import pytest
 
 from tests.support.settings import make_settings
 from tests.support.status import details_of
-from user.v1 import user_pb2, user_pb2_grpc
+from tests.support.stubs import AsyncUserStub
+from user.v1 import user_pb2
 from usersuite.adapters.db.engine import create_engine
 from usersuite.adapters.db.nonces import SqlNonceStore
 from usersuite.api.auth.signing import sign_request
@@ -22,10 +23,10 @@ LIST = "/user.v1.UserService/ListUsers"
 
 
 @pytest.fixture
-async def replicas(pg_url: str) -> AsyncIterator[list[user_pb2_grpc.UserServiceStub]]:
+async def replicas(pg_url: str) -> AsyncIterator[list[AsyncUserStub]]:
     """Two API servers, each its own process state, over one PostgreSQL database."""
     auth = {"enabled": True, "signing_keys": {KEY_ID: SECRET}}
-    stubs = []
+    stubs: list[AsyncUserStub] = []
     async with AsyncExitStack() as stack:
         for _ in range(2):
             container = bootstrap(make_settings(pg_url, auth=auth))
@@ -33,17 +34,17 @@ async def replicas(pg_url: str) -> AsyncIterator[list[user_pb2_grpc.UserServiceS
             running = await start(container, "127.0.0.1:0")
             stack.push_async_callback(running.stop, 0)
             channel = grpc.aio.insecure_channel(f"127.0.0.1:{running.port}")
-            stack.push_async_callback(channel.close)
-            stubs.append(user_pb2_grpc.UserServiceStub(channel))
+            stack.push_async_callback(channel.close, None)
+            stubs.append(AsyncUserStub(channel))
         yield stubs
 
 
 async def test_a_signed_call_replayed_to_another_replica_is_refused(
-    replicas: list[user_pb2_grpc.UserServiceStub],
+    replicas: list[AsyncUserStub],
 ) -> None:
     first, second = replicas
     request = user_pb2.ListUsersRequest(page_size=5)
-    metadata = sign_request(LIST, request.SerializeToString(), KEY_ID, SECRET.encode())
+    metadata = tuple(sign_request(LIST, request.SerializeToString(), KEY_ID, SECRET.encode()))
     await first.ListUsers(request, metadata=metadata, timeout=10)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await second.ListUsers(request, metadata=metadata, timeout=10)
@@ -51,7 +52,7 @@ async def test_a_signed_call_replayed_to_another_replica_is_refused(
     assert (details.code, details.reason) == (grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED")
     assert "already used" in details.message
     # A call signed afresh is still welcome on either replica.
-    fresh = sign_request(LIST, request.SerializeToString(), KEY_ID, SECRET.encode())
+    fresh = tuple(sign_request(LIST, request.SerializeToString(), KEY_ID, SECRET.encode()))
     await second.ListUsers(request, metadata=fresh, timeout=10)
 
 

@@ -1,7 +1,7 @@
 """Certificate and client-CA rotation without a restart while a client keeps calling (9.9)."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +21,7 @@ CALL_TIMEOUT = 5.0
 
 
 @asynccontextmanager
-async def tls_server(database_url: str, tls: dict[str, object]) -> AsyncIterator[int]:
+async def tls_server(database_url: str, tls: Mapping[str, object]) -> AsyncIterator[int]:
     container = bootstrap(make_settings(database_url, tls=tls))
     running = await start(container, "127.0.0.1:0")
     try:

@@ -5,11 +5,12 @@ with UNAVAILABLE (which the clients' retry policy must absorb)."""
 
 import enum
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from google.rpc import error_details_pb2, status_pb2
 
+from tests.support.handlers import RawGenericHandler, RawMethodHandler
 from user.v1 import user_pb2
 
 DETAILS_KEY = "grpc-status-details-bin"
@@ -18,6 +19,7 @@ UNDECODABLE = b"\xff\x01"
 RENUMBERED_FIELD = 12
 RETURNS_USER = {"CreateUser", "GetUser", "UpdateUser"}
 FORWARDED_HEADERS = {"authorization", "traceparent"}
+Trailers = tuple[tuple[str, Any], ...]
 
 
 class Tamper(enum.Enum):
@@ -43,7 +45,7 @@ def renumber_display_name(raw: bytes) -> bytes:
     return user.SerializeToString() + _varint(RENUMBERED_FIELD << 3 | 2) + _varint(len(name)) + name
 
 
-def corrupt_error_info(trailing: tuple[tuple[str, Any], ...]) -> tuple[tuple[str, Any], ...]:
+def corrupt_error_info(trailing: Trailers) -> Trailers:
     """The trailing metadata with every ErrorInfo's bytes replaced by undecodable ones."""
     result = []
     for key, value in trailing:
@@ -58,7 +60,7 @@ def corrupt_error_info(trailing: tuple[tuple[str, Any], ...]) -> tuple[tuple[str
     return tuple(result)
 
 
-class TamperingProxy(grpc.GenericRpcHandler):
+class TamperingProxy(RawGenericHandler):
     """Forwards every unary call as raw bytes to `upstream`, tampering with what comes back."""
 
     def __init__(self, upstream: str, tamper: Tamper) -> None:
@@ -76,13 +78,13 @@ class TamperingProxy(grpc.GenericRpcHandler):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self._server.stop(0)
-        await self._channel.close()
+        await self._channel.close(None)
 
-    def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
-        return grpc.unary_unary_rpc_method_handler(self._forwarder(details.method))  # type: ignore[attr-defined]
+    def service(self, details: grpc.HandlerCallDetails) -> RawMethodHandler:
+        return grpc.unary_unary_rpc_method_handler(self._forwarder(details.method))
 
     def _forwarder(self, method: str) -> Callable[[bytes, Any], Awaitable[bytes]]:
-        upstream = self._channel.unary_unary(method)
+        upstream = self._channel.unary_unary(method, None, None)
 
         async def forward(request: bytes, context: Any) -> bytes:
             metadata = [(k, v) for k, v in context.invocation_metadata() if k in FORWARDED_HEADERS]
@@ -96,7 +98,8 @@ class TamperingProxy(grpc.GenericRpcHandler):
                     request, metadata=metadata, timeout=context.time_remaining()
                 )
             except grpc.aio.AioRpcError as error:
-                trailing = tuple(error.trailing_metadata() or ())
+                # grpc-stubs says `_Metadatum` objects; grpc.aio gives (key, value) pairs.
+                trailing = tuple(cast(Trailers, error.trailing_metadata() or ()))
                 if self.tamper is Tamper.CORRUPT_ERROR_INFO:
                     trailing = corrupt_error_info(trailing)
                 await context.abort(error.code(), error.details(), trailing)

@@ -23,7 +23,7 @@ def rsa_key() -> rsa.RSAPrivateKey:
 
 def jwk_of(private: Any, kid: str) -> dict[str, Any]:
     algorithm = RSAAlgorithm if isinstance(private, rsa.RSAPrivateKey) else ECAlgorithm
-    jwk = json.loads(algorithm.to_jwk(private.public_key()))
+    jwk: dict[str, Any] = json.loads(algorithm.to_jwk(private.public_key()))
     jwk["kid"] = kid
     return jwk
 
