@@ -1,27 +1,88 @@
-"""The config.toml the chart writes is accepted by the server's own Settings, with the values
-the chart meant (`usersuite config show --config FILE`, as the pods start with it)."""
+"""The config.toml the chart writes is accepted by the server's own Settings in production mode,
+with the secrets the pods get from the Secret, and with the values the chart meant
+(`usersuite config show --config FILE`, as the pods start with it)."""
 
+import base64
 import json
 from pathlib import Path
 
 from tests.chart.manifests import Manifests
 from tests.e2e.harness import child_env, describe, run_usersuite
 
+# Secret keys the API container reads as USERSUITE_* variables (see _helpers.tpl, secretEnv).
+SECRET_ENV = {
+    "database-url": "USERSUITE_DATABASE_URL",
+    "page-token-secret": "USERSUITE_PAGE_TOKEN_SECRET",
+    "auth-hs256-secret": "USERSUITE_AUTH__HS256_SECRET",
+    "auth-signing-keys": "USERSUITE_AUTH__SIGNING_KEYS",
+}
+# What an operator's existingSecret would hold: strong enough for production mode.
+EXISTING_SECRET = {
+    "database-url": "postgresql+psycopg://usersuite:existing-password@postgresql.db:5432/usersuite",
+    "page-token-secret": "existing-secret-page-token-0123456789abcdef",
+}
 
-def test_server_accepts_the_rendered_config(rendering: Manifests, tmp_path: Path) -> None:
+
+def pod_secrets(rendering: Manifests) -> dict[str, str]:
+    """The USERSUITE_* variables the API pods get from the chart-made or existing Secret."""
+    secret = rendering.maybe("Secret")
+    if secret is None:
+        data = EXISTING_SECRET
+    else:
+        data = {k: base64.b64decode(v).decode() for k, v in secret.get("data", {}).items()}
+    return {SECRET_ENV[key]: value for key, value in data.items() if key in SECRET_ENV}
+
+
+def config_show(rendering: Manifests, tmp_path: Path) -> dict[str, object]:
     config = tmp_path / "config.toml"
     config.write_text(rendering.config_toml())
-    result = run_usersuite("config", "show", "--config", str(config), env=child_env())
+    env = child_env(**pod_secrets(rendering))
+    result = run_usersuite("config", "show", "--config", str(config), env=env)
     assert result.returncode == 0, f"the server refuses the chart's config\n{describe(result)}"
-    shown = json.loads(result.stdout)
+    shown: dict[str, object] = json.loads(result.stdout)
+    return shown
+
+
+def test_server_accepts_the_rendered_config(rendering: Manifests, tmp_path: Path) -> None:
+    shown = config_show(rendering, tmp_path)
     expected = rendering.settings()
     assert shown["mode"] == "production"
-    for key in ("listen", "metrics_listen", "nats_url", "log_level"):
+    for key in ("listen", "metrics_listen", "nats_url", "log_level", "shutdown_grace_seconds"):
         assert shown[key] == expected[key], key
-    assert shown["database"]["pool_size"] == expected["database"]["pool_size"]
-    assert shown["database"]["max_overflow"] == expected["database"]["max_overflow"]
-    assert shown["auth"]["enabled"] == expected["auth"]["enabled"]
-    assert shown["shutdown_grace_seconds"] == expected["shutdown_grace_seconds"]
+    for group, keys in {
+        "database": ("pool_size", "max_overflow"),
+        "auth": ("enabled", "issuer", "audience", "reflection"),
+        "tls": ("allow_plaintext",),
+    }.items():
+        for key in keys:
+            assert shown[group][key] == expected[group][key], f"{group}.{key}"  # type: ignore[index]
+
+
+def test_tls_off_allows_plaintext_and_tls_on_does_not(renderings: dict[str, Manifests]) -> None:
+    """Production mode refuses plaintext off loopback unless told a mesh terminates TLS."""
+    assert renderings["minimal"].settings()["tls"] == {"allow_plaintext": True}
+    with_tls = renderings["production"].settings()["tls"]
+    assert "allow_plaintext" not in with_tls
+    assert with_tls["cert_file"] == "/etc/usersuite/tls/tls.crt"
+
+
+def test_server_refuses_plaintext_without_the_allowance(
+    renderings: dict[str, Manifests], tmp_path: Path
+) -> None:
+    """The allowance is what makes the TLS-off rendering acceptable: without it, a refusal."""
+    rendering = renderings["minimal"]
+    config = tmp_path / "config.toml"
+    config.write_text(rendering.config_toml().replace("allow_plaintext = true", ""))
+    env = child_env(**pod_secrets(rendering))
+    result = run_usersuite("config", "show", "--config", str(config), env=env)
+    assert result.returncode == 2, describe(result)
+    assert "tls.allow_plaintext" in result.stderr, describe(result)
+
+
+def test_rendered_secrets_pass_the_production_checks(renderings: dict[str, Manifests]) -> None:
+    """The value sets' own secrets reach the server and are strong enough for production."""
+    for name in ("minimal", "production", "bridge-replicas"):
+        assert "USERSUITE_PAGE_TOKEN_SECRET" in pod_secrets(renderings[name]), name
 
 
 def test_server_rejects_a_bad_extra_setting(tmp_path: Path) -> None:
