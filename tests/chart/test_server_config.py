@@ -4,10 +4,15 @@ with the secrets the pods get from the Secret, and with the values the chart mea
 
 import base64
 import json
+import os
+import re
 from pathlib import Path
+
+import pytest
 
 from tests.chart.manifests import Manifests
 from tests.e2e.harness import child_env, describe, run_usersuite
+from usersuite.config import Settings
 
 # Secret keys the API container reads as USERSUITE_* variables (see _helpers.tpl, secretEnv).
 SECRET_ENV = {
@@ -79,10 +84,25 @@ def test_server_refuses_plaintext_without_the_allowance(
     assert "tls.allow_plaintext" in result.stderr, describe(result)
 
 
-def test_rendered_secrets_pass_the_production_checks(renderings: dict[str, Manifests]) -> None:
-    """The value sets' own secrets reach the server and are strong enough for production."""
-    for name in ("minimal", "production", "bridge-replicas"):
-        assert "USERSUITE_PAGE_TOKEN_SECRET" in pod_secrets(renderings[name]), name
+@pytest.mark.parametrize("name", ["minimal", "production", "existing-secret", "bridge-replicas"])
+def test_api_may_serve_with_the_rendered_config(
+    name: str, renderings: dict[str, Manifests], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What `serve` checks beyond loading (a page token secret, a key, reflection chosen) holds
+    for every value set that configures the API's secrets."""
+    config = tmp_path / "config.toml"
+    config.write_text(renderings[name].config_toml())
+    for key in [k for k in os.environ if k.startswith("USERSUITE_")]:
+        monkeypatch.delenv(key)
+    for key, value in pod_secrets(renderings[name]).items():
+        monkeypatch.setenv(key, value)
+    settings = Settings.load(config)
+    assert settings.mode == "production"
+    settings.check_api_security()
+    unchosen = tmp_path / "no-reflection.toml"
+    unchosen.write_text(re.sub(r"^reflection = .*\n", "", config.read_text(), flags=re.M))
+    with pytest.raises(ValueError, match=r"auth\.reflection must be chosen"):
+        Settings.load(unchosen).check_api_security()
 
 
 def test_server_rejects_a_bad_extra_setting(tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 DOCKERFILE = REPO_ROOT / "deploy" / "docker" / "Dockerfile"
 SMOKE_TEST = REPO_ROOT / "deploy" / "helm" / "usersuite" / "files" / "smoke_test.py"
 HS256_SECRET = "wheel-test-hs256-secret-0123456789abcdef"
-# Filled by the Makefile's wheelhouse rule (an install step of `make test`): the test needs no index.
+# Filled by the Makefile's wheelhouse rule (an install step of `make test`): no index needed.
 WHEELHOUSE = REPO_ROOT / ".cache" / "wheelhouse"
 
 
