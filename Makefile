@@ -97,11 +97,21 @@ lint: buf-lint
 	lint-imports --no-cache
 	hadolint deploy/docker/Dockerfile
 
+# The wheel's build backend and runtime dependencies, downloaded once per pyproject.toml, so
+# that tests/e2e/test_wheel.py builds and installs the wheel without a package index.
+WHEELHOUSE       := .cache/wheelhouse
+WHEELHOUSE_STAMP := $(STAMPS)/wheelhouse-$(shell sha256sum pyproject.toml | cut -c1-16)
+$(WHEELHOUSE_STAMP): pyproject.toml | $(STAMPS)/python
+	rm -rf $(WHEELHOUSE) $(STAMPS)/wheelhouse-*
+	$(PY) -m pip download --quiet --dest $(WHEELHOUSE) \
+	  $$($(PY) -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"])') .
+	touch $@
+
 # The Helm chart's checks (tests/chart), with the pinned helm and checkov they need.
 chart: $(STAMPS)/python $(STAMPS)/helm-$(HELM_VERSION) $(STAMPS)/checkov-$(CHECKOV_VERSION)
 	$(PY) -m pytest tests/chart $(PYTEST_ARGS)
 
-test: setup check-gen lint chart interop-clients $(STAMPS)/ghz-$(GHZ_VERSION)
+test: setup check-gen lint chart interop-clients $(STAMPS)/ghz-$(GHZ_VERSION) $(WHEELHOUSE_STAMP)
 	$(PY) -m pytest --ignore=tests/chart $(PYTEST_ARGS)
 
 run: setup

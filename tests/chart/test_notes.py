@@ -37,7 +37,11 @@ def test_notes_give_port_forward_and_grpcurl_commands(tmp_path: Path) -> None:
     text = notes(tmp_path, "minimal.yaml")
     assert "kubectl --namespace usersuite port-forward service/users-usersuite 50051:50051" in text
     assert "grpcurl -plaintext 127.0.0.1:50051 grpc.health.v1.Health/Check" in text
-    assert "grpcurl -plaintext 127.0.0.1:50051 describe user.v1.UserService" in text
+    # Reflection is for authenticated callers by default (auth.reflection).
+    assert (
+        'grpcurl -plaintext -H "authorization: Bearer $TOKEN" 127.0.0.1:50051 describe '
+        "user.v1.UserService" in text
+    )
     assert "helm test users --namespace usersuite" in text
     assert "WARNING" not in text
 
@@ -47,3 +51,5 @@ def test_notes_warn_without_a_database_and_follow_tls(tmp_path: Path) -> None:
     with_tls = notes(tmp_path, "production.yaml")
     assert "-plaintext" not in with_tls
     assert "-cert client.crt -key client.key" in with_tls
+    public = notes(tmp_path, "bridge-replicas.yaml")
+    assert "grpcurl -plaintext 127.0.0.1:50051 describe user.v1.UserService" in public

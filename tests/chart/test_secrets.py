@@ -96,4 +96,4 @@ def test_tls_files_are_mounted_from_the_certificate_secret(
         assert mount["readOnly"] is True
         volume = next(v for v in volumes if v["name"] == mount["name"])
         assert volume["secret"]["secretName"] == "usersuite-tls"
-    assert "tls" not in renderings["default"].settings()
+    assert renderings["default"].settings()["tls"] == {"allow_plaintext": True}

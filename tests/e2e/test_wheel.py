@@ -28,6 +28,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
 DOCKERFILE = REPO_ROOT / "deploy" / "docker" / "Dockerfile"
 SMOKE_TEST = REPO_ROOT / "deploy" / "helm" / "usersuite" / "files" / "smoke_test.py"
 HS256_SECRET = "wheel-test-hs256-secret-0123456789abcdef"
+# Filled by the Makefile's wheelhouse rule (an install step of `make test`): no index needed.
+WHEELHOUSE = REPO_ROOT / ".cache" / "wheelhouse"
+
+
+def offline_env() -> dict[str, str]:
+    """pip (also inside `python -m build`'s isolated environment) reads only the wheelhouse."""
+    return child_env(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(WHEELHOUSE))
 
 
 @dataclass
@@ -49,11 +56,12 @@ class Installed:
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     """Built and installed once for the module: both steps take minutes."""
+    assert any(WHEELHOUSE.glob("*.whl")), f"no wheelhouse at {WHEELHOUSE}: run `make test`"
     root = tmp_path_factory.mktemp("wheel")
     dist = root / "dist"
     build = subprocess.run(
         [sys.executable, "-m", "build", "--outdir", str(dist), str(REPO_ROOT)],
-        capture_output=True, text=True, timeout=900, check=False, env=child_env(),
+        capture_output=True, text=True, timeout=900, check=False, env=offline_env(),
     )  # fmt: skip
     assert build.returncode == 0, f"python -m build failed\n{build.stdout}\n{build.stderr}"
     (wheel,) = dist.glob("usersuite-*.whl")
@@ -61,8 +69,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
     env_dir = root / "venv"
     venv.create(env_dir, with_pip=True)
     install = subprocess.run(
-        [str(env_dir / "bin" / "python"), "-m", "pip", "install", "--quiet", str(wheel)],
-        capture_output=True, text=True, timeout=900, check=False, env=child_env(), cwd=root,
+        [str(env_dir / "bin" / "python"), "-m", "pip", "install", "--quiet", "--no-index",
+         "--find-links", str(WHEELHOUSE), str(wheel)],
+        capture_output=True, text=True, timeout=900, check=False, env=offline_env(), cwd=root,
     )  # fmt: skip
     assert install.returncode == 0, f"pip install of the wheel failed\n{install.stderr}"
     workdir = root / "work"
@@ -106,6 +115,11 @@ def image_env(installed: Installed, database_url: str) -> dict[str, str]:
         USERSUITE_DATABASE_URL=database_url,
         USERSUITE_AUTH__ENABLED="true",
         USERSUITE_AUTH__HS256_SECRET=HS256_SECRET,
+        # What the chart writes: explicit issuer and audience, reflection chosen (public here,
+        # so grpcurl describes without a token).
+        USERSUITE_AUTH__ISSUER="usersuite",
+        USERSUITE_AUTH__AUDIENCE="usersuite",
+        USERSUITE_AUTH__REFLECTION="public",
     )
     env.update({k: v for k, v in command.env.items() if k != "PATH"})
     env["PATH"] = f"{installed.bin}:{env['PATH']}"

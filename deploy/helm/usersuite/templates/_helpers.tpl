@@ -82,7 +82,7 @@ seccompProfile:
 
 {{/* config.toml: the server's Settings (see `usersuite config show`); secrets come from env. */}}
 {{- define "usersuite.settings" -}}
-{{- $auth := dict "enabled" .Values.auth.enabled "issuer" .Values.auth.issuer "audience" .Values.auth.audience }}
+{{- $auth := dict "enabled" .Values.auth.enabled "issuer" .Values.auth.issuer "audience" .Values.auth.audience "reflection" .Values.auth.reflection }}
 {{- if .Values.auth.jwksUrl }}
 {{- $_ := set $auth "jwks_url" .Values.auth.jwksUrl }}
 {{- end }}
@@ -107,6 +107,9 @@ seccompProfile:
 {{- $_ := set $tls "client_ca_file" (printf "%s/ca.crt" (include "usersuite.tlsDir" .)) }}
 {{- end }}
 {{- $_ := set $settings "tls" $tls }}
+{{- else }}
+{{- /* A mesh or gateway terminates TLS in front of the pods (values.yaml, tls.enabled). */}}
+{{- $_ := set $settings "tls" (dict "allow_plaintext" true) }}
 {{- end }}
 {{- mustMergeOverwrite $settings (deepCopy .Values.extraSettings) | toToml }}
 {{- end }}
