@@ -56,3 +56,6 @@ class CachedJwtVerifier(JwtVerifier):
         expires_at = min(float(claims["exp"]), self._clock() + self._max_age)
         self._verified[token] = _Verified(principal, expires_at)
         return principal
+
+    async def close(self) -> None:
+        await self._verifier.close()
