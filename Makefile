@@ -29,7 +29,7 @@ help:
 	@echo "make setup      install Python deps (venv), buf, Go/npm codegen plugins, grpcurl"
 	@echo "make gen        buf lint + format + breaking, then regenerate gen/"
 	@echo "make check-gen  fail when gen/ differs from a fresh generation"
-	@echo "make lint       buf lint/format, ruff check/format, mypy --strict"
+	@echo "make lint       buf lint/format, ruff check/format, mypy --strict, import layers"
 	@echo "make breaking   buf breaking against AGAINST (default: $(AGAINST))"
 	@echo "make test       every test (unit, integration, e2e, contract)"
 	@echo "make run        start the suite locally on embedded defaults"
@@ -83,6 +83,7 @@ lint: buf-lint
 	ruff check src tests tools
 	ruff format --check src tests tools
 	mypy
+	lint-imports --no-cache
 
 test: setup check-gen lint
 	$(PY) -m pytest $(PYTEST_ARGS)

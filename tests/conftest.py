@@ -92,7 +92,7 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "database_url": database_url,
         "page_token_secret": TEST_PAGE_TOKEN_SECRET,
         "listen": "127.0.0.1:0",
-        "db_health_interval_seconds": 0.2,
+        "database": {"health_interval_seconds": 0.2},
         "shutdown_grace_seconds": 5.0,
         # Tests of other concerns run without credentials; auth tests turn it on.
         "auth": {"enabled": False},

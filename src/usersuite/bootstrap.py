@@ -1,8 +1,6 @@
 """The composition root: the one place that builds engines and wires concrete classes."""
 
-import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from nats.aio.client import Client as NatsClient
@@ -12,41 +10,25 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from usersuite.adapters.db.engine import create_engine
 from usersuite.adapters.db.maintenance import RequestIdJanitor
+from usersuite.adapters.db.pool_metrics import register_pool_metrics
 from usersuite.adapters.db.unit_of_work import SqlUnitOfWork
 from usersuite.adapters.nats.jetstream import connect, ensure_stream
 from usersuite.api.auth.jwt import JwksSource, JwtVerifier
 from usersuite.api.auth.signing import SignatureVerifier
+from usersuite.api.container import Container
 from usersuite.api.interceptors.auth import Authenticator
 from usersuite.api.interceptors.observability import GrpcMetrics
 from usersuite.api.mapping import encode_event
-from usersuite.api.telemetry import configure_tracing, instrument_engine, propagation_only
+from usersuite.bridge.container import BridgeContainer
 from usersuite.bridge.metrics import RelayMetrics
 from usersuite.bridge.relay import Relay
 from usersuite.config import AuthSettings, Settings
+from usersuite.ops.tracing import configure_tracing, instrument_engine, propagation_only
 from usersuite.service.handlers import UserHandlers, utc_now
 from usersuite.service.page_tokens import PageTokenCodec
 
-
-@dataclass
-class Container:
-    settings: Settings
-    engine: AsyncEngine
-    handlers: UserHandlers
-    authenticator: Authenticator | None
-    registry: CollectorRegistry
-    metrics: GrpcMetrics | None
-    tracer_provider: TracerProvider
-    janitor: RequestIdJanitor
-
-    @property
-    def database_url(self) -> str:
-        assert self.settings.database_url is not None
-        return self.settings.database_url.get_secret_value()
-
-    async def close(self) -> None:
-        await self.engine.dispose()
-        # Bounded: with no collector reachable the exporter would retry for long.
-        await asyncio.to_thread(self.tracer_provider.force_flush, 5000)
+# Expired request ids only cost disk space: forgetting them every ten minutes is plenty.
+REQUEST_ID_PURGE_INTERVAL_SECONDS = 600.0
 
 
 def build_authenticator(auth: AuthSettings) -> Authenticator | None:
@@ -109,7 +91,10 @@ def bootstrap(
     else:
         tracer_provider = propagation_only()
     registry = CollectorRegistry()
-    metrics = GrpcMetrics(registry, engine=engine) if settings.telemetry.metrics else None
+    metrics = None
+    if settings.telemetry.metrics:
+        metrics = GrpcMetrics(registry)
+        register_pool_metrics(registry, engine)
     return Container(
         settings=settings,
         engine=engine,
@@ -118,7 +103,7 @@ def bootstrap(
         janitor=RequestIdJanitor(
             engine,
             timedelta(hours=settings.idempotency_retention_hours),
-            interval=600.0,
+            interval=REQUEST_ID_PURGE_INTERVAL_SECONDS,
             clock=clock,
         ),
         registry=registry,
@@ -127,29 +112,15 @@ def bootstrap(
     )
 
 
-@dataclass
-class BridgeContainer:
-    settings: Settings
-    engine: AsyncEngine
-    nats: NatsClient
-    relay: Relay
-    registry: CollectorRegistry
-
-    async def close(self) -> None:
-        if not self.nats.is_closed:
-            await self.nats.close()
-        await self.engine.dispose()
-
-
 def database_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
     """The engine every process uses; one-shot commands ask for a pool of one."""
     if settings.database_url is None:
         raise ValueError("database_url (USERSUITE_DATABASE_URL) is required")
     return create_engine(
         settings.database_url.get_secret_value(),
-        pool_size=pool_size or settings.db_pool_size,
-        max_overflow=0 if pool_size else settings.db_max_overflow,
-        pool_timeout=settings.db_pool_timeout_seconds,
+        pool_size=pool_size or settings.database.pool_size,
+        max_overflow=0 if pool_size else settings.database.max_overflow,
+        pool_timeout=settings.database.pool_timeout_seconds,
     )
 
 

@@ -89,7 +89,7 @@ def test_dev_starts_on_embedded_defaults_and_its_ready_line_command_works(
     env = child_env(
         USERSUITE_LISTEN=f"127.0.0.1:{port}",
         USERSUITE_METRICS_LISTEN="127.0.0.1:0",
-        USERSUITE_DEV_NATS_LISTEN="127.0.0.1:0",
+        USERSUITE_DEV__NATS_LISTEN="127.0.0.1:0",
     )
 
     dev = launch(["dev"], env, cwd=workdir)

@@ -32,7 +32,7 @@ from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.adapters.nats.jetstream import connect
 from usersuite.api.server import start
 from usersuite.bootstrap import Container, bootstrap
-from usersuite.bridge.consumer import (
+from usersuite.consumer import (
     DLQ_CONSUMER,
     DLQ_DELIVERIES,
     DLQ_REASON,
@@ -44,7 +44,7 @@ from usersuite.bridge.consumer import (
     create_inbox,
     inbox,
 )
-from usersuite.bridge.events import Event
+from usersuite.consumer.events import Event
 
 pytestmark = pytest.mark.integration
 DLQ = "USER_V1_DLQ"

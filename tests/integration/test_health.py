@@ -40,7 +40,9 @@ async def wait_for_status(health: health_pb2_grpc.HealthStub, service: str, want
 
 async def test_health_follows_the_database(own_cluster: tuple[PostgresCluster, str]) -> None:
     cluster, url = own_cluster
-    container = bootstrap(make_settings(url, db_pool_timeout_seconds=1))
+    container = bootstrap(
+        make_settings(url, database={"health_interval_seconds": 0.2, "pool_timeout_seconds": 1})
+    )
     server = await start(container, "127.0.0.1:0")
     try:
         async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:

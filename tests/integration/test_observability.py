@@ -25,11 +25,11 @@ from tests.support.status import details_of
 from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.adapters.db.tables import outbox
 from usersuite.api.auth.jwt import mint_token
-from usersuite.api.ops_http import OpsHttpServer, ops_listener
 from usersuite.api.server import UserServer, start
-from usersuite.api.telemetry import configure_tracing
 from usersuite.bootstrap import Container, bootstrap
-from usersuite.logging_setup import JsonFormatter, TextFormatter
+from usersuite.ops.http import OpsHttpServer, ops_listener
+from usersuite.ops.logs import JsonFormatter, TextFormatter
+from usersuite.ops.tracing import configure_tracing
 
 pytestmark = pytest.mark.integration
 SERVICE = "user.v1.UserService"
@@ -232,7 +232,10 @@ async def test_metrics_show_the_database_pool(observed: Observed) -> None:
     _, _, body = await asyncio.to_thread(http_get, observed.ops.port, "/metrics")
     values = samples(body)
     no_labels: frozenset[tuple[str, str]] = frozenset()
-    assert values["usersuite_db_pool_size", no_labels] == observed.container.settings.db_pool_size
+    assert (
+        values["usersuite_db_pool_size", no_labels]
+        == observed.container.settings.database.pool_size
+    )
     assert values["usersuite_db_pool_checked_out", no_labels] == 0  # every call gave it back
     assert values["usersuite_db_pool_overflow", no_labels] == 0
 
@@ -260,7 +263,9 @@ def closed_port() -> Iterator[int]:
 
 async def test_readyz_is_503_while_the_database_is_unreachable(closed_port: int) -> None:
     url = f"postgresql+psycopg://nobody:nothing@127.0.0.1:{closed_port}/nowhere"
-    container = bootstrap(make_settings(url, db_pool_timeout_seconds=1))
+    container = bootstrap(
+        make_settings(url, database={"health_interval_seconds": 0.2, "pool_timeout_seconds": 1})
+    )
     server = await start(container, "127.0.0.1:0")
     ops = OpsHttpServer("127.0.0.1:0", container.registry, lambda: server.monitor.serving)
     port = ops.start()
@@ -299,7 +304,7 @@ async def test_readiness_follows_the_callable_and_a_failing_check_is_not_ready()
 async def test_the_listener_reports_its_port_and_closes_its_socket(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="usersuite.api.ops_http")
+    caplog.set_level(logging.INFO, logger="usersuite.ops.http")
     with ops_listener("127.0.0.1:0", CollectorRegistry(), lambda: True) as ops:
         port = ops.port
         assert port > 0

@@ -25,7 +25,7 @@ from tests.support.events import (
 from tests.support.nats import NatsServer
 from usersuite.adapters.nats.jetstream import connect
 from usersuite.bootstrap import Container
-from usersuite.bridge.tail import tail
+from usersuite.consumer.tail import tail
 from usersuite.service import commands
 
 pytestmark = pytest.mark.integration

@@ -16,8 +16,8 @@ from usersuite.adapters.db.unit_of_work import SqlUnitOfWork
 from usersuite.api.mapping import encode_event
 from usersuite.api.server import UserServer, start
 from usersuite.bootstrap import Container, bootstrap
-from usersuite.domain.errors import ServiceUnavailable
 from usersuite.service import commands
+from usersuite.service.errors import ServiceUnavailable
 from usersuite.service.handlers import UserHandlers, utc_now
 from usersuite.service.page_tokens import PageTokenCodec
 
@@ -26,7 +26,11 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 async def pg_container(pg_url: str) -> AsyncIterator[Container]:
-    built = bootstrap(make_settings(pg_url, db_pool_size=20, db_max_overflow=0))
+    built = bootstrap(
+        make_settings(
+            pg_url, database={"health_interval_seconds": 0.2, "pool_size": 20, "max_overflow": 0}
+        )
+    )
     yield built
     await built.close()
 
@@ -119,7 +123,8 @@ async def test_unreachable_database_is_service_unavailable() -> None:
     from tests.support.postgres import free_port
 
     dead = make_settings(
-        f"postgresql+psycopg://nobody:pw@127.0.0.1:{free_port()}/none", db_pool_timeout_seconds=1
+        f"postgresql+psycopg://nobody:pw@127.0.0.1:{free_port()}/none",
+        database={"health_interval_seconds": 0.2, "pool_timeout_seconds": 1},
     )
     built = bootstrap(dead)
     try:

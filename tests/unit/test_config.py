@@ -36,7 +36,7 @@ def test_defaults() -> None:
 
     assert settings.listen == "127.0.0.1:50051"
     assert settings.log_level == "INFO"
-    assert settings.db_pool_size == 10
+    assert settings.database.pool_size == 10
     assert settings.database_url is None
 
 
@@ -48,25 +48,29 @@ def test_production_is_the_default_mode() -> None:
 
 
 def test_config_file_overrides_defaults(tmp_path: Path) -> None:
-    config = write_toml(tmp_path, 'mode = "dev"\nlisten = "127.0.0.1:1111"\ndb_pool_size = 3\n')
+    config = write_toml(
+        tmp_path, 'mode = "dev"\nlisten = "127.0.0.1:1111"\n[database]\npool_size = 3\n'
+    )
 
     settings = Settings.load(config)
 
     assert settings.listen == "127.0.0.1:1111"
-    assert settings.db_pool_size == 3
+    assert settings.database.pool_size == 3
     assert settings.log_level == "INFO"
 
 
 def test_environment_overrides_the_config_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = write_toml(tmp_path, 'mode = "dev"\nlisten = "127.0.0.1:1111"\ndb_pool_size = 3\n')
+    config = write_toml(
+        tmp_path, 'mode = "dev"\nlisten = "127.0.0.1:1111"\n[database]\npool_size = 3\n'
+    )
     monkeypatch.setenv("USERSUITE_LISTEN", "127.0.0.1:2222")
 
     settings = Settings.load(config)
 
     assert settings.listen == "127.0.0.1:2222"
-    assert settings.db_pool_size == 3
+    assert settings.database.pool_size == 3
 
 
 def test_flags_override_the_environment_and_the_config_file(
@@ -96,12 +100,12 @@ def test_environment_overrides_defaults_without_a_config_file(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("USERSUITE_MODE", "dev")
-    monkeypatch.setenv("USERSUITE_DB_POOL_SIZE", "7")
+    monkeypatch.setenv("USERSUITE_DATABASE__POOL_SIZE", "7")
 
     settings = Settings.load()
 
     assert settings.mode == "dev"
-    assert settings.db_pool_size == 7
+    assert settings.database.pool_size == 7
 
 
 def test_nested_environment_variables_use_double_underscores(
@@ -152,9 +156,9 @@ def test_production_refuses_a_short_page_token_secret(monkeypatch: pytest.Monkey
 
 
 def test_production_refuses_a_dev_page_token_secret() -> None:
-    settings = Settings.load(mode="production", page_token_secret="dev-" + "x" * 40)
+    # Refused as the settings load (a model validator), before any command can use it.
     with pytest.raises(ValueError, match="dev secret"):
-        settings.check_api_security()
+        Settings.load(mode="production", page_token_secret="dev-" + "x" * 40)
 
 
 def test_production_refuses_auth_without_any_key() -> None:
@@ -165,9 +169,8 @@ def test_production_refuses_auth_without_any_key() -> None:
 
 def test_production_refuses_a_dev_hs256_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("USERSUITE_AUTH__HS256_SECRET", "dev-" + "x" * 40)
-    settings = Settings.load(mode="production", page_token_secret=GOOD_SECRET)
     with pytest.raises(ValueError, match="hs256_secret"):
-        settings.check_api_security()
+        Settings.load(mode="production", page_token_secret=GOOD_SECRET)
 
 
 def test_production_accepts_a_strong_page_token_secret(monkeypatch: pytest.MonkeyPatch) -> None:

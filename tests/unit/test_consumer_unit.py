@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from user.v1 import events_pb2
-from usersuite.bridge.consumer import (
+from usersuite.consumer import (
     DLQ_CONSUMER,
     DLQ_DELIVERIES,
     DLQ_REASON,
@@ -26,7 +26,7 @@ from usersuite.bridge.consumer import (
     create_inbox,
     inbox,
 )
-from usersuite.bridge.events import EVENT_CLASSES, Event, UndecodableEvent, decode_payload
+from usersuite.consumer.events import EVENT_CLASSES, Event, UndecodableEvent, decode_payload
 
 EVENT_ID = "0b8a2a52-6f1e-4d0c-9a43-5d2b0f0e1c11"
 

@@ -13,6 +13,7 @@ from user.v1 import user_pb2
 from usersuite.api import errors as api_errors
 from usersuite.api.errors import ERROR_DOMAIN, reason_name, spec_for
 from usersuite.domain import errors
+from usersuite.service import errors as service_errors
 
 USER_PROTO = Path(__file__).resolve().parents[2] / "proto" / "user" / "v1" / "user.proto"
 PREFIX = "ERROR_REASON_"
@@ -28,8 +29,11 @@ DOMAIN_ERRORS: dict[str, errors.DomainError] = {
     "ETAG_MISMATCH": errors.EtagMismatch("ada-lovelace"),
     "INVALID_PAGE_TOKEN": errors.InvalidPageToken("was altered"),
     "REQUEST_ID_REUSED": errors.RequestIdReused("6f1c2d3e-4b5a-4c6d-8e7f-001122334455"),
-    "SERVICE_UNAVAILABLE": errors.ServiceUnavailable("database unreachable", 2.5),
-    "DEADLINE_EXCEEDED": errors.DeadlineExceeded(),
+}
+# The infrastructure conditions the service ports declare, keyed the same way.
+SERVICE_ERRORS: dict[str, errors.DomainError] = {
+    "SERVICE_UNAVAILABLE": service_errors.ServiceUnavailable("database unreachable", 2.5),
+    "DEADLINE_EXCEEDED": service_errors.DeadlineExceeded(),
 }
 # The API edge's own errors, raised by interceptors, keyed the same way.
 API_ERRORS: dict[str, api_errors.ApiError] = {
@@ -37,7 +41,11 @@ API_ERRORS: dict[str, api_errors.ApiError] = {
     "PERMISSION_DENIED": api_errors.PermissionDenied("users.write"),
     "RATE_LIMITED": api_errors.RateLimited(0.75, "per-principal"),
 }
-MAPPED: dict[str, errors.DomainError | api_errors.ApiError] = {**DOMAIN_ERRORS, **API_ERRORS}
+MAPPED: dict[str, errors.DomainError | api_errors.ApiError] = {
+    **DOMAIN_ERRORS,
+    **SERVICE_ERRORS,
+    **API_ERRORS,
+}
 RETRYABLE = {"SERVICE_UNAVAILABLE", "RATE_LIMITED"}
 
 
@@ -143,9 +151,10 @@ def test_reason_name_strips_the_prefix() -> None:
     ("base", "module", "instances"),
     [
         (errors.DomainError, errors, DOMAIN_ERRORS),
+        (errors.DomainError, service_errors, SERVICE_ERRORS),
         (api_errors.ApiError, api_errors, API_ERRORS),
     ],
-    ids=["domain", "api"],
+    ids=["domain", "service", "api"],
 )
 def test_every_error_class_is_covered_here(
     base: type, module: ModuleType, instances: dict[str, Exception]
@@ -216,7 +225,9 @@ def test_email_already_exists_does_not_reveal_the_address() -> None:
 
 
 def test_service_unavailable_carries_retry_info() -> None:
-    status = decode(errors.ServiceUnavailable("database unreachable", retry_after_seconds=2.5))
+    status = decode(
+        service_errors.ServiceUnavailable("database unreachable", retry_after_seconds=2.5)
+    )
 
     assert status.code == grpc.StatusCode.UNAVAILABLE
     assert len(status.retry_infos) == 1

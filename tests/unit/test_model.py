@@ -242,8 +242,8 @@ def test_etag_differs_between_users_with_the_same_version() -> None:
 
 def test_etag_changes_with_each_update() -> None:
     user = make_user()
-    updated, _ = user.changed({"display_name": "Ada King"}, T0 + timedelta(seconds=1))
-    again, _ = updated.changed({"display_name": "Ada Lovelace"}, T0 + timedelta(seconds=2))
+    updated, _ = user.with_changes({"display_name": "Ada King"}, T0 + timedelta(seconds=1))
+    again, _ = updated.with_changes({"display_name": "Ada Lovelace"}, T0 + timedelta(seconds=2))
 
     assert len({user.etag, updated.etag, again.etag}) == 3
 
@@ -252,7 +252,7 @@ def test_changed_returns_only_the_fields_that_really_changed_and_bumps_version()
     user = make_user()
     later = T0 + timedelta(minutes=5)
 
-    updated, changed = user.changed(
+    updated, changed = user.with_changes(
         {"display_name": "Ada Lovelace", "email": "ada@lovelace.org"}, later
     )
 
@@ -266,7 +266,7 @@ def test_changed_returns_only_the_fields_that_really_changed_and_bumps_version()
 
 
 def test_changed_with_both_fields_reports_both() -> None:
-    updated, changed = make_user().changed(
+    updated, changed = make_user().with_changes(
         {"display_name": "Ada King", "email": "ada@king.org"}, T0 + timedelta(seconds=1)
     )
 
@@ -277,7 +277,7 @@ def test_changed_with_both_fields_reports_both() -> None:
 def test_changed_with_equal_values_is_a_no_op() -> None:
     user = make_user()
 
-    same, changed = user.changed(
+    same, changed = user.with_changes(
         {"display_name": user.display_name, "email": user.email}, T0 + timedelta(hours=1)
     )
 
@@ -290,7 +290,7 @@ def test_changed_with_equal_values_is_a_no_op() -> None:
 def test_changed_ignores_fields_that_are_not_mutable() -> None:
     user = make_user()
 
-    same, changed = user.changed({"id": "someone-else"}, T0 + timedelta(hours=1))
+    same, changed = user.with_changes({"id": "someone-else"}, T0 + timedelta(hours=1))
 
     assert changed == []
     assert same is user

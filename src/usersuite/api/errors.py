@@ -10,6 +10,7 @@ from grpc_status import rpc_status
 
 from user.v1 import user_pb2
 from usersuite.domain import errors
+from usersuite.service.errors import DeadlineExceeded, ServiceUnavailable
 
 ERROR_DOMAIN = "usersuite.user.v1"
 log = logging.getLogger(__name__)
@@ -124,11 +125,11 @@ def spec_for(exc: BaseException) -> ErrorSpec:
             reason = R.ERROR_REASON_REQUEST_ID_REUSED
             violations = _violation("request_id", exc)
             return ErrorSpec(S.INVALID_ARGUMENT, reason, exc.message, violations=violations)
-        case errors.ServiceUnavailable():
+        case ServiceUnavailable():
             reason = R.ERROR_REASON_SERVICE_UNAVAILABLE
             retry = exc.retry_after_seconds
             return ErrorSpec(S.UNAVAILABLE, reason, exc.message, retry_after_seconds=retry)
-        case errors.DeadlineExceeded():
+        case DeadlineExceeded():
             reason = R.ERROR_REASON_DEADLINE_EXCEEDED
             return ErrorSpec(S.DEADLINE_EXCEEDED, reason, exc.message)
         case Unauthenticated():

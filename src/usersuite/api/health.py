@@ -9,6 +9,8 @@ from opentelemetry.instrumentation.utils import suppress_instrumentation
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from usersuite.ops.background import BackgroundTask
+
 log = logging.getLogger(__name__)
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -28,7 +30,7 @@ class DatabaseHealthMonitor:
         self._engine = engine
         self._services = ("", *services)
         self._interval = interval
-        self._task: asyncio.Task[None] | None = None
+        self._background = BackgroundTask("db-health-monitor")
         self._serving: bool | None = None
 
     @property
@@ -64,10 +66,7 @@ class DatabaseHealthMonitor:
 
     async def start(self) -> None:
         await self.check_once()
-        self._task = asyncio.create_task(self._run(), name="db-health-monitor")
+        self._background.start(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._background.stop()

@@ -1,5 +1,6 @@
 """Builds the gRPC server (create_server) and runs it until SIGTERM/SIGINT (serve)."""
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,15 +11,14 @@ from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined
 
 from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.adapters.db.maintenance import RequestIdJanitor
+from usersuite.api.container import Container
 from usersuite.api.health import DatabaseHealthMonitor
 from usersuite.api.interceptors.chain import build_interceptors, transport_options
-from usersuite.api.ops_http import ops_listener
 from usersuite.api.reflection import enable_reflection
 from usersuite.api.servicer import UserServicer
 from usersuite.api.tls import server_credentials
-from usersuite.bootstrap import Container
-from usersuite.config import AddressInUse
-from usersuite.lifecycle import stop_on_signals
+from usersuite.config.addresses import AddressInUse
+from usersuite.ops.lifecycle import run_until_stopped, stop_on_signals
 
 log = logging.getLogger(__name__)
 USER_SERVICE = user_pb2.DESCRIPTOR.services_by_name["UserService"].full_name
@@ -67,7 +67,10 @@ def create_server(container: Container, listen: str) -> UserServer:
     except RuntimeError as exc:  # grpc's "Failed to bind"
         raise AddressInUse(f"cannot listen on {listen} (gRPC): {exc}") from None
     monitor = DatabaseHealthMonitor(
-        health, container.engine, (USER_SERVICE,), container.settings.db_health_interval_seconds
+        health,
+        container.engine,
+        (USER_SERVICE,),
+        container.settings.database.health_interval_seconds,
     )
     return UserServer(server, port, health, monitor, container.janitor)
 
@@ -81,23 +84,31 @@ async def start(container: Container, listen: str) -> UserServer:
     return running
 
 
+async def run_api(
+    container: Container,
+    stopping: asyncio.Event,
+    on_ready: Callable[[int], None],
+    also_ready: Callable[[], bool] = lambda: True,
+) -> None:
+    """The API through the one startup sequence; ready while the database (and `also_ready`)
+    answers."""
+    settings = container.settings
+    await run_until_stopped(
+        stopping,
+        metrics_listen=settings.metrics_listen,
+        registry=container.registry,
+        start=lambda: start(container, settings.listen),
+        ready=lambda running: running.monitor.serving and also_ready(),
+        announce=lambda running: on_ready(running.port),
+        stop=lambda running: drain(running, settings.shutdown_grace_seconds),
+    )
+
+
 async def serve(container: Container, on_ready: Callable[[int], None]) -> int:
     """Serves until SIGTERM or SIGINT, then drains gracefully; returns the exit code."""
-    settings = container.settings
     async with stop_on_signals() as stopping:
-        started: list[UserServer] = []
-
-        def ready() -> bool:
-            return bool(started) and started[0].monitor.serving and not stopping.is_set()
-
         try:
-            # The metrics port first: if it is taken, nothing else has started yet.
-            with ops_listener(settings.metrics_listen, container.registry, ready=ready):
-                running = await start(container, settings.listen)
-                started.append(running)
-                on_ready(running.port)
-                await stopping.wait()
-                await drain(running, settings.shutdown_grace_seconds)
+            await run_api(container, stopping, on_ready)
         finally:
             await container.close()
     return 0

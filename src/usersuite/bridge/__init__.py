@@ -1,1 +1,1 @@
-"""The outbox relay to NATS JetStream, and the idempotent consumer helper for subscribers."""
+"""The relay process: the loop that claims outbox rows, publishes them and marks them sent."""

@@ -16,7 +16,7 @@ class RelayMetrics:
         self.parked = Gauge(
             "usersuite_outbox_parked", "Outbox rows parked after failing", registry=registry
         )
-        self.published = Counter(
+        self.published_total = Counter(
             "usersuite_outbox_published_total",
             "Events published and acknowledged by JetStream",
             ["event_type"],
@@ -41,3 +41,12 @@ class RelayMetrics:
         self.leader = Gauge(
             "usersuite_bridge_leader", "1 while this bridge holds the relay lock", registry=registry
         )
+
+    def published(self, event_type: str, seconds: float, duplicate: bool) -> None:
+        self.publish_seconds.observe(seconds)
+        self.published_total.labels(event_type).inc()
+        if duplicate:
+            self.duplicates.inc()
+
+    def failed(self, kind: str) -> None:
+        self.failures.labels(kind).inc()

@@ -4,9 +4,9 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from usersuite.api.ops_http import ops_listener
-from usersuite.bootstrap import BridgeContainer
-from usersuite.lifecycle import stop_on_signals
+from usersuite.bridge.container import BridgeContainer
+from usersuite.ops.http import ops_listener
+from usersuite.ops.lifecycle import stop_on_signals
 
 log = logging.getLogger(__name__)
 

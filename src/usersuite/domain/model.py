@@ -85,7 +85,7 @@ class User:
         state = f"{self.id}\x00{self.version}\x00{self.update_time.isoformat()}"
         return hashlib.blake2b(state.encode(), digest_size=12).hexdigest()
 
-    def changed(self, values: dict[str, str], now: datetime) -> tuple["User", list[str]]:
+    def with_changes(self, values: dict[str, str], now: datetime) -> tuple["User", list[str]]:
         """The user with `values` applied and the names of the fields that really changed."""
         changed = [f for f in MUTABLE_FIELDS if f in values and values[f] != getattr(self, f)]
         if not changed:

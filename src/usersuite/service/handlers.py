@@ -226,7 +226,7 @@ class UserHandlers:
         async with self._uow() as uow:
             user = await _locked_for_change(uow, cmd.user_id, cmd.etag)
             now = self._clock()
-            updated, changed = user.changed(values, now)
+            updated, changed = user.with_changes(values, now)
             if not changed:
                 return user
             if not await uow.users.update(updated, expected_version=user.version):

@@ -9,6 +9,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from usersuite.adapters.db.tables import idempotency
+from usersuite.ops.background import BackgroundTask
 
 log = logging.getLogger(__name__)
 BATCH = 1000
@@ -46,7 +47,7 @@ class RequestIdJanitor:
         self._engine, self._retention, self._interval, self._clock = (
             engine, retention, interval, clock
         )  # fmt: skip
-        self._task: asyncio.Task[None] | None = None
+        self._background = BackgroundTask("request-id-janitor")
 
     async def run_once(self) -> int:
         return await purge_request_ids(self._engine, self._clock() - self._retention)
@@ -63,10 +64,7 @@ class RequestIdJanitor:
                 log.info("purged %d expired request ids", purged)
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="request-id-janitor")
+        self._background.start(self._run())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
+        await self._background.stop()

@@ -2,7 +2,6 @@
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,40 +10,16 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from usersuite.adapters.db.repository import as_utc
 from usersuite.adapters.db.tables import outbox
+from usersuite.service.outbox import (
+    DISPATCHED,
+    PARKED,
+    PENDING,
+    Backlog,
+    Failure,
+    OutboxRow,
+)
 
 NOTIFY_CHANNEL = "usersuite_outbox"
-PENDING, DISPATCHED, PARKED = "pending", "dispatched", "parked"
-
-
-@dataclass(frozen=True)
-class OutboxRow:
-    seq: int
-    event_id: str
-    event_type: str
-    aggregate_name: str
-    aggregate_version: int
-    payload: bytes
-    trace_context: dict[str, str]
-    principal: str
-    occurred_time: datetime
-    attempts: int
-    state: str = PENDING
-    last_error: str | None = None
-
-
-@dataclass(frozen=True)
-class Failure:
-    seq: int
-    error: str
-    # False for transport trouble (NATS down): the row is not at fault and keeps its attempts.
-    counts: bool
-
-
-@dataclass(frozen=True)
-class Backlog:
-    pending: int
-    parked: int
-    oldest_pending: datetime | None
 
 
 def _row(r: Row[Any]) -> OutboxRow:

@@ -8,10 +8,10 @@ from typing import Any
 
 from opentelemetry import propagate
 from sqlalchemy import Row, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from usersuite.adapters.db.dialect import upsert_insert
 from usersuite.adapters.db.tables import idempotency, outbox, users
 from usersuite.domain.errors import EmailAlreadyExists, UserAlreadyExists
 from usersuite.domain.events import DomainEvent
@@ -42,11 +42,6 @@ def _user_from_row(row: Row[Any]) -> User:
         update_time=as_utc(row.update_time),
         version=row.version,
     )
-
-
-def _insert(conn: AsyncConnection, table: Any) -> Any:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(table)
 
 
 @asynccontextmanager
@@ -174,7 +169,7 @@ class SqlIdempotencyStore(IdempotencyStore):
         # A concurrent claim of the same id blocks on the primary key until the first
         # transaction ends; then it either conflicts (and reads the stored result) or wins.
         claimed = await self._conn.execute(
-            _insert(self._conn, idempotency)
+            upsert_insert(self._conn, idempotency)
             .values(request_id=request_id, fingerprint=fingerprint, create_time=self._clock())
             .on_conflict_do_nothing(index_elements=["request_id"])
             .returning(idempotency.c.request_id)

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
 )
 
 metadata = MetaData(
@@ -74,4 +75,15 @@ idempotency = Table(
     Column("response", Text, nullable=True),
     Column("create_time", DateTime(timezone=True), nullable=False),
     Index(None, "create_time"),
+)
+
+# The inbox lives in a downstream consumer's own database, so it has a metadata of its own:
+# our migrations never create it, `create_inbox` (or the consumer's migrations) do.
+inbox_metadata = MetaData()
+inbox = Table(
+    "usersuite_inbox",
+    inbox_metadata,
+    Column("consumer", String(200), primary_key=True),
+    Column("event_id", String(64), primary_key=True),
+    Column("received_time", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

@@ -17,13 +17,9 @@ from usersuite.adapters.db.repository import (
     SqlOutbox,
     SqlUserRepository,
 )
-from usersuite.domain.errors import (
-    DeadlineExceeded,
-    FieldViolation,
-    ServiceUnavailable,
-    ValidationFailed,
-)
+from usersuite.domain.errors import FieldViolation, ValidationFailed
 from usersuite.service import request_context
+from usersuite.service.errors import DeadlineExceeded, ServiceUnavailable
 from usersuite.service.unit_of_work import UnitOfWork
 
 # PostgreSQL's SQLSTATE for a statement cancelled by statement_timeout or a cancel request.

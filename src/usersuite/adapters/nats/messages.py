@@ -1,14 +1,8 @@
 """How an outbox row travels: subject user.v1.<EventName>, protobuf body, CloudEvents headers."""
 
-from usersuite.adapters.db.outbox_store import OutboxRow
+from usersuite.service.outbox import OutboxRow
 
 CONTENT_TYPE = "application/protobuf"
-SUBJECT_PREFIX = "user.v1."
-
-
-def subject_for(event_type: str) -> str:
-    """The event's full protobuf name is its subject: user.v1.UserCreated."""
-    return event_type
 
 
 def headers_for(row: OutboxRow, source: str) -> dict[str, str]:

@@ -4,24 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeAlias
-
-import grpc
+from typing import Any
 
 from usersuite.api import tls
 from usersuite.api.auth.jwt import JwtVerifier
 from usersuite.api.auth.scopes import required_scope
 from usersuite.api.auth.signing import SignatureVerifier
 from usersuite.api.errors import PermissionDenied, Unauthenticated, spec_for
-from usersuite.api.interceptors.base import Continuation, rebuild_unary, unary_parts
+from usersuite.api.interceptors.base import (
+    Context,
+    Deserializer,
+    UnaryBehavior,
+    UnaryInterceptor,
+)
 from usersuite.api.interceptors.errors import abort_with
-from usersuite.api.interceptors.observability import record_principal
 from usersuite.service import request_context
 from usersuite.service.request_context import Principal
 
 BEARER = "bearer "
 MAX_SUBJECT_LENGTH = 255  # the outbox principal column
-Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
 
 
 @dataclass(frozen=True)
@@ -76,42 +77,35 @@ class _WithBody:
     message: Any
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+class AuthInterceptor(UnaryInterceptor):
     def __init__(self, authenticator: Authenticator) -> None:
         self._auth = authenticator
+        self.exempt = authenticator.exempt_prefixes
 
-    # grpc returns UNIMPLEMENTED for a None handler; grpc-stubs omits the None.
-    async def intercept_service(  # type: ignore[override]
-        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = await continuation(handler_call_details)
-        method = handler_call_details.method
-        parts = unary_parts(handler)
-        if parts is None or self._auth.is_exempt(method):
-            return handler  # unknown (None: UNIMPLEMENTED), streaming, or exempt
-        unary, deserialize, behavior = parts
-
+    def decode(self, method: str, deserialize: Deserializer) -> Deserializer:
         def keep_body(raw: bytes) -> _WithBody:
             return _WithBody(raw, deserialize(raw))
 
-        async def authenticated(
-            request: _WithBody, context: grpc.aio.ServicerContext[Any, Any]
-        ) -> Any:
+        return keep_body
+
+    def wrap(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
+        async def authenticated(request: _WithBody, context: Context) -> Any:
             metadata = {key.lower(): value for key, value in context.invocation_metadata() or ()
                         if isinstance(value, str)}  # fmt: skip
             peer = tls.peer_identity(context)
             try:
                 principal = await self._auth.authenticate(method, metadata, peer, request.raw)
-                record_principal(principal.subject)
-                self._auth.authorize(method, principal)
             except (Unauthenticated, PermissionDenied) as exc:
                 await abort_with(context, spec_for(exc))
-            principal_token = request_context.principal.set(principal)
-            peer_token = request_context.peer_identity.set(peer)
+            # Identified before authorization, so a refused call is logged with its caller.
+            token = request_context.identify(principal)
             try:
+                try:
+                    self._auth.authorize(method, principal)
+                except PermissionDenied as exc:
+                    await abort_with(context, spec_for(exc))
                 return await behavior(request.message, context)
             finally:
-                request_context.principal.reset(principal_token)
-                request_context.peer_identity.reset(peer_token)
+                request_context.principal.reset(token)
 
-        return rebuild_unary(unary, keep_body, authenticated)
+        return authenticated

@@ -1,47 +1,50 @@
-"""Helpers shared by interceptors that wrap the behaviour of unary-unary methods."""
+"""The typed base of our interceptors: each concern wraps the behaviour of unary-unary methods.
+
+Unknown methods (None: grpc answers UNIMPLEMENTED), streaming methods (health Watch,
+reflection) and a concern's exempt methods pass through untouched.
+"""
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Awaitable, Callable
-from typing import Any, cast
+from typing import Any, TypeAlias, cast
 
 import grpc
 
-Continuation = Callable[
-    [grpc.HandlerCallDetails], Awaitable["grpc.RpcMethodHandler[Any, Any] | None"]
-]
-UnaryBehavior = Callable[[Any, "grpc.aio.ServicerContext[Any, Any]"], Awaitable[Any]]
-
-
-def wrap_unary(
-    handler: grpc.RpcMethodHandler[Any, Any] | None,
-    wrap: Callable[[UnaryBehavior], UnaryBehavior],
-) -> grpc.RpcMethodHandler[Any, Any] | None:
-    """The handler with its unary-unary behaviour wrapped; others (and None) pass through."""
-    parts = unary_parts(handler)
-    if parts is None:
-        return handler
-    unary, deserialize, behavior = parts
-    return rebuild_unary(unary, deserialize, wrap(behavior))
-
-
+Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+Continuation = Callable[[grpc.HandlerCallDetails], Awaitable["Handler | None"]]
+UnaryBehavior = Callable[[Any, Context], Awaitable[Any]]
 Deserializer = Callable[[bytes], Any]
 
 
-def unary_parts(
-    handler: grpc.RpcMethodHandler[Any, Any] | None,
-) -> tuple[grpc.RpcMethodHandler[Any, Any], Deserializer, UnaryBehavior] | None:
-    """A unary-unary handler with its deserializer and behaviour; None for anything else."""
-    if handler is None or handler.unary_unary is None:
-        return None
-    deserialize = handler.request_deserializer or (lambda raw: raw)
-    return handler, deserialize, cast(UnaryBehavior, handler.unary_unary)
+class UnaryInterceptor(grpc.aio.ServerInterceptor, abc.ABC):  # type: ignore[type-arg]
+    """Subclasses implement `wrap` (and `decode` when they need the request's bytes)."""
 
+    # Method-name prefixes this concern leaves alone.
+    exempt: tuple[str, ...] = ()
 
-def rebuild_unary(
-    handler: grpc.RpcMethodHandler[Any, Any], deserialize: Deserializer, behavior: UnaryBehavior
-) -> grpc.RpcMethodHandler[Any, Any] | None:
-    """The handler with its request decoding and behaviour replaced."""
-    return grpc.unary_unary_rpc_method_handler(
-        behavior, request_deserializer=deserialize, response_serializer=handler.response_serializer
-    )
+    @abc.abstractmethod
+    def wrap(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
+        """The method's behaviour with this concern around it."""
+
+    def decode(self, method: str, deserialize: Deserializer) -> Deserializer:
+        """How the request bytes become the request the wrapped behaviour receives."""
+        return deserialize
+
+    # grpc answers UNIMPLEMENTED for a None handler; grpc-stubs leaves the None out.
+    async def intercept_service(  # type: ignore[override]
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
+    ) -> Handler | None:
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or handler.unary_unary is None or method.startswith(self.exempt):
+            return handler
+        deserialize = handler.request_deserializer or (lambda raw: raw)
+        behavior = cast(UnaryBehavior, handler.unary_unary)
+        return grpc.unary_unary_rpc_method_handler(
+            self.wrap(method, behavior),
+            request_deserializer=self.decode(method, deserialize),
+            response_serializer=handler.response_serializer,
+        )

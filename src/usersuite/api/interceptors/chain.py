@@ -21,8 +21,9 @@ from usersuite.api.interceptors.errors import ErrorInterceptor
 from usersuite.api.interceptors.observability import GrpcMetrics, ObservabilityInterceptor
 from usersuite.api.interceptors.rate_limit import RateLimitInterceptor
 from usersuite.api.interceptors.request_guard import HARD_LIMIT_FACTOR, RequestGuardInterceptor
-from usersuite.api.telemetry import tracing_interceptor
-from usersuite.config import LimitSettings, Settings
+from usersuite.api.interceptors.tracing import tracing_interceptor
+from usersuite.config.groups import LimitSettings
+from usersuite.config.settings import Settings
 
 
 def transport_options(limits: LimitSettings) -> list[tuple[str, int]]:

@@ -6,17 +6,15 @@ import asyncio
 import time
 from typing import Any
 
-import grpc
-
 from usersuite.api.errors import spec_for
-from usersuite.api.interceptors.base import Continuation, UnaryBehavior, wrap_unary
+from usersuite.api.interceptors.base import Context, UnaryBehavior, UnaryInterceptor
 from usersuite.api.interceptors.errors import abort_with
-from usersuite.config import LimitSettings
-from usersuite.domain.errors import DeadlineExceeded
+from usersuite.config.groups import LimitSettings
 from usersuite.service import request_context
+from usersuite.service.errors import DeadlineExceeded
 
 
-class DeadlineInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+class DeadlineInterceptor(UnaryInterceptor):
     """Runs each call under min(client deadline or default, maximum).
 
     The budget is published in a contextvar, so the unit of work can bound each database
@@ -27,29 +25,22 @@ class DeadlineInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
         self._default = limits.default_deadline_seconds
         self._max = limits.max_deadline_seconds
 
-    def budget(self, context: grpc.aio.ServicerContext[Any, Any]) -> float:
+    def budget(self, context: Context) -> float:
         remaining = context.time_remaining()
         if remaining is None or remaining > 1e9:  # no deadline: grpc reports "infinite"
             return self._default
         return min(remaining, self._max)
 
-    # grpc returns UNIMPLEMENTED for a None handler; grpc-stubs omits the None.
-    async def intercept_service(  # type: ignore[override]
-        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        def wrap(behavior: UnaryBehavior) -> UnaryBehavior:
-            async def bounded(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-                budget = self.budget(context)
-                token = request_context.deadline.set(time.monotonic() + budget)
-                try:
-                    async with asyncio.timeout(budget):
-                        return await behavior(request, context)
-                except TimeoutError:
-                    await abort_with(context, spec_for(DeadlineExceeded()))
-                finally:
-                    request_context.deadline.reset(token)
+    def wrap(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
+        async def bounded(request: Any, context: Context) -> Any:
+            budget = self.budget(context)
+            token = request_context.deadline.set(time.monotonic() + budget)
+            try:
+                async with asyncio.timeout(budget):
+                    return await behavior(request, context)
+            except TimeoutError:
+                await abort_with(context, spec_for(DeadlineExceeded()))
+            finally:
+                request_context.deadline.reset(token)
 
-            return bounded
-
-        # None (an unknown method) passes through: grpc answers UNIMPLEMENTED.
-        return wrap_unary(await continuation(handler_call_details), wrap)
+        return bounded

@@ -7,12 +7,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-import grpc
-
 from usersuite.api.errors import RateLimited, spec_for
-from usersuite.api.interceptors.base import Continuation, UnaryBehavior, wrap_unary
+from usersuite.api.interceptors.base import Context, UnaryBehavior, UnaryInterceptor
 from usersuite.api.interceptors.errors import abort_with
-from usersuite.config import LimitSettings
+from usersuite.config.groups import LimitSettings
 from usersuite.service import request_context
 
 MAX_TRACKED_PRINCIPALS = 100_000
@@ -60,7 +58,7 @@ class RateLimiter:
             raise RateLimited(wait, "global")
 
 
-class RateLimitInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+class RateLimitInterceptor(UnaryInterceptor):
     def __init__(
         self,
         limits: LimitSettings,
@@ -68,26 +66,16 @@ class RateLimitInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg
         exempt: tuple[str, ...] = (),
     ) -> None:
         self.limiter = RateLimiter(limits, clock)
-        self._exempt = exempt
+        self.exempt = exempt
 
-    # grpc returns UNIMPLEMENTED for a None handler; grpc-stubs omits the None.
-    async def intercept_service(  # type: ignore[override]
-        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        def wrap(behavior: UnaryBehavior) -> UnaryBehavior:
-            async def limited(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-                # Anonymous callers (auth disabled) share one bucket per peer address.
-                key = request_context.principal.get().subject or f"peer:{context.peer()}"
-                try:
-                    self.limiter.check(key)
-                except RateLimited as exc:
-                    await abort_with(context, spec_for(exc))
-                return await behavior(request, context)
+    def wrap(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
+        async def limited(request: Any, context: Context) -> Any:
+            # Anonymous callers (auth disabled) share one bucket per peer address.
+            key = request_context.principal.get().subject or f"peer:{context.peer()}"
+            try:
+                self.limiter.check(key)
+            except RateLimited as exc:
+                await abort_with(context, spec_for(exc))
+            return await behavior(request, context)
 
-            return limited
-
-        handler = await continuation(handler_call_details)
-        if handler_call_details.method.startswith(self._exempt):
-            return handler
-        # None (an unknown method) passes through: grpc answers UNIMPLEMENTED.
-        return wrap_unary(handler, wrap)
+        return limited

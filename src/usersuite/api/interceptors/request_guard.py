@@ -15,7 +15,12 @@ from google.protobuf.message import DecodeError
 
 from user.v1 import user_pb2
 from usersuite.api.errors import ErrorSpec, spec_for
-from usersuite.api.interceptors.base import Continuation, rebuild_unary, unary_parts
+from usersuite.api.interceptors.base import (
+    Context,
+    Deserializer,
+    UnaryBehavior,
+    UnaryInterceptor,
+)
 from usersuite.api.interceptors.errors import abort_with
 from usersuite.domain.errors import FieldViolation, ValidationFailed
 
@@ -33,20 +38,11 @@ class _Undecodable:
     why: str
 
 
-class RequestGuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+class RequestGuardInterceptor(UnaryInterceptor):
     def __init__(self, max_bytes: int) -> None:
         self._max = max_bytes
 
-    # grpc returns UNIMPLEMENTED for a None handler; grpc-stubs omits the None.
-    async def intercept_service(  # type: ignore[override]
-        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = await continuation(handler_call_details)
-        parts = unary_parts(handler)
-        if parts is None:
-            return handler  # unknown (None: grpc answers UNIMPLEMENTED) or streaming
-        unary, deserialize, behavior = parts
-
+    def decode(self, method: str, deserialize: Deserializer) -> Deserializer:
         def checked(raw: bytes) -> Any:
             if len(raw) > self._max:
                 return _Oversized(len(raw))
@@ -55,7 +51,10 @@ class RequestGuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-
             except (DecodeError, ValueError) as exc:
                 return _Undecodable(str(exc) or type(exc).__name__)
 
-        async def limited(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        return checked
+
+    def wrap(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
+        async def limited(request: Any, context: Context) -> Any:
             if isinstance(request, _Oversized):
                 message = f"request of {request.size} bytes exceeds the limit of {self._max} bytes"
                 spec = ErrorSpec(
@@ -70,4 +69,4 @@ class RequestGuardInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-
                 await abort_with(context, spec_for(ValidationFailed([violation])))
             return await behavior(request, context)
 
-        return rebuild_unary(unary, checked, limited)
+        return limited

@@ -1,11 +1,9 @@
-"""OpenTelemetry tracing: the provider (OTLP via the standard OTEL_* variables) and hooks."""
+"""OpenTelemetry setup: the provider (OTLP via the standard OTEL_* variables), engine spans."""
 
 from contextlib import suppress
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
 
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-from opentelemetry.instrumentation.grpc import aio_server_interceptor, filters
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.instrumentation.sqlalchemy.version import (
     __version__ as sqlalchemy_instrumentation,
@@ -18,14 +16,6 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 SERVICE = "usersuite"
-
-
-def tracing_interceptor(tracer_provider: TracerProvider) -> Any:
-    """Server spans for our service. Health and reflection are left out: probes would flood
-    the traces, and their streaming handlers (which write to the context) are not supported
-    by the instrumentation's stream wrapper."""
-    ours = filters.service_prefix("user.")
-    return aio_server_interceptor(tracer_provider=tracer_provider, filter_=ours)  # type: ignore[no-untyped-call]
 
 
 def service_resource() -> Resource:

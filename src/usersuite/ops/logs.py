@@ -1,4 +1,4 @@
-"""Process logging: JSON lines (or plain text for people) to stderr, with the current trace id."""
+"""Process logging to stderr: JSON lines, or text lines for people, with the current trace id."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 
 from opentelemetry import trace
 
 HANDLER_NAME = "usersuite"
+LogFormat = Literal["auto", "json", "text"]
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Everything a LogRecord carries by itself; any other attribute came in through `extra=`.
 _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", logging.INFO, "", 0, "", None, None))) | {
@@ -68,7 +69,14 @@ class TextFormatter(logging.Formatter):
         return f"{head} {pairs}{newline}{rest}"
 
 
-def configure_logging(level: str, fmt: Literal["json", "text"] = "json") -> None:
+def resolve_format(fmt: LogFormat, stream: TextIO) -> Literal["json", "text"]:
+    """`auto` means text for a person at a terminal and JSON for anything else."""
+    if fmt == "auto":
+        return "text" if stream.isatty() else "json"
+    return fmt
+
+
+def configure_logging(level: str, fmt: LogFormat = "json") -> None:
     """Sends the root logger to stderr in `fmt`; calling again replaces the earlier setup."""
     root = logging.getLogger()
     for handler in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:
@@ -76,7 +84,8 @@ def configure_logging(level: str, fmt: Literal["json", "text"] = "json") -> None
         handler.close()
     handler = logging.StreamHandler(sys.stderr)
     handler.set_name(HANDLER_NAME)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    chosen = resolve_format(fmt, sys.stderr)
+    handler.setFormatter(JsonFormatter() if chosen == "json" else TextFormatter())
     root.addHandler(handler)
     root.setLevel(level.upper())
     # Alembic announces its context on every schema check; only its warnings matter to us.

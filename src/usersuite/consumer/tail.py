@@ -12,8 +12,8 @@ from nats.js.api import DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from usersuite.adapters.nats.jetstream import connect
-from usersuite.bridge.events import UndecodableEvent, decode_payload
-from usersuite.config import Settings
+from usersuite.config.settings import Settings
+from usersuite.consumer.events import UndecodableEvent, decode_payload
 
 log = logging.getLogger(__name__)
 STREAM_POLL_SECONDS = 1.0

@@ -1,17 +1,23 @@
 """`usersuite outbox list|retry`: inspect outbox rows and re-queue parked ones."""
 
+import argparse
+import asyncio
 import json
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TextIO
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from usersuite.adapters.db import outbox_store
-from usersuite.adapters.db.outbox_store import OutboxRow
+from usersuite.adapters.db.coordination import wake_relay
 from usersuite.bootstrap import database_engine
+from usersuite.cli import common
 from usersuite.config import Settings
+from usersuite.service.outbox import DISPATCHED, PARKED, PENDING, OutboxRow
+
+DEFAULT_LIMIT = 100
 
 
 @asynccontextmanager
@@ -53,10 +59,43 @@ async def retry_parked(settings: Settings, *, event_ids: list[str] | None, out: 
     """Parked rows (all when `event_ids` is None) go back to pending; prints how many."""
     async with _engine(settings) as engine, engine.begin() as conn:
         requeued = await outbox_store.requeue_parked(conn, event_ids)
-        if requeued and engine.dialect.name == "postgresql":
-            # The insert trigger wakes the bridge only for new rows; wake it for these too.
-            await conn.execute(
-                text("SELECT pg_notify(:channel, '')"), {"channel": outbox_store.NOTIFY_CHANNEL}
-            )
+        if requeued:
+            await wake_relay(conn)
     print(f"re-queued {requeued} parked event(s)", file=out)
     return 0
+
+
+def cmd_outbox_list(args: argparse.Namespace) -> int:
+    settings = common.load_settings(args)
+    common.database_url(settings)
+    return asyncio.run(list_outbox(settings, state=args.state, limit=args.limit, out=sys.stdout))
+
+
+def cmd_outbox_retry(args: argparse.Namespace) -> int:
+    settings = common.load_settings(args)
+    common.database_url(settings)
+    event_ids = None if args.all else args.event_id
+    if not args.all and not event_ids:
+        raise common.ConfigError("name the parked events to retry with --event-id, or pass --all")
+    return asyncio.run(retry_parked(settings, event_ids=event_ids, out=sys.stdout))
+
+
+def list_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--state", choices=[PENDING, DISPATCHED, PARKED])
+    parser.add_argument("--limit", type=int, default=DEFAULT_LIMIT)
+
+
+def retry_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--event-id", action="append", help="a parked event (repeatable)")
+    parser.add_argument("--all", action="store_true", help="every parked row")
+
+
+def register(commands: common.Commands) -> None:
+    outbox = common.add_group(commands, "outbox", "inspect and re-queue outbox rows")
+    common.add_command(
+        outbox, "list", "list outbox rows", cmd_outbox_list, common.database_flag, list_flags
+    )
+    common.add_command(
+        outbox, "retry", "re-queue parked rows for the bridge", cmd_outbox_retry,
+        common.database_flag, retry_flags,
+    )  # fmt: skip

@@ -14,7 +14,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.exposition import ThreadingWSGIServer
 
-from usersuite.config import AddressInUse, parse_address
+from usersuite.config.addresses import AddressInUse, parse_address
 
 log = logging.getLogger(__name__)
 

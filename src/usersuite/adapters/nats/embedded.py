@@ -1,21 +1,22 @@
-"""`usersuite dev`: the whole suite on a laptop — API, bridge and an embedded nats-server."""
+"""An embedded nats-server with JetStream for `usersuite dev`, from the pip-installed binary."""
 
 import asyncio
 import logging
 import shutil
 import socket
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from usersuite.api.ops_http import ops_listener
-from usersuite.api.server import UserServer, drain, start
-from usersuite.bootstrap import bootstrap, bootstrap_bridge
-from usersuite.config import Settings, parse_address
-from usersuite.lifecycle import stop_on_signals
+from usersuite.config.addresses import parse_address
 
 log = logging.getLogger(__name__)
+# Ten seconds for the server to listen, checked every 50 ms.
+PORT_POLLS, PORT_POLL_SECONDS = 200, 0.05
+# A NATS server greets every client with INFO; anything else holds the port.
+GREETING, GREETING_TIMEOUT_SECONDS = b"INFO", 2.0
+STOP_TIMEOUT_SECONDS = 10.0
 
 
 class EmbeddedNatsError(RuntimeError):
@@ -38,27 +39,26 @@ def _free_port(host: str) -> int:
 
 
 async def _wait_for_port(host: str, port: int, process: asyncio.subprocess.Process) -> None:
-    for _ in range(200):
+    for _ in range(PORT_POLLS):
         if process.returncode is not None:
             raise EmbeddedNatsError(
                 f"the embedded nats-server exited with {process.returncode} (is {host}:{port} "
-                "taken? set USERSUITE_DEV_NATS_LISTEN, or USERSUITE_NATS_URL for your own server);"
+                "taken? set USERSUITE_DEV__NATS_LISTEN, or USERSUITE_NATS_URL for your own server);"
                 " its log is in the dev folder"
             )
         try:
             reader, writer = await asyncio.open_connection(host, port)
         except OSError:
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(PORT_POLL_SECONDS)
             continue
         try:
-            # A NATS server greets every client with INFO; anything else holds the port.
-            greeting = await asyncio.wait_for(reader.read(4), timeout=2)
+            greeting = await asyncio.wait_for(reader.read(len(GREETING)), GREETING_TIMEOUT_SECONDS)
         except TimeoutError:
             greeting = b""
         finally:
             writer.close()
             await writer.wait_closed()
-        if greeting == b"INFO":
+        if greeting == GREETING:
             return
         raise EmbeddedNatsError(f"{host}:{port} is taken by something that is not our nats-server")
     raise EmbeddedNatsError(f"the embedded nats-server did not listen on {host}:{port}")
@@ -83,44 +83,7 @@ async def embedded_nats(dev_dir: Path, listen: str) -> AsyncIterator[str]:
             if process.returncode is None:
                 process.terminate()
                 try:
-                    await asyncio.wait_for(process.wait(), 10)
+                    await asyncio.wait_for(process.wait(), STOP_TIMEOUT_SECONDS)
                 except TimeoutError:
                     process.kill()
                     await process.wait()
-
-
-@asynccontextmanager
-async def _nats_for(settings: Settings) -> AsyncIterator[str]:
-    if settings.nats_url is not None:
-        yield settings.nats_url
-        return
-    async with embedded_nats(settings.dev_dir.resolve(), settings.dev_nats_listen) as url:
-        yield url
-
-
-async def run_dev(settings: Settings, on_ready: Callable[[int, str], None]) -> int:
-    """Serves and relays until SIGTERM/SIGINT; stops the API first, then the bridge, then NATS."""
-    async with stop_on_signals() as stopping, _nats_for(settings) as nats_url:
-        settings = settings.model_copy(update={"nats_url": nats_url})
-        api = bootstrap(settings)
-        bridge = await bootstrap_bridge(settings)
-        relay_stopping = asyncio.Event()
-        relay = asyncio.create_task(bridge.relay.run(relay_stopping), name="relay")
-        started: list[UserServer] = []
-
-        def ready() -> bool:
-            return bool(started) and started[0].monitor.serving and bridge.relay.ready
-
-        try:
-            with ops_listener(settings.metrics_listen, api.registry, ready=ready):
-                running = await start(api, settings.listen)
-                started.append(running)
-                on_ready(running.port, nats_url)
-                await stopping.wait()
-                await drain(running, settings.shutdown_grace_seconds)
-        finally:
-            relay_stopping.set()
-            await relay
-            await bridge.close()
-            await api.close()
-    return 0

@@ -1,0 +1,33 @@
+"""What the API process is made of; the composition root builds it, the server runs it."""
+
+import asyncio
+from dataclasses import dataclass
+
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import CollectorRegistry
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from usersuite.adapters.db.maintenance import RequestIdJanitor
+from usersuite.api.interceptors.auth import Authenticator
+from usersuite.api.interceptors.observability import GrpcMetrics
+from usersuite.config import Settings
+from usersuite.service.handlers import UserHandlers
+
+# Bounded: with no collector reachable the exporter would retry for long.
+TRACE_FLUSH_TIMEOUT_MILLIS = 5000
+
+
+@dataclass
+class Container:
+    settings: Settings
+    engine: AsyncEngine
+    handlers: UserHandlers
+    authenticator: Authenticator | None
+    registry: CollectorRegistry
+    metrics: GrpcMetrics | None
+    tracer_provider: TracerProvider
+    janitor: RequestIdJanitor
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+        await asyncio.to_thread(self.tracer_provider.force_flush, TRACE_FLUSH_TIMEOUT_MILLIS)

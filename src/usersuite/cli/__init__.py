@@ -1,0 +1,41 @@
+"""The `usersuite` command line: one module per command group, each with only its own flags."""
+
+import argparse
+import sys
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+
+from usersuite.cli import bridge, config_show, dev, events, migrate, outbox, serve, token
+from usersuite.cli.common import EXIT_CONFIG, ConfigError
+from usersuite.config import AddressInUse
+from usersuite.ops.logs import configure_logging
+
+COMMAND_GROUPS = (serve, dev, bridge, events, outbox, migrate, token, config_show)
+DESCRIPTION = "Contract-first gRPC user service with a transactional outbox relayed to NATS."
+
+
+def installed_version() -> str:
+    try:
+        return version("usersuite")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "unknown"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="usersuite", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"usersuite {installed_version()}")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for group in COMMAND_GROUPS:
+        group.register(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    configure_logging(args.log_level or "INFO", args.log_format or "auto")
+    try:
+        code: int = args.run(args)
+    except (ConfigError, AddressInUse) as exc:
+        print(f"usersuite: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    return code

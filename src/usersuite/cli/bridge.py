@@ -1,0 +1,33 @@
+"""`usersuite bridge`: relays the outbox to NATS JetStream."""
+
+import argparse
+import asyncio
+
+from usersuite.adapters.nats.jetstream import StreamConflict
+from usersuite.bootstrap import bootstrap_bridge
+from usersuite.bridge.runner import run_bridge
+from usersuite.cli import common
+from usersuite.config import redact_url
+
+
+def cmd_bridge(args: argparse.Namespace) -> int:
+    settings = common.load_settings(args)
+    common.database_url(settings)
+    common.nats_url(settings)
+    common.check_schema(settings)
+
+    def on_ready() -> None:
+        target = redact_url(str(settings.nats_url))
+        print(f"usersuite bridge ready: relaying the outbox to {target}", flush=True)
+
+    try:
+        return asyncio.run(run_bridge(lambda: bootstrap_bridge(settings), on_ready))
+    except StreamConflict as exc:
+        raise common.ConfigError(str(exc)) from None
+
+
+def register(commands: common.Commands) -> None:
+    common.add_command(
+        commands, "bridge", "relay the outbox to NATS JetStream", cmd_bridge,
+        common.database_flag, common.nats_flag, common.metrics_listen_flag, common.migrate_flag,
+    )  # fmt: skip

@@ -1,0 +1,144 @@
+"""What every command shares: its flags, loading the settings, and the checks before it runs."""
+
+import argparse
+import logging
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeAlias
+
+from pydantic import ValidationError
+
+from usersuite.adapters.db import migrate
+from usersuite.config import Settings
+from usersuite.ops.logs import configure_logging
+
+log = logging.getLogger("usersuite")
+EXIT_CONFIG = 2
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+LOG_FORMATS = ("json", "text")
+
+
+class ConfigError(Exception):
+    """The configuration or the database state does not allow the command to run."""
+
+
+Flag = Callable[[argparse.ArgumentParser], None]
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of every command: where the config comes from and how it logs."""
+    parser.add_argument("--config", type=Path, help="a TOML config file")
+    parser.add_argument("--log-level", choices=LOG_LEVELS)
+    parser.add_argument(
+        "--log-format", choices=LOG_FORMATS, help="default: text on a terminal, else json"
+    )
+
+
+def database_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database-url", help="overrides USERSUITE_DATABASE_URL")
+
+
+def nats_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--nats-url", help="overrides USERSUITE_NATS_URL")
+
+
+def listen_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--listen", help="gRPC host:port (port 0 picks a free one)")
+
+
+def metrics_listen_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--metrics-listen", help="metrics/health HTTP host:port")
+
+
+def migrate_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--migrate", action="store_true", help="migrate a schema that is behind")
+
+
+def add_group(commands: Commands, name: str, summary: str) -> Commands:
+    """A command group (`usersuite events ...`) whose subcommands are added to the result."""
+    group = commands.add_parser(name, help=summary, description=summary)
+    return group.add_subparsers(dest=f"{name}_command", required=True)
+
+
+def add_command(
+    commands: Commands,
+    name: str,
+    summary: str,
+    run: Callable[[argparse.Namespace], int],
+    *flags: Flag,
+) -> argparse.ArgumentParser:
+    """A command with the config flags and `flags`; its --help opens with `summary`."""
+    parser = commands.add_parser(name, help=summary, description=summary)
+    add_config_flags(parser)
+    for add in flags:
+        add(parser)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def load_settings(args: argparse.Namespace, **defaults: object) -> Settings:
+    """The effective settings: flags given on the command line win, then `defaults`."""
+    flags = {
+        "listen": getattr(args, "listen", None),
+        "metrics_listen": getattr(args, "metrics_listen", None),
+        "database_url": getattr(args, "database_url", None),
+        "nats_url": getattr(args, "nats_url", None),
+        "migrate_on_start": True if getattr(args, "migrate", False) else None,
+        "log_level": getattr(args, "log_level", None),
+    }
+    for key, value in defaults.items():
+        if flags.get(key) is None:
+            flags[key] = value
+    try:
+        settings = Settings.load(args.config, **flags)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from None
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    configure_logging(settings.log_level, args.log_format or settings.telemetry.log_format)
+    return settings
+
+
+def database_url(settings: Settings) -> str:
+    """The database URL, which this command cannot run without."""
+    if settings.database_url is None:
+        raise ConfigError("database_url is required: set USERSUITE_DATABASE_URL or --database-url")
+    return settings.database_url.get_secret_value()
+
+
+def nats_url(settings: Settings) -> str:
+    """The NATS URL, which this command cannot run without."""
+    if settings.nats_url is None:
+        raise ConfigError("nats_url is required: set USERSUITE_NATS_URL or --nats-url")
+    return settings.nats_url
+
+
+def check_schema(settings: Settings) -> None:
+    """Refuses a schema that is behind, or migrates it when the settings allow."""
+    url = database_url(settings)
+    head = migrate.head_revision()
+    current = migrate.current_revision(url)
+    if current == head:
+        return
+    if settings.migrate_on_start:
+        log.info("migrating the database schema from %s to %s", current or "empty", head)
+        migrate.upgrade(url)
+        return
+    raise ConfigError(
+        f"the database schema is at revision {current or 'none (empty database)'} but this "
+        f"version needs {head}: run `usersuite migrate` first, or start with --migrate"
+    )
+
+
+def command_name(name: str) -> str:
+    """How a user in this directory runs `name`: relative when it lives inside the project."""
+    found = shutil.which(name)
+    if found and Path(found).absolute().is_relative_to(Path.cwd()):
+        return str(Path(found).absolute().relative_to(Path.cwd()))
+    return name

@@ -1,0 +1,94 @@
+"""`usersuite dev`: the whole suite on a laptop — API, bridge and an embedded nats-server."""
+
+import argparse
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from pydantic import SecretStr
+
+from usersuite.adapters.nats.embedded import EmbeddedNatsError, embedded_nats
+from usersuite.api.server import run_api
+from usersuite.bootstrap import bootstrap, bootstrap_bridge
+from usersuite.cli import common
+from usersuite.cli.dev_secrets import dev_secret
+from usersuite.cli.serve import ready_line
+from usersuite.config import Settings, redact_url
+from usersuite.ops.lifecycle import stop_on_signals
+
+DEV_ONLY = "this command is for dev mode only, but the configured mode is production"
+
+
+def refuse_production(args: argparse.Namespace) -> None:
+    if Settings.explicit_mode(args.config) == "production":
+        raise common.ConfigError(DEV_ONLY)
+
+
+def dev_settings(args: argparse.Namespace) -> Settings:
+    """Embedded defaults for a laptop: SQLite and secrets in the dev folder, auth on."""
+    refuse_production(args)
+    base = common.load_settings(args, mode="dev")
+    dev_dir = base.dev.dir.resolve()
+    auth = base.auth
+    if auth.enabled and not (auth.hs256_secret or auth.jwks_file or auth.jwks_url):
+        secret = dev_secret(dev_dir, "auth_hs256_secret")
+        auth = auth.model_copy(update={"hs256_secret": SecretStr(secret)})
+    return common.load_settings(
+        args,
+        mode="dev",
+        database_url=f"sqlite+aiosqlite:///{dev_dir / 'usersuite.db'}",
+        page_token_secret=dev_secret(dev_dir, "page_token_secret"),
+        migrate_on_start=True,
+        auth=auth,
+    )
+
+
+@asynccontextmanager
+async def nats_for(settings: Settings) -> AsyncIterator[str]:
+    """The configured NATS, or an embedded nats-server when none is."""
+    if settings.nats_url is not None:
+        yield settings.nats_url
+        return
+    async with embedded_nats(settings.dev.dir.resolve(), settings.dev.nats_listen) as url:
+        yield url
+
+
+async def run_dev(settings: Settings, on_ready: Callable[[int, str], None]) -> int:
+    """Serves and relays until SIGTERM/SIGINT; stops the API first, then the bridge, then NATS."""
+    async with stop_on_signals() as stopping, nats_for(settings) as nats_url:
+        settings = settings.model_copy(update={"nats_url": nats_url})
+        api = bootstrap(settings)
+        bridge = await bootstrap_bridge(settings)
+        relay_stopping = asyncio.Event()
+        relay = asyncio.create_task(bridge.relay.run(relay_stopping), name="relay")
+        try:
+            await run_api(
+                api, stopping, lambda port: on_ready(port, nats_url), lambda: bridge.relay.ready
+            )
+        finally:
+            relay_stopping.set()
+            await relay
+            await bridge.close()
+            await api.close()
+    return 0
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    settings = dev_settings(args)
+    common.check_schema(settings)
+
+    def on_ready(port: int, nats_url: str) -> None:
+        tail = f"{common.command_name('usersuite')} events tail --nats-url {redact_url(nats_url)}"
+        print(ready_line(settings, port, f"; watch events with: {tail}"), flush=True)
+
+    try:
+        return asyncio.run(run_dev(settings, on_ready))
+    except EmbeddedNatsError as exc:
+        raise common.ConfigError(str(exc)) from None
+
+
+def register(commands: common.Commands) -> None:
+    common.add_command(
+        commands, "dev", "run the suite locally on embedded defaults", cmd_dev,
+        common.database_flag, common.listen_flag, common.metrics_listen_flag,
+    )  # fmt: skip

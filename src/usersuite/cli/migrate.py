@@ -1,0 +1,18 @@
+"""`usersuite migrate`: upgrades the database schema to this version's head."""
+
+import argparse
+
+from usersuite.adapters.db import migrate
+from usersuite.cli import common
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    url = common.database_url(common.load_settings(args))
+    before = migrate.current_revision(url)
+    migrate.upgrade(url)
+    print(f"database schema at {migrate.head_revision()} (was {before or 'empty'})")
+    return 0
+
+
+def register(commands: common.Commands) -> None:
+    common.add_command(commands, "migrate", "upgrade the schema", cmd_migrate, common.database_flag)

@@ -1,0 +1,36 @@
+"""Typed configuration: the settings models, network addresses and redaction of secrets."""
+
+from usersuite.config.addresses import AddressInUse, parse_address
+from usersuite.config.consumer import ConsumerSettings
+from usersuite.config.groups import (
+    EVENT_STREAM,
+    EVENT_SUBJECT_PREFIX,
+    EVENT_SUBJECTS,
+    AuthSettings,
+    BridgeSettings,
+    LimitSettings,
+    StreamSettings,
+    TelemetrySettings,
+    TlsSettings,
+)
+from usersuite.config.redaction import redact_url
+from usersuite.config.settings import DEV_SECRET_PREFIX, MIN_SECRET_LENGTH, Settings
+
+__all__ = [
+    "DEV_SECRET_PREFIX",
+    "EVENT_STREAM",
+    "EVENT_SUBJECTS",
+    "EVENT_SUBJECT_PREFIX",
+    "MIN_SECRET_LENGTH",
+    "AddressInUse",
+    "AuthSettings",
+    "BridgeSettings",
+    "ConsumerSettings",
+    "LimitSettings",
+    "Settings",
+    "StreamSettings",
+    "TelemetrySettings",
+    "TlsSettings",
+    "parse_address",
+    "redact_url",
+]

@@ -1,0 +1,16 @@
+"""Network addresses in settings: `host:port` parsing and the error for one that cannot be bound."""
+
+
+class AddressInUse(Exception):
+    """A configured address cannot be bound (taken, or not an address of this machine)."""
+
+
+MAX_PORT = 65535
+
+
+def parse_address(value: str) -> tuple[str, int]:
+    """Splits `host:port` (IPv6 as `[::1]:port`); port 0 means pick a free one."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= MAX_PORT:
+        raise ValueError(f"'{value}' is not host:port with a port from 0 to {MAX_PORT}")
+    return host.strip("[]"), int(port)

@@ -1,0 +1,194 @@
+"""The one Settings class: defaults < config file < USERSUITE_* environment < CLI flags.
+
+This is the only module that reads the environment. Secrets are SecretStr and never logged.
+"""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal, Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+from sqlalchemy.engine import make_url
+
+from usersuite.config.addresses import parse_address
+from usersuite.config.groups import (
+    AuthSettings,
+    BridgeSettings,
+    DatabaseSettings,
+    DevSettings,
+    LimitSettings,
+    StreamSettings,
+    TelemetrySettings,
+    TlsSettings,
+)
+from usersuite.config.redaction import redact_url
+
+MIN_SECRET_LENGTH = 32
+DEV_SECRET_PREFIX = "dev-"  # noqa: S105 - a marker that production refuses, not a secret
+PAGE_TOKEN_SECRET_REQUIRED = (
+    f"page_token_secret (USERSUITE_PAGE_TOKEN_SECRET) of at least {MIN_SECRET_LENGTH} "
+    "characters is required in production mode"
+)
+
+# The config file of the settings being built; pydantic-settings reads it as the lowest source.
+_config_file: ContextVar[Path | None] = ContextVar("config_file", default=None)
+
+
+@contextmanager
+def _reading(config_file: Path | None) -> Iterator[None]:
+    if config_file is not None and not config_file.is_file():
+        raise ValueError(f"config file {config_file} does not exist")
+    token = _config_file.set(config_file)
+    try:
+        yield
+    finally:
+        _config_file.reset(token)
+
+
+class _LayeredSettings(BaseSettings):
+    """Sources, highest first: init kwargs (the CLI flags), the environment, the TOML file."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = _config_file.get()
+        if config_file is None:
+            return (init_settings, env_settings)
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, config_file))
+
+
+class _ModeProbe(_LayeredSettings):
+    """Reads only `mode` from the same sources as Settings, without validating the rest."""
+
+    model_config = SettingsConfigDict(env_prefix="USERSUITE_", extra="ignore")
+    mode: Literal["dev", "production"] | None = None
+
+
+class Settings(_LayeredSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="USERSUITE_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    mode: Literal["dev", "production"] = Field(
+        "production", description="dev allows generated secrets and the embedded defaults"
+    )
+    listen: str = Field("127.0.0.1:50051", description="gRPC address; port 0 picks a free port")
+    metrics_listen: str = Field("127.0.0.1:9464", description="/metrics, /healthz, /readyz")
+    database_url: SecretStr | None = Field(
+        None, description="postgresql+psycopg://... or sqlite+aiosqlite:///path"
+    )
+    database: DatabaseSettings = DatabaseSettings()
+    page_token_secret: SecretStr | None = Field(
+        None, description=f"HMAC key for page tokens, at least {MIN_SECRET_LENGTH} characters"
+    )
+    shutdown_grace_seconds: float = Field(10.0, ge=0)
+    migrate_on_start: bool = Field(False, description="serve: migrate a schema that is behind")
+    idempotency_retention_hours: float = Field(24.0, gt=0)
+    dev: DevSettings = DevSettings()
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    nats_url: str | None = Field(None, description="nats://host:4222; dev starts one if unset")
+    stream: StreamSettings = StreamSettings()
+    bridge: BridgeSettings = BridgeSettings()
+    auth: AuthSettings = AuthSettings()
+    tls: TlsSettings = TlsSettings()
+    limits: LimitSettings = LimitSettings()
+    telemetry: TelemetrySettings = TelemetrySettings()
+
+    @field_validator("listen", "metrics_listen")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        parse_address(value)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        try:
+            backend = make_url(value.get_secret_value()).get_backend_name()
+        except Exception:
+            raise ValueError("database_url is not a database URL") from None
+        if backend not in ("postgresql", "sqlite"):
+            raise ValueError("database_url must be postgresql+psycopg://... or sqlite+aiosqlite://")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent_limits(self) -> Self:
+        if self.limits.default_deadline_seconds > self.limits.max_deadline_seconds:
+            raise ValueError("limits.default_deadline_seconds exceeds limits.max_deadline_seconds")
+        return self
+
+    @model_validator(mode="after")
+    def _no_weak_secrets_in_production(self) -> Self:
+        """A secret that is set must be strong in production, whichever command loads it."""
+        if self.mode != "production":
+            return self
+        page = self.page_token_secret
+        if page is not None and len(page.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(PAGE_TOKEN_SECRET_REQUIRED)
+        if page is not None and page.get_secret_value().startswith(DEV_SECRET_PREFIX):
+            raise ValueError("page_token_secret is a dev secret; refusing it in production mode")
+        hs = self.auth.hs256_secret.get_secret_value() if self.auth.hs256_secret else None
+        if hs is not None and (hs.startswith(DEV_SECRET_PREFIX) or len(hs) < MIN_SECRET_LENGTH):
+            raise ValueError(
+                f"auth.hs256_secret must be at least {MIN_SECRET_LENGTH} characters and "
+                "not a dev secret in production mode"
+            )
+        return self
+
+    def check_api_security(self) -> None:
+        """Refuses to serve the API in production mode without the secrets only it needs.
+
+        Weak secrets are refused when the settings load; missing ones only here, so other
+        commands (bridge, migrate, events tail) run with just what they use.
+        """
+        if self.mode != "production":
+            return
+        if self.page_token_secret is None:
+            raise ValueError(PAGE_TOKEN_SECRET_REQUIRED)
+        auth = self.auth
+        if auth.enabled and not (
+            auth.hs256_secret or auth.jwks_file or auth.jwks_url or auth.signing_keys
+        ):
+            raise ValueError(
+                "auth is enabled but no key is configured: set auth.jwks_file, "
+                "auth.jwks_url, auth.hs256_secret or auth.signing_keys "
+                "(or disable auth explicitly with USERSUITE_AUTH__ENABLED=false)"
+            )
+
+    @classmethod
+    def load(cls, config_file: Path | None = None, **flags: Any) -> "Settings":
+        """Builds the effective settings; `flags` are CLI flags, None meaning "not given"."""
+        given = {key: value for key, value in flags.items() if value is not None}
+        with _reading(config_file):
+            return cls(**given)
+
+    @classmethod
+    def explicit_mode(cls, config_file: Path | None = None) -> str | None:
+        """The mode the environment or config file sets, if any (commands that default to dev)."""
+        with _reading(config_file):
+            return _ModeProbe().mode
+
+    def redacted(self) -> dict[str, Any]:
+        """The effective settings for humans: secrets masked, credentials in URLs hidden."""
+        shown = self.model_dump(mode="json")
+        if self.database_url is not None:
+            shown["database_url"] = redact_url(self.database_url.get_secret_value())
+        if self.nats_url is not None:
+            shown["nats_url"] = redact_url(self.nats_url)
+        return shown

@@ -1,0 +1,41 @@
+"""The SDK for downstream subscribers: an idempotent consumer (inbox dedup, DLQ) and `events tail`.
+
+It never loads the relay: a subscriber needs only this package, the config and the adapters.
+"""
+
+from usersuite.adapters.db.inbox import create_inbox
+from usersuite.adapters.db.tables import inbox, inbox_metadata
+from usersuite.config.consumer import ConsumerSettings
+from usersuite.consumer.consumer import Consumer, Handler
+from usersuite.consumer.dead_letter import (
+    DLQ_CONSUMER,
+    DLQ_DELIVERIES,
+    DLQ_REASON,
+    DLQ_STREAM,
+    DLQ_STREAM_SEQ,
+    DLQ_SUBJECT,
+    DLQ_TIME,
+    MAX_REASON_LENGTH,
+)
+from usersuite.consumer.events import Event, UndecodableEvent
+from usersuite.consumer.outcome import Outcome
+
+__all__ = [
+    "DLQ_CONSUMER",
+    "DLQ_DELIVERIES",
+    "DLQ_REASON",
+    "DLQ_STREAM",
+    "DLQ_STREAM_SEQ",
+    "DLQ_SUBJECT",
+    "DLQ_TIME",
+    "MAX_REASON_LENGTH",
+    "Consumer",
+    "ConsumerSettings",
+    "Event",
+    "Handler",
+    "Outcome",
+    "UndecodableEvent",
+    "create_inbox",
+    "inbox",
+    "inbox_metadata",
+]

@@ -1,0 +1,1 @@
+"""Process plumbing any process may use: ops HTTP, logging, tracing setup, signals and lifecycle."""

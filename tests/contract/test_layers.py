@@ -1,0 +1,76 @@
+"""The import contracts of docs/architecture.md hold, and break on a planted wrong-way import."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LINT_IMPORTS = str(Path(sys.executable).with_name("lint-imports"))
+
+
+def lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
+    """lint-imports on the copy of the tree in `tree`, whose src/ shadows the installed package."""
+    env = {**os.environ, "PYTHONPATH": str(tree / "src")}
+    return subprocess.run(
+        [LINT_IMPORTS, "--no-cache", "--config", str(tree / "pyproject.toml")],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    shutil.copytree(
+        REPO_ROOT / "src", tmp_path / "src", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copy2(REPO_ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    return tmp_path
+
+
+def plant(tree: Path, module: str, line: str) -> None:
+    path = tree / "src" / "usersuite" / module
+    path.write_text(path.read_text() + f"\n{line}\n")
+
+
+def test_the_tree_keeps_every_contract(tree: Path) -> None:
+    result = lint_imports(tree)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "line", "broken"),
+    [
+        # The gRPC edge reaching up into the composition root.
+        ("api/server.py", "import usersuite.bootstrap", "Imports point one way"),
+        # One edge importing another.
+        ("consumer/tail.py", "import usersuite.bridge.relay", "Imports point one way"),
+        # Process plumbing reaching up into an edge.
+        ("ops/http.py", "import usersuite.api.servicer", "Imports point one way"),
+        # The domain importing a framework.
+        ("domain/model.py", "import sqlalchemy", "The domain imports nothing of ours"),
+        # The service layer importing an adapter.
+        ("service/handlers.py", "import usersuite.adapters.db.tables", "imports only the domain"),
+        # The NATS adapter leaning on the database adapter.
+        ("adapters/nats/messages.py", "import usersuite.adapters.db.outbox_store", "do not import"),
+    ],
+)
+def test_a_planted_wrong_way_import_breaks_a_contract(
+    tree: Path, module: str, line: str, broken: str
+) -> None:
+    plant(tree, module, line)
+
+    result = lint_imports(tree)
+
+    assert result.returncode != 0
+    broken_lines = [text for text in result.stdout.splitlines() if "BROKEN" in text]
+    assert any(broken in text for text in broken_lines), result.stdout
