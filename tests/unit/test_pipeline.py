@@ -7,8 +7,8 @@ from typing import Any
 from nats.js.api import PubAck
 from nats.js.errors import APIError, ServiceUnavailableError
 
-from usersuite.adapters.db.outbox_store import OutboxRow
-from usersuite.adapters.nats.pipeline import PipelinedPublisher
+from usersuite.adapters.nats.publisher import Publisher
+from usersuite.service.outbox import BatchResult, OutboxRow
 
 
 def row(seq: int, user: str) -> OutboxRow:
@@ -52,19 +52,37 @@ class FakeJetStream:
             future.set_result(PubAck(stream="S", seq=len(self.sent), duplicate=event_id == "e1"))
 
 
-async def publish(js: FakeJetStream, rows: list[OutboxRow], ack_wait: float = 5.0) -> Any:
-    return await PipelinedPublisher(js, "//test", ack_wait).publish(rows)  # type: ignore[arg-type]
+class Recorder:
+    """The publish observer (the relay's metrics in production)."""
+
+    def __init__(self) -> None:
+        self.acks: list[tuple[str, bool]] = []
+        self.failures: list[str] = []
+
+    def published(self, event_type: str, seconds: float, duplicate: bool) -> None:
+        self.acks.append((event_type, duplicate))
+
+    def failed(self, kind: str) -> None:
+        self.failures.append(kind)
+
+
+async def publish(
+    js: FakeJetStream, rows: list[OutboxRow], ack_wait: float = 5.0
+) -> tuple[BatchResult, Recorder]:
+    recorder, result = Recorder(), BatchResult()
+    await Publisher(js, "//test", ack_wait, recorder).publish(rows, result)  # type: ignore[arg-type]
+    return result, recorder
 
 
 async def test_many_users_are_in_flight_together_but_one_user_never_twice() -> None:
     rows = [row(i, f"u{i % 10}") for i in range(1, 101)]
     js = FakeJetStream()
-    result = await publish(js, rows)
+    result, recorder = await publish(js, rows)
     assert sorted(result.acked) == list(range(1, 101))
     assert js.max_in_flight == 10
     assert js.overlaps == []
-    assert result.duplicates == 1
-    assert result.by_type == {"user.v1.UserUpdated": 100}
+    assert recorder.acks.count(("user.v1.UserUpdated", True)) == 1
+    assert recorder.acks.count(("user.v1.UserUpdated", False)) == 99
     for user in range(10):
         mine = [r.seq for r in rows if r.aggregate_name == f"u{user}"]
         assert [s for s in result.acked if s in mine] == mine
@@ -73,29 +91,31 @@ async def test_many_users_are_in_flight_together_but_one_user_never_twice() -> N
 async def test_a_failure_mid_pipeline_sends_nothing_more_of_that_user() -> None:
     rows = [row(i, "hot" if i % 2 else "other") for i in range(1, 21)]
     js = FakeJetStream(fail={"e7": ServiceUnavailableError()})
-    result = await publish(js, rows)
+    result, recorder = await publish(js, rows)
     assert [s for s in result.acked if s % 2] == [1, 3, 5]
     assert [s for s in result.acked if not s % 2] == list(range(2, 21, 2))
     assert [s for s in js.sent if int(s[1:]) % 2] == ["e1", "e3", "e5", "e7"]
     [failure] = result.failures
     assert (failure.seq, failure.counts) == (7, False)
     assert result.transient_failure
+    assert recorder.failures == ["transient"]
 
 
 async def test_a_rejected_event_counts_towards_parking() -> None:
     rejected = APIError(code=400, err_code=10054, description="message size exceeds maximum")
     js = FakeJetStream(fail={"e2": rejected})
-    result = await publish(js, [row(1, "a"), row(2, "a"), row(3, "a"), row(4, "b")])
+    result, recorder = await publish(js, [row(1, "a"), row(2, "a"), row(3, "a"), row(4, "b")])
     assert sorted(result.acked) == [1, 4]
     [failure] = result.failures
     assert (failure.seq, failure.counts) == (2, True)
     assert "10054" in failure.error
     assert not result.transient_failure
+    assert recorder.failures == ["rejected"]
 
 
 async def test_a_missing_acknowledgement_times_out_as_transient() -> None:
     js = FakeJetStream(silent=frozenset({"e1"}))
-    result = await publish(js, [row(1, "a"), row(2, "a"), row(3, "b")], ack_wait=0.05)
+    result, _ = await publish(js, [row(1, "a"), row(2, "a"), row(3, "b")], ack_wait=0.05)
     assert result.acked == [3]
     [failure] = result.failures
     assert (failure.seq, failure.counts) == (1, False)

@@ -59,6 +59,9 @@ class PartitionLocks:
         await self._scalar("SELECT pg_advisory_lock(:k1, :k2)", k1=self._members, k2=pid)
         return pid
 
+    async def leave(self) -> None:
+        await self._scalar("SELECT pg_advisory_unlock(:k1, pg_backend_pid())", k1=self._members)
+
     async def try_take(self, partition: int) -> bool:
         return bool(
             await self._scalar(

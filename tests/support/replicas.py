@@ -1,0 +1,102 @@
+"""Several relays side by side, and the check that counts: each event once, in per-user order."""
+
+import asyncio
+import contextlib
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator
+from typing import Any
+
+import psycopg
+from nats.aio.client import Client
+from sqlalchemy.engine import make_url
+
+from tests.support.events import relay_settings, stream_messages
+from user.v1 import events_pb2
+from usersuite.bootstrap import bootstrap_bridge
+from usersuite.bridge.container import BridgeContainer
+
+
+class Replica:
+    """One in-process relay with its own engine and NATS connection, as a separate bridge has."""
+
+    def __init__(self, container: BridgeContainer) -> None:
+        self.container = container
+        self.stopping = asyncio.Event()
+        self.task = asyncio.create_task(container.relay.run(self.stopping))
+
+    @property
+    def partitions(self) -> float:
+        return float(self.container.relay._metrics.partitions._value.get())
+
+    def assert_running(self) -> None:
+        if self.task.done():
+            error = None if self.task.cancelled() else self.task.exception()
+            raise AssertionError(f"a relay stopped: {error!r}") from error
+
+    async def stop(self) -> None:
+        self.stopping.set()
+        try:
+            await asyncio.wait_for(self.task, 30)
+        finally:
+            await self.container.close()
+
+
+@contextlib.asynccontextmanager
+async def replicas(
+    count: int, database_url: str, nats_urls: list[str], **bridge: Any
+) -> AsyncIterator[list[Replica]]:
+    """`count` relays; replica i connects to NATS through nats_urls[i % len(nats_urls)]."""
+    started: list[Replica] = []
+    try:
+        for i in range(count):
+            settings = relay_settings(database_url, nats_urls[i % len(nats_urls)], **bridge)
+            started.append(Replica(await bootstrap_bridge(settings)))
+        yield started
+    finally:
+        await asyncio.gather(*(replica.stop() for replica in started), return_exceptions=True)
+
+
+def _conninfo(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def written(url: str) -> dict[str, list[str]]:
+    """Each user's event ids in the order they were written (aggregate_version order)."""
+    async with await psycopg.AsyncConnection.connect(_conninfo(url)) as conn:
+        cursor = await conn.execute(
+            "SELECT aggregate_name, event_id FROM outbox ORDER BY aggregate_name, aggregate_version"
+        )
+        by_user: dict[str, list[str]] = defaultdict(list)
+        for name, event_id in await cursor.fetchall():
+            by_user[name].append(event_id)
+        return by_user
+
+
+def _aggregate(msg: Any) -> str:
+    message_type = getattr(events_pb2, msg.headers["ce-type"].rsplit(".", 1)[1])
+    return str(message_type.FromString(msg.data).metadata.aggregate_name)
+
+
+async def stream_holds_all(nc: Client, url: str) -> bool:
+    expected = sum(len(ids) for ids in (await written(url)).values())
+    try:
+        info = await nc.jetstream().stream_info("USER_V1")
+    except Exception:  # the stream has no leader for a moment while a cluster elects one
+        return False
+    return int(info.state.messages) >= expected
+
+
+async def assert_once_in_user_order(nc: Client, url: str) -> int:
+    """The stream holds every written event exactly once, each user's in written order."""
+    by_user = await written(url)
+    messages = await stream_messages(nc)
+    ids = [msg.headers["ce-id"] for msg in messages]
+    repeated = {event_id: n for event_id, n in Counter(ids).items() if n > 1}
+    assert not repeated, f"events more than once: {repeated}"
+    relayed: dict[str, list[str]] = defaultdict(list)
+    for msg in messages:
+        relayed[_aggregate(msg)].append(msg.headers["ce-id"])
+    assert set(relayed) == set(by_user), "users missing from the stream"
+    for user, event_ids in by_user.items():
+        assert relayed[user] == event_ids, f"{user}: relayed {relayed[user]}, wrote {event_ids}"
+    return len(ids)
