@@ -90,17 +90,19 @@ async def nc(nats_server: NatsServer) -> AsyncIterator[Client]:
     await client.close()
 
 
-async def shares(running: list[Replica], expected: list[float]) -> bool:
+async def shared(running: list[Replica]) -> bool:
+    """Every one of the 16 partitions is relayed, and no replica has more than its fair share."""
     for replica in running:
         replica.assert_running()
-    return sorted(replica.partitions for replica in running) == expected
+    held = [replica.partitions for replica in running]
+    return sum(held) == 16 and max(held) <= -(-16 // len(running))
 
 
 async def test_three_replicas_share_the_partitions_through_a_nats_outage(
     api: Container, pg_url: str, nats_server: NatsServer, nc: Client
 ) -> None:
     async with replicas(3, pg_url, [nats_server.url], **QUICK) as running:
-        await wait_until(lambda: shares(running, [4, 6, 6]), what="16 partitions shared by 3")
+        await wait_until(lambda: shared(running), what="16 partitions shared by 3")
         async with writing(api) as writer:
             await wait_until(lambda: _more_than(writer, 100), what="writes under way")
             await asyncio.to_thread(nats_server.stop)
@@ -136,7 +138,7 @@ async def test_three_replicas_relay_through_a_postgres_restart(
     api = bootstrap(make_settings(url))
     try:
         async with replicas(3, url, [nats_server.url], **QUICK) as running:
-            await wait_until(lambda: shares(running, [4, 6, 6]), what="16 partitions shared")
+            await wait_until(lambda: shared(running), what="16 partitions shared")
             async with writing(api) as writer:
                 await wait_until(lambda: _more_than(writer, 100), what="writes under way")
                 await asyncio.to_thread(cluster.restart)
@@ -144,7 +146,7 @@ async def test_three_replicas_relay_through_a_postgres_restart(
                 await wait_until(lambda: _more_than(writer, after + 50), what="writes after it")
             await wait_until(lambda: stream_holds_all(nc, url), within=60, what="all relayed")
             assert await assert_once_in_user_order(nc, url) == writer.written
-            await wait_until(lambda: shares(running, [4, 6, 6]), what="shares after it")
+            await wait_until(lambda: shared(running), what="shares after it")
     finally:
         await api.close()
 
@@ -167,7 +169,7 @@ async def test_a_bridge_cut_off_from_nats_hands_its_partitions_to_one_that_can_r
     try:
         async with replicas(2, pg_url, [proxy.url, nats_server.url], **handover) as running:
             cut, direct = running
-            await wait_until(lambda: shares(running, [8, 8]), what="8 and 8 partitions")
+            await wait_until(lambda: shared(running), what="8 and 8 partitions")
             proxy.cut()
             async with writing(api) as writer:
                 # The cut bridge fails to publish, gives up its share, and the other takes it.
@@ -181,7 +183,7 @@ async def test_a_bridge_cut_off_from_nats_hands_its_partitions_to_one_that_can_r
             assert healthz(cut) == healthz(direct) == 200
             # NATS answers the cut bridge again: it takes its share back; nothing repeats.
             proxy.restore()
-            await wait_until(lambda: shares(running, [8, 8]), within=30, what="shares again")
+            await wait_until(lambda: shared(running), within=30, what="shares again")
             async with writing(api) as more:
                 await wait_until(lambda: _more_than(more, 40), what="writes after the cut")
             await wait_until(lambda: stream_holds_all(nc, pg_url), within=30, what="all again")

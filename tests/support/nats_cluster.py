@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 
 from tests.support.postgres import free_port, wait_for_port
-from usersuite.dev import nats_server_binary
+from usersuite.adapters.nats.embedded import nats_server_binary
 
 CLUSTER_NAME = "usersuite-test"
 
