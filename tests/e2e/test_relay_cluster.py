@@ -23,6 +23,8 @@ from usersuite.service import commands
 from usersuite.service.handlers import UserHandlers
 
 BRIDGE_READY = "usersuite bridge ready"
+# Three bridge processes, three NATS servers and a replicated stream take a while to start.
+pytestmark = pytest.mark.timeout(600)
 
 
 @pytest.fixture
@@ -110,15 +112,15 @@ async def test_three_bridges_and_a_nats_cluster_lose_a_node_then_a_bridge_under_
             await wait_ready(bridge)
         writer = Writer(api.handlers)
         try:
-            await wait_until(lambda: writer.past(300), within=60, what="writes under way")
+            await wait_until(lambda: writer.past(150), within=60, what="writes under way")
             # The first node is every bridge's first server: they all lose their connection.
             cluster.nodes[0].kill()
             killed_at = writer.written
-            await wait_until(lambda: writer.past(killed_at + 300), within=60, what="writes")
+            await wait_until(lambda: writer.past(killed_at + 150), within=60, what="writes")
             bridges[1].proc.kill()
             assert bridges[1].wait() == -9
             bridge_killed_at = writer.written
-            await wait_until(lambda: writer.past(bridge_killed_at + 300), within=60, what="more")
+            await wait_until(lambda: writer.past(bridge_killed_at + 150), within=60, what="more")
         finally:
             total = await writer.stop()
         async with reader(cluster.urls[1:]) as nc:
