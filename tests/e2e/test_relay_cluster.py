@@ -16,11 +16,9 @@ from tests.e2e.harness import UsersuiteProcess, production_env
 from tests.support.events import wait_until
 from tests.support.nats_cluster import NatsCluster
 from tests.support.postgres import free_port
-from tests.support.replicas import assert_once_in_user_order, stream_holds_all
+from tests.support.replicas import assert_once_in_user_order, stream_holds_all, writing
 from usersuite.adapters.nats.jetstream import connect
 from usersuite.bootstrap import Container
-from usersuite.service import commands
-from usersuite.service.handlers import UserHandlers
 
 BRIDGE_READY = "usersuite bridge ready"
 # Three bridge processes, three NATS servers and a replicated stream take a while to start.
@@ -34,44 +32,6 @@ def cluster() -> Iterator[NatsCluster]:
         yield started
     finally:
         started.remove()
-
-
-class Writer:
-    """Creates 30 users, then updates them round-robin at a steady pace until stopped."""
-
-    def __init__(self, handlers: UserHandlers) -> None:
-        self._handlers = handlers
-        self._stopping = asyncio.Event()
-        self.written = 0
-        self._task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        ids = []
-        for i in range(30):
-            user = await self._handlers.create_user(
-                commands.CreateUser(display_name=f"C {i}", email=f"cluster{i}@example.com")
-            )
-            ids.append(user.id)
-            self.written += 1
-        n = 0
-        while not self._stopping.is_set():
-            await self._handlers.update_user(
-                commands.UpdateUser(ids[n % len(ids)], {"display_name": f"N {n}"})
-            )
-            self.written += 1
-            n += 1
-            await asyncio.sleep(0.005)
-
-    async def past(self, n: int) -> bool:
-        if self._task.done():
-            self._task.result()
-            raise AssertionError("the writer stopped")
-        return self.written > n
-
-    async def stop(self) -> int:
-        self._stopping.set()
-        await self._task
-        return self.written
 
 
 @contextlib.asynccontextmanager
@@ -110,19 +70,17 @@ async def test_three_bridges_and_a_nats_cluster_lose_a_node_then_a_bridge_under_
             bridges.append(UsersuiteProcess(["bridge"], env, tmp_path, tmp_path))
         for bridge in bridges:
             await wait_ready(bridge)
-        writer = Writer(api.handlers)
-        try:
+        async with writing(api.handlers, users=30, pause=0.005) as writer:
             await wait_until(lambda: writer.past(150), within=60, what="writes under way")
             # The first node is every bridge's first server: they all lose their connection.
-            cluster.nodes[0].kill()
+            cluster.kill(0)
             killed_at = writer.written
             await wait_until(lambda: writer.past(killed_at + 150), within=60, what="writes")
             bridges[1].proc.kill()
             assert bridges[1].wait() == -9
             bridge_killed_at = writer.written
             await wait_until(lambda: writer.past(bridge_killed_at + 150), within=60, what="more")
-        finally:
-            total = await writer.stop()
+        total = writer.written
         async with reader(cluster.urls[1:]) as nc:
             await wait_until(lambda: stream_holds_all(nc, pg_url), within=90, what="all relayed")
             assert await assert_once_in_user_order(nc, pg_url) == total

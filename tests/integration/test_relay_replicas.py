@@ -5,7 +5,6 @@ in the order they were written, whichever replica relayed them.
 """
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -20,67 +19,15 @@ from tests.support.replicas import (
     assert_once_in_user_order,
     replicas,
     stream_holds_all,
+    writing,
     written,
 )
 from tests.support.tcp_proxy import TcpProxy
 from usersuite.adapters.nats.jetstream import connect
 from usersuite.bootstrap import Container, bootstrap
-from usersuite.service import commands
-from usersuite.service.errors import ServiceUnavailable
-from usersuite.service.handlers import UserHandlers
 
 pytestmark = pytest.mark.integration
 QUICK = {"rebalance_interval_seconds": 0.2, "batch_size": 50, "backoff_max_seconds": 1.0}
-
-
-class Writer:
-    """Creates users and updates them round-robin, one change at a time, until stopped."""
-
-    def __init__(self, handlers: UserHandlers, users: int = 20) -> None:
-        self._handlers = handlers
-        self._users = users
-        self._stopping = asyncio.Event()
-        self.written = 0
-        self._task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        ids = []
-        for i in range(self._users):
-            user = await self._handlers.create_user(
-                commands.CreateUser(display_name=f"R {i}", email=f"r{i}@{id(self)}.example.com")
-            )
-            ids.append(user.id)
-            self.written += 1
-        n = 0
-        while not self._stopping.is_set():
-            change = {"display_name": f"N {n}"}
-            try:
-                await self._handlers.update_user(commands.UpdateUser(ids[n % len(ids)], change))
-            except ServiceUnavailable:  # PostgreSQL restarting: the change did not commit
-                await asyncio.sleep(0.1)
-                continue
-            self.written += 1
-            n += 1
-            await asyncio.sleep(0.01)
-
-    def assert_running(self) -> None:
-        if self._task.done():
-            self._task.result()
-            raise AssertionError("the writer stopped")
-
-    async def stop(self) -> int:
-        self._stopping.set()
-        await self._task
-        return self.written
-
-
-@contextlib.asynccontextmanager
-async def writing(api: Container) -> AsyncIterator[Writer]:
-    writer = Writer(api.handlers)
-    try:
-        yield writer
-    finally:
-        await writer.stop()
 
 
 @pytest.fixture
@@ -103,14 +50,14 @@ async def test_three_replicas_share_the_partitions_through_a_nats_outage(
 ) -> None:
     async with replicas(3, pg_url, [nats_server.url], **QUICK) as running:
         await wait_until(lambda: shared(running), what="16 partitions shared by 3")
-        async with writing(api) as writer:
-            await wait_until(lambda: _more_than(writer, 100), what="writes under way")
+        async with writing(api.handlers) as writer:
+            await wait_until(lambda: writer.past(100), what="writes under way")
             await asyncio.to_thread(nats_server.stop)
             before = writer.written
-            await wait_until(lambda: _more_than(writer, before + 50), what="writes in the outage")
+            await wait_until(lambda: writer.past(before + 50), what="writes in the outage")
             await asyncio.to_thread(nats_server.start)
             restarted = writer.written
-            await wait_until(lambda: _more_than(writer, restarted + 50), what="more writes")
+            await wait_until(lambda: writer.past(restarted + 50), what="more writes")
         reader = await connect(nats_server.url, "reader-after", first_attempts=5)
         try:
             await wait_until(lambda: stream_holds_all(reader, pg_url), within=60, what="all")
@@ -139,21 +86,16 @@ async def test_three_replicas_relay_through_a_postgres_restart(
     try:
         async with replicas(3, url, [nats_server.url], **QUICK) as running:
             await wait_until(lambda: shared(running), what="16 partitions shared")
-            async with writing(api) as writer:
-                await wait_until(lambda: _more_than(writer, 100), what="writes under way")
+            async with writing(api.handlers) as writer:
+                await wait_until(lambda: writer.past(100), what="writes under way")
                 await asyncio.to_thread(cluster.restart)
                 after = writer.written
-                await wait_until(lambda: _more_than(writer, after + 50), what="writes after it")
+                await wait_until(lambda: writer.past(after + 50), what="writes after it")
             await wait_until(lambda: stream_holds_all(nc, url), within=60, what="all relayed")
             assert await assert_once_in_user_order(nc, url) == writer.written
             await wait_until(lambda: shared(running), what="shares after it")
     finally:
         await api.close()
-
-
-async def _more_than(writer: Writer, n: int) -> bool:
-    writer.assert_running()
-    return writer.written > n
 
 
 def healthz(replica: Replica) -> int:
@@ -171,21 +113,21 @@ async def test_a_bridge_cut_off_from_nats_hands_its_partitions_to_one_that_can_r
             cut, direct = running
             await wait_until(lambda: shared(running), what="8 and 8 partitions")
             proxy.cut()
-            async with writing(api) as writer:
+            async with writing(api.handlers) as writer:
                 # The cut bridge fails to publish, gives up its share, and the other takes it.
                 await wait_until(lambda: _holds(direct, 16), within=30, what="the handover")
                 assert cut.partitions == 0
                 assert cut.container.relay.liveness.alive()  # a known wait, not a stall
                 handed_over = writer.written
-                await wait_until(lambda: _more_than(writer, handed_over + 30), what="writes")
+                await wait_until(lambda: writer.past(handed_over + 30), what="writes")
             await wait_until(lambda: stream_holds_all(nc, pg_url), within=30, what="all relayed")
             assert await assert_once_in_user_order(nc, pg_url) == writer.written
             assert healthz(cut) == healthz(direct) == 200
             # NATS answers the cut bridge again: it takes its share back; nothing repeats.
             proxy.restore()
             await wait_until(lambda: shared(running), within=30, what="shares again")
-            async with writing(api) as more:
-                await wait_until(lambda: _more_than(more, 40), what="writes after the cut")
+            async with writing(api.handlers) as more:
+                await wait_until(lambda: more.past(40), what="writes after the cut")
             await wait_until(lambda: stream_holds_all(nc, pg_url), within=30, what="all again")
             assert await assert_once_in_user_order(nc, pg_url) == writer.written + more.written
             assert len(await written(pg_url)) == 40

@@ -14,6 +14,9 @@ from tests.support.events import relay_settings, stream_messages
 from user.v1 import events_pb2
 from usersuite.bootstrap import bootstrap_bridge
 from usersuite.bridge.container import BridgeContainer
+from usersuite.service import commands
+from usersuite.service.errors import ServiceUnavailable
+from usersuite.service.handlers import UserHandlers
 
 
 class Replica:
@@ -54,6 +57,62 @@ async def replicas(
         yield started
     finally:
         await asyncio.gather(*(replica.stop() for replica in started), return_exceptions=True)
+
+
+class Writer:
+    """Creates users, then updates them round-robin, one change at a time, until stopped.
+
+    A change that fails because PostgreSQL is unavailable did not commit and is tried again.
+    """
+
+    def __init__(self, handlers: UserHandlers, users: int = 20, pause: float = 0.01) -> None:
+        self._handlers = handlers
+        self._users = users
+        self._pause = pause
+        self._stopping = asyncio.Event()
+        self.written = 0
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        ids = []
+        for i in range(self._users):
+            user = await self._handlers.create_user(
+                commands.CreateUser(display_name=f"R {i}", email=f"r{i}@w{id(self)}.example.com")
+            )
+            ids.append(user.id)
+            self.written += 1
+        n = 0
+        while not self._stopping.is_set():
+            change = {"display_name": f"N {n}"}
+            try:
+                await self._handlers.update_user(commands.UpdateUser(ids[n % len(ids)], change))
+            except ServiceUnavailable:
+                await asyncio.sleep(0.1)
+                continue
+            self.written += 1
+            n += 1
+            await asyncio.sleep(self._pause)
+
+    async def past(self, n: int) -> bool:
+        """More than `n` events written; raises what stopped the writer."""
+        if self._task.done():
+            self._task.result()
+            raise AssertionError("the writer stopped")
+        return self.written > n
+
+    async def stop(self) -> int:
+        self._stopping.set()
+        await self._task
+        return self.written
+
+
+@contextlib.asynccontextmanager
+async def writing(handlers: UserHandlers, **options: Any) -> AsyncIterator[Writer]:
+    writer = Writer(handlers, **options)
+    try:
+        yield writer
+    finally:
+        await writer.stop()
 
 
 def _conninfo(url: str) -> str:
