@@ -19,6 +19,7 @@ PYTEST_ARGS ?=
 GRPCURL_VERSION := v1.9.3
 GHZ_VERSION     := v0.120.0
 HELM_VERSION    := v3.22.0
+CHECKOV_VERSION := 3.3.30
 
 STAMPS := .stamps
 $(STAMPS):
@@ -33,6 +34,8 @@ help:
 	@echo "make breaking   buf breaking against AGAINST (default: $(AGAINST))"
 	@echo "make test       every test (unit, integration, e2e, contract)"
 	@echo "make run        start the suite locally on embedded defaults"
+	@echo "make interop    the Go, TypeScript, Rust and Python clients against a live server"
+	@echo "make chart      helm lint/template, Kubernetes schemas, checkov on the Helm chart"
 
 # ---------------------------------------------------------------- setup
 .PHONY: setup
@@ -62,6 +65,13 @@ $(STAMPS)/helm-$(HELM_VERSION): | $(STAMPS)
 	GOBIN=$(BIN) GOFLAGS= go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 	@touch $@
 
+# checkov brings a large dependency tree whose pins clash with ours: a venv of its own.
+$(STAMPS)/checkov-$(CHECKOV_VERSION): | $(STAMPS)
+	rm -rf $(BIN)/checkov-venv
+	$(PYTHON) -m venv $(BIN)/checkov-venv
+	$(BIN)/checkov-venv/bin/pip install --quiet checkov==$(CHECKOV_VERSION)
+	@touch $@
+
 # ---------------------------------------------------------------- contract
 .PHONY: buf-lint breaking gen check-gen
 buf-lint: $(STAMPS)/python
@@ -78,15 +88,43 @@ check-gen: setup
 	tools/check_gen.sh
 
 # ---------------------------------------------------------------- quality
-.PHONY: lint test run
+.PHONY: lint test run chart
 lint: buf-lint
-	ruff check src tests tools
-	ruff format --check src tests tools
+	ruff check src tests tools deploy
+	ruff format --check src tests tools deploy
 	mypy
 	lint-imports --no-cache
+	hadolint deploy/docker/Dockerfile
 
-test: setup check-gen lint
-	$(PY) -m pytest $(PYTEST_ARGS)
+# The Helm chart's checks (tests/chart), with the pinned helm and checkov they need.
+chart: $(STAMPS)/python $(STAMPS)/helm-$(HELM_VERSION) $(STAMPS)/checkov-$(CHECKOV_VERSION)
+	$(PY) -m pytest tests/chart $(PYTEST_ARGS)
+
+test: setup check-gen lint chart interop-clients $(STAMPS)/ghz-$(GHZ_VERSION)
+	$(PY) -m pytest --ignore=tests/chart $(PYTEST_ARGS)
 
 run: setup
 	usersuite dev
+
+# ---------------------------------------------------------------- interop
+# Clients in other languages, built from this repository's protos; `make test` runs them too.
+# Each build is incremental (Go's build cache, tsc, Cargo's target/), so a second run is quick.
+INTEROP := tests/interop
+# google/rpc/*.proto as googleapis-common-protos (pinned in pyproject) ships them.
+RPC_PROTOS = $(shell $(PY) -c 'import google.rpc as r, pathlib; print(pathlib.Path(r.__path__[0]).parents[1])')
+
+.PHONY: interop-clients interop
+interop-clients: $(STAMPS)/python $(STAMPS)/interop-npm
+	cd $(INTEROP)/go && go build -o bin/client ./cmd/client && go build -o bin/reflect ./cmd/reflect
+	python-grpc-tools-protoc --plugin=protoc-gen-es=$(INTEROP)/ts/node_modules/.bin/protoc-gen-es \
+	  --es_out=$(INTEROP)/ts/build --es_opt=target=ts,import_extension=js \
+	  -I '$(RPC_PROTOS)' google/rpc/error_details.proto
+	cd $(INTEROP)/ts && node_modules/.bin/tsc -p .
+	cd $(INTEROP)/rust && cargo build --locked --quiet
+
+$(STAMPS)/interop-npm: $(INTEROP)/ts/package.json $(INTEROP)/ts/package-lock.json | $(STAMPS)
+	cd $(INTEROP)/ts && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+interop: setup interop-clients $(STAMPS)/ghz-$(GHZ_VERSION)
+	$(PY) -m pytest tests/interop tests/contract/test_evolution.py $(PYTEST_ARGS)

@@ -1,62 +1,30 @@
-"""Shared fixtures: a real PostgreSQL cluster per test session, migrated databases, servers."""
+"""Shared fixtures: a PostgreSQL cluster per session, migrated databases, servers and NATS."""
 
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import grpc
-import psycopg
 import pytest
-from sqlalchemy.engine import make_url
+from nats.aio.client import Client
 
 from tests.support.nats import NatsServer
-from tests.support.postgres import PostgresCluster
+from tests.support.postgres import Postgres, PostgresCluster
+from tests.support.settings import make_settings
+from tests.support.stubs import AsyncUserStub
 from user.v1 import user_pb2_grpc
 from usersuite.adapters.db import migrate
+from usersuite.adapters.nats.jetstream import connect
+from usersuite.api.container import Container
 from usersuite.api.server import UserServer, start
-from usersuite.bootstrap import Container, bootstrap
-from usersuite.config import Settings
-
-TEST_PAGE_TOKEN_SECRET = "test-page-token-secret-0123456789abcdef"
-
-
-class Postgres:
-    """Creates databases on the session's server: our own cluster or USERSUITE_TEST_DATABASE_URL."""
-
-    def __init__(self, admin_url: str) -> None:
-        self.admin_url = admin_url
-        self.template = f"usersuite_template_{uuid.uuid4().hex[:8]}"
-        self._execute(f'CREATE DATABASE "{self.template}"')
-        migrate.upgrade(self._url(self.template))
-
-    def _url(self, database: str) -> str:
-        url = make_url(self.admin_url).set(drivername="postgresql+psycopg", database=database)
-        return url.render_as_string(hide_password=False)
-
-    def _execute(self, sql: str) -> None:
-        plain = make_url(self.admin_url).set(drivername="postgresql")
-        with psycopg.connect(plain.render_as_string(hide_password=False), autocommit=True) as c:
-            c.execute(sql)  # type: ignore[arg-type]
-
-    def new_database(self) -> str:
-        name = f"usersuite_test_{uuid.uuid4().hex[:12]}"
-        self._execute(f'CREATE DATABASE "{name}" TEMPLATE "{self.template}"')
-        return self._url(name)
-
-    def drop_database(self, url: str) -> None:
-        name = make_url(url).database
-        self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    def close(self) -> None:
-        self._execute(f'DROP DATABASE IF EXISTS "{self.template}" WITH (FORCE)')
+from usersuite.bootstrap import bootstrap
 
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Postgres]:
     external = os.environ.get("USERSUITE_TEST_DATABASE_URL")
     cluster = None if external else PostgresCluster().start()
-    server = Postgres(external or cluster.url())  # type: ignore[union-attr]
+    server = Postgres(cluster.url() if cluster else str(external))
     try:
         yield server
     finally:
@@ -74,6 +42,17 @@ def pg_url(postgres: Postgres) -> Iterator[str]:
 
 
 @pytest.fixture
+def own_cluster() -> Iterator[tuple[PostgresCluster, str]]:
+    """A cluster of the test's own and a migrated database on it, for tests that stop or
+    restart PostgreSQL."""
+    cluster = PostgresCluster().start()
+    try:
+        yield cluster, Postgres(cluster.url()).new_database()
+    finally:
+        cluster.remove()
+
+
+@pytest.fixture
 def sqlite_url(tmp_path: Path) -> str:
     url = f"sqlite+aiosqlite:///{tmp_path / 'usersuite.db'}"
     migrate.upgrade(url)
@@ -85,20 +64,6 @@ def db_url(request: pytest.FixtureRequest) -> str:
     """Runs a test once on PostgreSQL and once on SQLite."""
     name = "pg_url" if request.param == "postgresql" else "sqlite_url"
     return str(request.getfixturevalue(name))
-
-
-def make_settings(database_url: str, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "database_url": database_url,
-        "page_token_secret": TEST_PAGE_TOKEN_SECRET,
-        "listen": "127.0.0.1:0",
-        "database": {"health_interval_seconds": 0.2},
-        "shutdown_grace_seconds": 5.0,
-        # Tests of other concerns run without credentials; auth tests turn it on.
-        "auth": {"enabled": False},
-    }
-    values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -130,7 +95,7 @@ async def channel(server: UserServer) -> AsyncIterator[grpc.aio.Channel]:
 
 
 @pytest.fixture
-def stub(channel: grpc.aio.Channel) -> user_pb2_grpc.UserServiceStub:
+def stub(channel: grpc.aio.Channel) -> AsyncUserStub:
     return user_pb2_grpc.UserServiceStub(channel)
 
 
@@ -142,3 +107,11 @@ def nats_server() -> Iterator[NatsServer]:
         yield server
     finally:
         server.remove()
+
+
+@pytest.fixture
+async def nc(nats_server: NatsServer) -> AsyncIterator[Client]:
+    """A client of the test's nats-server, to read what landed in JetStream."""
+    client = await connect(nats_server.url, "test-reader", first_attempts=5)
+    yield client
+    await client.close()

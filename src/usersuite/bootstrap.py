@@ -10,11 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from usersuite.adapters.db.engine import create_engine
 from usersuite.adapters.db.maintenance import RequestIdJanitor
+from usersuite.adapters.db.nonces import SqlNonceStore
 from usersuite.adapters.db.pool_metrics import register_pool_metrics
 from usersuite.adapters.db.unit_of_work import SqlUnitOfWork
 from usersuite.adapters.nats.jetstream import connect, ensure_stream
-from usersuite.api.auth.jwt import JwksSource, JwtVerifier
-from usersuite.api.auth.signing import SignatureVerifier
+from usersuite.api.auth.jwks import JwksMetrics, JwksPolicy, JwksSource
+from usersuite.api.auth.jwt import JwtVerifier
+from usersuite.api.auth.signing import NonceStore, SignatureVerifier
 from usersuite.api.container import Container
 from usersuite.api.interceptors.auth import Authenticator
 from usersuite.api.interceptors.observability import GrpcMetrics
@@ -22,7 +24,7 @@ from usersuite.api.mapping import encode_event
 from usersuite.bridge.container import BridgeContainer
 from usersuite.bridge.metrics import RelayMetrics
 from usersuite.bridge.relay import Relay
-from usersuite.config import AuthSettings, Settings
+from usersuite.config import Settings
 from usersuite.ops.tracing import configure_tracing, instrument_engine, propagation_only
 from usersuite.service.handlers import UserHandlers, utc_now
 from usersuite.service.page_tokens import PageTokenCodec
@@ -31,17 +33,25 @@ from usersuite.service.page_tokens import PageTokenCodec
 REQUEST_ID_PURGE_INTERVAL_SECONDS = 600.0
 
 
-def build_authenticator(auth: AuthSettings) -> Authenticator | None:
-    """None when authentication is explicitly disabled."""
+def build_authenticator(
+    settings: Settings, registry: CollectorRegistry, nonces: NonceStore | None = None
+) -> Authenticator | None:
+    """None when authentication is explicitly disabled; `nonces` are shared by every replica."""
+    auth, public_methods = settings.auth, settings.public_methods
     if not auth.enabled:
         return None
     jwks = None
     if auth.jwks_file is not None or auth.jwks_url is not None:
-        jwks = JwksSource(
-            file=auth.jwks_file,
-            url=auth.jwks_url,
-            cache_seconds=auth.jwks_cache_seconds,
+        policy = JwksPolicy(
+            refresh_seconds=auth.jwks_cache_seconds,
             min_refresh_seconds=auth.jwks_min_refresh_seconds,
+            max_stale_seconds=auth.jwks_max_stale_seconds,
+            fetch_timeout_seconds=auth.jwks_fetch_timeout_seconds,
+            max_bytes=auth.jwks_max_bytes,
+            ca_file=auth.jwks_ca_file,
+        )
+        jwks = JwksSource(
+            file=auth.jwks_file, url=auth.jwks_url, policy=policy, metrics=JwksMetrics(registry)
         )
     hs256 = auth.hs256_secret.get_secret_value().encode() if auth.hs256_secret else None
     verifier = None
@@ -60,13 +70,19 @@ def build_authenticator(auth: AuthSettings) -> Authenticator | None:
             scopes=frozenset(auth.signing_scopes),
             max_skew_seconds=auth.signing_max_skew_seconds,
             nonce_cache_size=auth.signing_nonce_cache_size,
+            shared_nonces=nonces,
         )
     return Authenticator(
         jwt=verifier,
         signatures=signatures,
         mtls_scopes=frozenset(auth.mtls_scopes),
-        exempt_prefixes=auth.exempt_methods,
+        exempt_prefixes=public_methods,
     )
+
+
+def shared_nonces(engine: AsyncEngine) -> NonceStore | None:
+    """Replicas share PostgreSQL; SQLite serves one process, whose memory cache suffices."""
+    return SqlNonceStore(engine) if engine.dialect.name == "postgresql" else None
 
 
 def bootstrap(
@@ -99,7 +115,7 @@ def bootstrap(
         settings=settings,
         engine=engine,
         handlers=handlers,
-        authenticator=build_authenticator(settings.auth),
+        authenticator=build_authenticator(settings, registry, shared_nonces(engine)),
         janitor=RequestIdJanitor(
             engine,
             timedelta(hours=settings.idempotency_retention_hours),

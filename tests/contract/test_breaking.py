@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.contract.toolchain import REPO_ROOT, output, run
+from tests.support.tools import REPO_ROOT, describe, run
 
 USER_PROTO = Path("proto/user/v1/user.proto")
 AGAINST_MAIN = ".git#branch=main"
@@ -32,7 +32,7 @@ def contract_repo(tmp_path: Path) -> Path:
         ("commit", "--quiet", "--no-verify", "--message", "contract at main"),
     ):
         result = run("git", *GIT_OPTIONS, *args, cwd=tmp_path)
-        assert result.returncode == 0, output(result)
+        assert result.returncode == 0, describe(result)
     return tmp_path
 
 

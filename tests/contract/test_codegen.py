@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from google.protobuf.descriptor import FieldDescriptor
 
-from tests.contract.toolchain import REPO_ROOT, output, run
+from tests.support.tools import REPO_ROOT, describe, run
 
 GO_MODULE = REPO_ROOT / "gen" / "go"
 GO_PACKAGE = "github.com/usersuite/usersuite/gen/go/user/v1"
@@ -20,12 +20,12 @@ CHECK_GEN = Path("tools") / "check_gen.sh"
 
 def test_buf_lint_passes() -> None:
     result = run("buf", "lint", cwd=REPO_ROOT)
-    assert result.returncode == 0, output(result)
+    assert result.returncode == 0, describe(result)
 
 
 def test_buf_format_is_clean() -> None:
     result = run("buf", "format", "--diff", "--exit-code", cwd=REPO_ROOT)
-    assert result.returncode == 0, output(result)
+    assert result.returncode == 0, describe(result)
 
 
 def copy_contract(destination: Path) -> Path:
@@ -38,16 +38,16 @@ def test_buf_lint_rejects_a_violation(tmp_path: Path) -> None:
     proto = copy_contract(tmp_path)
     proto.write_text(proto.read_text() + "\n// Badly named.\nmessage user_profile {}\n")
     result = run("buf", "lint", "--error-format", "json", cwd=tmp_path)
-    assert result.returncode != 0, output(result)
-    assert '"type":"MESSAGE_PASCAL_CASE"' in result.stdout, output(result)
+    assert result.returncode != 0, describe(result)
+    assert '"type":"MESSAGE_PASCAL_CASE"' in result.stdout, describe(result)
 
 
 def test_buf_format_rejects_unformatted_proto(tmp_path: Path) -> None:
     proto = copy_contract(tmp_path)
     proto.write_text(proto.read_text().replace("string email = 3;", "string   email=3;"))
     result = run("buf", "format", "--diff", "--exit-code", cwd=tmp_path)
-    assert result.returncode != 0, output(result)
-    assert "+  string email = 3;" in result.stdout, output(result)
+    assert result.returncode != 0, describe(result)
+    assert "+  string email = 3;" in result.stdout, describe(result)
 
 
 # ---------------------------------------------------------------- generated code is current
@@ -55,7 +55,7 @@ def test_buf_format_rejects_unformatted_proto(tmp_path: Path) -> None:
 
 def test_generated_code_matches_a_fresh_generation() -> None:
     result = run(str(REPO_ROOT / CHECK_GEN), cwd=REPO_ROOT)
-    assert result.returncode == 0, output(result)
+    assert result.returncode == 0, describe(result)
 
 
 @pytest.fixture
@@ -135,11 +135,11 @@ def test_check_gen_detects_drift(
     repo_copy: Path, change: Callable[[Path], None], complaint: str
 ) -> None:
     clean = run(str(repo_copy / CHECK_GEN), cwd=repo_copy)
-    assert clean.returncode == 0, output(clean)
+    assert clean.returncode == 0, describe(clean)
     change(repo_copy)
     drifted = run(str(repo_copy / CHECK_GEN), cwd=repo_copy)
-    assert drifted.returncode != 0, output(drifted)
-    assert complaint in drifted.stderr, output(drifted)
+    assert drifted.returncode != 0, describe(drifted)
+    assert complaint in drifted.stderr, describe(drifted)
 
 
 def test_check_gen_ignores_python_bytecode(repo_copy: Path) -> None:
@@ -147,7 +147,7 @@ def test_check_gen_ignores_python_bytecode(repo_copy: Path) -> None:
     cache.mkdir(exist_ok=True)
     (cache / "user_pb2.cpython-311.pyc").write_bytes(b"\0")
     result = run(str(repo_copy / CHECK_GEN), cwd=repo_copy)
-    assert result.returncode == 0, output(result)
+    assert result.returncode == 0, describe(result)
 
 
 # ---------------------------------------------------------------- generated code compiles
@@ -155,25 +155,25 @@ def test_check_gen_ignores_python_bytecode(repo_copy: Path) -> None:
 
 def test_go_module_builds_and_vets() -> None:
     listed = run("go", "list", "./...", cwd=GO_MODULE)
-    assert listed.returncode == 0, output(listed)
+    assert listed.returncode == 0, describe(listed)
     # `go build ./...` succeeds on a module without packages: require the generated one.
-    assert listed.stdout.split() == [GO_PACKAGE], output(listed)
+    assert listed.stdout.split() == [GO_PACKAGE], describe(listed)
     for command in ("build", "vet"):
         result = run("go", command, "./...", cwd=GO_MODULE)
-        assert result.returncode == 0, output(result)
+        assert result.returncode == 0, describe(result)
 
 
 def test_typescript_typechecks() -> None:
     listed = run("tsc", "--noEmit", "--listFilesOnly", cwd=TS_PACKAGE)
-    assert listed.returncode == 0, output(listed)
+    assert listed.returncode == 0, describe(listed)
     checked = {
         Path(line).relative_to(TS_PACKAGE)
         for line in listed.stdout.splitlines()
         if Path(line).is_relative_to(TS_PACKAGE) and "node_modules" not in line
     }
-    assert checked == {Path("user/v1/user_pb.ts"), Path("user/v1/events_pb.ts")}, output(listed)
+    assert checked == {Path("user/v1/user_pb.ts"), Path("user/v1/events_pb.ts")}, describe(listed)
     result = run("tsc", "--noEmit", cwd=TS_PACKAGE)
-    assert result.returncode == 0, output(result)
+    assert result.returncode == 0, describe(result)
 
 
 # ---------------------------------------------------------------- generated Python

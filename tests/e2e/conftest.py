@@ -2,36 +2,35 @@
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.e2e.harness import (
-    EmptyDatabases,
-    Grpcurl,
+from tests.support.grpcurl import Grpcurl
+from tests.support.postgres import EmptyDatabases, Postgres
+from tests.support.processes import (
     Launch,
     UsersuiteProcess,
-    find_tool,
     migrate_with_cli,
     serve_args,
     server_env,
 )
+from tests.support.tools import which
 
 
 @pytest.fixture(scope="session")
 def grpcurl_bin() -> str:
-    return find_tool("grpcurl")
+    return which("grpcurl")
 
 
 @pytest.fixture(scope="session")
-def session_databases(postgres: Any) -> Iterator[EmptyDatabases]:
+def session_databases(postgres: Postgres) -> Iterator[EmptyDatabases]:
     databases = EmptyDatabases(postgres)
     yield databases
     databases.drop_all()
 
 
 @pytest.fixture
-def empty_database(postgres: Any) -> Iterator[Callable[[], str]]:
+def empty_database(postgres: Postgres) -> Iterator[Callable[[], str]]:
     """A factory of empty databases (no schema), dropped after the test."""
     databases = EmptyDatabases(postgres)
     yield databases.create

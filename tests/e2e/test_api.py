@@ -1,66 +1,31 @@
 """The API as a user meets it: a real `usersuite serve`, real grpcurl with reflection only."""
 
-import re
 import uuid
-from datetime import datetime
-from typing import Any
 
 import grpc
 import pytest
 from google.protobuf import descriptor_pb2
 from grpc_reflection.v1alpha import reflection_pb2
 
-from tests.e2e.harness import Grpcurl, UsersuiteProcess, error_info, field_violations
+from tests.support.grpcurl import Grpcurl
+from tests.support.processes import UsersuiteProcess
+from tests.support.user_api import (
+    CREATE,
+    DELETE,
+    GENERATED_NAME,
+    GET,
+    LIST,
+    NOT_FOUND,
+    SERVICE,
+    UPDATE,
+    assert_error,
+    create,
+    new_user,
+    timestamp,
+    unique,
+)
 
 pytestmark = pytest.mark.e2e
-
-SERVICE = "user.v1.UserService"
-CREATE = f"{SERVICE}/CreateUser"
-GET = f"{SERVICE}/GetUser"
-LIST = f"{SERVICE}/ListUsers"
-UPDATE = f"{SERVICE}/UpdateUser"
-DELETE = f"{SERVICE}/DeleteUser"
-DOMAIN = "usersuite.user.v1"
-GENERATED_NAME = re.compile(r"^users/[0-9a-hjkmnp-tv-z]{26}$")
-
-INVALID_ARGUMENT = grpc.StatusCode.INVALID_ARGUMENT.value[0]
-NOT_FOUND = grpc.StatusCode.NOT_FOUND.value[0]
-ALREADY_EXISTS = grpc.StatusCode.ALREADY_EXISTS.value[0]
-ABORTED = grpc.StatusCode.ABORTED.value[0]
-
-
-def unique(prefix: str) -> str:
-    """A user id (or e-mail local part) no other test uses."""
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def new_user(prefix: str = "e2e") -> dict[str, Any]:
-    return {"display_name": f"User {prefix}", "email": f"{unique(prefix)}@example.com"}
-
-
-def create(grpcurl: Grpcurl, **request: Any) -> dict[str, Any]:
-    request.setdefault("user", new_user())
-    user: dict[str, Any] = grpcurl.ok(CREATE, request)
-    return user
-
-
-def timestamp(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def assert_error(
-    status: dict[str, Any], reason: str, violations: set[str] | None = None
-) -> dict[str, Any]:
-    """The printed status has our ErrorInfo (reason, domain) and exactly these violated fields."""
-    info = error_info(status)
-    assert info["reason"] == reason, status
-    assert info["domain"] == DOMAIN, status
-    assert status["message"], status
-    found = field_violations(status)
-    assert set(found) == (violations or set()), status
-    assert all(found.values()), f"a field violation without a description: {status}"
-    return info
-
 
 # --- reflection: the API reference ------------------------------------------------------------
 
@@ -247,139 +212,6 @@ def test_delete_user_then_get_user_is_not_found(grpcurl: Grpcurl) -> None:
     assert assert_error(status, "USER_NOT_FOUND")["metadata"] == {"name": user["name"]}
     again = grpcurl.error(DELETE, {"name": user["name"]}, NOT_FOUND)
     assert_error(again, "USER_NOT_FOUND")
-
-
-# --- every error code with its details (grpcurl -format-error) --------------------------------
-
-
-def test_invalid_argument_validation_failed_names_every_bad_field(grpcurl: Grpcurl) -> None:
-    status = grpcurl.error(
-        CREATE,
-        {
-            "user": {"display_name": "   ", "email": "not-an-address"},
-            "user_id": "Bad_Id",
-            "request_id": "not-a-uuid",
-        },
-        INVALID_ARGUMENT,
-    )
-
-    assert_error(
-        status, "VALIDATION_FAILED", {"user.display_name", "user.email", "user_id", "request_id"}
-    )
-
-
-@pytest.mark.parametrize(
-    ("method", "request_body", "field"),
-    [
-        (GET, {"name": "nobody"}, "name"),
-        (DELETE, {"name": "groups/x"}, "name"),
-        (LIST, {"page_size": -1}, "page_size"),
-        (
-            UPDATE,
-            {"user": {"name": "users/someone", "etag": "x"}, "update_mask": {"paths": ["etag"]}},
-            "update_mask.paths[0]",
-        ),
-        (UPDATE, {"user": {"display_name": "x"}}, "user.name"),
-    ],
-    ids=["get-name", "delete-name", "list-page-size", "update-output-only-path", "update-no-name"],
-)
-def test_invalid_argument_validation_failed_per_method(
-    grpcurl: Grpcurl, method: str, request_body: dict[str, Any], field: str
-) -> None:
-    status = grpcurl.error(method, request_body, INVALID_ARGUMENT)
-
-    assert_error(status, "VALIDATION_FAILED", {field})
-
-
-def test_invalid_argument_invalid_page_token(grpcurl: Grpcurl) -> None:
-    garbage = grpcurl.error(LIST, {"page_token": "not-a-token"}, INVALID_ARGUMENT)
-    assert_error(garbage, "INVALID_PAGE_TOKEN", {"page_token"})
-
-    for _ in range(2):
-        create(grpcurl)
-    token = grpcurl.ok(LIST, {"page_size": 1})["nextPageToken"]
-    other_size = grpcurl.error(LIST, {"page_size": 2, "page_token": token}, INVALID_ARGUMENT)
-    assert_error(other_size, "INVALID_PAGE_TOKEN", {"page_token"})
-
-    altered = token[:-2] + ("AA" if token[-2:] != "AA" else "BB")
-    tampered = grpcurl.error(LIST, {"page_size": 1, "page_token": altered}, INVALID_ARGUMENT)
-    assert_error(tampered, "INVALID_PAGE_TOKEN", {"page_token"})
-
-
-def test_invalid_argument_request_id_reused(grpcurl: Grpcurl) -> None:
-    request_id = str(uuid.uuid4())
-    create(grpcurl, request_id=request_id)
-
-    status = grpcurl.error(
-        CREATE, {"user": new_user("other"), "request_id": request_id}, INVALID_ARGUMENT
-    )
-
-    assert_error(status, "REQUEST_ID_REUSED", {"request_id"})
-
-
-@pytest.mark.parametrize(
-    ("method", "request_body"),
-    [
-        (GET, {"name": "users/no-such-user"}),
-        (UPDATE, {"user": {"name": "users/no-such-user", "display_name": "x"}}),
-        (DELETE, {"name": "users/no-such-user"}),
-    ],
-    ids=["get", "update", "delete"],
-)
-def test_not_found_user_not_found(
-    grpcurl: Grpcurl, method: str, request_body: dict[str, Any]
-) -> None:
-    status = grpcurl.error(method, request_body, NOT_FOUND)
-
-    info = assert_error(status, "USER_NOT_FOUND")
-    assert info["metadata"] == {"name": "users/no-such-user"}
-
-
-def test_already_exists_email_already_exists_on_create_and_update(grpcurl: Grpcurl) -> None:
-    taken = create(grpcurl)
-    # E-mail addresses are unique without regard to case.
-    same_email = {"display_name": "Twin", "email": taken["email"].upper()}
-
-    on_create = grpcurl.error(CREATE, {"user": same_email}, ALREADY_EXISTS)
-    assert_error(on_create, "EMAIL_ALREADY_EXISTS", {"user.email"})
-    assert taken["email"] not in on_create["message"], "the message leaks the address"
-
-    other = create(grpcurl)
-    on_update = grpcurl.error(
-        UPDATE, {"user": {"name": other["name"], "email": taken["email"]}}, ALREADY_EXISTS
-    )
-    assert_error(on_update, "EMAIL_ALREADY_EXISTS", {"user.email"})
-
-
-def test_already_exists_user_already_exists(grpcurl: Grpcurl) -> None:
-    user_id = unique("taken")
-    create(grpcurl, user_id=user_id)
-
-    status = grpcurl.error(CREATE, {"user": new_user(), "user_id": user_id}, ALREADY_EXISTS)
-
-    info = assert_error(status, "USER_ALREADY_EXISTS")
-    assert info["metadata"] == {"name": f"users/{user_id}"}
-
-
-def test_aborted_etag_mismatch_on_update_and_delete(grpcurl: Grpcurl) -> None:
-    user = create(grpcurl)
-    stale = user["etag"]
-    grpcurl.ok(UPDATE, {"user": {"name": user["name"], "display_name": "Changed"}})
-
-    on_update = grpcurl.error(
-        UPDATE,
-        {
-            "user": {"name": user["name"], "display_name": "Lost update", "etag": stale},
-            "update_mask": {"paths": ["display_name"]},
-        },
-        ABORTED,
-    )
-    info = assert_error(on_update, "ETAG_MISMATCH")
-    assert info["metadata"] == {"name": user["name"]}
-
-    on_delete = grpcurl.error(DELETE, {"name": user["name"], "etag": stale}, ABORTED)
-    assert_error(on_delete, "ETAG_MISMATCH")
-    assert grpcurl.ok(GET, {"name": user["name"]})["displayName"] == "Changed"
 
 
 # --- health --------------------------------------------------------------------------------------

@@ -1,9 +1,8 @@
-"""`usersuite bridge` as an operator runs it: SIGTERM mid-backlog, a conflicting stream, and NATS
-that is not up yet. Events come from a real `usersuite serve` through a real gRPC channel."""
+"""`usersuite bridge` as an operator runs it: SIGKILL and SIGTERM mid-batch, a conflicting stream,
+and NATS that is not up yet. Events come from the handlers or from a real `usersuite serve`."""
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 
 import grpc
 import psycopg
@@ -12,22 +11,23 @@ from google.protobuf import field_mask_pb2
 from nats.aio.client import Client
 from nats.js.api import StreamConfig
 
-from tests.e2e.harness import Launch, describe, run_usersuite, serve_args, server_env
-from tests.integration.test_bridge_faults import (
-    BRIDGE_READY,
+from tests.support.bridge_process import BRIDGE_READY, bridge_env, scrape, wait_bridge_ready
+from tests.support.events import stream_count, write_history
+from tests.support.nats import NatsServer
+from tests.support.outbox import (
     all_relayed,
     assert_relayed,
-    bridge_env,
-    conninfo,
     marks_blocked,
     outbox_states,
-    wait_bridge_ready,
     wait_published_not_marked,
 )
-from tests.support.events import stream_count, wait_until
-from tests.support.nats import NatsServer
+from tests.support.postgres import conninfo
+from tests.support.processes import Launch, run_usersuite, serve_args, server_env
+from tests.support.tools import describe
+from tests.support.waiting import eventually, stays_true_for
 from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.adapters.nats.jetstream import connect
+from usersuite.api.container import Container
 
 pytestmark = pytest.mark.e2e
 
@@ -67,11 +67,46 @@ def is_log_record(line: str) -> bool:
     return isinstance(record, dict) and "level" in record
 
 
-@pytest.fixture
-async def nc(nats_server: NatsServer) -> AsyncIterator[Client]:
-    client = await connect(nats_server.url, "test-reader", first_attempts=5)
-    yield client
-    await client.close()
+async def test_a_bridge_killed_after_the_acks_before_the_mark_loses_and_repeats_nothing(
+    api: Container,
+    pg_url: str,
+    nats_server: NatsServer,
+    nc: Client,
+    launch: Launch,
+) -> None:
+    await write_history(api.handlers, users=12, events_per_user=5)
+    env = bridge_env(pg_url, nats_server.url)
+    async with marks_blocked(pg_url):
+        first = launch(["bridge"], env)
+        await wait_bridge_ready(first)
+        await wait_published_not_marked(nc, pg_url, in_flight=60)
+        first.proc.kill()
+        assert first.wait() == -9
+
+    async def killed_session_gone() -> bool:
+        async with await psycopg.AsyncConnection.connect(conninfo(pg_url)) as conn:
+            cursor = await conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND state <> 'idle'"
+            )
+            row = await cursor.fetchone()
+            return row is not None and row[0] == 0
+
+    await eventually(killed_session_gone, what="the killed bridge's session to end")
+    # The kill came after the acks and before the mark: published, yet every row still pending.
+    assert await outbox_states(pg_url) == {"pending": 60}
+    assert await stream_count(nc) == 60
+    await write_history(api.handlers, users=3, events_per_user=2, tag="later")
+
+    second = launch(["bridge"], env)
+    await wait_bridge_ready(second)
+    await eventually(lambda: all_relayed(nc, pg_url, 66), what="66 events relayed")
+    assert len(await assert_relayed(nc, pg_url)) == 66
+    # The second bridge published all 66; JetStream acknowledged the 60 as duplicates.
+    metrics = await asyncio.to_thread(scrape, env)
+    assert metrics["usersuite_outbox_published_total"] == 66
+    assert metrics["usersuite_outbox_duplicates_total"] == 60
+    assert second.proc.poll() is None, second.output()
 
 
 async def test_sigterm_mid_backlog_exits_0_and_leaves_no_row_half_relayed(
@@ -86,13 +121,17 @@ async def test_sigterm_mid_backlog_exits_0_and_leaves_no_row_half_relayed(
     async def under_way() -> bool:
         return await stream_count(nc) >= 30
 
-    await wait_until(under_way, what="the bridge to be under way")
+    await eventually(under_way, what="the bridge to be under way")
     async with marks_blocked(url):
         # SIGTERM lands between the acks of a batch and its mark: the worst moment.
         dispatched = await wait_published_not_marked(nc, url, in_flight=10)
         bridge.terminate()
-        await asyncio.sleep(1)
-        assert bridge.proc.poll() is None, f"exited with its batch unmarked\n{bridge.output()}"
+
+        async def still_running() -> bool:
+            assert bridge.proc.poll() is None, f"exited with its batch unmarked\n{bridge.output()}"
+            return True
+
+        await stays_true_for(still_running, what="the bridge waiting to mark its batch")
     assert await asyncio.to_thread(bridge.wait) == 0, bridge.output()
 
     # The batch in flight was marked; the rest waits, unpublished and unlocked.
@@ -108,7 +147,7 @@ async def test_sigterm_mid_backlog_exits_0_and_leaves_no_row_half_relayed(
 
     again = launch(["bridge"], env)
     await wait_bridge_ready(again)
-    await wait_until(lambda: all_relayed(nc, url, 200), what="the rest of the backlog")
+    await eventually(lambda: all_relayed(nc, url, 200), what="the rest of the backlog")
     assert len(await assert_relayed(nc, url)) == 200
 
 
@@ -143,7 +182,7 @@ async def test_a_bridge_started_before_nats_keeps_retrying_then_relays(
             return bridge.stderr_text().count(str(nats.port)) >= 2
 
         try:
-            await wait_until(retried_twice, what="the bridge to retry NATS")
+            await eventually(retried_twice, what="the bridge to retry NATS")
         except TimeoutError:
             pytest.fail(f"the bridge did not retry NATS\n{bridge.output()}")
         assert not any(line.startswith(BRIDGE_READY) for line in bridge.stdout_lines)
@@ -151,7 +190,7 @@ async def test_a_bridge_started_before_nats_keeps_retrying_then_relays(
         await wait_bridge_ready(bridge, within=30)
         reader = await connect(nats.url, "test-reader", first_attempts=5)
         try:
-            await wait_until(lambda: all_relayed(reader, url, 6), what="6 events relayed")
+            await eventually(lambda: all_relayed(reader, url, 6), what="6 events relayed")
             assert len(await assert_relayed(reader, url)) == 6
         finally:
             await reader.close()

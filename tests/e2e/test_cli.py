@@ -2,21 +2,21 @@
 
 import json
 import socket
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.harness import (
+from tests.support.ports import free_port
+from tests.support.processes import (
     Launch,
     child_env,
-    describe,
     production_env,
+    run_shell,
     run_usersuite,
     server_env,
 )
-from tests.support.postgres import free_port
+from tests.support.tools import describe
 
 pytestmark = pytest.mark.e2e
 
@@ -100,16 +100,7 @@ def test_dev_starts_on_embedded_defaults_and_its_ready_line_command_works(
     assert (workdir / ".dev" / "usersuite.db").is_file(), dev.output()
     command = line.split("try: ", 1)[1]
     assert command.startswith("grpcurl "), line
-    result = subprocess.run(
-        command,
-        shell=True,
-        cwd=workdir,
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_shell(command, workdir)
     assert result.returncode == 0, f"{command}\n{describe(result)}"
     user = json.loads(result.stdout)
     assert user["name"].startswith("users/")
@@ -119,16 +110,7 @@ def test_dev_starts_on_embedded_defaults_and_its_ready_line_command_works(
     # The ready line also names the events tail; the UserCreated reaches the stream.
     tail = line.split("watch events with: ", 1)[1].split(")", 1)[0]
     assert tail.startswith("usersuite events tail --nats-url nats://127.0.0.1:"), line
-    events = subprocess.run(
-        f"{tail} --from-start --limit 1",
-        shell=True,
-        cwd=workdir,
-        env=child_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    events = run_shell(f"{tail} --from-start --limit 1", workdir)
     assert events.returncode == 0, describe(events)
     event = json.loads(events.stdout)
     assert event["type"] == "user.v1.UserCreated"

@@ -12,9 +12,9 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy.engine import make_url
 
-from tests.e2e.harness import (
-    EmptyDatabases,
-    Grpcurl,
+from tests.support.grpcurl import Grpcurl
+from tests.support.postgres import EmptyDatabases
+from tests.support.processes import (
     Launch,
     UsersuiteProcess,
     migrate_with_cli,

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from nats.aio.client import Client
 
-from tests.e2e.harness import UsersuiteProcess, production_env
-from tests.support.events import wait_until
 from tests.support.nats_cluster import NatsCluster
-from tests.support.postgres import free_port
+from tests.support.ports import free_port
+from tests.support.processes import UsersuiteProcess, production_env
 from tests.support.replicas import assert_once_in_user_order, stream_holds_all, writing
+from tests.support.waiting import eventually
 from usersuite.adapters.nats.jetstream import connect
-from usersuite.bootstrap import Container
+from usersuite.api.container import Container
 
 BRIDGE_READY = "usersuite bridge ready"
 # Three bridge processes, three NATS servers and a replicated stream take a while to start.
@@ -71,18 +71,18 @@ async def test_three_bridges_and_a_nats_cluster_lose_a_node_then_a_bridge_under_
         for bridge in bridges:
             await wait_ready(bridge)
         async with writing(api.handlers, users=30, pause=0.005) as writer:
-            await wait_until(lambda: writer.past(150), within=60, what="writes under way")
+            await eventually(lambda: writer.past(150), within=60, what="writes under way")
             # The first node is every bridge's first server: they all lose their connection.
             cluster.kill(0)
             killed_at = writer.written
-            await wait_until(lambda: writer.past(killed_at + 150), within=60, what="writes")
+            await eventually(lambda: writer.past(killed_at + 150), within=60, what="writes")
             bridges[1].proc.kill()
             assert bridges[1].wait() == -9
             bridge_killed_at = writer.written
-            await wait_until(lambda: writer.past(bridge_killed_at + 150), within=60, what="more")
+            await eventually(lambda: writer.past(bridge_killed_at + 150), within=60, what="more")
         total = writer.written
         async with reader(cluster.urls[1:]) as nc:
-            await wait_until(lambda: stream_holds_all(nc, pg_url), within=90, what="all relayed")
+            await eventually(lambda: stream_holds_all(nc, pg_url), within=90, what="all relayed")
             assert await assert_once_in_user_order(nc, pg_url) == total
         for survivor in (bridges[0], bridges[2]):
             assert survivor.proc.poll() is None, survivor.output()

@@ -1,43 +1,21 @@
-"""UserService semantics through a real gRPC channel, on PostgreSQL and on SQLite."""
+"""UserService semantics through a real gRPC channel, on PostgreSQL and on SQLite: creating,
+getting and listing users."""
 
 import uuid
 
 import grpc
 import pytest
-from google.protobuf.field_mask_pb2 import FieldMask
 from sqlalchemy import func, select
 
-from tests.support.status import details_of
-from user.v1 import events_pb2, user_pb2, user_pb2_grpc
-from usersuite.adapters.db.tables import outbox, users
-from usersuite.bootstrap import Container
+from tests.support.status import failure
+from tests.support.stubs import AsyncUserStub, create, events, new_user
+from user.v1 import user_pb2
+from usersuite.adapters.db.tables import users
+from usersuite.api.container import Container
 
 pytestmark = pytest.mark.integration
-Stub = user_pb2_grpc.UserServiceStub
+Stub = AsyncUserStub
 Code = grpc.StatusCode
-
-
-def new_user(name: str = "Ada Lovelace", email: str = "ada@example.com") -> user_pb2.User:
-    return user_pb2.User(display_name=name, email=email)
-
-
-async def create(stub: Stub, **kwargs: object) -> user_pb2.User:
-    user = kwargs.pop("user", None) or new_user()
-    return await stub.CreateUser(user_pb2.CreateUserRequest(user=user, **kwargs))  # type: ignore[arg-type]
-
-
-async def failure(call: object) -> object:
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await call  # type: ignore[misc]
-    return details_of(caught.value)
-
-
-async def events(container: Container) -> list[tuple[str, bytes]]:
-    async with container.engine.connect() as conn:
-        rows = await conn.execute(
-            select(outbox.c.event_type, outbox.c.payload).order_by(outbox.c.seq)
-        )
-        return [(row.event_type, row.payload) for row in rows]
 
 
 async def test_create_returns_the_stored_user_with_normalised_email(stub: Stub) -> None:
@@ -75,20 +53,20 @@ async def test_create_rejects_bad_fields_with_every_violation(
     stub: Stub, user: user_pb2.User, user_id: str, request_id: str, bad_fields: set[str]
 ) -> None:
     details = await failure(create(stub, user=user, user_id=user_id, request_id=request_id))
-    assert details.code == Code.INVALID_ARGUMENT  # type: ignore[attr-defined]
-    assert details.reason == "VALIDATION_FAILED"  # type: ignore[attr-defined]
-    assert details.domain == "usersuite.user.v1"  # type: ignore[attr-defined]
-    assert set(details.violations) == bad_fields  # type: ignore[attr-defined]
+    assert details.code == Code.INVALID_ARGUMENT
+    assert details.reason == "VALIDATION_FAILED"
+    assert details.domain == "usersuite.user.v1"
+    assert set(details.violations) == bad_fields
 
 
 async def test_duplicate_email_and_user_id_are_already_exists(stub: Stub) -> None:
     await create(stub, user=new_user(email="dup@example.com"), user_id="taken-id")
     email_clash = await failure(create(stub, user=new_user(email="DUP@example.com")))
-    assert (email_clash.code, email_clash.reason) == (Code.ALREADY_EXISTS, "EMAIL_ALREADY_EXISTS")  # type: ignore[attr-defined]
+    assert (email_clash.code, email_clash.reason) == (Code.ALREADY_EXISTS, "EMAIL_ALREADY_EXISTS")
     id_clash = await failure(
         create(stub, user=new_user(email="other@example.com"), user_id="taken-id")
     )
-    assert (id_clash.code, id_clash.reason) == (Code.ALREADY_EXISTS, "USER_ALREADY_EXISTS")  # type: ignore[attr-defined]
+    assert (id_clash.code, id_clash.reason) == (Code.ALREADY_EXISTS, "USER_ALREADY_EXISTS")
 
 
 async def test_request_id_retry_returns_the_same_response_and_creates_one_user(
@@ -109,21 +87,21 @@ async def test_request_id_with_a_different_body_is_rejected(stub: Stub) -> None:
     details = await failure(
         create(stub, user=new_user(email="someone-else@example.com"), request_id=request_id)
     )
-    assert (details.code, details.reason) == (Code.INVALID_ARGUMENT, "REQUEST_ID_REUSED")  # type: ignore[attr-defined]
-    assert "request_id" in details.violations  # type: ignore[attr-defined]
+    assert (details.code, details.reason) == (Code.INVALID_ARGUMENT, "REQUEST_ID_REUSED")
+    assert "request_id" in details.violations
 
 
 @pytest.mark.parametrize("name", ["", "users/", "user/abc", "users/a/b", "abc"])
 async def test_get_with_malformed_name_is_invalid_argument(stub: Stub, name: str) -> None:
     details = await failure(stub.GetUser(user_pb2.GetUserRequest(name=name)))
-    assert (details.code, details.reason) == (Code.INVALID_ARGUMENT, "VALIDATION_FAILED")  # type: ignore[attr-defined]
-    assert "name" in details.violations  # type: ignore[attr-defined]
+    assert (details.code, details.reason) == (Code.INVALID_ARGUMENT, "VALIDATION_FAILED")
+    assert "name" in details.violations
 
 
 async def test_get_unknown_user_is_not_found(stub: Stub) -> None:
     details = await failure(stub.GetUser(user_pb2.GetUserRequest(name="users/nobody-here")))
-    assert (details.code, details.reason) == (Code.NOT_FOUND, "USER_NOT_FOUND")  # type: ignore[attr-defined]
-    assert details.metadata == {"name": "users/nobody-here"}  # type: ignore[attr-defined]
+    assert (details.code, details.reason) == (Code.NOT_FOUND, "USER_NOT_FOUND")
+    assert details.metadata == {"name": "users/nobody-here"}
 
 
 async def test_list_pages_through_every_user_once_in_creation_order(stub: Stub) -> None:
@@ -156,8 +134,8 @@ async def test_list_default_page_size_is_50_and_maximum_is_1000(stub: Stub) -> N
 
 async def test_list_rejects_negative_page_size(stub: Stub) -> None:
     details = await failure(stub.ListUsers(user_pb2.ListUsersRequest(page_size=-1)))
-    assert (details.code, details.reason) == (Code.INVALID_ARGUMENT, "VALIDATION_FAILED")  # type: ignore[attr-defined]
-    assert "page_size" in details.violations  # type: ignore[attr-defined]
+    assert (details.code, details.reason) == (Code.INVALID_ARGUMENT, "VALIDATION_FAILED")
+    assert "page_size" in details.violations
 
 
 async def test_list_rejects_forged_and_reused_page_tokens(stub: Stub) -> None:
@@ -171,163 +149,4 @@ async def test_list_rejects_forged_and_reused_page_tokens(stub: Stub) -> None:
         user_pb2.ListUsersRequest(page_size=2, page_token=token),
     ):
         details = await failure(stub.ListUsers(bad_request))
-        assert (details.code, details.reason) == (Code.INVALID_ARGUMENT, "INVALID_PAGE_TOKEN")  # type: ignore[attr-defined]
-
-
-async def test_update_with_mask_changes_only_named_fields_and_the_etag(stub: Stub) -> None:
-    user = await create(stub)
-    updated = await stub.UpdateUser(
-        user_pb2.UpdateUserRequest(
-            user=user_pb2.User(
-                name=user.name, display_name="Countess", email="ignored@example.com"
-            ),
-            update_mask=FieldMask(paths=["display_name"]),
-        )
-    )
-    assert updated.display_name == "Countess"
-    assert updated.email == user.email
-    assert updated.etag != user.etag
-    assert updated.create_time == user.create_time
-    assert updated.update_time.ToDatetime() > user.update_time.ToDatetime()
-
-
-async def test_update_without_mask_updates_the_fields_present(stub: Stub) -> None:
-    user = await create(stub)
-    updated = await stub.UpdateUser(
-        user_pb2.UpdateUserRequest(user=user_pb2.User(name=user.name, email="NEW@example.com"))
-    )
-    assert (updated.display_name, updated.email) == (user.display_name, "new@example.com")
-
-
-async def test_update_star_replaces_every_mutable_field(stub: Stub) -> None:
-    user = await create(stub)
-    details = await failure(
-        stub.UpdateUser(
-            user_pb2.UpdateUserRequest(
-                user=user_pb2.User(name=user.name, display_name="Only name"),
-                update_mask=FieldMask(paths=["*"]),
-            )
-        )
-    )
-    # `*` replaces every mutable field, so an empty email is a validation error.
-    assert "user.email" in details.violations  # type: ignore[attr-defined]
-    replaced = await stub.UpdateUser(
-        user_pb2.UpdateUserRequest(
-            user=user_pb2.User(name=user.name, display_name="B", email="b@example.com"),
-            update_mask=FieldMask(paths=["*"]),
-        )
-    )
-    assert (replaced.display_name, replaced.email) == ("B", "b@example.com")
-
-
-@pytest.mark.parametrize(
-    ("path", "why"),
-    [("create_time", "output only"), ("etag", "output only"), ("name", "immutable"),
-     ("nickname", "not a field")],
-)  # fmt: skip
-async def test_update_rejects_bad_mask_paths(stub: Stub, path: str, why: str) -> None:
-    user = await create(stub)
-    details = await failure(
-        stub.UpdateUser(
-            user_pb2.UpdateUserRequest(
-                user=user_pb2.User(name=user.name, display_name="X"),
-                update_mask=FieldMask(paths=["display_name", path]),
-            )
-        )
-    )
-    assert (details.code, details.reason) == (Code.INVALID_ARGUMENT, "VALIDATION_FAILED")  # type: ignore[attr-defined]
-    assert why in details.violations["update_mask.paths[1]"]  # type: ignore[attr-defined]
-
-
-async def test_update_with_stale_etag_is_aborted(stub: Stub) -> None:
-    user = await create(stub)
-    await stub.UpdateUser(
-        user_pb2.UpdateUserRequest(
-            user=user_pb2.User(name=user.name, display_name="First", etag=user.etag)
-        )
-    )
-    details = await failure(
-        stub.UpdateUser(
-            user_pb2.UpdateUserRequest(
-                user=user_pb2.User(name=user.name, display_name="Second", etag=user.etag)
-            )
-        )
-    )
-    assert (details.code, details.reason) == (Code.ABORTED, "ETAG_MISMATCH")  # type: ignore[attr-defined]
-
-
-async def test_update_unknown_user_and_email_clash(stub: Stub) -> None:
-    missing = await failure(
-        stub.UpdateUser(
-            user_pb2.UpdateUserRequest(
-                user=user_pb2.User(name="users/ghost-user", display_name="X")
-            )
-        )
-    )
-    assert missing.code == Code.NOT_FOUND  # type: ignore[attr-defined]
-    await create(stub, user=new_user(email="first@example.com"))
-    second = await create(stub, user=new_user(email="second@example.com"))
-    clash = await failure(
-        stub.UpdateUser(
-            user_pb2.UpdateUserRequest(
-                user=user_pb2.User(name=second.name, email="first@example.com")
-            )
-        )
-    )
-    assert (clash.code, clash.reason) == (Code.ALREADY_EXISTS, "EMAIL_ALREADY_EXISTS")  # type: ignore[attr-defined]
-
-
-async def test_delete_honours_etag_then_get_and_second_delete_are_not_found(stub: Stub) -> None:
-    user = await create(stub)
-    stale = await failure(stub.DeleteUser(user_pb2.DeleteUserRequest(name=user.name, etag="stale")))
-    assert (stale.code, stale.reason) == (Code.ABORTED, "ETAG_MISMATCH")  # type: ignore[attr-defined]
-    await stub.DeleteUser(user_pb2.DeleteUserRequest(name=user.name, etag=user.etag))
-    assert (
-        await failure(stub.GetUser(user_pb2.GetUserRequest(name=user.name)))
-    ).code == Code.NOT_FOUND  # type: ignore[attr-defined]
-    again = await failure(stub.DeleteUser(user_pb2.DeleteUserRequest(name=user.name)))
-    assert (again.code, again.reason) == (Code.NOT_FOUND, "USER_NOT_FOUND")  # type: ignore[attr-defined]
-
-
-async def test_every_change_appends_its_event_with_increasing_versions(
-    stub: Stub, container: Container
-) -> None:
-    user = await create(stub)
-    await stub.UpdateUser(
-        user_pb2.UpdateUserRequest(user=user_pb2.User(name=user.name, display_name="Two"))
-    )
-    await stub.DeleteUser(user_pb2.DeleteUserRequest(name=user.name))
-    recorded = await events(container)
-    assert [event_type for event_type, _ in recorded] == [
-        "user.v1.UserCreated", "user.v1.UserUpdated", "user.v1.UserDeleted"
-    ]  # fmt: skip
-    created = events_pb2.UserCreated.FromString(recorded[0][1])
-    updated = events_pb2.UserUpdated.FromString(recorded[1][1])
-    deleted = events_pb2.UserDeleted.FromString(recorded[2][1])
-    assert created.user == user
-    assert list(updated.changed_fields.paths) == ["display_name"]
-    assert deleted.name == user.name
-    versions = [m.metadata.aggregate_version for m in (created, updated, deleted)]
-    assert versions == [1, 2, 3]
-    assert len({m.metadata.event_id for m in (created, updated, deleted)}) == 3
-    assert {m.metadata.aggregate_name for m in (created, updated, deleted)} == {user.name}
-
-
-async def test_failed_changes_write_no_event(stub: Stub, container: Container) -> None:
-    await create(stub, user=new_user(email="one@example.com"))
-    await failure(create(stub, user=new_user(email="one@example.com")))
-    await failure(stub.DeleteUser(user_pb2.DeleteUserRequest(name="users/ghost-user")))
-    assert len(await events(container)) == 1
-
-
-async def test_a_callers_trace_context_reaches_the_event_with_tracing_off(
-    stub: Stub, container: Container
-) -> None:
-    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
-    traceparent = f"00-{trace_id}-00f067aa0ba902b7-01"
-    await stub.CreateUser(
-        user_pb2.CreateUserRequest(user=new_user()), metadata=(("traceparent", traceparent),)
-    )
-    async with container.engine.connect() as conn:
-        stored = (await conn.execute(select(outbox.c.trace_context))).scalar_one()
-    assert trace_id in stored
+        assert (details.code, details.reason) == (Code.INVALID_ARGUMENT, "INVALID_PAGE_TOKEN")

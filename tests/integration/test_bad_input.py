@@ -13,7 +13,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import Postgres, make_settings
+from tests.support.postgres import Postgres
+from tests.support.settings import make_settings
 from tests.support.status import details_of
 from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.api.auth.jwt import mint_token
@@ -197,7 +198,7 @@ def test_an_unknown_method_is_unimplemented(client: tuple[grpc.Channel, Any]) ->
     call = channel.unary_unary("/user.v1.UserService/Nope", lambda b: b, lambda b: b)
     with pytest.raises(grpc.RpcError) as caught:
         call(b"", metadata=metadata, timeout=10)
-    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED  # type: ignore[attr-defined]
+    assert caught.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 
 def test_an_overlong_subject_is_refused_not_stored(client: tuple[grpc.Channel, Any]) -> None:

@@ -9,11 +9,13 @@ from nats.aio.client import Client
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from tests.support.events import STREAM, make_history, running_relay, stream_has, wait_until
+from tests.support.events import STREAM, make_history, stream_has
 from tests.support.nats import NatsServer
+from tests.support.relaying import relaying
+from tests.support.waiting import eventually
 from usersuite.adapters.db.inbox import purge_inbox
-from usersuite.adapters.nats.jetstream import connect, ensure_stream
-from usersuite.bootstrap import Container
+from usersuite.adapters.nats.jetstream import ensure_stream
+from usersuite.api.container import Container
 from usersuite.config import StreamSettings
 from usersuite.consumer import (
     DLQ_DELIVERIES,
@@ -36,13 +38,6 @@ async def downstream(pg_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-@pytest.fixture
-async def nc(nats_server: NatsServer) -> AsyncIterator[Client]:
-    client = await connect(nats_server.url, "test-consumer", first_attempts=5)
-    yield client
-    await client.close()
-
-
 class AlwaysFails:
     def __init__(self) -> None:
         self.calls = 0
@@ -55,9 +50,9 @@ class AlwaysFails:
 async def test_a_message_whose_dead_letter_fails_is_retried_until_the_dlq_accepts_it(
     api: Container, pg_url: str, downstream: AsyncEngine, nats_server: NatsServer, nc: Client
 ) -> None:
-    async with running_relay(pg_url, nats_server.url):
+    async with relaying(pg_url, nats_server.url):
         await make_history(api.handlers, users=1, updates=0)
-        await wait_until(lambda: stream_has(nc, 1), what="the event in the stream")
+        await eventually(lambda: stream_has(nc, 1), what="the event in the stream")
     settings = ConsumerSettings(
         durable="stranded", max_deliver=2, backoff_seconds=(0.05, 0.1),
         fetch_timeout_seconds=0.2, publish_timeout_seconds=0.5,
@@ -76,21 +71,22 @@ async def test_a_message_whose_dead_letter_fails_is_retried_until_the_dlq_accept
             return int(info.delivered.consumer_seq) >= n and int(info.num_ack_pending) == 1
 
         # Far past max_deliver (and the old spare delivery): still not given up on.
-        await wait_until(lambda: delivered_at_least(6), what="deliveries past max_deliver")
+        await eventually(lambda: delivered_at_least(6), what="deliveries past max_deliver")
         assert handler.calls == 2
         await ensure_stream(nc.jetstream(), settings.dead_letter)
-        await wait_until(lambda: stream_has(nc, 1, DLQ), what="the dead letter")
+        await eventually(lambda: stream_has(nc, 1, DLQ), what="the dead letter")
 
         async def settled() -> bool:
             info = await nc.jetstream().consumer_info(STREAM, "stranded")
             return int(info.num_ack_pending) == 0 and int(info.num_pending) == 0
 
-        await wait_until(settled, what="the message terminated")
+        await eventually(settled, what="the message terminated")
     finally:
         stopping.set()
         await asyncio.wait_for(task, 30)
     assert handler.calls == 2
     dead = await nc.jetstream().get_msg(DLQ, 1)
+    assert dead.headers is not None
     assert int(dead.headers[DLQ_DELIVERIES]) > 6
 
 
@@ -138,7 +134,7 @@ async def test_old_inbox_rows_are_purged_in_batches_and_only_the_consumers_own(
         async def purged() -> bool:
             return await inbox_ids(downstream, "janitor") == {"janitor-5"}
 
-        await wait_until(purged, what="the consumer's purge")
+        await eventually(purged, what="the consumer's purge")
     finally:
         stopping.set()
         await asyncio.wait_for(task, 30)

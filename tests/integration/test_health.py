@@ -1,17 +1,18 @@
 """The standard health service follows the database and goes NOT_SERVING on shutdown."""
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.conftest import Postgres, make_settings
 from tests.support.postgres import PostgresCluster
+from tests.support.settings import make_settings
 from tests.support.status import details_of
+from tests.support.waiting import eventually
 from user.v1 import user_pb2, user_pb2_grpc
-from usersuite.api.server import start
+from usersuite.api.server import UserServer, start
 from usersuite.bootstrap import bootstrap
 
 pytestmark = pytest.mark.integration
@@ -20,22 +21,12 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 SERVICES = ("", "user.v1.UserService")
 
 
-@pytest.fixture
-def own_cluster() -> Iterator[tuple[PostgresCluster, str]]:
-    """A cluster of this test's own, since the test stops and restarts it."""
-    cluster = PostgresCluster().start()
-    try:
-        yield cluster, Postgres(cluster.url()).new_database()
-    finally:
-        cluster.remove()
-
-
 async def wait_for_status(health: health_pb2_grpc.HealthStub, service: str, want: int) -> None:
-    async def poll() -> None:
-        while (await health.Check(health_pb2.HealthCheckRequest(service=service))).status != want:
-            await asyncio.sleep(0.05)
+    async def reached() -> bool:
+        response = await health.Check(health_pb2.HealthCheckRequest(service=service))
+        return bool(response.status == want)
 
-    await asyncio.wait_for(poll(), timeout=15)
+    await eventually(reached, within=15, what=f"health of {service!r} to be {want}")
 
 
 async def test_health_follows_the_database(own_cluster: tuple[PostgresCluster, str]) -> None:
@@ -77,7 +68,9 @@ async def test_health_follows_the_database(own_cluster: tuple[PostgresCluster, s
 
 
 @pytest.fixture
-async def watched_server(pg_url: str) -> AsyncIterator[tuple[object, health_pb2_grpc.HealthStub]]:
+async def watched_server(
+    pg_url: str,
+) -> AsyncIterator[tuple[UserServer, health_pb2_grpc.HealthStub]]:
     container = bootstrap(make_settings(pg_url))
     server = await start(container, "127.0.0.1:0")
     async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
@@ -86,12 +79,12 @@ async def watched_server(pg_url: str) -> AsyncIterator[tuple[object, health_pb2_
 
 
 async def test_health_is_not_serving_as_soon_as_shutdown_starts(
-    watched_server: tuple[object, health_pb2_grpc.HealthStub],
+    watched_server: tuple[UserServer, health_pb2_grpc.HealthStub],
 ) -> None:
     server, health = watched_server
     await wait_for_status(health, "user.v1.UserService", SERVING)
     watch = health.Watch(health_pb2.HealthCheckRequest(service="user.v1.UserService"))
     assert (await watch.read()).status == SERVING
-    stopping = asyncio.create_task(server.stop(2))  # type: ignore[attr-defined]
+    stopping = asyncio.create_task(server.stop(2))
     assert (await asyncio.wait_for(watch.read(), timeout=5)).status == NOT_SERVING
     await stopping

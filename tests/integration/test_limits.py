@@ -1,8 +1,8 @@
 """Deadlines bound the database work; rate limits and message sizes protect the server."""
 
 import asyncio
+import contextlib
 import sys
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -10,10 +10,13 @@ import grpc
 import psycopg
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from sqlalchemy.engine import make_url
 
-from tests.conftest import make_settings
+from tests.support.postgres import conninfo, lock_waiters
+from tests.support.serving import served_channel, serving
+from tests.support.settings import make_settings
 from tests.support.status import details_of
+from tests.support.stubs import AsyncUserStub
+from tests.support.waiting import Check, eventually, holds, stays_true_for
 from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.api.server import start
 from usersuite.bootstrap import bootstrap
@@ -22,28 +25,24 @@ from usersuite.config import AddressInUse
 pytestmark = pytest.mark.integration
 
 
-async def serve(url: str, **overrides: Any) -> AsyncIterator[grpc.aio.Channel]:
-    container = bootstrap(make_settings(url, **overrides))
-    server = await start(container, "127.0.0.1:0")
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
-        yield channel
-    await server.stop(0)
-    await container.close()
+async def create_user(stub: AsyncUserStub, display_name: str, email: str) -> user_pb2.User:
+    new = user_pb2.User(display_name=display_name, email=email)
+    return await stub.CreateUser(user_pb2.CreateUserRequest(user=new))
 
 
-def plain(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+@contextlib.asynccontextmanager
+async def users_table_locked(url: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    """Another session holds the users table, so every statement on it waits."""
+    async with await psycopg.AsyncConnection.connect(conninfo(url)) as holder:
+        await holder.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+        yield holder
 
 
-async def lock_waiters(url: str) -> int:
-    """Statements of other sessions that are waiting for a lock right now."""
-    async with await psycopg.AsyncConnection.connect(plain(url), autocommit=True) as conn:
-        cursor = await conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-            "AND datname = current_database() AND pid <> pg_backend_pid()"
-        )
-        row = await cursor.fetchone()
-        return int(row[0]) if row else 0
+def no_lock_waiters(url: str) -> Check:
+    async def check() -> bool:
+        return await lock_waiters(url) == 0
+
+    return check
 
 
 @pytest.mark.parametrize(
@@ -57,7 +56,7 @@ async def lock_waiters(url: str) -> int:
 async def test_a_blocked_query_is_cancelled_server_side_at_the_deadline(
     pg_url: str, limits: dict[str, float], client_timeout: float | None
 ) -> None:
-    async for channel in serve(pg_url, limits=limits):
+    async with served_channel(pg_url, limits=limits) as channel:
         stub = user_pb2_grpc.UserServiceStub(channel)
         user = await stub.CreateUser(
             user_pb2.CreateUserRequest(
@@ -65,7 +64,7 @@ async def test_a_blocked_query_is_cancelled_server_side_at_the_deadline(
             )
         )
         # Another session holds the user's row lock, so the UpdateUser statement blocks.
-        async with await psycopg.AsyncConnection.connect(plain(pg_url)) as holder:
+        async with await psycopg.AsyncConnection.connect(conninfo(pg_url)) as holder:
             await holder.execute(
                 "SELECT * FROM users WHERE id = %s FOR UPDATE", (user.name.split("/")[1],)
             )
@@ -79,9 +78,7 @@ async def test_a_blocked_query_is_cancelled_server_side_at_the_deadline(
             assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
             # While the lock is still held, the server's statement must be gone: cancelled
             # server-side, not left waiting for the lock.
-            deadline = time.monotonic() + 5
-            while await lock_waiters(pg_url) and time.monotonic() < deadline:
-                await asyncio.sleep(0.05)
+            await eventually(no_lock_waiters(pg_url), within=5, what="the statement cancelled")
             assert await lock_waiters(pg_url) == 0
             await holder.rollback()
         unchanged = await stub.GetUser(user_pb2.GetUserRequest(name=user.name))
@@ -91,13 +88,10 @@ async def test_a_blocked_query_is_cancelled_server_side_at_the_deadline(
 async def test_deadline_exceeded_carries_error_info_when_the_server_cuts_the_call(
     pg_url: str,
 ) -> None:
-    async for channel in serve(pg_url, limits={"default_deadline_seconds": 0.3}):
+    async with served_channel(pg_url, limits={"default_deadline_seconds": 0.3}) as channel:
         stub = user_pb2_grpc.UserServiceStub(channel)
-        user = await stub.CreateUser(
-            user_pb2.CreateUserRequest(user=user_pb2.User(display_name="S", email="t@example.com"))
-        )
-        async with await psycopg.AsyncConnection.connect(plain(pg_url)) as holder:
-            await holder.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+        user = await create_user(stub, "S", "t@example.com")
+        async with users_table_locked(pg_url) as holder:
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await stub.GetUser(user_pb2.GetUserRequest(name=user.name))
             await holder.rollback()
@@ -112,7 +106,7 @@ async def test_rate_limit_per_principal_is_resource_exhausted_with_retry_info(
     sqlite_url: str,
 ) -> None:
     limits = {"principal_rate_per_second": 1.0, "principal_burst": 3}
-    async for channel in serve(sqlite_url, limits=limits):
+    async with served_channel(sqlite_url, limits=limits) as channel:
         stub = user_pb2_grpc.UserServiceStub(channel)
         outcomes = []
         for _ in range(6):
@@ -133,7 +127,7 @@ async def test_rate_limit_per_principal_is_resource_exhausted_with_retry_info(
 
 async def test_global_rate_limit(sqlite_url: str) -> None:
     limits = {"global_rate_per_second": 1.0, "global_burst": 2}
-    async for channel in serve(sqlite_url, limits=limits):
+    async with served_channel(sqlite_url, limits=limits) as channel:
         stub = user_pb2_grpc.UserServiceStub(channel)
         await stub.ListUsers(user_pb2.ListUsersRequest())
         await stub.ListUsers(user_pb2.ListUsersRequest())
@@ -150,7 +144,7 @@ async def test_global_rate_limit(sqlite_url: str) -> None:
 async def test_an_oversized_request_is_refused_and_the_server_stays_healthy(
     sqlite_url: str,
 ) -> None:
-    async for channel in serve(sqlite_url, limits={"max_message_bytes": 64 * 1024}):
+    async with served_channel(sqlite_url, limits={"max_message_bytes": 64 * 1024}) as channel:
         stub = user_pb2_grpc.UserServiceStub(channel)
         huge = user_pb2.CreateUserRequest(
             user=user_pb2.User(display_name="x" * (128 * 1024), email="big@example.com")
@@ -182,33 +176,39 @@ async def test_an_oversized_request_is_refused_and_the_server_stays_healthy(
 
 
 async def test_max_concurrent_streams_queues_calls_beyond_the_limit(pg_url: str) -> None:
-    async for channel in serve(pg_url, limits={"max_concurrent_streams": 1}):
+    async with served_channel(pg_url, limits={"max_concurrent_streams": 1}) as channel:
         stub = user_pb2_grpc.UserServiceStub(channel)
-        user = await stub.CreateUser(
-            user_pb2.CreateUserRequest(user=user_pb2.User(display_name="Q", email="q@example.com"))
-        )
-        async with await psycopg.AsyncConnection.connect(plain(pg_url)) as holder:
-            await holder.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+        user = await create_user(stub, "Q", "q@example.com")
+        async with users_table_locked(pg_url) as holder:
+            finished: list[str] = []
             blocked = asyncio.ensure_future(stub.GetUser(user_pb2.GetUserRequest(name=user.name)))
-            await wait_for_lock_waiter(pg_url)
+            blocked.add_done_callback(lambda _: finished.append("blocked"))
+
+            async def first_call_waits_for_the_lock() -> bool:
+                return await lock_waiters(pg_url) > 0
+
+            await eventually(
+                first_call_waits_for_the_lock, within=10, what="the first call at the database"
+            )
             # The connection's only stream is taken: a second call waits instead of running.
             # (Health needs no database, so only the stream limit can hold it back.)
             health = health_pb2_grpc.HealthStub(channel)
             second = asyncio.ensure_future(health.Check(health_pb2.HealthCheckRequest()))
-            done, _ = await asyncio.wait({second}, timeout=1.0)
-            assert not done, "the second call ran although the stream limit is 1"
+            second.add_done_callback(lambda _: finished.append("second"))
+
+            async def second_waits() -> bool:
+                assert not second.done(), "the second call ran although the stream limit is 1"
+                return True
+
+            await stays_true_for(second_waits, what="the second call queued behind the first")
             await holder.rollback()
         assert (await blocked).name == user.name
         assert (await second).status == health_pb2.HealthCheckResponse.SERVING
+        # The second call got the stream only once the first had given it back.
+        assert finished == ["blocked", "second"]
 
 
-async def wait_for_lock_waiter(url: str) -> None:
-    deadline = time.monotonic() + 10
-    while await lock_waiters(url) == 0:
-        assert time.monotonic() < deadline, "the first call never reached the database"
-        await asyncio.sleep(0.02)
-
-
+# Connects, makes one call, then idles (pinging every argv[2] ms) until it is terminated.
 PINGING_CLIENT = """
 import asyncio, sys, grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -217,43 +217,62 @@ options = [("grpc.keepalive_time_ms", int(sys.argv[2])),
 async def main():
     async with grpc.aio.insecure_channel(sys.argv[1], options=options) as channel:
         await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
-        await asyncio.sleep(4)
+        print("called", flush=True)
+        await asyncio.Event().wait()
 asyncio.run(main())
 """
 
 
-async def client_log(port: int, keepalive_ms: int) -> str:
-    """The grpc core log of a client that pings every `keepalive_ms` for four idle seconds."""
+@contextlib.asynccontextmanager
+async def pinging_client(port: int, keepalive_ms: int) -> AsyncIterator[list[str]]:
+    """A client process that pings every `keepalive_ms` while idle; yields its grpc core log
+    (its output lines, growing as it runs) and terminates it at the end."""
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-c", PINGING_CLIENT, f"127.0.0.1:{port}", str(keepalive_ms),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
-    output, _ = await asyncio.wait_for(process.communicate(), timeout=30)
-    assert process.returncode == 0, output.decode()
-    return output.decode()
+    assert process.stdout is not None
+    lines: list[str] = []
+
+    async def collect(stream: asyncio.StreamReader) -> None:
+        async for line in stream:
+            lines.append(line.decode())
+
+    reader = asyncio.create_task(collect(process.stdout))
+    try:
+        await eventually(holds(lambda: "called\n" in lines), what="the client's first call")
+        yield lines
+    finally:
+        if process.returncode is None:
+            process.terminate()
+        await asyncio.wait_for(process.wait(), timeout=30)
+        await asyncio.wait_for(reader, timeout=30)
+
+
+def goaway(log: list[str]) -> bool:
+    """The client's log tells of a GOAWAY for too many pings."""
+    return "too_many_pings" in "".join(log)
 
 
 async def test_keepalive_enforcement_sends_goaway_to_clients_that_ping_too_often(
     sqlite_url: str,
 ) -> None:
-    container = bootstrap(make_settings(sqlite_url))
-    server = await start(container, "127.0.0.1:0")
-    try:
-        assert "too_many_pings" in await client_log(server.port, keepalive_ms=100)
-        assert "too_many_pings" not in await client_log(server.port, keepalive_ms=60_000)
-    finally:
-        await server.stop(0)
-        await container.close()
+    async with serving(sqlite_url) as served:
+        async with pinging_client(served.server.port, keepalive_ms=100) as log:
+            await eventually(holds(lambda: goaway(log)), what="a GOAWAY for too many pings")
+            assert "too_many_pings" in "".join(log)
+        async with pinging_client(served.server.port, keepalive_ms=60_000) as log:
+            await stays_true_for(
+                holds(lambda: not goaway(log)), what="no GOAWAY for a polite client"
+            )
+            assert "too_many_pings" not in "".join(log)
 
 
 async def test_a_taken_port_is_refused_not_shared(sqlite_url: str) -> None:
-    container = bootstrap(make_settings(sqlite_url))
-    first = await start(container, "127.0.0.1:0")
-    second = bootstrap(make_settings(sqlite_url))
-    try:
-        with pytest.raises(AddressInUse, match="gRPC"):
-            await start(second, f"127.0.0.1:{first.port}")
-    finally:
-        await first.stop(0)
-        await container.close()
-        await second.close()
+    async with serving(sqlite_url) as first:
+        second = bootstrap(make_settings(sqlite_url))
+        try:
+            with pytest.raises(AddressInUse, match="gRPC"):
+                await start(second, first.target)
+        finally:
+            await second.close()

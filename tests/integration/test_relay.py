@@ -1,78 +1,55 @@
 """The outbox relay against real PostgreSQL and a real nats-server with JetStream."""
 
-import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import psycopg
 import pytest
+from nats.aio.client import Client
+from nats.js.api import StreamConfig
 from sqlalchemy import select, update
-from sqlalchemy.engine import make_url
 
-from tests.support.events import (
-    make_history,
-    relay_settings,
-    stream_count,
-    stream_messages,
-    wait_until,
-)
+from tests.support.events import decode, make_history, stream_count, stream_has, stream_messages
 from tests.support.nats import NatsServer
+from tests.support.postgres import conninfo
+from tests.support.relaying import InProcessBridge
+from tests.support.settings import relay_settings
+from tests.support.waiting import eventually, stays_true_for
 from user.v1 import events_pb2
 from usersuite.adapters.db.tables import outbox
-from usersuite.adapters.nats.jetstream import StreamConflict, connect
-from usersuite.bootstrap import BridgeContainer, Container, bootstrap_bridge
+from usersuite.adapters.nats.jetstream import StreamConflict
+from usersuite.api.container import Container
+from usersuite.bootstrap import bootstrap_bridge
 from usersuite.service import commands
 
 pytestmark = pytest.mark.integration
 
 
-class Running:
-    def __init__(self, container: BridgeContainer) -> None:
-        self.container = container
-        self.stopping = asyncio.Event()
-        self.task = asyncio.create_task(container.relay.run(self.stopping))
-
-    async def stop(self) -> None:
-        self.stopping.set()
-        await asyncio.wait_for(self.task, 30)
-        await self.container.close()
+StartBridge = Callable[..., Awaitable[InProcessBridge]]
 
 
 @pytest.fixture
-async def start_bridge(nats_server: NatsServer) -> AsyncIterator[object]:
-    running: list[Running] = []
+async def start_bridge(nats_server: NatsServer) -> AsyncIterator[StartBridge]:
+    running: list[InProcessBridge] = []
 
-    async def start(db_url: str, **bridge: object) -> Running:
-        settings = relay_settings(db_url, nats_server.url, **bridge)
-        bridge_run = Running(await bootstrap_bridge(settings))  # type: ignore[arg-type]
-        running.append(bridge_run)
-        return bridge_run
+    async def start(db_url: str, **bridge: Any) -> InProcessBridge:
+        started = await InProcessBridge.start(relay_settings(db_url, nats_server.url, **bridge))
+        running.append(started)
+        return started
 
     yield start
-    for bridge_run in running:
-        if not bridge_run.task.done():
-            await bridge_run.stop()
-
-
-@pytest.fixture
-async def nc(nats_server: NatsServer) -> AsyncIterator[object]:
-    client = await connect(nats_server.url, "test-reader", first_attempts=5)
-    yield client
-    await client.close()
-
-
-def decode(msg: object) -> object:
-    event_type = msg.headers["ce-type"]  # type: ignore[attr-defined]
-    return getattr(events_pb2, event_type.rsplit(".", 1)[1]).FromString(msg.data)  # type: ignore[attr-defined]
+    for started in running:
+        await started.stop()
 
 
 async def test_every_event_is_published_once_in_order_with_its_headers(
-    api: Container, pg_url: str, start_bridge: object, nc: object
+    api: Container, pg_url: str, start_bridge: StartBridge, nc: Client
 ) -> None:
     ids = await make_history(api.handlers, users=5, updates=3)
-    await start_bridge(pg_url)  # type: ignore[operator]
-    await wait_until(lambda: _count_is(nc, 20), what="20 events in the stream")
-    messages = await stream_messages(nc)  # type: ignore[arg-type]
+    await start_bridge(pg_url)
+    await eventually(lambda: stream_has(nc, 20), what="20 events in the stream")
+    messages = await stream_messages(nc)
     versions: dict[str, list[int]] = defaultdict(list)
     for msg in messages:
         headers = msg.headers
@@ -84,9 +61,9 @@ async def test_every_event_is_published_once_in_order_with_its_headers(
         assert headers["ce-source"]
         assert headers["ce-time"].endswith("Z")
         event = decode(msg)
-        assert event.metadata.event_id == headers["ce-id"]  # type: ignore[attr-defined]
-        assert headers["ce-subject"] == event.metadata.aggregate_name  # type: ignore[attr-defined]
-        versions[event.metadata.aggregate_name].append(event.metadata.aggregate_version)  # type: ignore[attr-defined]
+        assert event.metadata.event_id == headers["ce-id"]
+        assert headers["ce-subject"] == event.metadata.aggregate_name
+        versions[event.metadata.aggregate_name].append(event.metadata.aggregate_version)
     assert set(versions) == {f"users/{i}" for i in ids}
     assert all(v == [1, 2, 3, 4] for v in versions.values()), versions
     async with api.engine.connect() as conn:
@@ -94,16 +71,11 @@ async def test_every_event_is_published_once_in_order_with_its_headers(
     assert states == {"dispatched"}
 
 
-async def _count_is(nc: object, n: int) -> bool:
-    return await stream_count(nc) == n  # type: ignore[arg-type]
-
-
 async def test_a_late_committing_transaction_is_not_skipped(
-    api: Container, pg_url: str, start_bridge: object, nc: object
+    api: Container, pg_url: str, start_bridge: StartBridge, nc: Client
 ) -> None:
-    await start_bridge(pg_url)  # type: ignore[operator]
-    plain = make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
-    async with await psycopg.AsyncConnection.connect(plain) as slow:
+    await start_bridge(pg_url)
+    async with await psycopg.AsyncConnection.connect(conninfo(pg_url)) as slow:
         # The slow transaction takes its outbox sequence value first, commits last.
         await slow.execute(
             "INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_name, "
@@ -113,45 +85,45 @@ async def test_a_late_committing_transaction_is_not_skipped(
             (events_pb2.UserDeleted(name="users/slow-user").SerializeToString(),),
         )
         ids = await make_history(api.handlers, users=3, updates=0)
-        await wait_until(lambda: _count_is(nc, 3), what="the fast events")
+        await eventually(lambda: stream_has(nc, 3), what="the fast events")
         await slow.commit()
-    await wait_until(lambda: _count_is(nc, 4), what="the late event")
-    messages = await stream_messages(nc)  # type: ignore[arg-type]
+    await eventually(lambda: stream_has(nc, 4), what="the late event")
+    messages = await stream_messages(nc)
     assert messages[-1].headers["ce-id"] == "00000000-0000-0000-0000-00000000000a"
     assert len(ids) == 3
 
 
-def _partitions(bridge: Running) -> float:
-    return bridge.container.relay._metrics.partitions._value.get()  # type: ignore[no-any-return]
+def _partitions(bridge: InProcessBridge) -> float:
+    return float(bridge.container.relay._metrics.partitions._value.get())
 
 
 async def test_two_bridges_share_the_partitions_and_one_takes_over_when_the_other_stops(
-    api: Container, pg_url: str, start_bridge: object, nc: object
+    api: Container, pg_url: str, start_bridge: StartBridge, nc: Client
 ) -> None:
-    first = await start_bridge(pg_url, batch_size=7, rebalance_interval_seconds=0.2)  # type: ignore[operator]
-    second = await start_bridge(pg_url, batch_size=7, rebalance_interval_seconds=0.2)  # type: ignore[operator]
+    first = await start_bridge(pg_url, batch_size=7, rebalance_interval_seconds=0.2)
+    second = await start_bridge(pg_url, batch_size=7, rebalance_interval_seconds=0.2)
 
     async def shared() -> bool:
         return [_partitions(first), _partitions(second)] == [8, 8]
 
-    await wait_until(shared, what="16 partitions shared 8 and 8")
+    await eventually(shared, what="16 partitions shared 8 and 8")
     await make_history(api.handlers, users=10, updates=4)
-    await wait_until(lambda: _count_is(nc, 50), what="50 events")
+    await eventually(lambda: stream_has(nc, 50), what="50 events")
     # One stops; the other takes its partitions over and relays what comes next.
     await first.stop()
 
     async def all_taken() -> bool:
         return _partitions(second) == 16
 
-    await wait_until(all_taken, what="the other bridge to take every partition")
+    await eventually(all_taken, what="the other bridge to take every partition")
     await make_history_more(api)
-    await wait_until(lambda: _count_is(nc, 51), what="the late event")
-    messages = await stream_messages(nc)  # type: ignore[arg-type]
+    await eventually(lambda: stream_has(nc, 51), what="the late event")
+    messages = await stream_messages(nc)
     assert len({m.headers["ce-id"] for m in messages}) == len(messages) == 51
     versions: dict[str, list[int]] = defaultdict(list)
     for msg in messages:
         event = decode(msg)
-        versions[event.metadata.aggregate_name].append(event.metadata.aggregate_version)  # type: ignore[attr-defined]
+        versions[event.metadata.aggregate_name].append(event.metadata.aggregate_version)
     assert all(v == sorted(v) for v in versions.values())
 
 
@@ -161,7 +133,7 @@ async def make_history_more(api: Container) -> None:
 
 
 async def test_a_poison_event_is_parked_while_others_flow_and_retry_resends_it(
-    api: Container, pg_url: str, nats_server: NatsServer, nc: object
+    api: Container, pg_url: str, nats_server: NatsServer, nc: Client
 ) -> None:
     from usersuite.adapters.db import outbox_store
 
@@ -176,24 +148,25 @@ async def test_a_poison_event_is_parked_while_others_flow_and_retry_resends_it(
 
     # The stream takes at most 4 KiB per message, so JetStream rejects the poison event.
     settings = relay_settings(pg_url, nats_server.url, max_attempts=3)
-    small = settings.model_copy(update={"stream": settings.stream.model_copy(  # type: ignore[attr-defined]
+    small = settings.model_copy(update={"stream": settings.stream.model_copy(
         update={"max_msg_size": 4096})})  # fmt: skip
-    running = Running(await bootstrap_bridge(small))
+    running = await InProcessBridge.start(small)
     try:
-        await wait_until(lambda: _count_is(nc, 2), what="the healthy events")
+        await eventually(lambda: stream_has(nc, 2), what="the healthy events")
 
         async def parked() -> bool:
             async with api.engine.connect() as conn:
                 return len(await outbox_store.list_rows(conn, "parked", 10)) == 1
 
-        await wait_until(parked, what="the poison row to be parked")
+        await eventually(parked, what="the poison row to be parked")
         async with api.engine.connect() as conn:
             [row] = await outbox_store.list_rows(conn, "parked", 10)
         assert row.attempts == 3
         assert row.last_error
         assert "maximum" in row.last_error.lower()
-        await asyncio.sleep(1)  # several more rounds: the held-back event must stay pending
-        assert await stream_count(nc) == 2  # type: ignore[arg-type]
+        # Several more rounds: the held-back event must stay pending.
+        await stays_true_for(lambda: stream_has(nc, 2), what="the held-back event unpublished")
+        assert await stream_count(nc) == 2
         async with api.engine.connect() as conn:
             [held] = await outbox_store.list_rows(conn, "pending", 10)
         assert held.aggregate_name == f"users/{poisoned_id}"
@@ -201,18 +174,16 @@ async def test_a_poison_event_is_parked_while_others_flow_and_retry_resends_it(
         await running.stop()
 
     # The operator raises the limit (the default settings update the stream) and re-queues.
-    running = Running(await bootstrap_bridge(settings))  # type: ignore[arg-type]
+    running = await InProcessBridge.start(settings)
     try:
         async with api.engine.begin() as conn:
             assert await outbox_store.requeue_parked(conn, None) == 1
-        await wait_until(lambda: _count_is(nc, 4), what="the re-sent and the held-back events")
+        await eventually(lambda: stream_has(nc, 4), what="the re-sent and the held-back events")
     finally:
         await running.stop()
     name = f"users/{poisoned_id}"
     published = [
-        m.headers["ce-id"]
-        for m in await stream_messages(nc)  # type: ignore[arg-type]
-        if m.headers["ce-subject"] == name
+        m.headers["ce-id"] for m in await stream_messages(nc) if m.headers["ce-subject"] == name
     ]
     async with api.engine.connect() as conn:
         query = select(outbox.c.event_id).where(outbox.c.aggregate_name == name)
@@ -220,32 +191,48 @@ async def test_a_poison_event_is_parked_while_others_flow_and_retry_resends_it(
     assert published == list(committed)  # the poisoned user's events in commit order
 
 
-async def test_an_existing_stream_with_other_subjects_is_refused(
-    pg_url: str, nats_server: NatsServer, nc: object
-) -> None:
-    from nats.js.api import StreamConfig
-
-    await nc.jetstream().add_stream(StreamConfig(name="USER_V1", subjects=["other.>"]))  # type: ignore[attr-defined]
-    with pytest.raises(StreamConflict, match="other subjects"):
-        await bootstrap_bridge(relay_settings(pg_url, nats_server.url))  # type: ignore[arg-type]
-
-
 async def test_a_commit_wakes_the_relay_through_listen_notify(
-    api: Container, pg_url: str, start_bridge: object, nc: object
+    api: Container, pg_url: str, start_bridge: StartBridge, nc: Client
 ) -> None:
     # Polling every 10 minutes: only the NOTIFY of the commit can bring the event out quickly.
-    await start_bridge(pg_url, poll_interval_seconds=600)  # type: ignore[operator]
-    await asyncio.sleep(0.5)  # the relay's first (empty) round is over; it now waits
+    bridge = await start_bridge(pg_url, poll_interval_seconds=600)
+    await eventually(lambda: waits_for_a_wake_up(bridge, pg_url), what="the relay to wait")
     await make_history(api.handlers, users=1, updates=0)
-    await wait_until(lambda: _count_is(nc, 1), within=20, what="the event, woken by NOTIFY")
+    await eventually(lambda: stream_has(nc, 1), within=20, what="the event, woken by NOTIFY")
 
 
-async def test_a_stream_jetstream_refuses_is_a_clear_conflict(
-    pg_url: str, nats_server: NatsServer, nc: object
+async def waits_for_a_wake_up(bridge: InProcessBridge, url: str) -> bool:
+    """The relay leads, LISTENs, and runs no statement: its first (empty) round is over."""
+    leading = bridge.container.registry.get_sample_value("usersuite_bridge_leader") == 1
+    async with await psycopg.AsyncConnection.connect(conninfo(url), autocommit=True) as conn:
+        cursor = await conn.execute(
+            "SELECT count(*) FILTER (WHERE query ILIKE 'LISTEN%'), "
+            "count(*) FILTER (WHERE state <> 'idle') FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        row = await cursor.fetchone()
+    return leading and row == (1, 0)
+
+
+@pytest.mark.parametrize(
+    ("existing", "refusal"),
+    [
+        pytest.param(
+            StreamConfig(name="USER_V1", subjects=["other.>"]),
+            "other subjects",
+            id="our-stream-with-other-subjects",
+        ),
+        # Another stream already captures our subjects under another name.
+        pytest.param(
+            StreamConfig(name="SOMEONE_ELSE", subjects=["user.>"]),
+            "JetStream refused stream USER_V1",
+            id="another-stream-on-our-subjects",
+        ),
+    ],
+)
+async def test_a_stream_that_cannot_be_ours_is_a_clear_conflict(
+    pg_url: str, nats_server: NatsServer, nc: Client, existing: StreamConfig, refusal: str
 ) -> None:
-    from nats.js.api import StreamConfig
-
-    # Another stream already captures our subjects under another name.
-    await nc.jetstream().add_stream(StreamConfig(name="SOMEONE_ELSE", subjects=["user.>"]))  # type: ignore[attr-defined]
-    with pytest.raises(StreamConflict, match="JetStream refused stream USER_V1"):
-        await bootstrap_bridge(relay_settings(pg_url, nats_server.url))  # type: ignore[arg-type]
+    await nc.jetstream().add_stream(existing)
+    with pytest.raises(StreamConflict, match=refusal):
+        await bootstrap_bridge(relay_settings(pg_url, nats_server.url))

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from tests.support.events import wait_until
 from tests.support.nats import NatsServer
 from tests.support.replicas import replicas
+from tests.support.waiting import eventually
 from usersuite.ops.http import ops_listener
 
 pytestmark = pytest.mark.integration
@@ -39,13 +39,13 @@ async def test_healthz_fails_while_the_loop_is_stuck_and_recovers_when_it_moves(
                 replica.assert_running()
                 return await asyncio.to_thread(healthz, ops.port) == code
 
-            await wait_until(lambda: status_is(200), what="a live relay")
+            await eventually(lambda: status_is(200), what="a live relay")
             # The outbox locked away: the relay's claim waits on it, a wait it cannot name.
             async with await psycopg.AsyncConnection.connect(plain) as blocker:
                 await blocker.execute("LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE")
-                await wait_until(lambda: status_is(503), what="/healthz to fail")
+                await eventually(lambda: status_is(503), what="/healthz to fail")
                 await blocker.rollback()
-            await wait_until(lambda: status_is(200), what="/healthz to recover")
+            await eventually(lambda: status_is(200), what="/healthz to recover")
 
 
 async def test_the_relays_postgres_sessions_have_tcp_keepalives(

@@ -8,13 +8,16 @@ import pytest
 from prometheus_client import CollectorRegistry
 from sqlalchemy import func, select, update
 
-from tests.conftest import make_settings
-from tests.support.events import make_history, stream_count, wait_until
+from tests.support.events import make_history, stream_has
 from tests.support.nats import NatsServer
+from tests.support.settings import make_settings
+from tests.support.waiting import eventually, holds
 from usersuite.adapters.db import outbox_store
 from usersuite.adapters.db.tables import outbox
 from usersuite.adapters.nats.jetstream import connect
-from usersuite.bootstrap import BridgeContainer, Container, bootstrap_bridge
+from usersuite.api.container import Container
+from usersuite.bootstrap import bootstrap_bridge
+from usersuite.bridge.container import BridgeContainer
 
 pytestmark = pytest.mark.integration
 
@@ -46,12 +49,12 @@ async def test_metrics_count_published_events_and_the_backlog_drains(
     task = asyncio.create_task(bridge.relay.run(stopping))
     reader = await connect(nats_server.url, "reader", first_attempts=3)
     try:
-        await wait_until(lambda: _equals(stream_count(reader), 8), what="8 events")
+        await eventually(lambda: stream_has(reader, 8), what="8 events")
 
         async def drained() -> bool:
             return sample(registry, "usersuite_outbox_backlog") == 0 and bridge.relay.ready
 
-        await wait_until(drained, what="an empty backlog")
+        await eventually(drained, what="an empty backlog")
         assert sample(registry, "usersuite_outbox_published_total",
                       event_type="user.v1.UserCreated") == 4  # fmt: skip
         assert sample(registry, "usersuite_outbox_published_total",
@@ -61,9 +64,9 @@ async def test_metrics_count_published_events_and_the_backlog_drains(
         assert sample(registry, "usersuite_bridge_leader") == 1
         # NATS goes away: the bridge is no longer ready.
         nats_server.stop()
-        await wait_until(lambda: _false(bridge.relay.ready), what="not ready without NATS")
+        await eventually(holds(lambda: not bridge.relay.ready), what="not ready without NATS")
         nats_server.start()
-        await wait_until(lambda: _true(bridge.relay.ready), what="ready again")
+        await eventually(holds(lambda: bridge.relay.ready), what="ready again")
     finally:
         stopping.set()
         await asyncio.wait_for(task, 30)
@@ -83,7 +86,7 @@ async def test_dispatched_rows_older_than_the_retention_are_deleted_in_batches(
                 backlog = await outbox_store.backlog(conn)
             return backlog.pending == 0
 
-        await wait_until(dispatched, what="all rows dispatched")
+        await eventually(dispatched, what="all rows dispatched")
         # Age seven of the ten dispatched rows past the retention; keep three recent.
         old = datetime.now(UTC) - timedelta(hours=2)
         async with api.engine.begin() as conn:
@@ -96,19 +99,7 @@ async def test_dispatched_rows_older_than_the_retention_are_deleted_in_batches(
             async with api.engine.connect() as conn:
                 return await conn.scalar(select(func.count()).select_from(outbox)) == 3
 
-        await wait_until(purged, what="the old rows to be purged")
+        await eventually(purged, what="the old rows to be purged")
     finally:
         stopping.set()
         await asyncio.wait_for(task, 30)
-
-
-async def _equals(value: object, expected: int) -> bool:
-    return await value == expected  # type: ignore[misc]
-
-
-async def _false(value: bool) -> bool:
-    return not value
-
-
-async def _true(value: bool) -> bool:
-    return value

@@ -5,13 +5,10 @@ in the order they were written, whichever replica relayed them.
 """
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from nats.aio.client import Client
 
-from tests.conftest import Postgres, make_settings
-from tests.support.events import wait_until
 from tests.support.nats import NatsServer
 from tests.support.postgres import PostgresCluster
 from tests.support.replicas import (
@@ -22,19 +19,15 @@ from tests.support.replicas import (
     writing,
     written,
 )
+from tests.support.settings import make_settings
 from tests.support.tcp_proxy import TcpProxy
+from tests.support.waiting import eventually
 from usersuite.adapters.nats.jetstream import connect
-from usersuite.bootstrap import Container, bootstrap
+from usersuite.api.container import Container
+from usersuite.bootstrap import bootstrap
 
 pytestmark = pytest.mark.integration
 QUICK = {"rebalance_interval_seconds": 0.2, "batch_size": 50, "backoff_max_seconds": 1.0}
-
-
-@pytest.fixture
-async def nc(nats_server: NatsServer) -> AsyncIterator[Client]:
-    client = await connect(nats_server.url, "test-reader", first_attempts=5)
-    yield client
-    await client.close()
 
 
 async def shared(running: list[Replica]) -> bool:
@@ -49,18 +42,18 @@ async def test_three_replicas_share_the_partitions_through_a_nats_outage(
     api: Container, pg_url: str, nats_server: NatsServer, nc: Client
 ) -> None:
     async with replicas(3, pg_url, [nats_server.url], **QUICK) as running:
-        await wait_until(lambda: shared(running), what="16 partitions shared by 3")
+        await eventually(lambda: shared(running), what="16 partitions shared by 3")
         async with writing(api.handlers) as writer:
-            await wait_until(lambda: writer.past(100), what="writes under way")
+            await eventually(lambda: writer.past(100), what="writes under way")
             await asyncio.to_thread(nats_server.stop)
             before = writer.written
-            await wait_until(lambda: writer.past(before + 50), what="writes in the outage")
+            await eventually(lambda: writer.past(before + 50), what="writes in the outage")
             await asyncio.to_thread(nats_server.start)
             restarted = writer.written
-            await wait_until(lambda: writer.past(restarted + 50), what="more writes")
+            await eventually(lambda: writer.past(restarted + 50), what="more writes")
         reader = await connect(nats_server.url, "reader-after", first_attempts=5)
         try:
-            await wait_until(lambda: stream_holds_all(reader, pg_url), within=60, what="all")
+            await eventually(lambda: stream_holds_all(reader, pg_url), within=60, what="all")
             assert await assert_once_in_user_order(reader, pg_url) == writer.written
         finally:
             await reader.close()
@@ -68,32 +61,22 @@ async def test_three_replicas_share_the_partitions_through_a_nats_outage(
             replica.assert_running()
 
 
-@pytest.fixture
-def restartable() -> Iterator[tuple[PostgresCluster, str]]:
-    """A PostgreSQL cluster of this test's own, since the test restarts it."""
-    cluster = PostgresCluster().start()
-    try:
-        yield cluster, Postgres(cluster.url()).new_database()
-    finally:
-        cluster.remove()
-
-
 async def test_three_replicas_relay_through_a_postgres_restart(
-    restartable: tuple[PostgresCluster, str], nats_server: NatsServer, nc: Client
+    own_cluster: tuple[PostgresCluster, str], nats_server: NatsServer, nc: Client
 ) -> None:
-    cluster, url = restartable
+    cluster, url = own_cluster
     api = bootstrap(make_settings(url))
     try:
         async with replicas(3, url, [nats_server.url], **QUICK) as running:
-            await wait_until(lambda: shared(running), what="16 partitions shared")
+            await eventually(lambda: shared(running), what="16 partitions shared")
             async with writing(api.handlers) as writer:
-                await wait_until(lambda: writer.past(100), what="writes under way")
+                await eventually(lambda: writer.past(100), what="writes under way")
                 await asyncio.to_thread(cluster.restart)
                 after = writer.written
-                await wait_until(lambda: writer.past(after + 50), what="writes after it")
-            await wait_until(lambda: stream_holds_all(nc, url), within=60, what="all relayed")
+                await eventually(lambda: writer.past(after + 50), what="writes after it")
+            await eventually(lambda: stream_holds_all(nc, url), within=60, what="all relayed")
             assert await assert_once_in_user_order(nc, url) == writer.written
-            await wait_until(lambda: shared(running), what="shares after it")
+            await eventually(lambda: shared(running), what="shares after it")
     finally:
         await api.close()
 
@@ -111,24 +94,24 @@ async def test_a_bridge_cut_off_from_nats_hands_its_partitions_to_one_that_can_r
     try:
         async with replicas(2, pg_url, [proxy.url, nats_server.url], **handover) as running:
             cut, direct = running
-            await wait_until(lambda: shared(running), what="8 and 8 partitions")
+            await eventually(lambda: shared(running), what="8 and 8 partitions")
             proxy.cut()
             async with writing(api.handlers) as writer:
                 # The cut bridge fails to publish, gives up its share, and the other takes it.
-                await wait_until(lambda: _holds(direct, 16), within=30, what="the handover")
+                await eventually(lambda: _holds(direct, 16), within=30, what="the handover")
                 assert cut.partitions == 0
                 assert cut.container.relay.liveness.alive()  # a known wait, not a stall
                 handed_over = writer.written
-                await wait_until(lambda: writer.past(handed_over + 30), what="writes")
-            await wait_until(lambda: stream_holds_all(nc, pg_url), within=30, what="all relayed")
+                await eventually(lambda: writer.past(handed_over + 30), what="writes")
+            await eventually(lambda: stream_holds_all(nc, pg_url), within=30, what="all relayed")
             assert await assert_once_in_user_order(nc, pg_url) == writer.written
             assert healthz(cut) == healthz(direct) == 200
             # NATS answers the cut bridge again: it takes its share back; nothing repeats.
             proxy.restore()
-            await wait_until(lambda: shared(running), within=30, what="shares again")
+            await eventually(lambda: shared(running), within=30, what="shares again")
             async with writing(api.handlers) as more:
-                await wait_until(lambda: more.past(40), what="writes after the cut")
-            await wait_until(lambda: stream_holds_all(nc, pg_url), within=30, what="all again")
+                await eventually(lambda: more.past(40), what="writes after the cut")
+            await eventually(lambda: stream_holds_all(nc, pg_url), within=30, what="all again")
             assert await assert_once_in_user_order(nc, pg_url) == writer.written + more.written
             assert len(await written(pg_url)) == 40
     finally:

@@ -6,36 +6,22 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from nats.aio.client import Client
 
-from tests.conftest import make_settings
-from tests.support.events import (
-    STREAM,
-    make_history,
-    running_relay,
-    stream_has,
-    stream_messages,
-    wait_until,
-)
+from tests.support.events import STREAM, make_history, stream_has, stream_messages
 from tests.support.nats import NatsServer
-from usersuite.adapters.nats.jetstream import connect
-from usersuite.bootstrap import Container
+from tests.support.relaying import relaying
+from tests.support.settings import make_settings
+from tests.support.waiting import eventually, holds, stays_true_for
+from usersuite.api.container import Container
 from usersuite.consumer.tail import tail
 from usersuite.service import commands
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def nc(nats_server: NatsServer) -> AsyncIterator[Client]:
-    client = await connect(nats_server.url, "test-tail", first_attempts=5)
-    yield client
-    await client.close()
 
 
 async def consumers_on_stream(nc: Client, count: int) -> bool:
@@ -78,10 +64,10 @@ async def test_tail_waits_for_the_stream_to_exist(
     task = asyncio.create_task(
         tail(settings, subject="user.v1.>", from_start=False, out=out, limit=1)
     )
-    await asyncio.sleep(0.5)
+    await stays_true_for(holds(lambda: not task.done()), what="tail waiting for the stream")
     assert not task.done()
-    async with running_relay(pg_url, nats_server.url):
-        await wait_until(lambda: consumers_on_stream(nc, 1), what="tail's consumer")
+    async with relaying(pg_url, nats_server.url):
+        await eventually(lambda: consumers_on_stream(nc, 1), what="tail's consumer")
         await api.handlers.create_user(commands.CreateUser("User 7", "late7@example.com"))
         assert await asyncio.wait_for(task, 30) == 0
     [line] = [json.loads(line) for line in out.getvalue().splitlines()]
@@ -93,13 +79,13 @@ async def test_tail_prints_new_events_only(
 ) -> None:
     out = io.StringIO()
     settings = make_settings(pg_url, nats_url=nats_server.url)
-    async with running_relay(pg_url, nats_server.url):
+    async with relaying(pg_url, nats_server.url):
         before = await make_history(api.handlers, users=1, updates=0)
-        await wait_until(lambda: stream_has(nc, 1), what="the earlier event")
+        await eventually(lambda: stream_has(nc, 1), what="the earlier event")
         task = asyncio.create_task(
             tail(settings, subject="user.v1.>", from_start=False, out=out, limit=2)
         )
-        await wait_until(lambda: consumers_on_stream(nc, 1), what="tail's consumer")
+        await eventually(lambda: consumers_on_stream(nc, 1), what="tail's consumer")
         assert not task.done()
         assert out.getvalue() == ""
         # Only what is published from now on is printed.
@@ -124,9 +110,9 @@ async def test_tail_prints_new_events_only(
 async def test_tail_from_start_replays_earlier_events(
     api: Container, pg_url: str, nats_server: NatsServer, nc: Client
 ) -> None:
-    async with running_relay(pg_url, nats_server.url):
+    async with relaying(pg_url, nats_server.url):
         await make_history(api.handlers, users=3, updates=0)
-        await wait_until(lambda: stream_has(nc, 3), what="3 events")
+        await eventually(lambda: stream_has(nc, 3), what="3 events")
     out = io.StringIO()
     settings = make_settings(pg_url, nats_url=nats_server.url)
     run = tail(settings, subject="user.v1.>", from_start=True, out=out, limit=3)
@@ -142,9 +128,9 @@ async def test_tail_from_start_replays_earlier_events(
 async def test_the_cli_tails_with_a_subject_filter_from_the_start(
     api: Container, pg_url: str, nats_server: NatsServer, nc: Client, tmp_path: Path
 ) -> None:
-    async with running_relay(pg_url, nats_server.url):
+    async with relaying(pg_url, nats_server.url):
         ids = await make_history(api.handlers, users=2, updates=1)
-        await wait_until(lambda: stream_has(nc, 4), what="4 events")
+        await eventually(lambda: stream_has(nc, 4), what="4 events")
     env = {**os.environ, "USERSUITE_NATS_URL": nats_server.url}
     usersuite = Path(sys.executable).with_name("usersuite")
     command = [

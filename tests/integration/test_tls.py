@@ -1,7 +1,5 @@
 """TLS and mutual TLS through real channels: who may connect, and what a certificate may do."""
 
-from collections.abc import AsyncIterator, Awaitable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,20 +7,20 @@ import grpc
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import make_settings
 from tests.support.certs import CertificateAuthority, Issued
-from tests.support.status import Details, details_of
-from user.v1 import events_pb2, user_pb2, user_pb2_grpc
+from tests.support.serving import serving
+from tests.support.status import failure
+from tests.support.stubs import AsyncUserStub
+from user.v1 import events_pb2, user_pb2
 from usersuite.adapters.db.tables import outbox
-from usersuite.api.server import start
+from usersuite.api.container import Container
 from usersuite.api.tls import server_credentials
-from usersuite.bootstrap import Container, bootstrap
 from usersuite.config import TlsSettings
 from usersuite.service import commands
 
 pytestmark = pytest.mark.integration
 Code = grpc.StatusCode
-Stub = user_pb2_grpc.UserServiceStub
+Stub = AsyncUserStub
 HS256_SECRET = "tls-test-hs256-secret-0123456789abcdef"
 SPIFFE_ID = "spiffe://usersuite.test/svc-a"
 CALL_TIMEOUT = 10.0
@@ -65,17 +63,6 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     )
 
 
-@asynccontextmanager
-async def serving(database_url: str, **overrides: object) -> AsyncIterator[tuple[int, Container]]:
-    container = bootstrap(make_settings(database_url, **overrides))
-    running = await start(container, "127.0.0.1:0")
-    try:
-        yield running.port, container
-    finally:
-        await running.stop(0)
-        await container.close()
-
-
 def tls_channel(port: int, trust: bytes, client: Issued | None = None) -> grpc.aio.Channel:
     credentials = grpc.ssl_channel_credentials(
         root_certificates=trust,
@@ -84,12 +71,6 @@ def tls_channel(port: int, trust: bytes, client: Issued | None = None) -> grpc.a
     )
     # 127.0.0.1, not localhost: the server certificate's IP SAN is what gets verified.
     return grpc.aio.secure_channel(f"127.0.0.1:{port}", credentials)
-
-
-async def failure(call: Awaitable[object]) -> Details:
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await call
-    return details_of(caught.value)
 
 
 async def list_users(channel: grpc.aio.Channel) -> user_pb2.ListUsersResponse:
@@ -111,8 +92,8 @@ async def recorded_principals(container: Container) -> list[str]:
 
 async def test_plaintext_client_cannot_call_a_tls_server(sqlite_url: str, pki: Pki) -> None:
     async with (
-        serving(sqlite_url, tls=pki.tls(mutual=False)) as (port, _),
-        grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel,
+        serving(sqlite_url, tls=pki.tls(mutual=False)) as served,
+        grpc.aio.insecure_channel(served.target) as channel,
     ):
         details = await failure(list_users(channel))
 
@@ -121,8 +102,8 @@ async def test_plaintext_client_cannot_call_a_tls_server(sqlite_url: str, pki: P
 
 async def test_tls_client_that_trusts_the_ca_can_call(sqlite_url: str, pki: Pki) -> None:
     async with (
-        serving(sqlite_url, tls=pki.tls(mutual=False)) as (port, _),
-        tls_channel(port, pki.ca.cert_pem) as channel,
+        serving(sqlite_url, tls=pki.tls(mutual=False)) as served,
+        tls_channel(served.port, pki.ca.cert_pem) as channel,
     ):
         created = await Stub(channel).CreateUser(
             create_request("ada@example.com"), timeout=CALL_TIMEOUT
@@ -134,8 +115,8 @@ async def test_tls_client_that_trusts_the_ca_can_call(sqlite_url: str, pki: Pki)
 
 async def test_tls_client_that_does_not_trust_the_server_fails(sqlite_url: str, pki: Pki) -> None:
     async with (
-        serving(sqlite_url, tls=pki.tls(mutual=False)) as (port, _),
-        tls_channel(port, pki.foreign_ca.cert_pem) as channel,
+        serving(sqlite_url, tls=pki.tls(mutual=False)) as served,
+        tls_channel(served.port, pki.foreign_ca.cert_pem) as channel,
     ):
         details = await failure(list_users(channel))
 
@@ -148,8 +129,8 @@ async def test_mtls_refuses_clients_without_a_trusted_certificate(
 ) -> None:
     certificate = None if client == "no certificate" else pki.foreign_client
     async with (
-        serving(sqlite_url, tls=pki.tls(mutual=True)) as (port, _),
-        tls_channel(port, pki.ca.cert_pem, certificate) as channel,
+        serving(sqlite_url, tls=pki.tls(mutual=True)) as served,
+        tls_channel(served.port, pki.ca.cert_pem, certificate) as channel,
     ):
         details = await failure(list_users(channel))
 
@@ -160,8 +141,8 @@ async def test_mtls_accepts_a_client_certificate_from_the_client_ca(
     sqlite_url: str, pki: Pki
 ) -> None:
     async with (
-        serving(sqlite_url, tls=pki.tls(mutual=True)) as (port, _),
-        tls_channel(port, pki.ca.cert_pem, pki.client) as channel,
+        serving(sqlite_url, tls=pki.tls(mutual=True)) as served,
+        tls_channel(served.port, pki.ca.cert_pem, pki.client) as channel,
     ):
         listed = await list_users(channel)
 
@@ -175,11 +156,11 @@ async def test_certificate_with_mtls_scopes_reads_but_cannot_write(
     sqlite_url: str, pki: Pki
 ) -> None:
     auth = {"enabled": True, "hs256_secret": HS256_SECRET, "mtls_scopes": ["users.read"]}
-    async with serving(sqlite_url, tls=pki.tls(mutual=True), auth=auth) as (port, container):
-        seeded = await container.handlers.create_user(
+    async with serving(sqlite_url, tls=pki.tls(mutual=True), auth=auth) as served:
+        seeded = await served.container.handlers.create_user(
             commands.CreateUser(display_name="Ada", email="ada@example.com")
         )
-        async with tls_channel(port, pki.ca.cert_pem, pki.client) as channel:
+        async with tls_channel(served.port, pki.ca.cert_pem, pki.client) as channel:
             stub = Stub(channel)
             got = await stub.GetUser(
                 user_pb2.GetUserRequest(name=f"users/{seeded.id}"), timeout=CALL_TIMEOUT
@@ -208,10 +189,10 @@ async def test_certificate_identity_is_the_principal(
         "hs256_secret": HS256_SECRET,
         "mtls_scopes": ["users.read", "users.write"],
     }
-    async with serving(sqlite_url, tls=pki.tls(mutual=True), auth=auth) as (port, container):
-        async with tls_channel(port, pki.ca.cert_pem, getattr(pki, client)) as channel:
+    async with serving(sqlite_url, tls=pki.tls(mutual=True), auth=auth) as served:
+        async with tls_channel(served.port, pki.ca.cert_pem, getattr(pki, client)) as channel:
             await Stub(channel).CreateUser(create_request("ada@example.com"), timeout=CALL_TIMEOUT)
-        principals = await recorded_principals(container)
+        principals = await recorded_principals(served.container)
 
     assert principals == [identity]
 
@@ -221,8 +202,8 @@ async def test_certificate_without_mtls_scopes_still_needs_a_token(
 ) -> None:
     auth = {"enabled": True, "hs256_secret": HS256_SECRET, "mtls_scopes": []}
     async with (
-        serving(sqlite_url, tls=pki.tls(mutual=True), auth=auth) as (port, _),
-        tls_channel(port, pki.ca.cert_pem, pki.client) as channel,
+        serving(sqlite_url, tls=pki.tls(mutual=True), auth=auth) as served,
+        tls_channel(served.port, pki.ca.cert_pem, pki.client) as channel,
     ):
         read = await failure(list_users(channel))
         write = await failure(

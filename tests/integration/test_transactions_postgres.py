@@ -8,14 +8,16 @@ import grpc
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 from tests.support.status import details_of
+from tests.support.stubs import AsyncUserStub
 from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.adapters.db.tables import idempotency, outbox, users
 from usersuite.adapters.db.unit_of_work import SqlUnitOfWork
+from usersuite.api.container import Container
 from usersuite.api.mapping import encode_event
 from usersuite.api.server import UserServer, start
-from usersuite.bootstrap import Container, bootstrap
+from usersuite.bootstrap import bootstrap
 from usersuite.service import commands
 from usersuite.service.errors import ServiceUnavailable
 from usersuite.service.handlers import UserHandlers, utc_now
@@ -36,7 +38,7 @@ async def pg_container(pg_url: str) -> AsyncIterator[Container]:
 
 
 @pytest.fixture
-async def pg_stub(pg_container: Container) -> AsyncIterator[user_pb2_grpc.UserServiceStub]:
+async def pg_stub(pg_container: Container) -> AsyncIterator[AsyncUserStub]:
     running: UserServer = await start(pg_container, "127.0.0.1:0")
     async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
         yield user_pb2_grpc.UserServiceStub(channel)
@@ -49,7 +51,7 @@ async def count(container: Container, table: object) -> int:
 
 
 async def test_100_concurrent_creates_with_one_request_id_create_one_user(
-    pg_stub: user_pb2_grpc.UserServiceStub, pg_container: Container
+    pg_stub: AsyncUserStub, pg_container: Container
 ) -> None:
     request = user_pb2.CreateUserRequest(
         user=user_pb2.User(display_name="Once", email="once@example.com"),
@@ -63,7 +65,7 @@ async def test_100_concurrent_creates_with_one_request_id_create_one_user(
 
 
 async def test_concurrent_updates_with_one_etag_exactly_one_wins(
-    pg_stub: user_pb2_grpc.UserServiceStub, pg_container: Container
+    pg_stub: AsyncUserStub, pg_container: Container
 ) -> None:
     user = await pg_stub.CreateUser(
         user_pb2.CreateUserRequest(
@@ -110,7 +112,7 @@ async def test_an_encoder_failure_leaves_neither_row_nor_event(pg_container: Con
         raise RuntimeError("encoder exploded")
 
     handlers = UserHandlers(
-        lambda: SqlUnitOfWork(pg_container.engine, broken_encoder, utc_now),  # type: ignore[arg-type]
+        lambda: SqlUnitOfWork(pg_container.engine, broken_encoder, utc_now),
         PageTokenCodec(b"k" * 32),
     )
     with pytest.raises(RuntimeError, match="encoder exploded"):
@@ -120,7 +122,7 @@ async def test_an_encoder_failure_leaves_neither_row_nor_event(pg_container: Con
 
 
 async def test_unreachable_database_is_service_unavailable() -> None:
-    from tests.support.postgres import free_port
+    from tests.support.ports import free_port
 
     dead = make_settings(
         f"postgresql+psycopg://nobody:pw@127.0.0.1:{free_port()}/none",

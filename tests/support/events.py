@@ -1,46 +1,63 @@
 """Reading what landed in JetStream, and producing events through the real handlers."""
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from nats.aio.client import Client
 
-from usersuite.bootstrap import bootstrap_bridge
-from usersuite.config import Settings
+from user.v1 import events_pb2
 from usersuite.service import commands
 from usersuite.service.handlers import UserHandlers
 
 STREAM = "USER_V1"
+CONCURRENT_WRITERS = 8
 
 
-async def stream_messages(nc: Client, stream: str = STREAM) -> list[Any]:
+async def stream_count(nc: Client, stream: str = STREAM) -> int:
+    """How many messages the stream holds. Every caller waits after a relay provisioned the
+    stream, so a missing stream or an unreachable server is an error, not "none yet"."""
+    return int((await nc.jetstream().stream_info(stream)).state.messages)
+
+
+async def stream_has(nc: Client, count: int, stream: str = STREAM) -> bool:
+    return await stream_count(nc, stream) == count
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A message as the stream stores it; every message the relay publishes has headers."""
+
+    subject: str
+    seq: int
+    data: bytes
+    headers: dict[str, str]
+
+
+async def stream_messages(nc: Client, stream: str = STREAM) -> list[Stored]:
     """Every message stored in the stream, in stream order."""
     js = nc.jetstream()
     info = await js.stream_info(stream)
     first, last = info.state.first_seq, info.state.last_seq
     if info.state.messages == 0:
         return []
-    return [await js.get_msg(stream, seq) for seq in range(first, last + 1)]
+    stored = []
+    for seq in range(first, last + 1):
+        raw = await js.get_msg(stream, seq)
+        stored.append(Stored(str(raw.subject), seq, raw.data or b"", dict(raw.headers or {})))
+    return stored
 
 
-async def wait_until(
-    check: Callable[[], Awaitable[bool]], within: float = 30.0, what: str = "condition"
-) -> None:
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.05)
+def decode(msg: Stored) -> Any:
+    """The event message (UserCreated, ...) that `msg` carries, by its ce-type header."""
+    message_type = getattr(events_pb2, msg.headers["ce-type"].rsplit(".", 1)[1])
+    return message_type.FromString(msg.data)
 
 
-async def stream_count(nc: Client, stream: str = STREAM) -> int:
-    try:
-        return int((await nc.jetstream().stream_info(stream)).state.messages)
-    except Exception:
-        return -1
+def event_key(msg: Stored) -> tuple[str, int]:
+    """(aggregate_name, aggregate_version) from the message's protobuf payload."""
+    metadata = decode(msg).metadata
+    return str(metadata.aggregate_name), int(metadata.aggregate_version)
 
 
 async def make_history(handlers: UserHandlers, users: int, updates: int) -> list[str]:
@@ -59,30 +76,22 @@ async def make_history(handlers: UserHandlers, users: int, updates: int) -> list
     return ids
 
 
-def relay_settings(db_url: str, nats_url: str, **bridge: object) -> Settings:
-    """Settings for a relay that polls and backs off quickly, as tests want."""
-    from tests.conftest import make_settings
+async def write_history(
+    handlers: UserHandlers, users: int, events_per_user: int, tag: str = "user"
+) -> list[str]:
+    """Creates `users` users concurrently, each then updated until it has `events_per_user`
+    events; one user's changes one after another."""
+    # No more writers than the engine's pool holds, so none waits out the pool's timeout on a
+    # busy machine.
+    writers = asyncio.Semaphore(CONCURRENT_WRITERS)
 
-    values = {"poll_interval_seconds": 0.2, "backoff_initial_seconds": 0.05, **bridge}
-    return make_settings(db_url, nats_url=nats_url, bridge=values)
+    async def one(i: int) -> str:
+        async with writers:
+            user = await handlers.create_user(
+                commands.CreateUser(display_name=f"User {i}", email=f"{tag}{i}@example.com")
+            )
+            for n in range(events_per_user - 1):
+                await handlers.update_user(commands.UpdateUser(user.id, {"display_name": f"N {n}"}))
+            return user.id
 
-
-@asynccontextmanager
-async def running_relay(db_url: str, nats_url: str) -> AsyncIterator[None]:
-    """The real relay (as `usersuite bridge` runs it) until the block ends."""
-    container = await bootstrap_bridge(relay_settings(db_url, nats_url))
-    stopping = asyncio.Event()
-    task = asyncio.create_task(container.relay.run(stopping))
-    try:
-        yield
-    finally:
-        stopping.set()
-        await asyncio.wait_for(task, 30)
-        await container.close()
-
-
-async def stream_has(nc: Client, count: int, stream: str = STREAM) -> bool:
-    try:
-        return int((await nc.jetstream().stream_info(stream)).state.messages) == count
-    except Exception:
-        return False
+    return list(await asyncio.gather(*(one(i) for i in range(users))))

@@ -5,7 +5,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.support.postgres import free_port, wait_for_port
+from tests.support.ports import free_port, wait_for_port
 from usersuite.adapters.nats.embedded import nats_server_binary
 
 

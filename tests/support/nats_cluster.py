@@ -1,7 +1,7 @@
 """A 3-node nats-server JetStream cluster on free loopback ports (routes, replicated streams)."""
 
 from tests.support.nats import NatsServer
-from tests.support.postgres import free_port
+from tests.support.ports import free_port
 
 CLUSTER_NAME = "usersuite-test"
 

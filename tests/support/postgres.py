@@ -1,22 +1,21 @@
-"""A throwaway PostgreSQL cluster on a free loopback port, for tests (initdb + pg_ctl)."""
+"""PostgreSQL for tests: a throwaway cluster on a free loopback port (initdb + pg_ctl), and the
+databases tests create on it, migrated or empty."""
 
 import contextlib
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
+import uuid
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
+from sqlalchemy.engine import make_url
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.support.ports import free_port
+from usersuite.adapters.db import migrate
 
 
 def postgres_bin_dir() -> Path:
@@ -95,15 +94,78 @@ class PostgresCluster:
 
     def create_database(self, name: str) -> str:
         with psycopg.connect(self.url(driver="postgresql"), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         return self.url(name)
 
 
-def wait_for_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+def conninfo(url: str) -> str:
+    """A SQLAlchemy URL as psycopg takes it."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def lock_waiters(url: str, statement: str = "%") -> int:
+    """Statements of other sessions (those like `statement`) waiting for a lock right now."""
+    async with await psycopg.AsyncConnection.connect(conninfo(url), autocommit=True) as conn:
+        cursor = await conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND datname = current_database() AND pid <> pg_backend_pid() AND query ILIKE %s",
+            (statement,),
+        )
+        row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+
+class Postgres:
+    """Creates databases on the session's server: our own cluster or USERSUITE_TEST_DATABASE_URL."""
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = admin_url
+        self.template = f"usersuite_template_{uuid.uuid4().hex[:8]}"
+        self._execute("CREATE DATABASE {}", self.template)
+        migrate.upgrade(self._url(self.template))
+
+    def _url(self, database: str) -> str:
+        url = make_url(self.admin_url).set(drivername="postgresql+psycopg", database=database)
+        return url.render_as_string(hide_password=False)
+
+    def _execute(self, statement: str, *names: str) -> None:
+        """Runs `statement` with `names` quoted as identifiers into its `{}` places."""
+        query = sql.SQL(statement).format(*map(sql.Identifier, names))
+        with psycopg.connect(conninfo(self.admin_url), autocommit=True) as conn:
+            conn.execute(query)
+
+    def new_database(self) -> str:
+        """A database at the current schema (a copy of the migrated template)."""
+        name = f"usersuite_test_{uuid.uuid4().hex[:12]}"
+        self._execute("CREATE DATABASE {} TEMPLATE {}", name, self.template)
+        return self._url(name)
+
+    def empty_database(self) -> str:
+        """A database with no schema at all, for what migrates it (`usersuite migrate`)."""
+        name = f"usersuite_e2e_{uuid.uuid4().hex[:12]}"
+        self._execute("CREATE DATABASE {} TEMPLATE template0", name)
+        return self._url(name)
+
+    def drop_database(self, url: str) -> None:
+        self._execute("DROP DATABASE IF EXISTS {} WITH (FORCE)", str(make_url(url).database))
+
+    def close(self) -> None:
+        self._execute("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.template)
+
+
+class EmptyDatabases:
+    """Empty databases made on demand, all dropped together."""
+
+    def __init__(self, postgres: Postgres) -> None:
+        self._postgres = postgres
+        self._created: list[str] = []
+
+    def create(self) -> str:
+        url = self._postgres.empty_database()
+        self._created.append(url)
+        return url
+
+    def drop_all(self) -> None:
+        for url in self._created:
+            self._postgres.drop_database(url)
+        self._created.clear()

@@ -10,7 +10,8 @@ import psycopg
 from nats.aio.client import Client
 from sqlalchemy.engine import make_url
 
-from tests.support.events import relay_settings, stream_messages
+from tests.support.events import stream_messages
+from tests.support.settings import relay_settings
 from user.v1 import events_pb2
 from usersuite.bootstrap import bootstrap_bridge
 from usersuite.bridge.container import BridgeContainer

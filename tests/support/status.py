@@ -1,8 +1,11 @@
 """Reads google.rpc details out of a failed call, for assertions."""
 
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
+from typing import cast
 
 import grpc
+import pytest
 from google.rpc import error_details_pb2, status_pb2
 
 
@@ -17,12 +20,15 @@ class Details:
     retry_delay_seconds: float | None = None
 
 
-def details_of(error: grpc.aio.AioRpcError | grpc.RpcError) -> Details:
+def details_of(error: grpc.RpcError) -> Details:
     """The status code, ErrorInfo, BadRequest and RetryInfo of a failed call."""
-    code = error.code()  # type: ignore[attr-defined]
-    raw = [v for k, v in (error.trailing_metadata() or ()) if k == "grpc-status-details-bin"]  # type: ignore[attr-defined]
+    # Every error grpc raises for a call, sync or asyncio, is also the call (grpc.Call).
+    call = cast(grpc.Call, error)
+    code = call.code()
+    trailers = cast(Iterable[tuple[str, bytes]], call.trailing_metadata() or ())
+    raw = [value for key, value in trailers if key == "grpc-status-details-bin"]
     if not raw:
-        return Details(code=code, message=error.details())  # type: ignore[attr-defined]
+        return Details(code=code, message=call.details() or "")
     status = status_pb2.Status.FromString(raw[0])
     assert status.code == code.value[0], "status proto code differs from the call's code"
     result = Details(code=code, message=status.message)
@@ -44,3 +50,10 @@ def details_of(error: grpc.aio.AioRpcError | grpc.RpcError) -> Details:
             detail.Unpack(retry)
             result.retry_delay_seconds = retry.retry_delay.ToNanoseconds() / 1e9
     return result
+
+
+async def failure(call: Awaitable[object]) -> Details:
+    """The details of `call`, which must fail."""
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call
+    return details_of(caught.value)

@@ -9,7 +9,7 @@ restore, as TCP retransmits them when a partition heals.
 import asyncio
 import contextlib
 
-from tests.support.postgres import free_port
+from tests.support.ports import free_port
 
 CHUNK = 64 * 1024
 

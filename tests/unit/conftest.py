@@ -1,40 +1,10 @@
 """Unit-tier fixtures: handlers over the in-memory fakes, a stepping clock and predictable ids."""
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
-from tests.unit.fakes import FakeDatabase
+from tests.support.fakes import PAGE_TOKEN_KEY, Counter, FakeDatabase, SteppingClock
 from usersuite.service.handlers import UserHandlers
 from usersuite.service.page_tokens import PageTokenCodec
-
-T0 = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
-PAGE_TOKEN_KEY = b"unit-test-page-token-key-0123456789"
-
-
-class SteppingClock:
-    """Returns T0, T0+1s, T0+2s, ...: every call is a distinct, predictable instant."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def __call__(self) -> datetime:
-        now = T0 + timedelta(seconds=self.calls)
-        self.calls += 1
-        return now
-
-
-class Counter:
-    """Numbered ids from a template, so a test can tell which call produced which id."""
-
-    def __init__(self, template: str) -> None:
-        self.template = template
-        self.issued: list[str] = []
-
-    def __call__(self) -> str:
-        value = self.template.format(len(self.issued) + 1)
-        self.issued.append(value)
-        return value
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -10,7 +11,7 @@ from pydantic import ValidationError
 from usersuite.config import Settings, redact_url
 
 GOOD_SECRET = "prod-page-token-secret-0123456789abcdef"
-DEV = {"mode": "dev"}
+DEV: dict[str, Any] = {"mode": "dev"}
 
 
 @pytest.fixture(autouse=True)

@@ -1,18 +1,19 @@
 """The consumer's decisions (handle, skip, retry, dead-letter) with a fake NATS and SQLite."""
 
-import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from tests.support.waiting import eventually, holds
 from user.v1 import events_pb2
 from usersuite.consumer import (
     DLQ_CONSUMER,
@@ -96,7 +97,7 @@ class Handler:
             raise RuntimeError("downstream said no")
 
 
-def created_message(num_delivered: int = 1, **headers: str) -> FakeMsg:
+def created_message(num_delivered: int = 1, **headers: Any) -> FakeMsg:
     event = events_pb2.UserCreated()
     event.metadata.event_id = EVENT_ID
     event.metadata.aggregate_name = "users/u1"
@@ -126,8 +127,18 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
 SETTINGS = ConsumerSettings(durable="unit", max_deliver=3, backoff_seconds=(1.0, 5.0))
 
 
-def consumer_for(engine: AsyncEngine, handler: Handler, client: FakeClient) -> Consumer:
-    return Consumer(client, engine, handler, SETTINGS)  # type: ignore[arg-type]
+def consumer_for(
+    engine: AsyncEngine,
+    handler: Callable[[Event, AsyncConnection], Awaitable[None]],
+    client: FakeClient,
+    settings: ConsumerSettings = SETTINGS,
+) -> Consumer:
+    # The fakes stand in for the nats-py client and message: they have the parts Consumer uses.
+    return Consumer(cast(Client, client), engine, handler, settings)
+
+
+async def process(consumer: Consumer, msg: FakeMsg) -> Outcome:
+    return await consumer.process(cast(Msg, msg))
 
 
 async def inbox_rows(engine: AsyncEngine) -> int:
@@ -179,8 +190,8 @@ async def test_a_new_event_is_handled_once_and_acknowledged(engine: AsyncEngine)
     consumer = consumer_for(engine, handler, client)
     first, again = created_message(), created_message(num_delivered=2)
 
-    assert await consumer.process(first) is Outcome.HANDLED  # type: ignore[arg-type]
-    assert await consumer.process(again) is Outcome.DUPLICATE  # type: ignore[arg-type]
+    assert await process(consumer, first) is Outcome.HANDLED
+    assert await process(consumer, again) is Outcome.DUPLICATE
 
     assert first.settled == [("ack", None)]
     assert again.settled == [("ack", None)]
@@ -199,7 +210,7 @@ async def test_a_failure_rolls_back_and_naks_with_the_backoff_delay(engine: Asyn
     consumer = consumer_for(engine, handler, client)
     attempts = [created_message(num_delivered=n) for n in (1, 2, 3)]
 
-    outcomes = [await consumer.process(msg) for msg in attempts]  # type: ignore[arg-type]
+    outcomes = [await process(consumer, msg) for msg in attempts]
 
     assert outcomes == [Outcome.RETRY, Outcome.RETRY, Outcome.HANDLED]
     assert [msg.settled for msg in attempts] == [[("nak", 1.0)], [("nak", 5.0)], [("ack", None)]]
@@ -214,7 +225,7 @@ async def test_the_last_failed_delivery_is_dead_lettered_then_terminated(
     consumer = consumer_for(engine, handler, client)
     last = created_message(num_delivered=3)
 
-    assert await consumer.process(last) is Outcome.DEAD_LETTERED  # type: ignore[arg-type]
+    assert await process(consumer, last) is Outcome.DEAD_LETTERED
 
     assert last.settled == [("term", None)]
     [dead] = client.js.published
@@ -238,7 +249,7 @@ async def test_the_spare_delivery_is_dead_lettered_without_calling_the_handler(
     consumer = consumer_for(engine, handler, client)
     spare = created_message(num_delivered=4)
 
-    assert await consumer.process(spare) is Outcome.DEAD_LETTERED  # type: ignore[arg-type]
+    assert await process(consumer, spare) is Outcome.DEAD_LETTERED
 
     assert handler.calls == []
     assert spare.settled == [("term", None)]
@@ -252,10 +263,10 @@ async def test_the_spare_delivery_of_an_event_already_handled_is_just_acknowledg
 ) -> None:
     handler, client = Handler(), FakeClient()
     consumer = consumer_for(engine, handler, client)
-    await consumer.process(created_message(num_delivered=3))  # type: ignore[arg-type]
+    await process(consumer, created_message(num_delivered=3))
     spare = created_message(num_delivered=4)  # the ack of delivery 3 was lost
 
-    assert await consumer.process(spare) is Outcome.DUPLICATE  # type: ignore[arg-type]
+    assert await process(consumer, spare) is Outcome.DUPLICATE
     assert spare.settled == [("ack", None)]
     assert client.js.published == []
 
@@ -267,16 +278,17 @@ async def test_when_the_dead_letter_cannot_be_published_the_message_is_naked(
     consumer = consumer_for(engine, handler, client)
     last = created_message(num_delivered=3)
 
-    assert await consumer.process(last) is Outcome.RETRY  # type: ignore[arg-type]
+    assert await process(consumer, last) is Outcome.RETRY
     assert last.settled == [("nak", 5.0)]
 
 
 async def test_an_unknown_event_type_is_dead_lettered_at_once(engine: AsyncEngine) -> None:
     handler, client = Handler(), FakeClient()
     consumer = consumer_for(engine, handler, client)
-    future = created_message(**{"ce-type": "user.v1.UserSuspended"})
+    headers: dict[str, Any] = {"ce-type": "user.v1.UserSuspended"}
+    future = created_message(**headers)
 
-    assert await consumer.process(future) is Outcome.DEAD_LETTERED  # type: ignore[arg-type]
+    assert await process(consumer, future) is Outcome.DEAD_LETTERED
     assert handler.calls == []
     assert future.settled == [("term", None)]
     assert "unknown event type" in client.js.published[0]["headers"][DLQ_REASON]
@@ -285,14 +297,18 @@ async def test_an_unknown_event_type_is_dead_lettered_at_once(engine: AsyncEngin
 async def test_a_long_handler_keeps_its_message_with_in_progress_acks(
     engine: AsyncEngine,
 ) -> None:
-    async def slow(event: Event, conn: AsyncConnection) -> None:
-        await asyncio.sleep(0.2)
-
-    settings = ConsumerSettings(durable="unit", ack_wait_seconds=0.05)
-    consumer = Consumer(FakeClient(), engine, slow, settings)  # type: ignore[arg-type]
     msg = created_message()
 
-    assert await consumer.process(msg) is Outcome.HANDLED  # type: ignore[arg-type]
+    async def slow(event: Event, conn: AsyncConnection) -> None:
+        # Works on past the ack wait until the consumer has told JetStream it still is.
+        await eventually(
+            holds(lambda: ("in_progress", None) in msg.settled), within=10, what="in progress"
+        )
+
+    settings = ConsumerSettings(durable="unit", ack_wait_seconds=0.05)
+    consumer = consumer_for(engine, slow, FakeClient(), settings)
+
+    assert await process(consumer, msg) is Outcome.HANDLED
     assert msg.settled[-1] == ("ack", None)
     assert ("in_progress", None) in msg.settled[:-1]
 
@@ -303,8 +319,8 @@ async def test_a_long_reason_is_one_bounded_header_line(engine: AsyncEngine) -> 
     async def verbose(event: Event, conn: AsyncConnection) -> None:
         raise ValueError("line one\r\nline two " + "x" * 5000)
 
-    consumer = Consumer(client, engine, verbose, SETTINGS)  # type: ignore[arg-type]
-    await consumer.process(created_message(num_delivered=3))  # type: ignore[arg-type]
+    consumer = consumer_for(engine, verbose, client)
+    await process(consumer, created_message(num_delivered=3))
 
     reason = client.js.published[0]["headers"][DLQ_REASON]
     assert reason.startswith("ValueError: line one line two xxx")

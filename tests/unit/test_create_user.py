@@ -2,8 +2,7 @@
 
 import pytest
 
-from tests.unit.conftest import T0, Counter
-from tests.unit.fakes import FakeDatabase
+from tests.support.fakes import T0, Counter, FakeDatabase
 from usersuite.domain.errors import (
     EmailAlreadyExists,
     RequestIdReused,
@@ -119,25 +118,34 @@ async def test_a_single_invalid_field_is_named_by_its_request_path(
     assert db.users == []
 
 
-async def test_a_taken_user_id_fails_with_user_already_exists(
-    handlers: UserHandlers, db: FakeDatabase
+@pytest.mark.parametrize(
+    ("first", "second", "error"),
+    [
+        pytest.param(
+            {"user_id": "ada-lovelace"},
+            {"user_id": "ada-lovelace", "email": "other@example.com"},
+            UserAlreadyExists,
+            id="a-taken-user-id-fails-with-user-already-exists",
+        ),
+        pytest.param(
+            {"email": "ada@example.com"},
+            {"email": "ADA@example.com", "display_name": "Someone"},
+            EmailAlreadyExists,
+            id="a-taken-email-fails-regardless-of-case",
+        ),
+    ],
+)
+async def test_a_taken_identity_fails_and_changes_nothing(
+    handlers: UserHandlers,
+    db: FakeDatabase,
+    first: dict[str, str],
+    second: dict[str, str],
+    error: type[Exception],
 ) -> None:
-    await handlers.create_user(create(user_id="ada-lovelace"))
+    await handlers.create_user(create(**first))
 
-    with pytest.raises(UserAlreadyExists):
-        await handlers.create_user(create(user_id="ada-lovelace", email="other@example.com"))
-
-    assert len(db.users) == 1
-    assert len(db.events) == 1
-
-
-async def test_a_taken_email_fails_regardless_of_case(
-    handlers: UserHandlers, db: FakeDatabase
-) -> None:
-    await handlers.create_user(create(email="ada@example.com"))
-
-    with pytest.raises(EmailAlreadyExists):
-        await handlers.create_user(create(email="ADA@example.com", display_name="Someone"))
+    with pytest.raises(error):
+        await handlers.create_user(create(**second))
 
     assert len(db.users) == 1
     assert len(db.events) == 1

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.unit.fakes import FakeDatabase
+from tests.support.fakes import FakeDatabase
 from usersuite.domain.errors import EtagMismatch, UserNotFound
 from usersuite.domain.events import UserDeleted
 from usersuite.domain.model import User

@@ -63,6 +63,7 @@ def decode(exc: BaseException) -> Decoded:
     """The grpc.Status that spec_for(exc) produces, with its packed details unpacked."""
     status = spec_for(exc).to_status()
     raw = dict(status.trailing_metadata)["grpc-status-details-bin"]
+    assert isinstance(raw, bytes)
     proto = status_pb2.Status.FromString(raw)
     assert proto.code == status.code.value[0]
     assert proto.message == status.details
@@ -157,7 +158,7 @@ def test_reason_name_strips_the_prefix() -> None:
     ids=["domain", "service", "api"],
 )
 def test_every_error_class_is_covered_here(
-    base: type, module: ModuleType, instances: dict[str, Exception]
+    base: type[Exception], module: ModuleType, instances: dict[str, Exception]
 ) -> None:
     declared = {c for c in base.__subclasses__() if c.__module__ == module.__name__}
     assert declared == {type(e) for e in instances.values()}

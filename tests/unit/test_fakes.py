@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.unit.fakes import FakeDatabase
+from tests.support.fakes import FakeDatabase
 from usersuite.domain.errors import EmailAlreadyExists, UserAlreadyExists
 from usersuite.domain.events import EventMetadata, UserCreated
 from usersuite.domain.model import User

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from ulid import ULID
 
+from usersuite.domain import model
 from usersuite.domain.errors import InvalidValue
 from usersuite.domain.model import (
     User,
@@ -302,3 +303,22 @@ def test_user_is_immutable() -> None:
         user.version = 5  # type: ignore[misc]
     assert replace(user, version=5).version == 5
     assert user.version == 1
+
+
+def test_email_length_is_checked_after_normalisation(monkeypatch: pytest.MonkeyPatch) -> None:
+    # email-validator 2.4 bounds the UTF-8 length of its own normal form, which keeps ours
+    # short too; a validator that counted otherwise must still not let a long value through.
+    grown = "\u0130" * 127 + "@example.com"  # lower-cases to 254 + 12 code points
+
+    class Result:
+        normalized = grown
+
+    monkeypatch.setattr(model, "validate_email", lambda value, **_: Result())
+    with pytest.raises(InvalidValue, match="254 characters once normalised"):
+        normalize_email("short@example.com")
+
+
+def test_email_that_grows_when_lower_cased_is_stored_lower_cased() -> None:
+    grown = normalize_email("\u0130" * 60 + "@example.com")  # 72 characters in
+    assert len(grown) == 132
+    assert grown == "i\u0307" * 60 + "@example.com"

@@ -2,6 +2,7 @@
 
 import base64
 import contextlib
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
@@ -75,7 +76,9 @@ def test_truncated_and_extended_tokens_are_refused() -> None:
         pytest.param(lambda t: t[:8] + "\n\n\n\n" + t[8:], id="newlines-inserted"),
     ],
 )
-def test_an_altered_token_text_is_refused_even_if_it_decodes_to_the_same_bytes(altered) -> None:
+def test_an_altered_token_text_is_refused_even_if_it_decodes_to_the_same_bytes(
+    altered: Callable[[str], str],
+) -> None:
     # user.proto: "a token that was altered ... fails with ... INVALID_PAGE_TOKEN". A token
     # is only valid in exactly the form the service issued it.
     token = CODEC.encode(42, FINGERPRINT)

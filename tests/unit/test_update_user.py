@@ -2,8 +2,7 @@
 
 import pytest
 
-from tests.unit.conftest import SteppingClock
-from tests.unit.fakes import FakeDatabase
+from tests.support.fakes import FakeDatabase, SteppingClock
 from usersuite.domain.errors import (
     EmailAlreadyExists,
     EtagMismatch,

@@ -29,5 +29,7 @@ class Container:
     janitor: RequestIdJanitor
 
     async def close(self) -> None:
+        if self.authenticator is not None:
+            await self.authenticator.close()
         await self.engine.dispose()
         await asyncio.to_thread(self.tracer_provider.force_flush, TRACE_FLUSH_TIMEOUT_MILLIS)

@@ -4,6 +4,10 @@ grpcio-reflection implements only v1alpha. The v1 protocol is the same messages 
 package, so we register the v1alpha servicer a second time under the v1 service name and add a
 v1 copy of its file descriptor to the pool, which keeps `grpcurl describe` complete.
 
+The pool's symbol lookup knows services, messages (nested too), fields, enums, enum values and
+loaded extensions, but not a method's full name (`user.v1.UserService.GetUser`), which ghz and
+other tools built on the same reflection client ask for: a method resolves to its service here.
+
 Descriptors in the pool carry no comments, so our own files are served from the generated
 descriptor set (gen/python/user/v1/descriptor_set.json), which keeps them: `grpcurl describe`
 shows the API reference written in the protos.
@@ -58,6 +62,19 @@ class DocumentedReflectionServicer(reflection.aio.ReflectionServicer):  # type: 
     def __init__(self, service_names: Iterable[str], pool: descriptor_pool.DescriptorPool) -> None:
         super().__init__(tuple(service_names), pool=pool)
         self._documented = documented_files()
+
+    def _resolvable(self, symbol: str) -> str:
+        """`symbol`, or its service when it names a method (which lives in the same file)."""
+        service, _, method = symbol.rpartition(".")
+        try:
+            if method in self._pool.FindServiceByName(service).methods_by_name:
+                return service
+        except KeyError:
+            pass
+        return symbol
+
+    def _file_containing_symbol(self, request: Any, fully_qualified_name: str) -> Any:
+        return super()._file_containing_symbol(request, self._resolvable(fully_qualified_name))
 
     async def ServerReflectionInfo(  # noqa: N802 - the generated method name
         self, request_iterator: Any, context: Any

@@ -149,7 +149,7 @@ class Relay:
     async def _relay(self, conn: AsyncConnection, stopping: asyncio.Event) -> None:
         settings = self._settings
         ownership = Ownership(
-            PartitionLocks(conn, settings.lock_namespace) if is_postgres(conn) else None,
+            PartitionLocks(conn, settings.lock_key) if is_postgres(conn) else None,
             settings,
             self._metrics,
         )

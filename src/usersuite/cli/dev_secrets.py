@@ -1,6 +1,7 @@
 """Secrets generated once per dev folder, so tokens survive restarts of `usersuite dev`."""
 
 import json
+import os
 import secrets
 from pathlib import Path
 
@@ -23,7 +24,21 @@ def dev_secret(dev_dir: Path, name: str) -> str:
     if name not in stored:
         stored[name] = DEV_SECRET_PREFIX + secrets.token_urlsafe(SECRET_BYTES)
         dev_dir.mkdir(parents=True, exist_ok=True)
-        path = dev_dir / SECRETS_FILE
-        path.write_text(json.dumps(stored, indent=2))
-        path.chmod(OWNER_ONLY)
+        _write_owner_only(dev_dir / SECRETS_FILE, json.dumps(stored, indent=2))
     return stored[name]
+
+
+def _write_owner_only(path: Path, text: str) -> None:
+    """Replaces `path` atomically with a file that is owner-only from the moment it exists."""
+    draft = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
+    # Created with mode 0600 (the umask can only take bits away), never chmod-ed afterwards.
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY)
+    try:
+        with os.fdopen(fd, "w") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(draft, path)
+    except BaseException:
+        draft.unlink(missing_ok=True)
+        raise

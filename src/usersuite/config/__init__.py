@@ -13,8 +13,9 @@ from usersuite.config.groups import (
     TelemetrySettings,
     TlsSettings,
 )
+from usersuite.config.production import DEV_SECRET_PREFIX, MIN_SECRET_LENGTH
 from usersuite.config.redaction import redact_url
-from usersuite.config.settings import DEV_SECRET_PREFIX, MIN_SECRET_LENGTH, Settings
+from usersuite.config.settings import Settings
 
 __all__ = [
     "DEV_SECRET_PREFIX",

@@ -1,5 +1,7 @@
 """Network addresses in settings: `host:port` parsing and the error for one that cannot be bound."""
 
+import ipaddress
+
 
 class AddressInUse(Exception):
     """A configured address cannot be bound (taken, or not an address of this machine)."""
@@ -14,3 +16,12 @@ def parse_address(value: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= MAX_PORT:
         raise ValueError(f"'{value}' is not host:port with a port from 0 to {MAX_PORT}")
     return host.strip("[]"), int(port)
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost may resolve anywhere

@@ -12,9 +12,10 @@ EVENT_SUBJECT_PREFIX = "user.v1."
 EVENT_SUBJECTS = f"{EVENT_SUBJECT_PREFIX}>"
 EVENT_STREAM = "USER_V1"
 
-# Method-name prefixes that need no credentials: probes and tooling must work without a token.
-DEFAULT_AUTH_EXEMPT = (
-    "/grpc.health.v1.Health/",
+# Method-name prefixes that need no credentials: probes must work without a token.
+DEFAULT_AUTH_EXEMPT = ("/grpc.health.v1.Health/",)
+# Public or not as auth.reflection says.
+REFLECTION_PREFIXES = (
     "/grpc.reflection.v1.ServerReflection/",
     "/grpc.reflection.v1alpha.ServerReflection/",
 )
@@ -29,12 +30,21 @@ class AuthSettings(BaseModel):
     hs256_secret: SecretStr | None = Field(None, description="shared HS256 secret (dev)")
     jwks_file: Path | None = Field(None, description="JWKS file with RS256/ES256 public keys")
     jwks_url: str | None = Field(None, description="JWKS URL, cached; refreshed on unknown kid")
-    jwks_cache_seconds: float = Field(300.0, gt=0)
+    jwks_cache_seconds: float = Field(300.0, gt=0, description="background refresh period")
     jwks_min_refresh_seconds: float = Field(30.0, ge=0, description="rate limit for refreshes")
+    jwks_max_stale_seconds: float = Field(
+        3600.0, gt=0, description="cached keys are refused when the provider is down this long"
+    )
+    jwks_fetch_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    jwks_max_bytes: int = Field(256 * 1024, ge=1024, description="a larger JWKS is refused")
+    jwks_ca_file: Path | None = Field(None, description="CA bundle for the JWKS URL's TLS")
     issuer: str = "usersuite"
     audience: str = "usersuite"
     leeway_seconds: float = Field(30.0, ge=0, le=300)
     exempt_methods: tuple[str, ...] = DEFAULT_AUTH_EXEMPT
+    reflection: Literal["public", "authenticated"] | None = Field(
+        None, description="who may list and describe the API; unset: public in dev only"
+    )
     # Request signing for service callers without a JWT: key id -> shared HMAC secret.
     signing_keys: dict[str, SecretStr] = Field(default_factory=dict)
     signing_scopes: tuple[str, ...] = ("users.read", "users.write")
@@ -53,6 +63,9 @@ class TlsSettings(BaseModel):
     cert_file: Path | None = None
     key_file: Path | None = None
     client_ca_file: Path | None = Field(None, description="require client certs from this CA")
+    allow_plaintext: bool = Field(
+        False, description="production: serve without TLS on a non-loopback address (a mesh)"
+    )
 
     @model_validator(mode="after")
     def _pairs(self) -> Self:
@@ -79,6 +92,9 @@ class LimitSettings(BaseModel):
     principal_burst: int = Field(200, ge=1)
     global_rate_per_second: float = Field(2000.0, gt=0)
     global_burst: int = Field(4000, ge=1)
+    # Calls that fail authentication, per peer address; checked before verifying anything.
+    auth_failure_rate_per_second: float = Field(1.0, gt=0)
+    auth_failure_burst: int = Field(20, ge=1)
     max_message_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     max_concurrent_streams: int = Field(100, ge=1)
     keepalive_time_seconds: float = Field(60.0, gt=0)
@@ -143,8 +159,8 @@ class BridgeSettings(BaseModel):
     stall_seconds: float = Field(
         60.0, gt=0, description="/healthz fails after this long without progress or known wait"
     )
-    # PostgreSQL advisory locks (namespace, partition) and (namespace + 1, member pid).
-    lock_namespace: int = Field(736_182, ge=1, le=2**31 - 2)
+    # PostgreSQL advisory locks (lock_key, partition) and (lock_key + 1, member pid).
+    lock_key: int = Field(736_182, ge=1, le=2**31 - 2)
 
 
 class DatabaseSettings(BaseModel):

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 
 from usersuite.config.addresses import parse_address
 from usersuite.config.groups import (
+    REFLECTION_PREFIXES,
     AuthSettings,
     BridgeSettings,
     DatabaseSettings,
@@ -29,14 +30,12 @@ from usersuite.config.groups import (
     TelemetrySettings,
     TlsSettings,
 )
-from usersuite.config.redaction import redact_url
-
-MIN_SECRET_LENGTH = 32
-DEV_SECRET_PREFIX = "dev-"  # noqa: S105 - a marker that production refuses, not a secret
-PAGE_TOKEN_SECRET_REQUIRED = (
-    f"page_token_secret (USERSUITE_PAGE_TOKEN_SECRET) of at least {MIN_SECRET_LENGTH} "
-    "characters is required in production mode"
+from usersuite.config.production import (
+    MIN_SECRET_LENGTH,
+    PAGE_TOKEN_SECRET_REQUIRED,
+    production_refusals,
 )
+from usersuite.config.redaction import redact, redact_url
 
 # The config file of the settings being built; pydantic-settings reads it as the lowest source.
 _config_file: ContextVar[Path | None] = ContextVar("config_file", default=None)
@@ -134,22 +133,33 @@ class Settings(_LayeredSettings):
         return self
 
     @model_validator(mode="after")
-    def _no_weak_secrets_in_production(self) -> Self:
-        """A secret that is set must be strong in production, whichever command loads it."""
+    def _safe_in_production(self) -> Self:
+        """Weak secrets, unverifiable tokens and plaintext off loopback, whichever command loads
+        them: the first refusal, one line naming its setting (config/production.py)."""
         if self.mode != "production":
             return self
-        page = self.page_token_secret
-        if page is not None and len(page.get_secret_value()) < MIN_SECRET_LENGTH:
-            raise ValueError(PAGE_TOKEN_SECRET_REQUIRED)
-        if page is not None and page.get_secret_value().startswith(DEV_SECRET_PREFIX):
-            raise ValueError("page_token_secret is a dev secret; refusing it in production mode")
-        hs = self.auth.hs256_secret.get_secret_value() if self.auth.hs256_secret else None
-        if hs is not None and (hs.startswith(DEV_SECRET_PREFIX) or len(hs) < MIN_SECRET_LENGTH):
-            raise ValueError(
-                f"auth.hs256_secret must be at least {MIN_SECRET_LENGTH} characters and "
-                "not a dev secret in production mode"
-            )
+        refusals = production_refusals(
+            page_token_secret=self.page_token_secret,
+            auth=self.auth,
+            tls=self.tls,
+            listen=self.listen,
+        )
+        if refusals:
+            raise ValueError(refusals[0])
         return self
+
+    @property
+    def reflection_public(self) -> bool:
+        """Reflection without a token: chosen explicitly, or by default in dev mode."""
+        if self.auth.reflection is None:
+            return self.mode == "dev"
+        return self.auth.reflection == "public"
+
+    @property
+    def public_methods(self) -> tuple[str, ...]:
+        """Method-name prefixes that need no credentials (and are not rate limited)."""
+        reflection = REFLECTION_PREFIXES if self.reflection_public else ()
+        return (*self.auth.exempt_methods, *reflection)
 
     def check_api_security(self) -> None:
         """Refuses to serve the API in production mode without the secrets only it needs.
@@ -170,6 +180,11 @@ class Settings(_LayeredSettings):
                 "auth.jwks_url, auth.hs256_secret or auth.signing_keys "
                 "(or disable auth explicitly with USERSUITE_AUTH__ENABLED=false)"
             )
+        if auth.enabled and auth.reflection is None:
+            raise ValueError(
+                "auth.reflection must be chosen in production mode: 'public' (anyone may "
+                "list and describe the API) or 'authenticated' (USERSUITE_AUTH__REFLECTION)"
+            )
 
     @classmethod
     def load(cls, config_file: Path | None = None, **flags: Any) -> "Settings":
@@ -186,9 +201,7 @@ class Settings(_LayeredSettings):
 
     def redacted(self) -> dict[str, Any]:
         """The effective settings for humans: secrets masked, credentials in URLs hidden."""
-        shown = self.model_dump(mode="json")
+        shown: dict[str, Any] = redact(self.model_dump(mode="json"))
         if self.database_url is not None:
             shown["database_url"] = redact_url(self.database_url.get_secret_value())
-        if self.nats_url is not None:
-            shown["nats_url"] = redact_url(self.nats_url)
         return shown

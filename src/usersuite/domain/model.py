@@ -52,7 +52,12 @@ def check_display_name(value: str) -> str:
 
 
 def normalize_email(value: str) -> str:
-    """Syntax-checks an address (no DNS look-up) and returns its normalised, lower-case form."""
+    """Syntax-checks an address (no DNS look-up) and returns its normalised, lower-case form.
+
+    Domains under special-use or reserved names (`test`, `local`, `invalid`, `localhost`,
+    `onion`, `arpa`) are refused, as email-validator does: they cannot receive mail. The proto
+    comment of `User.email` states the same rule.
+    """
     if not value.strip():
         raise InvalidValue("is required")
     if len(value) > EMAIL_MAX:
@@ -61,7 +66,11 @@ def normalize_email(value: str) -> str:
         result = validate_email(value, check_deliverability=False)
     except EmailNotValidError as exc:
         raise InvalidValue(f"is not a valid email address: {exc}") from None
-    return unicodedata.normalize("NFC", result.normalized).lower()
+    normalized = unicodedata.normalize("NFC", result.normalized).lower()
+    # Lower-casing and NFC can lengthen a value (e.g. U+0130 becomes two code points).
+    if len(normalized) > EMAIL_MAX:
+        raise InvalidValue(f"must be at most {EMAIL_MAX} characters once normalised")
+    return normalized
 
 
 @dataclass(frozen=True)

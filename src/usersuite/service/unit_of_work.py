@@ -74,6 +74,10 @@ class UnitOfWork(abc.ABC):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        await self.end(exc)
+
+    async def end(self, error: BaseException | None) -> None:
+        """Ends the transaction, discarding what was not committed; `error` ended the block."""
         await self.rollback()
 
     @abc.abstractmethod

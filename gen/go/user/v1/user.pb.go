@@ -154,8 +154,11 @@ type User struct {
 	DisplayName string `protobuf:"bytes,2,opt,name=display_name,json=displayName,proto3" json:"display_name,omitempty"`
 	// Required. The e-mail address, unique across all users (compared without
 	// regard to case). Must be a syntactically valid addr-spec (RFC 5322 /
-	// RFC 6531), at most 254 characters. Stored normalised: lower case, Unicode
-	// NFC, the domain in its canonical form.
+	// RFC 6531) whose domain has a dot and is not under a special-use or
+	// reserved name that cannot receive mail (`test`, `local`, `invalid`,
+	// `localhost`, `onion`, `arpa`; RFC 6761, RFC 6762), at most 254 characters
+	// once normalised. `example.com` and the like are accepted. Stored
+	// normalised: lower case, Unicode NFC, the domain in its canonical form.
 	Email string `protobuf:"bytes,3,opt,name=email,proto3" json:"email,omitempty"`
 	// Output only. When the user was created.
 	CreateTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`

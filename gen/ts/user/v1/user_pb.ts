@@ -46,8 +46,11 @@ export type User = Message<"user.v1.User"> & {
   /**
    * Required. The e-mail address, unique across all users (compared without
    * regard to case). Must be a syntactically valid addr-spec (RFC 5322 /
-   * RFC 6531), at most 254 characters. Stored normalised: lower case, Unicode
-   * NFC, the domain in its canonical form.
+   * RFC 6531) whose domain has a dot and is not under a special-use or
+   * reserved name that cannot receive mail (`test`, `local`, `invalid`,
+   * `localhost`, `onion`, `arpa`; RFC 6761, RFC 6762), at most 254 characters
+   * once normalised. `example.com` and the like are accepted. Stored
+   * normalised: lower case, Unicode NFC, the domain in its canonical form.
    *
    * @generated from field: string email = 3;
    */

@@ -39,6 +39,8 @@ users = Table(
     Column("version", BigInteger, nullable=False),
     UniqueConstraint("id"),
     UniqueConstraint("email"),
+    # SQLite would otherwise reuse the numbers of the newest rows once they are deleted.
+    sqlite_autoincrement=True,
 )
 
 outbox = Table(
@@ -77,6 +79,16 @@ idempotency = Table(
     Column("response", Text, nullable=True),
     Column("create_time", DateTime(timezone=True), nullable=False),
     Index(None, "create_time"),
+)
+
+# Request-signing nonces seen by any API replica, until their timestamp can no longer be accepted.
+signing_nonces = Table(
+    "signing_nonces",
+    metadata,
+    Column("key_id", String(255), primary_key=True),
+    Column("nonce", String(128), primary_key=True),
+    Column("expire_time", DateTime(timezone=True), nullable=False),
+    Index(None, "expire_time"),
 )
 
 # The inbox lives in a downstream consumer's own database, so it has a metadata of its own:

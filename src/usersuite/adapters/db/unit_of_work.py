@@ -3,7 +3,6 @@
 import time
 from collections.abc import Callable
 from datetime import datetime
-from types import TracebackType
 from typing import Self
 
 from sqlalchemy import text
@@ -72,28 +71,26 @@ class SqlUnitOfWork(UnitOfWork):
         self.idempotency = SqlIdempotencyStore(self._conn, self._clock)
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def end(self, error: BaseException | None) -> None:
+        """Rolls back, closes, and turns database trouble into the service's errors."""
         try:
             await self.rollback()
         except Exception:  # noqa: S110 - the connection is gone; the original error matters
             pass
         finally:
             await self._close()
-        if exc is not None and is_unavailable(exc):
-            raise ServiceUnavailable("the database is unavailable") from exc
-        if exc is not None and is_data_error(exc):
+        if error is not None and is_unavailable(error):
+            raise ServiceUnavailable("the database is unavailable") from error
+        if error is not None and is_data_error(error):
             # Validation should have refused the value first; never let it become INTERNAL.
             violation = FieldViolation(
                 "request", "a value cannot be stored (malformed or too long)"
             )
-            raise ValidationFailed([violation]) from exc
-        if exc is not None and is_cancelled_by_deadline(exc):
-            raise DeadlineExceeded("the database work did not finish before the deadline") from exc
+            raise ValidationFailed([violation]) from error
+        if error is not None and is_cancelled_by_deadline(error):
+            raise DeadlineExceeded(
+                "the database work did not finish before the deadline"
+            ) from error
 
     @staticmethod
     async def _bound_by_deadline(conn: AsyncConnection) -> None:

@@ -1,88 +1,15 @@
 """JWT verification with PyJWT: HS256 (shared secret) or RS256/ES256 keys from a JWKS."""
 
-import asyncio
-import logging
 import time
-import urllib.request
-from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import jwt
-from jwt import PyJWK, PyJWKSet
 
+from usersuite.api.auth.jwks import JwksSource
 from usersuite.api.errors import Unauthenticated
 from usersuite.service.request_context import Principal
 
-log = logging.getLogger(__name__)
 ASYMMETRIC = {"RS256": "RSA", "ES256": "EC"}
-
-
-def _fetch_url(url: str) -> str:
-    with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - configured JWKS URL
-        return str(response.read().decode())
-
-
-class JwksSource:
-    """Public keys by `kid`, cached; an unknown kid triggers a refresh at most every N seconds."""
-
-    def __init__(
-        self,
-        *,
-        file: Path | None = None,
-        url: str | None = None,
-        cache_seconds: float = 300.0,
-        min_refresh_seconds: float = 30.0,
-        clock: Callable[[], float] = time.monotonic,
-        fetch: Callable[[str], str] = _fetch_url,
-    ) -> None:
-        if (file is None) == (url is None):
-            raise ValueError("a JWKS source needs exactly one of a file or a URL")
-        self._file, self._url = file, url
-        self._cache_seconds = cache_seconds
-        self._min_refresh = min_refresh_seconds
-        self._clock = clock
-        self._fetch = fetch
-        self._keys: dict[str, PyJWK] = {}
-        self._loaded_at: float | None = None
-        self._lock = asyncio.Lock()
-
-    def _read(self) -> str:
-        if self._file is not None:
-            return self._file.read_text()
-        assert self._url is not None
-        return self._fetch(self._url)
-
-    async def _load(self) -> None:
-        text = await asyncio.to_thread(self._read)
-        keys = {}
-        for key in PyJWKSet.from_json(text).keys:
-            if key.key_id:
-                keys[key.key_id] = key
-        self._keys = keys
-        self._loaded_at = self._clock()
-        log.info("loaded %d JWKS keys", len(keys))
-
-    async def _refresh(self, *, unknown_kid: bool) -> None:
-        async with self._lock:
-            now = self._clock()
-            age = None if self._loaded_at is None else now - self._loaded_at
-            stale = age is None or age >= self._cache_seconds
-            may_retry = age is None or age >= self._min_refresh
-            if stale or (unknown_kid and may_retry):
-                try:
-                    await self._load()
-                except Exception as exc:  # keep serving with the keys we have
-                    log.warning("could not load the JWKS: %s", exc)
-                    self._loaded_at = now
-
-    async def key_for(self, kid: str) -> PyJWK:
-        await self._refresh(unknown_kid=False)
-        if kid not in self._keys:
-            await self._refresh(unknown_kid=True)
-        if kid not in self._keys:
-            raise Unauthenticated("token signed with an unknown key id")
-        return self._keys[kid]
 
 
 class JwtVerifier:
@@ -144,7 +71,15 @@ class JwtVerifier:
             raise Unauthenticated(f"token lacks the {exc.claim!r} claim") from None
         except jwt.PyJWTError:
             raise Unauthenticated("malformed token") from None
-        return Principal(subject=str(claims["sub"]), scopes=_scopes(claims), method="jwt")
+        subject = claims["sub"]
+        # An empty subject would make every such caller one anonymous identity.
+        if not isinstance(subject, str) or not subject.strip():
+            raise Unauthenticated("token has an empty 'sub' claim")
+        return Principal(subject=subject, scopes=_scopes(claims), method="jwt")
+
+    async def close(self) -> None:
+        if self._jwks is not None:
+            await self._jwks.close()
 
 
 def _scopes(claims: dict[str, Any]) -> frozenset[str]:

@@ -9,6 +9,9 @@ METHOD_SCOPES: dict[str, str] = {
     "/user.v1.UserService/CreateUser": WRITE,
     "/user.v1.UserService/UpdateUser": WRITE,
     "/user.v1.UserService/DeleteUser": WRITE,
+    # When reflection is not public, describing the API takes the right to read it.
+    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo": READ,
+    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": READ,
 }
 # A method not listed needs this scope, which no token should carry: deny by default.
 UNLISTED_METHOD_SCOPE = "usersuite.unlisted-method"

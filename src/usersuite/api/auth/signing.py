@@ -17,9 +17,10 @@ The canonical string is, joined by "\\n" and UTF-8 encoded:
 The server accepts a timestamp within +-max_skew_seconds of its clock and each (key id, nonce)
 once while that timestamp is acceptable; a nonce cache of nonce_cache_size entries, oldest evicted
 first, enforces that, so it should hold at least the signed calls of 2 * max_skew_seconds.
-The cache lives in one server process: behind several replicas a captured call could be replayed
-once to each replica inside the window, so send signed calls over TLS, which keeps them from being
-captured in the first place.
+The cache lives in one server process and is the fast path. On PostgreSQL every replica also
+records the nonce in a shared table (insert-if-absent with the same expiry), so a captured call is
+accepted by one replica only; on SQLite there is one process anyway. Send signed calls over TLS all
+the same, which keeps them from being captured in the first place.
 """
 
 import hashlib
@@ -29,6 +30,7 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from typing import Protocol
 
 from usersuite.api.errors import Unauthenticated
 from usersuite.service.request_context import Principal
@@ -73,6 +75,19 @@ def sign_request(
     return [(KEY_ID, key_id), (TIMESTAMP, sent_at), (NONCE, nonce), (SIGNATURE, signature)]
 
 
+class NonceStore(Protocol):
+    """Nonces shared by every replica (the database)."""
+
+    async def claim(self, key_id: str, nonce: str, expires_at: float) -> bool:
+        """True when this (key id, nonce) was not claimed before, or only expired claims exist."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+REPLAYED = "request nonce was already used; sign each call afresh"
+
+
 class SignatureVerifier:
     """Checks signed calls: known key, fresh timestamp, valid HMAC, nonce not seen before."""
 
@@ -84,6 +99,7 @@ class SignatureVerifier:
         max_skew_seconds: float = 300.0,
         nonce_cache_size: int = 100_000,
         clock: Callable[[], float] = time.time,
+        shared_nonces: NonceStore | None = None,
     ) -> None:
         if nonce_cache_size < 1:
             raise ValueError("nonce_cache_size must be at least 1")
@@ -92,14 +108,33 @@ class SignatureVerifier:
         self._max_skew = max_skew_seconds
         self._nonce_cache_size = nonce_cache_size
         self._clock = clock
+        self._shared = shared_nonces
         # (key id, nonce) -> the time after which its timestamp is stale, in insertion order.
         self._seen: OrderedDict[tuple[str, str], float] = OrderedDict()
 
     def has_signature(self, metadata: Mapping[str, str]) -> bool:
         return SIGNATURE in metadata
 
+    async def authenticate(
+        self, method: str, metadata: Mapping[str, str], body: bytes
+    ) -> Principal:
+        """`verify`, then the nonce is claimed for every replica (when a shared store is set)."""
+        principal = self.verify(method, metadata, body)
+        if self._shared is not None:
+            expires_at = int(metadata[TIMESTAMP]) + self._max_skew
+            if not await self._shared.claim(metadata[KEY_ID], metadata[NONCE], expires_at):
+                raise Unauthenticated(REPLAYED)
+        return principal
+
+    async def close(self) -> None:
+        if self._shared is not None:
+            await self._shared.close()
+
     def verify(self, method: str, metadata: Mapping[str, str], body: bytes) -> Principal:
-        """The signer's principal, or Unauthenticated saying what is wrong (never the secret)."""
+        """The signer's principal, or Unauthenticated saying what is wrong (never the secret).
+
+        Checks this process's nonce cache only; `authenticate` adds the shared store.
+        """
         missing = [name for name in (KEY_ID, TIMESTAMP, NONCE, SIGNATURE) if not metadata.get(name)]
         if missing:
             raise Unauthenticated(f"signed request lacks metadata {', '.join(missing)}")
@@ -136,7 +171,7 @@ class SignatureVerifier:
             del seen[oldest]
         entry = (key_id, nonce)
         if seen.get(entry, -1.0) >= now:
-            raise Unauthenticated("request nonce was already used; sign each call afresh")
+            raise Unauthenticated(REPLAYED)
         seen[entry] = stale_after
         seen.move_to_end(entry)
         while len(seen) > self._nonce_cache_size:

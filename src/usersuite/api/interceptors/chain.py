@@ -5,7 +5,8 @@
 3. access log       one JSON line per call; Prometheus grpc_server_* metrics
 4. deadline         default and maximum deadline; bounds the database work
    request guard    oversized -> RESOURCE_EXHAUSTED, undecodable -> INVALID_ARGUMENT
-5. authentication   JWT / request signature / mTLS identity -> principal; scopes -> authorization
+5. authentication   every handler kind; peers failing it too often are refused first;
+                    JWT / request signature / mTLS identity -> principal; scopes -> authorization
 6. rate limit       token buckets per principal and global
 7. error mapping    the servicer's domain errors -> statuses, so layers 2-3 record real codes
 """
@@ -19,7 +20,7 @@ from usersuite.api.interceptors.auth import Authenticator, AuthInterceptor
 from usersuite.api.interceptors.deadline import DeadlineInterceptor
 from usersuite.api.interceptors.errors import ErrorInterceptor
 from usersuite.api.interceptors.observability import GrpcMetrics, ObservabilityInterceptor
-from usersuite.api.interceptors.rate_limit import RateLimitInterceptor
+from usersuite.api.interceptors.rate_limit import FailedAuthLimiter, RateLimitInterceptor
 from usersuite.api.interceptors.request_guard import HARD_LIMIT_FACTOR, RequestGuardInterceptor
 from usersuite.api.interceptors.tracing import tracing_interceptor
 from usersuite.config.groups import LimitSettings
@@ -63,9 +64,11 @@ def build_interceptors(
     chain.append(DeadlineInterceptor(settings.limits))
     chain.append(RequestGuardInterceptor(settings.limits.max_message_bytes))
     if authenticator is not None:
-        chain.append(AuthInterceptor(authenticator))
+        limits = settings.limits
+        failures = FailedAuthLimiter(limits.auth_failure_rate_per_second, limits.auth_failure_burst)
+        chain.append(AuthInterceptor(authenticator, failures))
     if settings.limits.rate_limit_enabled:
         # Probes and tooling (the auth-exempt methods) are never rate limited either.
-        chain.append(RateLimitInterceptor(settings.limits, exempt=settings.auth.exempt_methods))
+        chain.append(RateLimitInterceptor(settings.limits, exempt=settings.public_methods))
     chain.append(ErrorInterceptor())
     return chain

@@ -1,46 +1,23 @@
-"""Runs real `usersuite` processes and real grpcurl for the end-to-end tests."""
+"""Runs real `usersuite` processes, long-running or to completion, for the end-to-end tests."""
 
-import json
 import os
 import queue
 import re
-import shutil
 import signal
 import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import psycopg
 import pytest
-from sqlalchemy.engine import make_url
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-TOOL_BIN = REPO_ROOT / ".bin"
-VENV_BIN = REPO_ROOT / ".venv" / "bin"
+from tests.support.tools import describe, run, tool_path, which
+
 READY_PREFIX = "usersuite ready on"
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 60.0
 E2E_PAGE_TOKEN_SECRET = "e2e-page-token-secret-0123456789abcdefghij"
-# grpcurl's exit status for an RPC error is 64 + the gRPC status code.
-GRPCURL_ERROR_BASE = 64
-
-
-def tool_path() -> str:
-    """PATH with the repository's tools first: grpcurl in .bin, usersuite in the venv."""
-    return os.pathsep.join([str(TOOL_BIN), str(VENV_BIN), os.environ.get("PATH", "")])
-
-
-def find_tool(name: str) -> str:
-    """The tool's absolute path; a missing tool fails the test (installing it is a setup step)."""
-    found = shutil.which(name, path=tool_path())
-    if found is None:
-        pytest.fail(f"{name} is not installed (looked in {TOOL_BIN}, {VENV_BIN}, $PATH)")
-    return found
 
 
 def child_env(**values: str) -> dict[str, str]:
@@ -66,49 +43,25 @@ def server_env(database_url: str, **values: str) -> dict[str, str]:
     return production_env(**{"USERSUITE_DATABASE_URL": database_url, **values})
 
 
-def describe(result: subprocess.CompletedProcess[str]) -> str:
-    """A finished process's exit status and output, for assertion messages."""
-    return f"exit status {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-
-
 def run_usersuite(
     *args: str, env: dict[str, str], cwd: Path | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
     """Runs a `usersuite` command to completion."""
+    return run("usersuite", *args, cwd=cwd, env=env, timeout=timeout)
+
+
+def run_shell(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Runs a command line as printed for a person to paste into a shell."""
     return subprocess.run(
-        [find_tool("usersuite"), *args],
-        env=env,
+        command,
+        shell=True,
         cwd=cwd,
+        env=child_env(),
         capture_output=True,
         text=True,
-        timeout=timeout,
+        timeout=60,
         check=False,
     )
-
-
-class EmptyDatabases:
-    """Creates databases with no schema at all (unlike `postgres.new_database()`); drops them."""
-
-    def __init__(self, postgres: Any) -> None:
-        self._admin = make_url(postgres.admin_url)
-        self._created: list[str] = []
-
-    def _execute(self, sql: str) -> None:
-        plain = self._admin.set(drivername="postgresql").render_as_string(hide_password=False)
-        with psycopg.connect(plain, autocommit=True) as conn:
-            conn.execute(sql)  # type: ignore[arg-type]
-
-    def create(self) -> str:
-        name = f"usersuite_e2e_{uuid.uuid4().hex[:12]}"
-        self._execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
-        self._created.append(name)
-        url = self._admin.set(drivername="postgresql+psycopg", database=name)
-        return url.render_as_string(hide_password=False)
-
-    def drop_all(self) -> None:
-        for name in self._created:
-            self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        self._created.clear()
 
 
 def migrate_with_cli(database_url: str) -> None:
@@ -126,12 +79,20 @@ def serve_args(*extra: str) -> list[str]:
 class UsersuiteProcess:
     """A long-running `usersuite serve|dev` process: started, awaited ready, always stopped."""
 
-    def __init__(self, args: list[str], env: dict[str, str], cwd: Path, log_dir: Path) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        env: dict[str, str],
+        cwd: Path,
+        log_dir: Path,
+        executable: str | None = None,
+    ) -> None:
+        """`executable` defaults to the repository's `usersuite` (another venv's, for instance)."""
         self.args = args
         self.stderr_path = log_dir / f"usersuite-{time.monotonic_ns()}.stderr"
         self._stderr = self.stderr_path.open("w")
         self.proc = subprocess.Popen(
-            [find_tool("usersuite"), *args],
+            [executable or which("usersuite"), *args],
             env=env,
             cwd=cwd,
             stdin=subprocess.DEVNULL,
@@ -220,79 +181,3 @@ class UsersuiteProcess:
 
 
 Launch = Callable[..., UsersuiteProcess]
-
-
-@dataclass
-class GrpcurlResult:
-    """One grpcurl run: its exit status and output."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-
-    def __str__(self) -> str:
-        return f"exit status {self.returncode}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}"
-
-    def json(self) -> Any:
-        assert self.returncode == 0, f"grpcurl failed\n{self}"
-        return json.loads(self.stdout)
-
-
-class Grpcurl:
-    """Real grpcurl against a server, using reflection only (no proto files)."""
-
-    def __init__(self, executable: str, target: str) -> None:
-        self.executable = executable
-        self.target = target
-
-    def run(self, *args: str, timeout: float = 60) -> GrpcurlResult:
-        result = subprocess.run(
-            [self.executable, "-plaintext", *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            env=child_env(),
-        )
-        return GrpcurlResult(result.returncode, result.stdout, result.stderr)
-
-    def inspect(self, *args: str) -> str:
-        """`grpcurl <target> list|describe ...`: its standard output."""
-        result = self.run(self.target, *args)
-        assert result.returncode == 0, f"grpcurl {' '.join(args)} failed\n{result}"
-        return result.stdout
-
-    def call(self, method: str, request: dict[str, Any]) -> GrpcurlResult:
-        return self.run("-format-error", "-d", json.dumps(request), self.target, method)
-
-    def ok(self, method: str, request: dict[str, Any]) -> Any:
-        """Calls `method` and returns the JSON response; the call must succeed."""
-        return self.call(method, request).json()
-
-    def error(self, method: str, request: dict[str, Any], code: int) -> dict[str, Any]:
-        """Calls `method`, which must fail with `code`; returns the printed google.rpc.Status."""
-        result = self.call(method, request)
-        assert result.returncode == GRPCURL_ERROR_BASE + code, (
-            f"expected gRPC code {code} (grpcurl exit {GRPCURL_ERROR_BASE + code})\n{result}"
-        )
-        status: dict[str, Any] = json.loads(result.stderr)
-        assert status["code"] == code, status
-        return status
-
-
-def error_info(status: dict[str, Any]) -> dict[str, Any]:
-    """The one google.rpc.ErrorInfo of a printed status."""
-    infos = [d for d in status.get("details", []) if d["@type"].endswith("/google.rpc.ErrorInfo")]
-    assert len(infos) == 1, f"expected exactly one ErrorInfo: {status}"
-    return infos[0]
-
-
-def field_violations(status: dict[str, Any]) -> dict[str, str]:
-    """field -> description of the google.rpc.BadRequest of a printed status (empty if none)."""
-    bad = [d for d in status.get("details", []) if d["@type"].endswith("/google.rpc.BadRequest")]
-    assert len(bad) <= 1, f"more than one BadRequest: {status}"
-    if not bad:
-        return {}
-    # grpcurl prints the details with their proto field names.
-    violations = bad[0].get("field_violations", bad[0].get("fieldViolations", []))
-    return {v["field"]: v.get("description", "") for v in violations}

@@ -32,12 +32,18 @@ def which(name: str) -> str:
     return found
 
 
-def run(*args: str, cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    """Runs a tool with the Makefile's PATH and returns its exit status and output."""
+def run(
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 240,
+) -> subprocess.CompletedProcess[str]:
+    """Runs a tool (with `env`, or ours with the Makefile's PATH) to completion and returns its
+    exit status and output."""
     return subprocess.run(
         [which(args[0]), *args[1:]],
         cwd=cwd,
-        env={**os.environ, "PATH": tool_path()},
+        env=env if env is not None else {**os.environ, "PATH": tool_path()},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -45,6 +51,6 @@ def run(*args: str, cwd: Path, timeout: float = 240) -> subprocess.CompletedProc
     )
 
 
-def output(result: subprocess.CompletedProcess[str]) -> str:
-    """Both output streams, for assertion messages."""
+def describe(result: subprocess.CompletedProcess[str]) -> str:
+    """A finished process's exit status and output, for assertion messages."""
     return f"exit status {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"

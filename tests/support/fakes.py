@@ -1,7 +1,9 @@
-"""In-memory fakes of the persistence ports: changes become visible only when a unit commits."""
+"""Fakes for unit tests: the persistence ports in memory (changes become visible only when a unit
+commits), a stepping clock and numbered ids."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Self
 
 from usersuite.domain.errors import EmailAlreadyExists, UserAlreadyExists
@@ -164,3 +166,32 @@ class FakeUnitOfWork(UnitOfWork):
         # Whatever was not committed is discarded; the unit may go on from the committed state.
         self._pending = self._db.committed.copy()
         self._db.rollbacks += 1
+
+
+T0 = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
+PAGE_TOKEN_KEY = b"unit-test-page-token-key-0123456789"
+
+
+class SteppingClock:
+    """Returns T0, T0+1s, T0+2s, ...: every call is a distinct, predictable instant."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> datetime:
+        now = T0 + timedelta(seconds=self.calls)
+        self.calls += 1
+        return now
+
+
+class Counter:
+    """Numbered ids from a template, so a test can tell which call produced which id."""
+
+    def __init__(self, template: str) -> None:
+        self.template = template
+        self.issued: list[str] = []
+
+    def __call__(self) -> str:
+        value = self.template.format(len(self.issued) + 1)
+        self.issued.append(value)
+        return value

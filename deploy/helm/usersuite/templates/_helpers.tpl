@@ -1,0 +1,194 @@
+{{/* Names, labels, the image, security contexts and the config every template shares. */}}
+
+{{- define "usersuite.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "usersuite.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else if contains (include "usersuite.name" .) .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name (include "usersuite.name" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{/* Labels that select one component's pods; call with (list $ "api"). */}}
+{{- define "usersuite.selectorLabels" -}}
+{{- $root := index . 0 -}}
+app.kubernetes.io/name: {{ include "usersuite.name" $root }}
+app.kubernetes.io/instance: {{ $root.Release.Name }}
+app.kubernetes.io/component: {{ index . 1 }}
+{{- end }}
+
+{{- define "usersuite.labels" -}}
+{{- $root := index . 0 -}}
+helm.sh/chart: {{ printf "%s-%s" $root.Chart.Name $root.Chart.Version | replace "+" "_" }}
+{{ include "usersuite.selectorLabels" . }}
+app.kubernetes.io/version: {{ $root.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ $root.Release.Service }}
+app.kubernetes.io/part-of: usersuite
+{{- end }}
+
+{{- define "usersuite.image" -}}
+{{- $tag := default .Chart.AppVersion .Values.image.tag }}
+{{- if .Values.image.digest }}
+{{- printf "%s:%s@%s" .Values.image.repository $tag .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository $tag }}
+{{- end }}
+{{- end }}
+
+{{- define "usersuite.secretName" -}}
+{{- default (include "usersuite.fullname" .) .Values.secrets.existingSecret }}
+{{- end }}
+
+{{- define "usersuite.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "usersuite.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* The image's user (deploy/docker/Dockerfile): fixed, non-root, above the host's range. */}}
+{{- define "usersuite.podSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+fsGroup: 10001
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{- define "usersuite.containerSecurityContext" -}}
+runAsNonRoot: true
+runAsUser: 10001
+runAsGroup: 10001
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+privileged: false
+capabilities:
+  drop: [ALL]
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{/* Where the pods find their files. */}}
+{{- define "usersuite.configDir" -}}/etc/usersuite{{- end }}
+{{- define "usersuite.tlsDir" -}}/etc/usersuite/tls{{- end }}
+{{- define "usersuite.authDir" -}}/etc/usersuite/auth{{- end }}
+
+{{/* config.toml: the server's Settings (see `usersuite config show`); secrets come from env. */}}
+{{- define "usersuite.settings" -}}
+{{- $auth := dict "enabled" .Values.auth.enabled "issuer" .Values.auth.issuer "audience" .Values.auth.audience }}
+{{- if .Values.auth.jwksUrl }}
+{{- $_ := set $auth "jwks_url" .Values.auth.jwksUrl }}
+{{- end }}
+{{- if .Values.auth.jwksFromSecret }}
+{{- $_ := set $auth "jwks_file" (printf "%s/jwks.json" (include "usersuite.authDir" .)) }}
+{{- end }}
+{{- if .Values.tls.mtlsScopes }}
+{{- $_ := set $auth "mtls_scopes" .Values.tls.mtlsScopes }}
+{{- end }}
+{{- $settings := dict
+  "mode" "production"
+  "log_level" .Values.logLevel
+  "listen" (printf "0.0.0.0:%d" (int .Values.ports.grpc))
+  "metrics_listen" (printf "0.0.0.0:%d" (int .Values.ports.metrics))
+  "shutdown_grace_seconds" (int .Values.api.shutdownGraceSeconds)
+  "database" (dict "pool_size" (int .Values.api.dbPoolSize) "max_overflow" (int .Values.api.dbMaxOverflow))
+  "nats_url" .Values.natsUrl
+  "auth" $auth }}
+{{- if .Values.tls.enabled }}
+{{- $tls := dict "cert_file" (printf "%s/tls.crt" (include "usersuite.tlsDir" .)) "key_file" (printf "%s/tls.key" (include "usersuite.tlsDir" .)) }}
+{{- if .Values.tls.mutual }}
+{{- $_ := set $tls "client_ca_file" (printf "%s/ca.crt" (include "usersuite.tlsDir" .)) }}
+{{- end }}
+{{- $_ := set $settings "tls" $tls }}
+{{- end }}
+{{- mustMergeOverwrite $settings (deepCopy .Values.extraSettings) | toToml }}
+{{- end }}
+
+{{/* Secrets that are strings reach the server as USERSUITE_* variables (it reads no other
+     source for them); file-shaped secrets (JWKS, TLS) are mounted. */}}
+{{- define "usersuite.secretEnv" -}}
+{{ include "usersuite.databaseUrlEnv" (include "usersuite.secretName" .) }}
+- name: USERSUITE_PAGE_TOKEN_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "usersuite.secretName" . }}
+      key: page-token-secret
+- name: USERSUITE_AUTH__HS256_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "usersuite.secretName" . }}
+      key: auth-hs256-secret
+      optional: true
+- name: USERSUITE_AUTH__SIGNING_KEYS
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "usersuite.secretName" . }}
+      key: auth-signing-keys
+      optional: true
+{{- end }}
+
+{{/* The one secret the bridge and the migrations need; call with the Secret's name. */}}
+{{- define "usersuite.databaseUrlEnv" -}}
+- name: USERSUITE_DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: database-url
+{{- end }}
+
+{{/* The config file, the writable /tmp and the mounted secret files of a usersuite container. */}}
+{{- define "usersuite.volumeMounts" -}}
+- name: config
+  mountPath: {{ include "usersuite.configDir" . }}/config.toml
+  subPath: config.toml
+  readOnly: true
+- name: tmp
+  mountPath: /tmp
+{{- if .Values.auth.jwksFromSecret }}
+- name: jwks
+  mountPath: {{ include "usersuite.authDir" . }}
+  readOnly: true
+{{- end }}
+{{- if .Values.tls.enabled }}
+- name: tls
+  mountPath: {{ include "usersuite.tlsDir" . }}
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "usersuite.volumes" -}}
+- name: config
+  configMap:
+    name: {{ include "usersuite.fullname" . }}
+- name: tmp
+  emptyDir:
+    sizeLimit: 64Mi
+{{- if .Values.auth.jwksFromSecret }}
+- name: jwks
+  secret:
+    secretName: {{ include "usersuite.secretName" . }}
+    items:
+      - key: jwks.json
+        path: jwks.json
+{{- end }}
+{{- if .Values.tls.enabled }}
+- name: tls
+  secret:
+    secretName: {{ required "tls.secretName is required when tls.enabled" .Values.tls.secretName }}
+{{- end }}
+{{- end }}
+
+{{/* Rolls the pods when their configuration or the chart-made Secret changes. */}}
+{{- define "usersuite.checksums" -}}
+checksum/config: {{ include "usersuite.settings" . | sha256sum }}
+{{- if not .Values.secrets.existingSecret }}
+checksum/secret: {{ include (print .Template.BasePath "/secret.yaml") . | sha256sum }}
+{{- end }}
+{{- end }}

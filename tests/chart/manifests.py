@@ -1,0 +1,69 @@
+"""Lookups in a rendering: objects by kind and name, pod specs, containers, the config file."""
+
+import tomllib
+from dataclasses import dataclass
+from typing import Any
+
+from tests.chart.helm import FULLNAME
+
+WORKLOAD_KINDS = ("Deployment", "Job", "Pod")
+
+
+@dataclass
+class Manifests:
+    """The objects of one `helm template` run."""
+
+    objects: list[dict[str, Any]]
+
+    def all(self, kind: str) -> list[dict[str, Any]]:
+        return [o for o in self.objects if o["kind"] == kind]
+
+    def maybe(self, kind: str, suffix: str = "") -> dict[str, Any] | None:
+        name = f"{FULLNAME}{suffix}"
+        found = [o for o in self.all(kind) if o["metadata"]["name"] == name]
+        assert len(found) <= 1, f"{len(found)} {kind} objects named {name}"
+        return found[0] if found else None
+
+    def one(self, kind: str, suffix: str = "") -> dict[str, Any]:
+        found = self.maybe(kind, suffix)
+        names = [f"{o['kind']}/{o['metadata']['name']}" for o in self.objects]
+        assert found is not None, f"no {kind} {FULLNAME}{suffix} among {names}"
+        return found
+
+    def pod_specs(self) -> dict[str, dict[str, Any]]:
+        """Every pod spec the chart makes (Deployments, the migration Job, the test Pod)."""
+        specs = {}
+        for obj in self.objects:
+            if obj["kind"] in WORKLOAD_KINDS:
+                spec = obj["spec"] if obj["kind"] == "Pod" else obj["spec"]["template"]["spec"]
+                specs[f"{obj['kind']}/{obj['metadata']['name']}"] = spec
+        return specs
+
+    def container(self, kind: str, suffix: str, name: str) -> dict[str, Any]:
+        obj = self.one(kind, suffix)
+        containers = obj["spec"]["template"]["spec"]["containers"]
+        found = [c for c in containers if c["name"] == name]
+        assert len(found) == 1, f"container {name} in {kind} {FULLNAME}{suffix}: {containers}"
+        return found[0]
+
+    def api(self) -> dict[str, Any]:
+        return self.container("Deployment", "-api", "api")
+
+    def bridge(self) -> dict[str, Any]:
+        return self.container("Deployment", "-bridge", "bridge")
+
+    def config_toml(self) -> str:
+        text: str = self.one("ConfigMap")["data"]["config.toml"]
+        return text
+
+    def settings(self) -> dict[str, Any]:
+        """The server settings the chart writes into config.toml."""
+        return tomllib.loads(self.config_toml())
+
+
+def env_names(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {e["name"]: e for e in container.get("env", [])}
+
+
+def mounts(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {m["mountPath"]: m for m in container.get("volumeMounts", [])}

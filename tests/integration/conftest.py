@@ -1,0 +1,47 @@
+"""Integration-tier fixtures: the API server observed through in-memory tracing, and the
+database of a downstream consumer."""
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from tests.support.consuming import effects_metadata
+from tests.support.observing import HS256_SECRET, Observed, close, observe
+from usersuite.consumer import create_inbox
+
+
+@pytest.fixture
+def exporter() -> Iterator[InMemorySpanExporter]:
+    memory = InMemorySpanExporter()
+    yield memory
+    memory.shutdown()
+
+
+@pytest.fixture
+async def observed(pg_url: str, exporter: InMemorySpanExporter) -> AsyncIterator[Observed]:
+    running = await observe(pg_url, exporter)
+    yield running
+    await close(running)
+
+
+@pytest.fixture
+async def observed_with_auth(
+    pg_url: str, exporter: InMemorySpanExporter
+) -> AsyncIterator[Observed]:
+    auth = {"enabled": True, "hs256_secret": HS256_SECRET}
+    running = await observe(pg_url, exporter, auth=auth)
+    yield running
+    await close(running)
+
+
+@pytest.fixture
+async def downstream(pg_url: str) -> AsyncIterator[AsyncEngine]:
+    """The downstream service's own engine, with its inbox and its effects table."""
+    engine = create_async_engine(pg_url)
+    await create_inbox(engine)
+    async with engine.begin() as conn:
+        await conn.run_sync(effects_metadata.create_all)
+    yield engine
+    await engine.dispose()

@@ -1,0 +1,24 @@
+"""Interop fixtures: one `usersuite serve` on PostgreSQL with authentication on, and a token."""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.interop.clients import authenticating_server, scenario_token
+from tests.support.processes import UsersuiteProcess
+
+
+@pytest.fixture(scope="session")
+def interop_server(
+    postgres: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[UsersuiteProcess]:
+    """One server every client talks to; each client's run works on users of its own."""
+    with authenticating_server(postgres, tmp_path_factory.mktemp("interop-server")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def token() -> str:
+    """A token with the scopes the scenario needs."""
+    return scenario_token()

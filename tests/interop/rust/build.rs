@@ -1,0 +1,17 @@
+//! Generates the user.v1 client with tonic-prost-build from the repository's protos, using the
+//! protoc binary that the protoc-bin-vendored crate ships (nothing else to install).
+use std::error::Error;
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let protos = std::path::PathBuf::from("../../../proto");
+    // prost-build runs the protoc that PROTOC names: the one shipped inside the crate.
+    std::env::set_var("PROTOC", protoc_bin_vendored::protoc_bin_path()?);
+    tonic_prost_build::configure()
+        .build_server(false)
+        .compile_protos(
+            &[protos.join("user/v1/user.proto")],
+            &[protos.clone(), protoc_bin_vendored::include_path()?],
+        )?;
+    println!("cargo:rerun-if-changed={}", protos.display());
+    Ok(())
+}

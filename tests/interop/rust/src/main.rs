@@ -1,0 +1,349 @@
+//! Runs the shared interop scenario against usersuite with tonic and prost.
+//!
+//! Configuration comes from the environment, the same for every interop client: INTEROP_TARGET
+//! (e.g. dns:///127.0.0.1:50051), INTEROP_TOKEN, INTEROP_SCENARIO, INTEROP_SERVICE_CONFIG and
+//! INTEROP_RUN_ID.
+mod resilience;
+mod scenario;
+
+use std::time::Duration;
+
+use tonic::transport::Channel;
+use tonic::{Request, Status};
+use tonic_types::StatusExt;
+
+use resilience::Resilience;
+use scenario::{Outcome, Scenario, Step};
+
+pub mod userv1 {
+    tonic::include_proto!("user.v1");
+}
+use userv1::user_service_client::UserServiceClient;
+use userv1::{
+    CreateUserRequest, DeleteUserRequest, GetUserRequest, ListUsersRequest, UpdateUserRequest, User,
+};
+
+const MAX_PAGES: usize = 1000;
+
+struct Runner {
+    scenario: Scenario,
+    resilience: Resilience,
+    client: UserServiceClient<Channel>,
+    token: String,
+    run_id: String,
+    subject: User,
+    request_id: String,
+    stale_etag: String,
+}
+
+fn env(name: &str) -> Result<String, Box<dyn std::error::Error>> {
+    std::env::var(name).map_err(|_| format!("{name} is not set").into())
+}
+
+/// tonic reports its own enforcement of the grpc-timeout header as CANCELLED ("Timeout
+/// expired"); gRPC calls that DEADLINE_EXCEEDED, as every other client does.
+fn deadline_as_such(status: Status) -> Status {
+    let expired = tonic::TimeoutExpired(()).to_string();
+    if status.code() == tonic::Code::Cancelled && status.message() == expired {
+        return Status::deadline_exceeded(expired);
+    }
+    status
+}
+
+fn new_uuid() -> String {
+    let hex = format!("{:032x}", fastrand::u128(..));
+    let variant = ["8", "9", "a", "b"][fastrand::usize(..4)];
+    format!(
+        "{}-{}-4{}-{variant}{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[13..16],
+        &hex[17..20],
+        &hex[20..]
+    )
+}
+
+impl Runner {
+    fn text(&self, value: &str) -> String {
+        value.replace("{run}", &self.run_id)
+    }
+
+    /// One attempt's request: the step's deadline (or the service config's) and the token.
+    fn request<T>(&self, step: &Step, message: T) -> Request<T> {
+        let mut request = Request::new(message);
+        request.set_timeout(self.deadline(step));
+        if step.token.unwrap_or(true) {
+            let value = format!("Bearer {}", self.token)
+                .parse()
+                .expect("a token is ASCII");
+            request.metadata_mut().insert("authorization", value);
+        }
+        request
+    }
+
+    fn deadline(&self, step: &Step) -> Duration {
+        step.deadline_ms
+            .map_or(self.resilience.timeout, Duration::from_millis)
+    }
+
+    /// A unary call with the step's deadline enforced here too, retried as the policy says.
+    async fn call<T: Clone, R, F, Fut>(&self, step: &Step, message: T, rpc: F) -> Result<R, Status>
+    where
+        F: Fn(UserServiceClient<Channel>, Request<T>) -> Fut,
+        Fut: std::future::Future<Output = Result<tonic::Response<R>, Status>>,
+    {
+        let attempts = self
+            .resilience
+            .retry(|| rpc(self.client.clone(), self.request(step, message.clone())));
+        match tokio::time::timeout(self.deadline(step), attempts).await {
+            Ok(result) => result
+                .map(tonic::Response::into_inner)
+                .map_err(deadline_as_such),
+            Err(_) => Err(Status::deadline_exceeded("deadline passed on the client")),
+        }
+    }
+
+    /// A failed call's status with its google.rpc details, decoded by tonic_types::StatusExt.
+    fn outcome(&self, status: &Status) -> Outcome {
+        let mut outcome = Outcome {
+            code: self.scenario.codes[status.code() as usize].clone(),
+            ..Default::default()
+        };
+        match status.check_error_details() {
+            Ok(details) => {
+                if let Some(info) = details.error_info() {
+                    outcome.domain.clone_from(&info.domain);
+                    outcome.reason.clone_from(&info.reason);
+                }
+                if let Some(bad) = details.bad_request() {
+                    outcome.violations = bad
+                        .field_violations
+                        .iter()
+                        .map(|v| v.field.clone())
+                        .collect();
+                }
+            }
+            // A detail that does not decode is a broken contract, not a detail to ignore.
+            Err(error) => outcome.code = format!("UNDECODABLE_DETAIL: {error}"),
+        }
+        outcome
+    }
+
+    fn ok() -> Outcome {
+        Outcome {
+            code: "OK".into(),
+            ..Default::default()
+        }
+    }
+
+    fn check_name(step: &Step, user: &User) -> String {
+        let want = &step.expect.display_name;
+        if !want.is_empty() && &user.display_name != want {
+            return format!("display_name {:?}, expected {want:?}", user.display_name);
+        }
+        String::new()
+    }
+
+    fn etag(&self, step: &Step) -> String {
+        if step.etag == "stale" {
+            self.stale_etag.clone()
+        } else {
+            self.subject.etag.clone()
+        }
+    }
+
+    /// Runs a step: a failed call's status is its outcome, a returned string a problem.
+    async fn run(&mut self, step: &Step) -> (Outcome, String) {
+        if step.call != "CreateUser" && self.subject.name.is_empty() {
+            return (
+                Outcome::default(),
+                "no subject user: the create step failed".into(),
+            );
+        }
+        let result = match step.call.as_str() {
+            "CreateUser" => self.create(step).await,
+            "GetUser" => self.get(step).await,
+            "ListUsers" => self.list(step).await,
+            "UpdateUser" => self.update(step).await,
+            "DeleteUser" => self.delete(step).await,
+            other => Ok(format!("unknown call {other}")),
+        };
+        match result {
+            Ok(problem) => (Self::ok(), problem),
+            Err(status) => (self.outcome(&status), String::new()),
+        }
+    }
+
+    async fn create(&mut self, step: &Step) -> Result<String, Status> {
+        match step.request_id.as_str() {
+            "fresh" => self.request_id = new_uuid(),
+            "none" => self.request_id.clear(),
+            _ => {}
+        }
+        let message = CreateUserRequest {
+            user: Some(User {
+                display_name: step.display_name.clone(),
+                email: self.text(&step.email),
+                ..Default::default()
+            }),
+            request_id: self.request_id.clone(),
+            ..Default::default()
+        };
+        let user = self
+            .call(
+                step,
+                message,
+                |mut c, r| async move { c.create_user(r).await },
+            )
+            .await?;
+        if step.expect.same_user && user.name != self.subject.name {
+            return Ok(format!(
+                "retry returned {}, not the first call's user",
+                user.name
+            ));
+        }
+        if step.request_id == "fresh" {
+            self.subject = user;
+        }
+        Ok(String::new())
+    }
+
+    async fn get(&self, step: &Step) -> Result<String, Status> {
+        let message = GetUserRequest {
+            name: self.subject.name.clone(),
+        };
+        let user = self
+            .call(step, message, |mut c, r| async move { c.get_user(r).await })
+            .await?;
+        Ok(Self::check_name(step, &user))
+    }
+
+    async fn list(&self, step: &Step) -> Result<String, Status> {
+        for i in 0..step.seed_users {
+            let user = User {
+                display_name: format!("Seed {i}"),
+                email: self.text(&format!("seed{i}.{{run}}@example.com")),
+                ..Default::default()
+            };
+            let message = CreateUserRequest {
+                user: Some(user),
+                ..Default::default()
+            };
+            self.call(
+                step,
+                message,
+                |mut c, r| async move { c.create_user(r).await },
+            )
+            .await?;
+        }
+        let (mut pages, mut found, mut page_token) = (0, false, String::new());
+        while pages < MAX_PAGES {
+            let message = ListUsersRequest {
+                page_size: step.page_size,
+                page_token,
+            };
+            let page = self
+                .call(
+                    step,
+                    message,
+                    |mut c, r| async move { c.list_users(r).await },
+                )
+                .await?;
+            pages += 1;
+            found |= page.users.iter().any(|u| u.name == self.subject.name);
+            page_token = page.next_page_token;
+            if page_token.is_empty() {
+                break;
+            }
+        }
+        if pages < step.expect.min_pages || !found {
+            return Ok(format!("{pages} pages, subject listed: {found}"));
+        }
+        Ok(String::new())
+    }
+
+    async fn update(&mut self, step: &Step) -> Result<String, Status> {
+        let user = User {
+            name: self.subject.name.clone(),
+            display_name: step.display_name.clone(),
+            etag: self.etag(step),
+            ..Default::default()
+        };
+        let mask = prost_types::FieldMask {
+            paths: step.update_mask.clone(),
+        };
+        let message = UpdateUserRequest {
+            user: Some(user),
+            update_mask: Some(mask),
+        };
+        let user = self
+            .call(
+                step,
+                message,
+                |mut c, r| async move { c.update_user(r).await },
+            )
+            .await?;
+        if user.etag == self.subject.etag {
+            return Ok("the etag did not change".into());
+        }
+        self.stale_etag = std::mem::replace(&mut self.subject, user).etag;
+        Ok(Self::check_name(step, &self.subject))
+    }
+
+    async fn delete(&self, step: &Step) -> Result<String, Status> {
+        let message = DeleteUserRequest {
+            name: self.subject.name.clone(),
+            etag: self.etag(step),
+        };
+        self.call(
+            step,
+            message,
+            |mut c, r| async move { c.delete_user(r).await },
+        )
+        .await?;
+        Ok(String::new())
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let scenario = Scenario::load(&env("INTEROP_SCENARIO")?)?;
+    let resilience = Resilience::load(&env("INTEROP_SERVICE_CONFIG")?, &scenario.codes)?;
+    let client = UserServiceClient::new(resilience::connect(&env("INTEROP_TARGET")?).await?);
+    let mut runner = Runner {
+        scenario,
+        resilience,
+        client,
+        token: env("INTEROP_TOKEN")?,
+        run_id: env("INTEROP_RUN_ID")?,
+        subject: User::default(),
+        request_id: String::new(),
+        stale_etag: String::new(),
+    };
+    // The runner changes as steps run, so the steps leave it before the loop.
+    let steps = std::mem::take(&mut runner.scenario.steps);
+    let mut failed = 0;
+    for step in &steps {
+        let (outcome, found) = runner.run(step).await;
+        let problem = if found.is_empty() {
+            runner.scenario.mismatch(&step.expect, &outcome)
+        } else {
+            found
+        };
+        if problem.is_empty() {
+            println!(
+                "PASS {} code={} reason={}",
+                step.name, outcome.code, outcome.reason
+            );
+        } else {
+            failed += 1;
+            println!("FAIL {}: {problem}", step.name);
+        }
+    }
+    println!(
+        "rust: {} of {} steps passed",
+        steps.len() - failed,
+        steps.len()
+    );
+    std::process::exit(i32::from(failed > 0));
+}
