@@ -93,20 +93,31 @@ async def test_a_late_committing_transaction_is_not_skipped(
     assert len(ids) == 3
 
 
-async def test_two_bridges_publish_each_event_once_in_order(
+def _partitions(bridge: InProcessBridge) -> float:
+    return float(bridge.container.relay._metrics.partitions._value.get())
+
+
+async def test_two_bridges_share_the_partitions_and_one_takes_over_when_the_other_stops(
     api: Container, pg_url: str, start_bridge: StartBridge, nc: Client
 ) -> None:
-    first = await start_bridge(pg_url, batch_size=7)
-    second = await start_bridge(pg_url, batch_size=7)
+    first = await start_bridge(pg_url, batch_size=7, rebalance_interval_seconds=0.2)
+    second = await start_bridge(pg_url, batch_size=7, rebalance_interval_seconds=0.2)
+
+    async def shared() -> bool:
+        return [_partitions(first), _partitions(second)] == [8, 8]
+
+    await eventually(shared, what="16 partitions shared 8 and 8")
     await make_history(api.handlers, users=10, updates=4)
     await eventually(lambda: stream_has(nc, 50), what="50 events")
-    leaders = [b.container.relay._metrics.leader._value.get() for b in (first, second)]
-    assert sorted(leaders) == [0.0, 1.0]
-    # The leader stops; the stand-by takes over and relays what comes next.
-    leader = first if leaders[0] == 1.0 else second
-    await leader.stop()
+    # One stops; the other takes its partitions over and relays what comes next.
+    await first.stop()
+
+    async def all_taken() -> bool:
+        return _partitions(second) == 16
+
+    await eventually(all_taken, what="the other bridge to take every partition")
     await make_history_more(api)
-    await eventually(lambda: stream_has(nc, 51), what="the stand-by to take over")
+    await eventually(lambda: stream_has(nc, 51), what="the late event")
     messages = await stream_messages(nc)
     assert len({m.headers["ce-id"] for m in messages}) == len(messages) == 51
     versions: dict[str, list[int]] = defaultdict(list)

@@ -150,9 +150,9 @@ def test_nak_delays_follow_the_schedule_and_repeat_its_last_value() -> None:
     assert [SETTINGS.nak_delay(n) for n in (1, 2, 3, 4)] == [1.0, 5.0, 5.0, 5.0]
 
 
-def test_the_durable_consumer_keeps_a_spare_delivery_and_leaves_ack_wait_alone() -> None:
+def test_the_durable_consumer_redelivers_without_limit_and_leaves_ack_wait_alone() -> None:
     config = SETTINGS.consumer_config()
-    assert config.max_deliver == 4
+    assert config.max_deliver == -1  # max_deliver is counted by the consumer
     assert config.ack_wait == 30.0
     assert config.backoff is None
     assert config.durable_name == "unit"

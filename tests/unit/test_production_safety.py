@@ -130,4 +130,4 @@ def test_redacted_settings_hide_credential_like_names_and_url_parameters() -> No
     for secret in ("natsabc", "jwksabc", "signabc"):
         assert secret not in text
     assert shown["nats_url"] == "nats://h:4222?access_token=***"
-    assert shown["bridge"]["leader_lock_key"] == settings.bridge.leader_lock_key
+    assert shown["bridge"]["lock_key"] == settings.bridge.lock_key

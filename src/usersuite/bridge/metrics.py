@@ -39,7 +39,14 @@ class RelayMetrics:
             registry=registry,
         )
         self.leader = Gauge(
-            "usersuite_bridge_leader", "1 while this bridge holds the relay lock", registry=registry
+            "usersuite_bridge_leader",
+            "1 while this bridge relays at least one outbox partition",
+            registry=registry,
+        )
+        self.partitions = Gauge(
+            "usersuite_bridge_partitions",
+            "Outbox partitions this bridge relays (holds the lock of)",
+            registry=registry,
         )
 
     def published(self, event_type: str, seconds: float, duplicate: bool) -> None:

@@ -3,16 +3,19 @@
 Order and completeness:
 - Rows are claimed by state (pending), never by "id greater than the last seen", so a
   transaction that took an earlier sequence value but committed later is still relayed.
-- One bridge relays at a time: on PostgreSQL the relaying connection holds an advisory lock
-  and other replicas stand by until it is released (crash or shutdown). One user's events are
-  inserted in commit order (their transactions lock the user's row), so relaying pending rows
-  in sequence order keeps every user's order.
-- Within a batch, users are published concurrently, one user's events one after another; the
-  first failure of a user stops that user's remaining events until the next round. A row that
-  is rejected max_attempts times is parked, and holds back its user's later events until
-  `usersuite outbox retry` re-queues it: other users keep flowing, no user is reordered.
+- The outbox is split into partitions by a stable hash of the aggregate. On PostgreSQL a bridge
+  relays a partition only while its session holds the partition's advisory lock, and claims on
+  that same session, so bridges relay side by side and one user's events always go through one
+  bridge at a time; live bridges share the partitions and take over those of a lost one.
+- Within a batch, events are pipelined (many acknowledgements in flight), but one user's next
+  event goes out only after the previous one was acknowledged, and a user's first failure
+  stops that user until the next round. A row rejected max_attempts times is parked and holds
+  back its user's later events until `usersuite outbox retry`; no user is reordered.
+- A bridge cut off from NATS for leader_handover_seconds gives its partitions back (and does
+  not take any until NATS answers again), so bridges that can reach NATS relay them.
 - Publishes carry Nats-Msg-Id = event id, so a row published again after a crash between the
-  acknowledgement and the mark is dropped by JetStream as a duplicate.
+  acknowledgement and the mark (or by the next holder of its partition) is dropped by
+  JetStream as a duplicate within the stream's duplicate window.
 """
 
 import asyncio
@@ -23,23 +26,25 @@ from datetime import datetime
 
 import psycopg
 from nats.aio.client import Client
+from nats.errors import Error as NatsError
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from usersuite.adapters.db import outbox_store
-from usersuite.adapters.db.coordination import listen_for_outbox, try_lead
-from usersuite.adapters.nats.publisher import Publisher
+from usersuite.adapters.db.coordination import is_postgres, listen_for_outbox
+from usersuite.adapters.db.partitions import PartitionLocks
+from usersuite.adapters.nats.publisher import Publisher, pipeline_context
+from usersuite.bridge.liveness import Liveness
+from usersuite.bridge.maintenance import Maintenance
 from usersuite.bridge.metrics import RelayMetrics
+from usersuite.bridge.ownership import Ownership
 from usersuite.config.groups import BridgeSettings
 from usersuite.ops.errors import describe
 from usersuite.service.outbox import BatchResult
 
 log = logging.getLogger(__name__)
 DATABASE_ERRORS = (DBAPIError, PoolTimeoutError, psycopg.Error, OSError)
-BACKLOG_REFRESH_SECONDS = 2.0
-# Retention deletes small batches, each its own short transaction, at most this many a round.
-RETENTION_BATCHES_PER_ROUND = 10
 
 
 class Relay:
@@ -56,86 +61,139 @@ class Relay:
         self._settings = settings
         self._metrics = metrics
         self._clock = clock
-        self._publisher = Publisher(nats_client.jetstream(), settings, metrics)
+        self._publisher = Publisher(
+            pipeline_context(nats_client, settings.max_in_flight),
+            settings.cloudevents_source,
+            settings.publish_timeout_seconds,
+            metrics,
+        )
+        self._probe = nats_client.jetstream(timeout=settings.publish_timeout_seconds)
+        self._maintenance = Maintenance(settings, metrics, clock)
+        self.liveness = Liveness(settings.stall_seconds)
         self._wake = asyncio.Event()
         self._database_ok = False
-        self._last_backlog = 0.0
-        self._last_retention = 0.0
+        self._nats_lost_since: float | None = None
 
     @property
     def ready(self) -> bool:
         """Both PostgreSQL (or SQLite) and NATS are reachable."""
         return self._database_ok and self._nc.is_connected
 
-    async def relay_batch(self, conn: AsyncConnection) -> BatchResult:
-        """Claims, publishes and records one batch in one transaction."""
+    async def relay_batch(
+        self, conn: AsyncConnection, partitions: tuple[int, ...] | None
+    ) -> BatchResult:
+        """Claims, publishes and records one batch of `partitions` (None: all), one transaction."""
         result = BatchResult()
         async with conn.begin():
-            rows = await outbox_store.claim_pending(conn, self._settings.batch_size)
-            result.claimed = len(rows)
-            if not rows:
-                return result
-            await self._publisher.publish(rows, result)
-            await outbox_store.mark_dispatched(conn, result.acked, self._clock())
-            parked = await outbox_store.record_failures(
-                conn, result.failures, self._settings.max_attempts
+            rows = await outbox_store.claim_pending(
+                conn, self._settings.batch_size, partitions, self._settings.partitions
             )
-        for seq in parked:
-            log.error("outbox row %s parked after %s attempts", seq, self._settings.max_attempts)
+            result.claimed = len(rows)
+            if rows:
+                await self._publisher.publish(rows, result)
+                await outbox_store.mark_dispatched(conn, result.acked, self._clock())
+                parked = await outbox_store.record_failures(
+                    conn, result.failures, self._settings.max_attempts
+                )
+        if rows:
+            for seq in parked:
+                log.error(
+                    "outbox row %s parked after %s attempts", seq, self._settings.max_attempts
+                )
+        if result.transient_failure:
+            self._nats_failed()
+        else:
+            self._nats_ok()
         return result
 
-    async def _maintain(self, conn: AsyncConnection) -> None:
-        now = time.monotonic()
-        if now - self._last_backlog >= BACKLOG_REFRESH_SECONDS:
-            self._last_backlog = now
-            async with conn.begin():
-                backlog = await outbox_store.backlog(conn)
-            self._metrics.backlog.set(backlog.pending)
-            self._metrics.parked.set(backlog.parked)
-            age = 0.0
-            if backlog.oldest_pending is not None:
-                age = max(0.0, (self._clock() - backlog.oldest_pending).total_seconds())
-            self._metrics.oldest_pending_age.set(age)
-        if now - self._last_retention >= self._settings.retention_interval_seconds:
-            self._last_retention = now
-            cutoff = outbox_store.retention_cutoff(self._clock(), self._settings.retention_hours)
-            for _ in range(RETENTION_BATCHES_PER_ROUND):
-                async with conn.begin():
-                    deleted = await outbox_store.purge_dispatched(
-                        conn, cutoff, self._settings.retention_batch_size
-                    )
-                if deleted < self._settings.retention_batch_size:
-                    break
+    def _nats_ok(self) -> None:
+        self._nats_lost_since = None
 
-    async def _wait(self, stopping: asyncio.Event, seconds: float) -> None:
-        """Until woken by NOTIFY, stopped, or `seconds` pass."""
+    def _nats_failed(self) -> None:
+        if self._nats_lost_since is None:
+            self._nats_lost_since = time.monotonic()
+
+    @property
+    def _handover_due(self) -> bool:
+        lost = self._nats_lost_since
+        return (
+            lost is not None and time.monotonic() - lost >= self._settings.leader_handover_seconds
+        )
+
+    async def _nats_answers(self) -> bool:
+        """A JetStream API round trip: a connection that looks up may still lead nowhere.
+
+        Not `flush()`: after a flush times out, nats-py 2.16 trips over the late PONG and
+        leaves a connection that answers PINGs but delivers no more replies.
+        """
+        if not self._nc.is_connected:
+            return False
+        try:
+            with self.liveness.waiting("probing NATS"):
+                await self._probe.account_info()
+        except (NatsError, TimeoutError):
+            return False
+        return True
+
+    async def _wait(self, stopping: asyncio.Event, seconds: float, reason: str) -> None:
+        """Until woken by NOTIFY, stopped, or `seconds` pass: a known wait."""
         waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stopping.wait())]
         try:
-            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+            with self.liveness.waiting(reason):
+                await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for waiter in waiters:
                 waiter.cancel()
         self._wake.clear()
 
-    async def _lead(self, conn: AsyncConnection, stopping: asyncio.Event) -> None:
-        backoff = self._settings.backoff_initial_seconds
-        while not stopping.is_set():
-            if not self._nc.is_connected:
-                # Claiming now would only hold row locks and fill the client's buffer.
-                await self._wait(stopping, backoff)
-                backoff = min(backoff * 2, self._settings.backoff_max_seconds)
-                continue
-            result = await self.relay_batch(conn)
-            self._database_ok = True
-            await self._maintain(conn)
-            if result.transient_failure:
-                log.warning("NATS unavailable; retrying in %.1fs", backoff)
-                await self._wait(stopping, backoff)
-                backoff = min(backoff * 2, self._settings.backoff_max_seconds)
-                continue
-            backoff = self._settings.backoff_initial_seconds
-            if result.claimed < self._settings.batch_size:
-                await self._wait(stopping, self._settings.poll_interval_seconds)
+    async def _relay(self, conn: AsyncConnection, stopping: asyncio.Event) -> None:
+        settings = self._settings
+        ownership = Ownership(
+            PartitionLocks(conn, settings.lock_key) if is_postgres(conn) else None,
+            settings,
+            self._metrics,
+        )
+        backoff = settings.backoff_initial_seconds
+        try:
+            await ownership.join()
+            while not stopping.is_set():
+                if ownership.owned and self._handover_due:
+                    log.warning(
+                        "NATS unreachable for %.0fs: handing this bridge's partitions over",
+                        settings.leader_handover_seconds,
+                    )
+                    await ownership.leave()
+                if not ownership.joined:
+                    if not await self._nats_answers():
+                        await self._wait(stopping, backoff, "NATS unreachable, handed over")
+                        backoff = min(backoff * 2, settings.backoff_max_seconds)
+                        continue
+                    self._nats_ok()
+                    await ownership.join()
+                await ownership.rebalance()
+                self._database_ok = True
+                if not ownership.owned:
+                    await self._wait(stopping, settings.rebalance_interval_seconds, "standing by")
+                    continue
+                if not self._nc.is_connected:
+                    # Claiming now would only hold row locks and fill the client's buffer.
+                    self._nats_failed()
+                    await self._wait(stopping, backoff, "NATS disconnected")
+                    backoff = min(backoff * 2, settings.backoff_max_seconds)
+                    continue
+                claimed = (await self.relay_batch(conn, ownership.claimable)).claimed
+                await self._maintenance.run(conn)
+                self.liveness.progress()
+                if self._nats_lost_since is not None:
+                    log.warning("NATS unavailable; retrying in %.1fs", backoff)
+                    await self._wait(stopping, backoff, "NATS unavailable")
+                    backoff = min(backoff * 2, settings.backoff_max_seconds)
+                    continue
+                backoff = settings.backoff_initial_seconds
+                if claimed < settings.batch_size:
+                    await self._wait(stopping, settings.poll_interval_seconds, "idle")
+        finally:
+            ownership.forget()
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Relays until `stopping` is set; the batch in flight is finished first."""
@@ -149,23 +207,15 @@ class Relay:
                 try:
                     async with self._engine.connect() as conn:
                         self._database_ok = True
-                        if not await try_lead(conn, self._settings.leader_lock_key):
-                            self._metrics.leader.set(0)
-                            await self._wait(stopping, self._settings.poll_interval_seconds)
-                            continue
-                        log.info("this bridge is relaying (leader)")
-                        self._metrics.leader.set(1)
                         backoff = self._settings.backoff_initial_seconds
-                        await self._lead(conn, stopping)
+                        await self._relay(conn, stopping)
                 except DATABASE_ERRORS as exc:
                     self._database_ok = False
                     log.warning("database unavailable for the relay: %s", describe(exc))
                 else:
                     continue
-                self._metrics.leader.set(0)
-                await self._wait(stopping, backoff)
+                await self._wait(stopping, backoff, "database unavailable")
                 backoff = min(backoff * 2, self._settings.backoff_max_seconds)
         finally:
-            self._metrics.leader.set(0)
             listener.cancel()
             await asyncio.gather(listener, return_exceptions=True)

@@ -39,6 +39,7 @@ async def run_bridge(
                 container.settings.metrics_listen,
                 container.registry,
                 ready=lambda: container.relay.ready and not stopping.is_set(),
+                live=container.relay.liveness.alive,
             ):
                 on_ready()
                 await container.relay.run(stopping)

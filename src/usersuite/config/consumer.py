@@ -43,6 +43,11 @@ class ConsumerSettings(BaseModel):
     publish_timeout_seconds: float = 5.0
     dead_letter: StreamSettings = Field(default_factory=_dead_letter_stream)
     dead_letter_prefix: str = DEAD_LETTER_PREFIX
+    # Longer than any redelivery or replay you expect: an event older than this is no longer
+    # recognised as seen. Purged every interval in batches, each its own short transaction.
+    inbox_retention_hours: float = 7 * 24.0
+    inbox_purge_interval_seconds: float = 600.0
+    inbox_purge_batch_size: int = 1000
 
     @classmethod
     def on(cls, stream: StreamSettings, durable: str, **values: object) -> "ConsumerSettings":
@@ -58,8 +63,10 @@ class ConsumerSettings(BaseModel):
             raise ValueError("backoff_seconds needs at least one positive delay")
         if self.ack_wait_seconds <= 0 or self.fetch_timeout_seconds <= 0:
             raise ValueError("ack_wait_seconds and fetch_timeout_seconds must be positive")
-        if self.batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
+        if self.batch_size < 1 or self.inbox_purge_batch_size < 1:
+            raise ValueError("batch_size and inbox_purge_batch_size must be at least 1")
+        if self.inbox_retention_hours <= 0 or self.inbox_purge_interval_seconds <= 0:
+            raise ValueError("inbox_retention_hours and its purge interval must be positive")
         return self
 
     def nak_delay(self, deliveries: int) -> float:
@@ -72,8 +79,8 @@ class ConsumerSettings(BaseModel):
             durable_name=self.durable,
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self.ack_wait_seconds,
-            # One spare delivery: a last attempt that could not be dead-lettered comes back
-            # once more and is dead-lettered without running the handler again.
-            max_deliver=self.max_deliver + 1,
+            # Deliveries are counted by the consumer, not limited by the server: a message whose
+            # dead letter could not be published keeps coming back until it is dead-lettered.
+            max_deliver=-1,
             filter_subject=self.filter_subject,
         )

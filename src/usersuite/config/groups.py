@@ -161,8 +161,23 @@ class BridgeSettings(BaseModel):
     retention_interval_seconds: float = Field(60.0, gt=0)
     retention_batch_size: int = Field(1000, ge=1)
     cloudevents_source: str = "//usersuite/user.v1"
-    # PostgreSQL advisory lock key: one bridge relays at a time, the others stand by.
-    leader_lock_key: int = 7_361_822_001
+    partitions: int = Field(
+        16, ge=1, le=4096, description="outbox partitions (hash of the user); same in every bridge"
+    )
+    max_in_flight: int = Field(
+        1000, ge=1, le=100_000, description="publishes awaiting JetStream's acknowledgement"
+    )
+    rebalance_interval_seconds: float = Field(
+        2.0, gt=0, description="how often a bridge re-plans its share of the partitions"
+    )
+    leader_handover_seconds: float = Field(
+        15.0, gt=0, description="cut off from NATS this long, a bridge gives its partitions back"
+    )
+    stall_seconds: float = Field(
+        60.0, gt=0, description="/healthz fails after this long without progress or known wait"
+    )
+    # PostgreSQL advisory locks (lock_key, partition) and (lock_key + 1, member pid).
+    lock_key: int = Field(736_182, ge=1, le=2**31 - 2)
 
 
 class DatabaseSettings(BaseModel):

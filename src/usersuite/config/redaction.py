@@ -36,7 +36,7 @@ def redact(value: Any, name: str = "") -> Any:
     if isinstance(value, list):
         return [redact(item, name) for item in value]
     if not isinstance(value, str):
-        return value  # numbers and flags (bridge.leader_lock_key) are not credentials
+        return value  # numbers and flags (bridge.lock_key) are not credentials
     if is_credential_name(name) and not name.endswith("_file"):
         return "***"
     return redact_url(value) if "://" in value else value

@@ -6,8 +6,10 @@ README's Events section.
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
+from datetime import UTC, datetime, timedelta
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -17,7 +19,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode, TracerProvider
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from usersuite.adapters.db.inbox import SUPPORTED_DIALECTS, record_delivery
+from usersuite.adapters.db.inbox import SUPPORTED_DIALECTS, purge_inbox, record_delivery
 from usersuite.adapters.nats.jetstream import ensure_stream
 from usersuite.config.consumer import ConsumerSettings
 from usersuite.consumer.dead_letter import DeadLetters
@@ -78,7 +80,11 @@ class Consumer:
                 log.warning("consumer %s cannot start yet: %s", settings.durable, describe(exc))
                 if await self._paused(stopping):
                     return
+        next_purge = time.monotonic()
         while not stopping.is_set():
+            if time.monotonic() >= next_purge:
+                next_purge = time.monotonic() + settings.inbox_purge_interval_seconds
+                await self._purge_inbox()
             try:
                 batch = await self._subscription.fetch(
                     settings.batch_size, timeout=settings.fetch_timeout_seconds
@@ -97,6 +103,22 @@ class Consumer:
                     await self.process(msg)
                 except NatsError as exc:  # settling failed: JetStream redelivers the message
                     log.warning("could not settle a message with NATS: %s", describe(exc))
+
+    async def _purge_inbox(self) -> int:
+        """Forgets this consumer's inbox rows older than the retention; returns how many."""
+        settings = self._settings
+        cutoff = datetime.now(UTC) - timedelta(hours=settings.inbox_retention_hours)
+        try:
+            purged = await purge_inbox(
+                self._engine, settings.durable, cutoff, settings.inbox_purge_batch_size
+            )
+        except Exception as exc:  # the database may be down; try again next round
+            log.warning("consumer %s could not purge its inbox: %s", settings.durable,
+                        describe(exc))  # fmt: skip
+            return 0
+        if purged:
+            log.info("consumer %s purged %d old inbox rows", settings.durable, purged)
+        return purged
 
     async def _paused(self, stopping: asyncio.Event) -> bool:
         """Waits a fetch timeout (or less, when stopped); True when stopping."""

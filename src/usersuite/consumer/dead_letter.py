@@ -63,11 +63,16 @@ class DeadLetters:
                 headers=headers,
             )
         except NatsError as exc:
+            # The consumer redelivers without limit, so the message comes back (with the last
+            # backoff delay) until the dead-letter stream takes it: retried, never stranded.
+            delay = self._settings.nak_delay(meta.num_delivered)
             log.error(
-                "consumer %s: could not dead-letter stream message %s: %s",
-                self._settings.durable, meta.sequence.stream, describe(exc),
+                "consumer %s: could not dead-letter stream message %s (delivery %s), "
+                "retrying in %ss: %s",
+                self._settings.durable, meta.sequence.stream, meta.num_delivered, delay,
+                describe(exc),
             )  # fmt: skip
-            await msg.nak(delay=self._settings.nak_delay(meta.num_delivered))
+            await msg.nak(delay=delay)
             return Outcome.RETRY
         log.error(
             "consumer %s: stream message %s dead-lettered after %s deliveries: %s",

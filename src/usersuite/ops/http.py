@@ -28,7 +28,17 @@ def _plain(start_response: StartResponse, status: str, body: str) -> list[bytes]
     return [data]
 
 
-def ops_app(registry: CollectorRegistry, ready: Callable[[], bool]) -> WSGIApplication:
+def _check(name: str, probe: Callable[[], bool]) -> bool:
+    try:
+        return probe()
+    except Exception:  # a failing check means "no", never a 500
+        log.exception("%s check failed", name)
+        return False
+
+
+def ops_app(
+    registry: CollectorRegistry, ready: Callable[[], bool], live: Callable[[], bool] = lambda: True
+) -> WSGIApplication:
     """The WSGI app behind the listener; `ready` runs on the listener's thread, so it must not
     touch the event loop (reading a flag, like DatabaseHealthMonitor.serving, is fine)."""
     metrics = make_wsgi_app(registry)
@@ -39,14 +49,11 @@ def ops_app(registry: CollectorRegistry, ready: Callable[[], bool]) -> WSGIAppli
             served: Iterable[bytes] = metrics(environ, start_response)
             return served
         if path == "/healthz":
-            return _plain(start_response, "200 OK", "ok\n")
+            if _check("liveness", live):
+                return _plain(start_response, "200 OK", "ok\n")
+            return _plain(start_response, "503 Service Unavailable", "stalled\n")
         if path == "/readyz":
-            try:
-                is_ready = ready()
-            except Exception:  # a failing check means not ready, never a 500
-                log.exception("readiness check failed")
-                is_ready = False
-            if is_ready:
+            if _check("readiness", ready):
                 return _plain(start_response, "200 OK", "ready\n")
             return _plain(start_response, "503 Service Unavailable", "not ready\n")
         return _plain(start_response, "404 Not Found", "not found\n")
@@ -64,9 +71,15 @@ class _QuietHandler(WSGIRequestHandler):
 class OpsHttpServer:
     """Serves ops_app on `listen` (host:port; port 0 picks a free one) from a daemon thread."""
 
-    def __init__(self, listen: str, registry: CollectorRegistry, ready: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        listen: str,
+        registry: CollectorRegistry,
+        ready: Callable[[], bool],
+        live: Callable[[], bool] = lambda: True,
+    ) -> None:
         self._host, self._port = parse_address(listen)
-        self._app = ops_app(registry, ready)
+        self._app = ops_app(registry, ready, live)
         self._server: ThreadingWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -119,10 +132,13 @@ class OpsHttpServer:
 
 @contextmanager
 def ops_listener(
-    listen: str, registry: CollectorRegistry, ready: Callable[[], bool]
+    listen: str,
+    registry: CollectorRegistry,
+    ready: Callable[[], bool],
+    live: Callable[[], bool] = lambda: True,
 ) -> Iterator[OpsHttpServer]:
     """The listener, started for the block and stopped (socket closed) when it ends."""
-    server = OpsHttpServer(listen, registry, ready)
+    server = OpsHttpServer(listen, registry, ready, live)
     server.start()
     try:
         yield server

@@ -1,7 +1,7 @@
-"""How bridges coordinate through PostgreSQL: the leader lock and the outbox wake-up hint.
+"""How bridges learn of new outbox rows through PostgreSQL: the NOTIFY wake-up hint.
 
-On SQLite (one process on a laptop) there is nothing to coordinate: the one bridge leads and
-polls.
+Sharing the outbox between bridges is partitions.py's job. On SQLite (one process on a laptop)
+there is nothing to coordinate: the one bridge relays everything and polls.
 """
 
 import asyncio
@@ -20,15 +20,6 @@ log = logging.getLogger(__name__)
 
 def is_postgres(engine: AsyncEngine | AsyncConnection) -> bool:
     return engine.dialect.name == "postgresql"
-
-
-async def try_lead(conn: AsyncConnection, lock_key: int) -> bool:
-    """Takes the session-level advisory lock that makes this connection's bridge the leader."""
-    if not is_postgres(conn):
-        return True
-    got = await conn.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": lock_key})
-    await conn.commit()
-    return bool(got)
 
 
 async def wake_relay(conn: AsyncConnection) -> None:

@@ -7,6 +7,19 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
+# A peer that vanishes (host lost, network cut) is noticed within about 25 s on both ends:
+# the client's libpq keepalives and user timeout, and the server's keepalives for our
+# session, which ends it and frees its advisory locks (a relay's partitions) in that time.
+KEEPALIVE_SECONDS = {"idle": 10, "interval": 5, "count": 3}
+KEEPALIVE_ARGS = {
+    "keepalives": 1,
+    "keepalives_idle": KEEPALIVE_SECONDS["idle"],
+    "keepalives_interval": KEEPALIVE_SECONDS["interval"],
+    "keepalives_count": KEEPALIVE_SECONDS["count"],
+    "tcp_user_timeout": 25_000,
+    "options": " ".join(f"-c tcp_keepalives_{k}={v}" for k, v in KEEPALIVE_SECONDS.items()),
+}
+
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
@@ -49,7 +62,7 @@ def create_engine(
         pool_pre_ping=True,
         # Statement parameters hold personal data (emails, names): keep them out of errors/logs.
         hide_parameters=True,
-        connect_args={"connect_timeout": max(1, int(connect_timeout))},
+        connect_args={"connect_timeout": max(1, int(connect_timeout)), **KEEPALIVE_ARGS},
     )
 
 

@@ -1,11 +1,33 @@
 """The consumer inbox: which events a downstream consumer has already handled."""
 
+from datetime import datetime
+
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from usersuite.adapters.db.dialect import upsert_insert
 from usersuite.adapters.db.tables import inbox, inbox_metadata
 
 SUPPORTED_DIALECTS = ("postgresql", "sqlite")
+
+
+async def purge_inbox(engine: AsyncEngine, consumer: str, older_than: datetime, batch: int) -> int:
+    """Deletes the consumer's inbox rows received before the cutoff, one batch per transaction."""
+    total = 0
+    while True:
+        victims = (
+            select(inbox.c.event_id)
+            .where(inbox.c.consumer == consumer, inbox.c.received_time < older_than)
+            .limit(batch)
+            .scalar_subquery()
+        )
+        async with engine.begin() as conn:
+            result = await conn.execute(
+                delete(inbox).where(inbox.c.consumer == consumer, inbox.c.event_id.in_(victims))
+            )
+        total += result.rowcount
+        if result.rowcount < batch:
+            return total
 
 
 async def create_inbox(engine: AsyncEngine) -> None:

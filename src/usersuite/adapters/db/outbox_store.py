@@ -5,7 +5,19 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, and_, delete, func, select, update
+from sqlalchemy import (
+    BigInteger,
+    Row,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    func,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from usersuite.adapters.db.repository import as_utc
@@ -39,8 +51,10 @@ def _row(r: Row[Any]) -> OutboxRow:
     )
 
 
-async def claim_pending(conn: AsyncConnection, limit: int) -> list[OutboxRow]:
-    """The oldest pending rows in commit-safe order, locked (and skipped by other claimers).
+async def claim_pending(
+    conn: AsyncConnection, limit: int, partitions: Sequence[int] | None, partition_count: int
+) -> list[OutboxRow]:
+    """The oldest pending rows of `partitions` (None: all) in commit-safe order, locked.
 
     A user with a parked event is held back entirely, so the user's later events can never
     overtake it: they flow again, in order, once the parked row is retried.
@@ -54,6 +68,11 @@ async def claim_pending(conn: AsyncConnection, limit: int) -> list[OutboxRow]:
     query = (
         select(outbox)
         .where(outbox.c.state == PENDING, ~held_back)
+        .where(
+            true()
+            if partitions is None
+            else (outbox.c.partition_key % partition_count).in_(partitions)
+        )
         .order_by(outbox.c.seq)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -63,9 +82,15 @@ async def claim_pending(conn: AsyncConnection, limit: int) -> list[OutboxRow]:
 
 async def mark_dispatched(conn: AsyncConnection, seqs: Sequence[int], now: datetime) -> None:
     if seqs:
+        # One array parameter on PostgreSQL, not one bind parameter per row.
+        matching = (
+            outbox.c.seq == any_(bindparam("seqs", list(seqs), type_=ARRAY(BigInteger)))
+            if conn.dialect.name == "postgresql"
+            else outbox.c.seq.in_(seqs)
+        )
         await conn.execute(
             update(outbox)
-            .where(outbox.c.seq.in_(seqs))
+            .where(matching)
             .values(state=DISPATCHED, dispatched_time=now, last_error=None)
         )
 

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from usersuite.adapters.db.dialect import upsert_insert
+from usersuite.adapters.db.partitions import partition_key
 from usersuite.adapters.db.tables import idempotency, outbox, users
 from usersuite.domain.errors import EmailAlreadyExists, UserAlreadyExists
 from usersuite.domain.events import DomainEvent
@@ -127,6 +128,7 @@ class SqlOutbox(Outbox):
                 aggregate_type="user.v1.User",
                 aggregate_name=meta.aggregate_name,
                 aggregate_version=meta.aggregate_version,
+                partition_key=partition_key(meta.aggregate_name),
                 payload=payload,
                 trace_context=json.dumps(carrier, sort_keys=True),
                 principal=meta.principal,

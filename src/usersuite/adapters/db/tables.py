@@ -62,6 +62,8 @@ outbox = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", Text, nullable=True),
     Column("dispatched_time", DateTime(timezone=True), nullable=True),
+    # A stable hash of aggregate_name: the relay's partition is partition_key % partitions.
+    Column("partition_key", Integer, nullable=False, server_default="0"),
     UniqueConstraint("event_id"),
     Index(None, "state", "seq"),
     # Finds a user's parked rows, which hold back the user's pending ones.

@@ -55,7 +55,8 @@ async def _connect(url: str, name: str, *, allow_reconnect: bool) -> Client:
             log.warning("NATS error: %s", exc)
 
     await client.connect(
-        url,
+        # A cluster is given as a comma-separated list of its servers' URLs.
+        [server.strip() for server in url.split(",")],
         name=name,
         allow_reconnect=allow_reconnect,
         # nats-py also loops over a first connection until this many attempts fail.

@@ -1,0 +1,123 @@
+"""Three relays side by side (active-active) under faults, and a bridge cut off from NATS.
+
+Every test ends with the stream holding each written event exactly once and each user's events
+in the order they were written, whichever replica relayed them.
+"""
+
+import asyncio
+
+import pytest
+from nats.aio.client import Client
+
+from tests.support.nats import NatsServer
+from tests.support.postgres import PostgresCluster
+from tests.support.replicas import (
+    Replica,
+    assert_once_in_user_order,
+    replicas,
+    stream_holds_all,
+    writing,
+    written,
+)
+from tests.support.settings import make_settings
+from tests.support.tcp_proxy import TcpProxy
+from tests.support.waiting import eventually
+from usersuite.adapters.nats.jetstream import connect
+from usersuite.api.container import Container
+from usersuite.bootstrap import bootstrap
+
+pytestmark = pytest.mark.integration
+QUICK = {"rebalance_interval_seconds": 0.2, "batch_size": 50, "backoff_max_seconds": 1.0}
+
+
+async def shared(running: list[Replica]) -> bool:
+    """Every one of the 16 partitions is relayed, and no replica has more than its fair share."""
+    for replica in running:
+        replica.assert_running()
+    held = [replica.partitions for replica in running]
+    return sum(held) == 16 and max(held) <= -(-16 // len(running))
+
+
+async def test_three_replicas_share_the_partitions_through_a_nats_outage(
+    api: Container, pg_url: str, nats_server: NatsServer, nc: Client
+) -> None:
+    async with replicas(3, pg_url, [nats_server.url], **QUICK) as running:
+        await eventually(lambda: shared(running), what="16 partitions shared by 3")
+        async with writing(api.handlers) as writer:
+            await eventually(lambda: writer.past(100), what="writes under way")
+            await asyncio.to_thread(nats_server.stop)
+            before = writer.written
+            await eventually(lambda: writer.past(before + 50), what="writes in the outage")
+            await asyncio.to_thread(nats_server.start)
+            restarted = writer.written
+            await eventually(lambda: writer.past(restarted + 50), what="more writes")
+        reader = await connect(nats_server.url, "reader-after", first_attempts=5)
+        try:
+            await eventually(lambda: stream_holds_all(reader, pg_url), within=60, what="all")
+            assert await assert_once_in_user_order(reader, pg_url) == writer.written
+        finally:
+            await reader.close()
+        for replica in running:
+            replica.assert_running()
+
+
+async def test_three_replicas_relay_through_a_postgres_restart(
+    own_cluster: tuple[PostgresCluster, str], nats_server: NatsServer, nc: Client
+) -> None:
+    cluster, url = own_cluster
+    api = bootstrap(make_settings(url))
+    try:
+        async with replicas(3, url, [nats_server.url], **QUICK) as running:
+            await eventually(lambda: shared(running), what="16 partitions shared")
+            async with writing(api.handlers) as writer:
+                await eventually(lambda: writer.past(100), what="writes under way")
+                await asyncio.to_thread(cluster.restart)
+                after = writer.written
+                await eventually(lambda: writer.past(after + 50), what="writes after it")
+            await eventually(lambda: stream_holds_all(nc, url), within=60, what="all relayed")
+            assert await assert_once_in_user_order(nc, url) == writer.written
+            await eventually(lambda: shared(running), what="shares after it")
+    finally:
+        await api.close()
+
+
+def healthz(replica: Replica) -> int:
+    """The status /healthz would answer for this replica (the ops listener's own check)."""
+    return 200 if replica.container.relay.liveness.alive() else 503
+
+
+async def test_a_bridge_cut_off_from_nats_hands_its_partitions_to_one_that_can_reach_it(
+    api: Container, pg_url: str, nats_server: NatsServer, nc: Client
+) -> None:
+    proxy = await TcpProxy(nats_server.port).start()
+    handover = {"leader_handover_seconds": 2.0, "publish_timeout_seconds": 0.5, **QUICK}
+    try:
+        async with replicas(2, pg_url, [proxy.url, nats_server.url], **handover) as running:
+            cut, direct = running
+            await eventually(lambda: shared(running), what="8 and 8 partitions")
+            proxy.cut()
+            async with writing(api.handlers) as writer:
+                # The cut bridge fails to publish, gives up its share, and the other takes it.
+                await eventually(lambda: _holds(direct, 16), within=30, what="the handover")
+                assert cut.partitions == 0
+                assert cut.container.relay.liveness.alive()  # a known wait, not a stall
+                handed_over = writer.written
+                await eventually(lambda: writer.past(handed_over + 30), what="writes")
+            await eventually(lambda: stream_holds_all(nc, pg_url), within=30, what="all relayed")
+            assert await assert_once_in_user_order(nc, pg_url) == writer.written
+            assert healthz(cut) == healthz(direct) == 200
+            # NATS answers the cut bridge again: it takes its share back; nothing repeats.
+            proxy.restore()
+            await eventually(lambda: shared(running), within=30, what="shares again")
+            async with writing(api.handlers) as more:
+                await eventually(lambda: more.past(40), what="writes after the cut")
+            await eventually(lambda: stream_holds_all(nc, pg_url), within=30, what="all again")
+            assert await assert_once_in_user_order(nc, pg_url) == writer.written + more.written
+            assert len(await written(pg_url)) == 40
+    finally:
+        await proxy.stop()
+
+
+async def _holds(replica: Replica, partitions: float) -> bool:
+    replica.assert_running()
+    return replica.partitions == partitions

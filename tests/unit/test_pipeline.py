@@ -1,0 +1,122 @@
+"""The pipelined publisher's ordering rules, against a fake JetStream that acks when told to."""
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from nats.js.api import PubAck
+from nats.js.errors import APIError, ServiceUnavailableError
+
+from usersuite.adapters.nats.publisher import Publisher
+from usersuite.service.outbox import BatchResult, OutboxRow
+
+
+def row(seq: int, user: str) -> OutboxRow:
+    return OutboxRow(
+        seq=seq, event_id=f"e{seq}", event_type="user.v1.UserUpdated",
+        aggregate_name=user, aggregate_version=seq, payload=b"x", trace_context={},
+        principal="", occurred_time=datetime(2026, 1, 1, tzinfo=UTC), attempts=0,
+    )  # fmt: skip
+
+
+class FakeJetStream:
+    """Acknowledges on the next loop turns; fails the events it is told to fail, or never acks."""
+
+    def __init__(
+        self, fail: dict[str, BaseException] | None = None, silent: frozenset[str] = frozenset()
+    ):
+        self.fail = fail or {}
+        self.silent = silent
+        self.sent: list[str] = []
+        self.in_flight: dict[str, str] = {}  # event id -> user
+        self.max_in_flight = 0
+        self.overlaps: list[str] = []
+
+    async def publish_async(self, subject: str, payload: bytes, headers: dict[str, Any]) -> Any:
+        event_id, user = headers["ce-id"], headers["ce-subject"]
+        if user in self.in_flight.values():
+            self.overlaps.append(event_id)
+        self.in_flight[event_id] = user
+        self.max_in_flight = max(self.max_in_flight, len(self.in_flight))
+        self.sent.append(event_id)
+        future: asyncio.Future[PubAck] = asyncio.get_running_loop().create_future()
+        if event_id not in self.silent:
+            asyncio.get_running_loop().call_soon(self._settle, future, event_id)
+        future.add_done_callback(lambda _: self.in_flight.pop(event_id, None))
+        return future
+
+    def _settle(self, future: "asyncio.Future[PubAck]", event_id: str) -> None:
+        if event_id in self.fail:
+            future.set_exception(self.fail[event_id])
+        else:
+            future.set_result(PubAck(stream="S", seq=len(self.sent), duplicate=event_id == "e1"))
+
+
+class Recorder:
+    """The publish observer (the relay's metrics in production)."""
+
+    def __init__(self) -> None:
+        self.acks: list[tuple[str, bool]] = []
+        self.failures: list[str] = []
+
+    def published(self, event_type: str, seconds: float, duplicate: bool) -> None:
+        self.acks.append((event_type, duplicate))
+
+    def failed(self, kind: str) -> None:
+        self.failures.append(kind)
+
+
+async def publish(
+    js: FakeJetStream, rows: list[OutboxRow], ack_wait: float = 5.0
+) -> tuple[BatchResult, Recorder]:
+    recorder, result = Recorder(), BatchResult()
+    await Publisher(js, "//test", ack_wait, recorder).publish(rows, result)  # type: ignore[arg-type]
+    return result, recorder
+
+
+async def test_many_users_are_in_flight_together_but_one_user_never_twice() -> None:
+    rows = [row(i, f"u{i % 10}") for i in range(1, 101)]
+    js = FakeJetStream()
+    result, recorder = await publish(js, rows)
+    assert sorted(result.acked) == list(range(1, 101))
+    assert js.max_in_flight == 10
+    assert js.overlaps == []
+    assert recorder.acks.count(("user.v1.UserUpdated", True)) == 1
+    assert recorder.acks.count(("user.v1.UserUpdated", False)) == 99
+    for user in range(10):
+        mine = [r.seq for r in rows if r.aggregate_name == f"u{user}"]
+        assert [s for s in result.acked if s in mine] == mine
+
+
+async def test_a_failure_mid_pipeline_sends_nothing_more_of_that_user() -> None:
+    rows = [row(i, "hot" if i % 2 else "other") for i in range(1, 21)]
+    js = FakeJetStream(fail={"e7": ServiceUnavailableError()})
+    result, recorder = await publish(js, rows)
+    assert [s for s in result.acked if s % 2] == [1, 3, 5]
+    assert [s for s in result.acked if not s % 2] == list(range(2, 21, 2))
+    assert [s for s in js.sent if int(s[1:]) % 2] == ["e1", "e3", "e5", "e7"]
+    [failure] = result.failures
+    assert (failure.seq, failure.counts) == (7, False)
+    assert result.transient_failure
+    assert recorder.failures == ["transient"]
+
+
+async def test_a_rejected_event_counts_towards_parking() -> None:
+    rejected = APIError(code=400, err_code=10054, description="message size exceeds maximum")
+    js = FakeJetStream(fail={"e2": rejected})
+    result, recorder = await publish(js, [row(1, "a"), row(2, "a"), row(3, "a"), row(4, "b")])
+    assert sorted(result.acked) == [1, 4]
+    [failure] = result.failures
+    assert (failure.seq, failure.counts) == (2, True)
+    assert "10054" in failure.error
+    assert not result.transient_failure
+    assert recorder.failures == ["rejected"]
+
+
+async def test_a_missing_acknowledgement_times_out_as_transient() -> None:
+    js = FakeJetStream(silent=frozenset({"e1"}))
+    result, _ = await publish(js, [row(1, "a"), row(2, "a"), row(3, "b")], ack_wait=0.05)
+    assert result.acked == [3]
+    [failure] = result.failures
+    assert (failure.seq, failure.counts) == (1, False)
+    assert js.sent.count("e2") == 0
