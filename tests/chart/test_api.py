@@ -102,3 +102,16 @@ def test_the_api_never_migrates_on_start(rendering: Manifests) -> None:
     assert rendering.api()["args"][0] == "serve"
     assert "--migrate" not in rendering.api()["args"]
     assert rendering.settings().get("migrate_on_start", False) is False
+
+
+def test_workers_follow_the_cpu_limit_unless_set() -> None:
+    def workers(*sets: str) -> str:
+        args: list[str] = Manifests(render(("minimal.yaml",), sets)).api()["args"]
+        assert args[:2] == ["serve", "--workers"], args
+        return args[2]
+
+    assert workers("api.resources.limits.cpu=1") == "1"
+    assert workers("api.resources.limits.cpu=2500m") == "2"  # whole cores only
+    assert workers("api.resources.limits.cpu=500m") == "1"  # at least one
+    assert workers("api.resources.limits.cpu=3") == "3"
+    assert workers("api.resources.limits.cpu=3", "api.workers=2") == "2"

@@ -195,3 +195,19 @@ checksum/config: {{ include "usersuite.settings" . | sha256sum }}
 checksum/secret: {{ include (print .Template.BasePath "/secret.yaml") . | sha256sum }}
 {{- end }}
 {{- end }}
+
+{{/* API worker processes: api.workers, or the whole cores of the CPU limit (at least 1). */}}
+{{- define "usersuite.apiWorkers" -}}
+{{- if .Values.api.workers -}}
+{{- .Values.api.workers -}}
+{{- else -}}
+{{- $cpu := toString (dig "limits" "cpu" "1" .Values.api.resources) -}}
+{{- $cores := 1 -}}
+{{- if hasSuffix "m" $cpu -}}
+{{- $cores = div (atoi (trimSuffix "m" $cpu)) 1000 -}}
+{{- else -}}
+{{- $cores = floor (float64 $cpu) | int -}}
+{{- end -}}
+{{- max 1 $cores -}}
+{{- end -}}
+{{- end }}
