@@ -127,6 +127,7 @@ RPC_PROTOS = $(shell $(PY) -c 'import google.rpc as r, pathlib; print(pathlib.Pa
 .PHONY: interop-clients interop
 interop-clients: $(STAMPS)/python $(STAMPS)/interop-npm
 	cd $(INTEROP)/go && go build -o bin/client ./cmd/client && go build -o bin/reflect ./cmd/reflect
+	mkdir -p $(INTEROP)/ts/build
 	python-grpc-tools-protoc --plugin=protoc-gen-es=$(INTEROP)/ts/node_modules/.bin/protoc-gen-es \
 	  --es_out=$(INTEROP)/ts/build --es_opt=target=ts,import_extension=js \
 	  -I '$(RPC_PROTOS)' google/rpc/error_details.proto
