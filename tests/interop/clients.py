@@ -57,6 +57,8 @@ def auth_env(database_url: str, **values: str) -> dict[str, str]:
         USERSUITE_AUTH__HS256_SECRET=HS256_SECRET,
         USERSUITE_AUTH__ISSUER=ISSUER,
         USERSUITE_AUTH__AUDIENCE=AUDIENCE,
+        # grpcurl and ghz describe the API without a token (test_reflection).
+        USERSUITE_AUTH__REFLECTION="public",
         **values,
     )
 
