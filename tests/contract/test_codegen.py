@@ -5,6 +5,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from _pytest.mark import ParameterSet
 from google.protobuf.descriptor import FieldDescriptor
 
 from tests.support.tools import REPO_ROOT, describe, run
@@ -92,29 +93,22 @@ def replace(path: str, old: str, new: str) -> Callable[[Path], None]:
     return change
 
 
+def edited(path: str, text: str, case_id: str) -> ParameterSet:
+    """A generated file edited by hand, which check_gen.sh must name as differing."""
+    return pytest.param(append(path, text), f"{path} differs", id=case_id)
+
+
 @pytest.mark.parametrize(
     ("change", "complaint"),
     [
-        pytest.param(
-            append("gen/go/user/v1/user.pb.go", "// edited by hand\n"),
-            "gen/go/user/v1/user.pb.go differs",
-            id="go-file-edited",
-        ),
+        edited("gen/go/user/v1/user.pb.go", "// edited by hand\n", "go-file-edited"),
         pytest.param(
             delete("gen/go/user/v1/user_grpc.pb.go"),
             "gen/go/user/v1/user_grpc.pb.go differs",
             id="go-grpc-file-missing",
         ),
-        pytest.param(
-            append("gen/ts/user/v1/user_pb.ts", "\n"),
-            "gen/ts/user/v1/user_pb.ts differs",
-            id="ts-file-edited",
-        ),
-        pytest.param(
-            append("gen/python/user/v1/user_pb2_grpc.py", "\n"),
-            "gen/python/user/v1/user_pb2_grpc.py differs",
-            id="python-file-edited",
-        ),
+        edited("gen/ts/user/v1/user_pb.ts", "\n", "ts-file-edited"),
+        edited("gen/python/user/v1/user_pb2_grpc.py", "\n", "python-file-edited"),
         pytest.param(
             append("gen/ts/user/v1/account_pb.ts", "export {};\n"),
             "gen/ts/user/v1/account_pb.ts is not produced by generation",

@@ -20,7 +20,7 @@ from tests.interop.clients import (
     scenario_token,
 )
 from tests.support.processes import UsersuiteProcess
-from tests.support.tools import REPO_ROOT, describe
+from tests.support.tools import REPO_ROOT, describe, run
 
 USER_PROTO = Path("proto/user/v1/user.proto")
 # Installed tools the copy shares with this checkout instead of installing them again.
@@ -44,15 +44,7 @@ def git(repo: Path, *args: str) -> str:
 def make_gen(repo: Path) -> subprocess.CompletedProcess[str]:
     """`make gen` with the tools already installed (setup is taken as done)."""
     env = {k: v for k, v in os.environ.items() if k != "MAKEFLAGS"}
-    return subprocess.run(
-        ["make", "-o", "setup", "-o", ".stamps/python", "gen"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=300,
-        env=env,
-    )
+    return run("make", "-o", "setup", "-o", ".stamps/python", "gen", cwd=repo, env=env, timeout=300)
 
 
 def edit(repo: Path, old: str, new: str) -> None:

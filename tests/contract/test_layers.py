@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.tools import run
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LINT_IMPORTS = str(Path(sys.executable).with_name("lint-imports"))
 
@@ -15,15 +17,8 @@ LINT_IMPORTS = str(Path(sys.executable).with_name("lint-imports"))
 def lint_imports(tree: Path) -> subprocess.CompletedProcess[str]:
     """lint-imports on the copy of the tree in `tree`, whose src/ shadows the installed package."""
     env = {**os.environ, "PYTHONPATH": str(tree / "src")}
-    return subprocess.run(
-        [LINT_IMPORTS, "--no-cache", "--config", str(tree / "pyproject.toml")],
-        cwd=tree,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    config = str(tree / "pyproject.toml")
+    return run(LINT_IMPORTS, "--no-cache", "--config", config, cwd=tree, env=env, timeout=120)
 
 
 @pytest.fixture

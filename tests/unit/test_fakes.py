@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from tests.support.fakes import FakeDatabase
+from tests.support.fakes import FakeDatabase, FakeUnitOfWork
 from usersuite.domain.errors import EmailAlreadyExists, UserAlreadyExists
 from usersuite.domain.events import EventMetadata, UserCreated
 from usersuite.domain.model import User
@@ -20,29 +20,33 @@ def created(u: User) -> UserCreated:
     return UserCreated(EventMetadata("e-" + u.id, T0, u.name, 1, ""), u)
 
 
+# Users are frozen, so every test may share this one.
+ADA = user("ada-lovelace", "ada@example.com")
+
+
+async def add_created(uow: FakeUnitOfWork, u: User) -> None:
+    """What a create handler stages: the user and its UserCreated event."""
+    await uow.users.add(u)
+    await uow.outbox.append(created(u))
+
+
 async def test_changes_are_invisible_until_commit() -> None:
     db = FakeDatabase()
-    ada = user("ada-lovelace", "ada@example.com")
-
     async with db.uow() as uow:
-        await uow.users.add(ada)
-        await uow.outbox.append(created(ada))
-        assert await uow.users.get("ada-lovelace") == ada
+        await add_created(uow, ADA)
+        assert await uow.users.get("ada-lovelace") == ADA
         assert db.users == []
         assert db.events == []
         await uow.commit()
 
-    assert db.users == [ada]
-    assert db.events == [created(ada)]
+    assert db.users == [ADA]
+    assert db.events == [created(ADA)]
 
 
 async def test_leaving_without_commit_discards_everything() -> None:
     db = FakeDatabase()
-    ada = user("ada-lovelace", "ada@example.com")
-
     async with db.uow() as uow:
-        await uow.users.add(ada)
-        await uow.outbox.append(created(ada))
+        await add_created(uow, ADA)
         assert await uow.idempotency.claim("r1", "fp") is None
 
     assert db.users == []
@@ -54,11 +58,10 @@ async def test_leaving_without_commit_discards_everything() -> None:
 
 async def test_an_exception_rolls_back() -> None:
     db = FakeDatabase()
-    ada = user("ada-lovelace", "ada@example.com")
 
     async def add_then_fail() -> None:
         async with db.uow() as uow:
-            await uow.users.add(ada)
+            await uow.users.add(ADA)
             raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError):
@@ -80,15 +83,14 @@ async def test_clashes_are_reported_like_the_database_does() -> None:
 
 async def test_update_and_delete_check_the_expected_version() -> None:
     db = FakeDatabase()
-    ada = user("ada-lovelace", "ada@example.com")
     async with db.uow() as uow:
-        await uow.users.add(ada)
-        newer = User(ada.id, "Ada King", ada.email, T0, T0, 2)
+        await uow.users.add(ADA)
+        newer = User(ADA.id, "Ada King", ADA.email, T0, T0, 2)
         assert not await uow.users.update(newer, expected_version=2)
         assert await uow.users.update(newer, expected_version=1)
-        assert not await uow.users.delete(ada.id, expected_version=1)
-        assert await uow.users.delete(ada.id, expected_version=2)
-        assert await uow.users.get(ada.id) is None
+        assert not await uow.users.delete(ADA.id, expected_version=1)
+        assert await uow.users.delete(ADA.id, expected_version=2)
+        assert await uow.users.get(ADA.id) is None
 
 
 async def test_list_after_is_keyset_ordered() -> None:

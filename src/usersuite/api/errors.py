@@ -93,58 +93,53 @@ R = user_pb2.ErrorReason
 S = grpc.StatusCode
 
 
-def _violation(field: str, exc: errors.DomainError) -> list[errors.FieldViolation]:
-    return [errors.FieldViolation(field, exc.message)]
+# Each mapped error type: its status code, its ErrorInfo reason and, for errors about one request
+# field, that field (reported as a BadRequest violation carrying the error's message).
+_MAPPED: dict[type[Exception], tuple[grpc.StatusCode, int, str | None]] = {
+    errors.ValidationFailed: (S.INVALID_ARGUMENT, R.ERROR_REASON_VALIDATION_FAILED, None),
+    errors.UserNotFound: (S.NOT_FOUND, R.ERROR_REASON_USER_NOT_FOUND, None),
+    errors.UserAlreadyExists: (S.ALREADY_EXISTS, R.ERROR_REASON_USER_ALREADY_EXISTS, None),
+    errors.EmailAlreadyExists: (
+        S.ALREADY_EXISTS,
+        R.ERROR_REASON_EMAIL_ALREADY_EXISTS,
+        "user.email",
+    ),
+    errors.EtagMismatch: (S.ABORTED, R.ERROR_REASON_ETAG_MISMATCH, None),
+    errors.InvalidPageToken: (S.INVALID_ARGUMENT, R.ERROR_REASON_INVALID_PAGE_TOKEN, "page_token"),
+    errors.RequestIdReused: (S.INVALID_ARGUMENT, R.ERROR_REASON_REQUEST_ID_REUSED, "request_id"),
+    ServiceUnavailable: (S.UNAVAILABLE, R.ERROR_REASON_SERVICE_UNAVAILABLE, None),
+    DeadlineExceeded: (S.DEADLINE_EXCEEDED, R.ERROR_REASON_DEADLINE_EXCEEDED, None),
+    Unauthenticated: (S.UNAUTHENTICATED, R.ERROR_REASON_UNAUTHENTICATED, None),
+    PermissionDenied: (S.PERMISSION_DENIED, R.ERROR_REASON_PERMISSION_DENIED, None),
+    RateLimited: (S.RESOURCE_EXHAUSTED, R.ERROR_REASON_RATE_LIMITED, None),
+}
+
+
+def _metadata(exc: Exception) -> dict[str, str]:
+    """The ErrorInfo metadata: which resource, scope or limit the error is about."""
+    match exc:
+        case errors.UserNotFound() | errors.UserAlreadyExists() | errors.EtagMismatch():
+            return {"name": f"users/{exc.user_id}"}
+        case PermissionDenied():
+            return {"required_scope": exc.required_scope}
+        case RateLimited():
+            return {"limit": exc.limit}
+    return {}
 
 
 def spec_for(exc: BaseException) -> ErrorSpec:
     """The status an exception becomes. Unknown exceptions become INTERNAL with no detail."""
-    match exc:
-        case errors.ValidationFailed():
-            reason = R.ERROR_REASON_VALIDATION_FAILED
-            return ErrorSpec(S.INVALID_ARGUMENT, reason, exc.message, violations=exc.violations)
-        case errors.UserNotFound():
-            reason = R.ERROR_REASON_USER_NOT_FOUND
-            return ErrorSpec(S.NOT_FOUND, reason, exc.message, {"name": f"users/{exc.user_id}"})
-        case errors.UserAlreadyExists():
-            reason = R.ERROR_REASON_USER_ALREADY_EXISTS
-            name = {"name": f"users/{exc.user_id}"}
-            return ErrorSpec(S.ALREADY_EXISTS, reason, exc.message, name)
-        case errors.EmailAlreadyExists():
-            reason = R.ERROR_REASON_EMAIL_ALREADY_EXISTS
-            violations = _violation("user.email", exc)
-            return ErrorSpec(S.ALREADY_EXISTS, reason, exc.message, violations=violations)
-        case errors.EtagMismatch():
-            reason = R.ERROR_REASON_ETAG_MISMATCH
-            return ErrorSpec(S.ABORTED, reason, exc.message, {"name": f"users/{exc.user_id}"})
-        case errors.InvalidPageToken():
-            reason = R.ERROR_REASON_INVALID_PAGE_TOKEN
-            violations = _violation("page_token", exc)
-            return ErrorSpec(S.INVALID_ARGUMENT, reason, exc.message, violations=violations)
-        case errors.RequestIdReused():
-            reason = R.ERROR_REASON_REQUEST_ID_REUSED
-            violations = _violation("request_id", exc)
-            return ErrorSpec(S.INVALID_ARGUMENT, reason, exc.message, violations=violations)
-        case ServiceUnavailable():
-            reason = R.ERROR_REASON_SERVICE_UNAVAILABLE
-            retry = exc.retry_after_seconds
-            return ErrorSpec(S.UNAVAILABLE, reason, exc.message, retry_after_seconds=retry)
-        case DeadlineExceeded():
-            reason = R.ERROR_REASON_DEADLINE_EXCEEDED
-            return ErrorSpec(S.DEADLINE_EXCEEDED, reason, exc.message)
-        case Unauthenticated():
-            reason = R.ERROR_REASON_UNAUTHENTICATED
-            return ErrorSpec(S.UNAUTHENTICATED, reason, exc.message)
-        case PermissionDenied():
-            reason = R.ERROR_REASON_PERMISSION_DENIED
-            scope = {"required_scope": exc.required_scope}
-            return ErrorSpec(S.PERMISSION_DENIED, reason, exc.message, scope)
-        case RateLimited():
-            reason = R.ERROR_REASON_RATE_LIMITED
-            retry, limit = exc.retry_after_seconds, {"limit": exc.limit}
-            return ErrorSpec(
-                S.RESOURCE_EXHAUSTED, reason, exc.message, limit, retry_after_seconds=retry
-            )
-        case errors.DomainError():
+    mapped = next((cls for cls in type(exc).__mro__ if cls in _MAPPED), None)
+    if mapped is None or not isinstance(exc, errors.DomainError | ApiError):
+        if isinstance(exc, errors.DomainError):
             log.error("domain error without a status mapping: %r", exc)
-    return ErrorSpec(S.INTERNAL, R.ERROR_REASON_INTERNAL, "internal error")
+        return ErrorSpec(S.INTERNAL, R.ERROR_REASON_INTERNAL, "internal error")
+    code, reason, bad_field = _MAPPED[mapped]
+    if bad_field is not None:
+        violations = [errors.FieldViolation(bad_field, exc.message)]
+    elif isinstance(exc, errors.ValidationFailed):
+        violations = exc.violations
+    else:
+        violations = []
+    retry = exc.retry_after_seconds if isinstance(exc, ServiceUnavailable | RateLimited) else None
+    return ErrorSpec(code, reason, exc.message, _metadata(exc), violations, retry)

@@ -3,6 +3,7 @@
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,15 +35,19 @@ def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# The users table has one column per User field (plus its own `seq`), under the same names.
+_USER_FIELDS = tuple(f.name for f in fields(User))
+
+
+def _user_values(user: User) -> dict[str, Any]:
+    return {name: getattr(user, name) for name in _USER_FIELDS}
+
+
 def _user_from_row(row: Row[Any]) -> User:
-    return User(
-        id=row.id,
-        display_name=row.display_name,
-        email=row.email,
-        create_time=as_utc(row.create_time),
-        update_time=as_utc(row.update_time),
-        version=row.version,
-    )
+    values = {name: row._mapping[name] for name in _USER_FIELDS}
+    values["create_time"] = as_utc(values["create_time"])
+    values["update_time"] = as_utc(values["update_time"])
+    return User(**values)
 
 
 @asynccontextmanager
@@ -68,16 +73,7 @@ class SqlUserRepository(UserRepository):
 
     async def add(self, user: User) -> None:
         async with _unique_violations_as_domain_errors(self._conn, user):
-            await self._conn.execute(
-                users.insert().values(
-                    id=user.id,
-                    display_name=user.display_name,
-                    email=user.email,
-                    create_time=user.create_time,
-                    update_time=user.update_time,
-                    version=user.version,
-                )
-            )
+            await self._conn.execute(users.insert().values(_user_values(user)))
 
     async def get(self, user_id: str, *, for_update: bool = False) -> User | None:
         query = select(users).where(users.c.id == user_id)
