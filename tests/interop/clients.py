@@ -19,7 +19,7 @@ from tests.support.processes import (
     serve_args,
     server_env,
 )
-from tests.support.tools import REPO_ROOT, describe, which
+from tests.support.tools import REPO_ROOT, describe, run, which
 from usersuite.api.auth.jwt import mint_token
 
 INTEROP = REPO_ROOT / "tests" / "interop"
@@ -122,13 +122,5 @@ def run_scenario(
         INTEROP_SERVICE_CONFIG=str(SERVICE_CONFIG),
         INTEROP_RUN_ID=uuid.uuid4().hex[:12],
     )
-    result = subprocess.run(
-        command,
-        env=env,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=CLIENT_TIMEOUT,
-        check=False,
-    )
+    result = run(*command, env=env, cwd=REPO_ROOT, timeout=CLIENT_TIMEOUT)
     return ScenarioRun(result)
