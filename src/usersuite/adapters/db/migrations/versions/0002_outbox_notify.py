@@ -1,18 +1,9 @@
-"""outbox insert wakes the bridge (PostgreSQL NOTIFY)
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-26
-"""
-
-from collections.abc import Sequence
+"""outbox insert wakes the bridge (PostgreSQL NOTIFY)"""
 
 from alembic import op
 
 revision: str = "0002"
 down_revision: str | None = "0001"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 CHANNEL = "usersuite_outbox"
 

@@ -3,20 +3,12 @@
 Without AUTOINCREMENT SQLite gives a new row the largest rowid + 1, so deleting the newest users
 frees their numbers, and a page token that already points past them skips the next user created.
 PostgreSQL's sequence never reuses a number, so there is nothing to do there.
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-12-02
 """
-
-from collections.abc import Sequence
 
 from alembic import op
 
 revision: str = "0004"
 down_revision: str | None = "0003"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def _recreate_users(*, autoincrement: bool) -> None:

@@ -1,19 +1,10 @@
-"""request-signing nonces shared by every API replica
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-12-02
-"""
-
-from collections.abc import Sequence
+"""request-signing nonces shared by every API replica"""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005"
 down_revision: str | None = "0004"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

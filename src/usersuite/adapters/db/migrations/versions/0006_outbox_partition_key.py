@@ -1,20 +1,12 @@
-"""outbox partition key: a stable hash of the aggregate, so bridges can share the outbox
-
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-12-02
-"""
+"""outbox partition key: a stable hash of the aggregate, so bridges can share the outbox"""
 
 import zlib
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
 down_revision: str | None = "0005"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 BATCH = 1000
 
