@@ -24,9 +24,6 @@ class UnaryInterceptor(grpc.aio.ServerInterceptor, abc.ABC):  # type: ignore[typ
 
     # Method-name prefixes this concern leaves alone.
     exempt: tuple[str, ...] = ()
-    # method -> (the handler we were given, our wrapped one): grpc asks every interceptor on
-    # every call, and the answer only changes when the handler below us does.
-    _wrapped: dict[str, tuple[Handler, Handler]]
 
     @abc.abstractmethod
     def wrap(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
@@ -44,16 +41,12 @@ class UnaryInterceptor(grpc.aio.ServerInterceptor, abc.ABC):  # type: ignore[typ
         method = handler_call_details.method
         if handler is None or handler.unary_unary is None or method.startswith(self.exempt):
             return handler
-        cache: dict[str, tuple[Handler, Handler]] = self.__dict__.setdefault("_wrapped", {})
-        known = cache.get(method)
-        if known is not None and known[0] is handler:
-            return known[1]
         deserialize = handler.request_deserializer or (lambda raw: raw)
         behavior = cast(UnaryBehavior, handler.unary_unary)
-        wrapped = grpc.unary_unary_rpc_method_handler(
+        # Wrapped anew on every call: caching the wrapped handler per method lost the server
+        # span and the access-log line of failed calls (test_tracing, test_observability).
+        return grpc.unary_unary_rpc_method_handler(
             self.wrap(method, behavior),
             request_deserializer=self.decode(method, deserialize),
             response_serializer=handler.response_serializer,
         )
-        cache[method] = (handler, wrapped)
-        return wrapped
