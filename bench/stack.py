@@ -56,6 +56,10 @@ class Stack:
             "USERSUITE_DATABASE_URL": database_url,
             "USERSUITE_PAGE_TOKEN_SECRET": self.page_token_secret,
             "USERSUITE_AUTH__HS256_SECRET": self.hs256_secret,
+            # Production wants these chosen; the issuer and audience `usersuite token` signs with.
+            "USERSUITE_AUTH__ISSUER": "usersuite",
+            "USERSUITE_AUTH__AUDIENCE": "usersuite",
+            "USERSUITE_AUTH__REFLECTION": "public",
             "USERSUITE_LIMITS__RATE_LIMIT_ENABLED": "false",
             "USERSUITE_LOG_LEVEL": "WARNING",
         }
