@@ -6,7 +6,9 @@ from typing import cast
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2, status_pb2
+from google.rpc import status_pb2
+
+from usersuite.client.errors import STATUS_DETAILS_KEY, error_from
 
 
 @dataclass
@@ -21,35 +23,27 @@ class Details:
 
 
 def details_of(error: grpc.RpcError) -> Details:
-    """The status code, ErrorInfo, BadRequest and RetryInfo of a failed call."""
+    """The status code, ErrorInfo, BadRequest and RetryInfo of a failed call, decoded by the
+    Python SDK's own reader of `grpc-status-details-bin`."""
     # Every error grpc raises for a call, sync or asyncio, is also the call (grpc.Call).
     call = cast(grpc.Call, error)
     code = call.code()
-    trailers = cast(Iterable[tuple[str, bytes]], call.trailing_metadata() or ())
-    raw = [value for key, value in trailers if key == "grpc-status-details-bin"]
-    if not raw:
-        return Details(code=code, message=call.details() or "")
-    status = status_pb2.Status.FromString(raw[0])
-    assert status.code == code.value[0], "status proto code differs from the call's code"
-    result = Details(code=code, message=status.message)
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            result.reason, result.domain, result.metadata = (
-                info.reason,
-                info.domain,
-                dict(info.metadata),
-            )
-        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            result.violations = {v.field: v.description for v in bad.field_violations}
-        elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
-            retry = error_details_pb2.RetryInfo()
-            detail.Unpack(retry)
-            result.retry_delay_seconds = retry.retry_delay.ToNanoseconds() / 1e9
-    return result
+    trailers = cast(Iterable[tuple[str, str | bytes]], call.trailing_metadata() or ())
+    raw = [value for key, value in trailers if key == STATUS_DETAILS_KEY]
+    if raw:
+        status = status_pb2.Status.FromString(cast(bytes, raw[0]))
+        assert status.code == code.value[0], "status proto code differs from the call's code"
+    decoded = error_from(code, call.details() or "", trailers)
+    assert decoded.undecodable_details == 0, "the server sent details that do not decode"
+    return Details(
+        code=code,
+        message=decoded.message,
+        reason=decoded.reason,
+        domain=decoded.domain,
+        metadata=decoded.metadata,
+        violations=decoded.violations,
+        retry_delay_seconds=decoded.retry_delay,
+    )
 
 
 async def failure(call: Awaitable[object]) -> Details:
