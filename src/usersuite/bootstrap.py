@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TextIO
 
 from nats.aio.client import Client as NatsClient
 from opentelemetry.sdk.trace import TracerProvider
@@ -26,6 +27,7 @@ from usersuite.bridge.container import BridgeContainer
 from usersuite.bridge.metrics import RelayMetrics
 from usersuite.bridge.relay import Relay
 from usersuite.config import Settings
+from usersuite.consumer.tail import tail
 from usersuite.ops.tracing import configure_tracing, instrument_engine
 from usersuite.service.handlers import UserHandlers, utc_now
 from usersuite.service.page_tokens import PageTokenCodec
@@ -168,3 +170,19 @@ async def bootstrap_bridge(
     registry = CollectorRegistry()
     relay = Relay(engine, client, settings.bridge, RelayMetrics(registry), clock)
     return BridgeContainer(settings, engine, client, relay, registry)
+
+
+async def tail_events(
+    settings: Settings, *, subject: str, from_start: bool, out: TextIO, limit: int | None = None
+) -> int:
+    """`usersuite events tail`: its NATS client is connected here, like every other client."""
+    if settings.nats_url is None:
+        raise ValueError("nats_url (USERSUITE_NATS_URL) is required")
+    nc = await connect(settings.nats_url, "usersuite-tail")
+    try:
+        return await tail(
+            nc, stream=settings.stream.name, subject=subject, from_start=from_start, out=out,
+            limit=limit,
+        )  # fmt: skip
+    finally:
+        await nc.close()

@@ -18,7 +18,7 @@ from tests.support.relaying import relaying
 from tests.support.settings import make_settings
 from tests.support.waiting import eventually, holds, stays_true_for
 from usersuite.api.container import Container
-from usersuite.consumer.tail import tail
+from usersuite.bootstrap import tail_events
 from usersuite.service import commands
 
 pytestmark = pytest.mark.integration
@@ -62,7 +62,7 @@ async def test_tail_waits_for_the_stream_to_exist(
     settings = make_settings(pg_url, nats_url=nats_server.url)
     # No stream and no traffic yet: tail waits instead of failing.
     task = asyncio.create_task(
-        tail(settings, subject="user.v1.>", from_start=False, out=out, limit=1)
+        tail_events(settings, subject="user.v1.>", from_start=False, out=out, limit=1)
     )
     await stays_true_for(holds(lambda: not task.done()), what="tail waiting for the stream")
     assert not task.done()
@@ -83,7 +83,7 @@ async def test_tail_prints_new_events_only(
         before = await make_history(api.handlers, users=1, updates=0)
         await eventually(lambda: stream_has(nc, 1), what="the earlier event")
         task = asyncio.create_task(
-            tail(settings, subject="user.v1.>", from_start=False, out=out, limit=2)
+            tail_events(settings, subject="user.v1.>", from_start=False, out=out, limit=2)
         )
         await eventually(lambda: consumers_on_stream(nc, 1), what="tail's consumer")
         assert not task.done()
@@ -115,7 +115,7 @@ async def test_tail_from_start_replays_earlier_events(
         await eventually(lambda: stream_has(nc, 3), what="3 events")
     out = io.StringIO()
     settings = make_settings(pg_url, nats_url=nats_server.url)
-    run = tail(settings, subject="user.v1.>", from_start=True, out=out, limit=3)
+    run = tail_events(settings, subject="user.v1.>", from_start=True, out=out, limit=3)
     assert await asyncio.wait_for(run, 30) == 0
 
     lines = [json.loads(line) for line in out.getvalue().splitlines()]

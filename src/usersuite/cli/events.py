@@ -4,15 +4,15 @@ import argparse
 import asyncio
 import sys
 
+from usersuite.bootstrap import tail_events
 from usersuite.cli import common
 from usersuite.config import EVENT_SUBJECTS
-from usersuite.consumer.tail import tail
 
 
 def cmd_events_tail(args: argparse.Namespace) -> int:
     settings = common.load_settings(args)
     common.nats_url(settings)
-    run = tail(settings, subject=args.subject, from_start=args.from_start, out=sys.stdout,
+    run = tail_events(settings, subject=args.subject, from_start=args.from_start, out=sys.stdout,
                limit=args.limit)  # fmt: skip
     try:
         return asyncio.run(run)

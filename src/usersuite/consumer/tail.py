@@ -6,13 +6,12 @@ import logging
 from typing import Any, TextIO
 
 from google.protobuf.json_format import MessageToDict
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
 from nats.js.errors import NotFoundError
 
-from usersuite.adapters.nats.jetstream import connect
-from usersuite.config.settings import Settings
 from usersuite.consumer.events import UndecodableEvent, decode_payload
 
 log = logging.getLogger(__name__)
@@ -57,30 +56,28 @@ async def _wait_for_stream(js: JetStreamContext, stream: str) -> None:
 
 
 async def tail(
-    settings: Settings, *, subject: str, from_start: bool, out: TextIO, limit: int | None = None
+    nc: Client,
+    *,
+    stream: str,
+    subject: str,
+    from_start: bool,
+    out: TextIO,
+    limit: int | None = None,
 ) -> int:
     """Prints one JSON line per event until interrupted (or `limit` events); returns exit code.
 
     An ephemeral ordered consumer (in memory, removed by the server once we are gone) reads
     new events, or the whole stream with `from_start`; every line is flushed as it is printed.
+    The caller owns `nc` (bootstrap connects it).
     """
-    if settings.nats_url is None:
-        raise ValueError("nats_url (USERSUITE_NATS_URL) is required")
-    nc = await connect(settings.nats_url, "usersuite-tail")
-    try:
-        js = nc.jetstream()
-        stream = settings.stream.name
-        await _wait_for_stream(js, stream)
-        policy = DeliverPolicy.ALL if from_start else DeliverPolicy.NEW
-        sub = await js.subscribe(
-            subject, stream=stream, ordered_consumer=True, deliver_policy=policy
-        )
-        printed = 0
-        while limit is None or printed < limit:
-            msg = await sub.next_msg(timeout=None)
-            out.write(event_line(msg) + "\n")
-            out.flush()
-            printed += 1
-    finally:
-        await nc.close()
+    js = nc.jetstream()
+    await _wait_for_stream(js, stream)
+    policy = DeliverPolicy.ALL if from_start else DeliverPolicy.NEW
+    sub = await js.subscribe(subject, stream=stream, ordered_consumer=True, deliver_policy=policy)
+    printed = 0
+    while limit is None or printed < limit:
+        msg = await sub.next_msg(timeout=None)
+        out.write(event_line(msg) + "\n")
+        out.flush()
+        printed += 1
     return 0
