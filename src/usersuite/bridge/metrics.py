@@ -1,52 +1,43 @@
 """Prometheus metrics of the relay."""
 
+from functools import partial
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class RelayMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
-        self.backlog = Gauge(
-            "usersuite_outbox_backlog", "Outbox rows waiting to be published", registry=registry
-        )
-        self.oldest_pending_age = Gauge(
+        gauge = partial(Gauge, registry=registry)
+        counter = partial(Counter, registry=registry)
+        self.backlog = gauge("usersuite_outbox_backlog", "Outbox rows waiting to be published")
+        self.oldest_pending_age = gauge(
             "usersuite_outbox_oldest_pending_age_seconds",
             "Age of the oldest outbox row waiting to be published",
-            registry=registry,
         )
-        self.parked = Gauge(
-            "usersuite_outbox_parked", "Outbox rows parked after failing", registry=registry
-        )
-        self.published_total = Counter(
+        self.parked = gauge("usersuite_outbox_parked", "Outbox rows parked after failing")
+        self.published_total = counter(
             "usersuite_outbox_published_total",
             "Events published and acknowledged by JetStream",
             ["event_type"],
-            registry=registry,
         )
-        self.duplicates = Counter(
+        self.duplicates = counter(
             "usersuite_outbox_duplicates_total",
             "Publishes JetStream acknowledged as duplicates (already stored)",
-            registry=registry,
         )
-        self.failures = Counter(
-            "usersuite_outbox_publish_failures_total",
-            "Failed publish attempts",
-            ["kind"],
-            registry=registry,
+        self.failures = counter(
+            "usersuite_outbox_publish_failures_total", "Failed publish attempts", ["kind"]
         )
         self.publish_seconds = Histogram(
             "usersuite_outbox_publish_seconds",
             "Time from publish to JetStream acknowledgement",
             registry=registry,
         )
-        self.leader = Gauge(
-            "usersuite_bridge_leader",
-            "1 while this bridge relays at least one outbox partition",
-            registry=registry,
+        self.leader = gauge(
+            "usersuite_bridge_leader", "1 while this bridge relays at least one outbox partition"
         )
-        self.partitions = Gauge(
+        self.partitions = gauge(
             "usersuite_bridge_partitions",
             "Outbox partitions this bridge relays (holds the lock of)",
-            registry=registry,
         )
 
     def published(self, event_type: str, seconds: float, duplicate: bool) -> None:
