@@ -42,7 +42,7 @@ class Manifests:
     def container(self, kind: str, suffix: str, name: str) -> dict[str, Any]:
         obj = self.one(kind, suffix)
         containers = obj["spec"]["template"]["spec"]["containers"]
-        found = [c for c in containers if c["name"] == name]
+        found: list[dict[str, Any]] = [c for c in containers if c["name"] == name]
         assert len(found) == 1, f"container {name} in {kind} {FULLNAME}{suffix}: {containers}"
         return found[0]
 

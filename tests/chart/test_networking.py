@@ -1,5 +1,7 @@
 """Services, the headless Service, NetworkPolicies, ServiceMonitor and GRPCRoute."""
 
+from typing import Any
+
 from tests.chart.helm import FULLNAME
 from tests.chart.manifests import Manifests
 
@@ -29,7 +31,7 @@ def test_network_policies(renderings: dict[str, Manifests]) -> None:
         "NetworkPolicy")}  # fmt: skip
     assert set(policies) == {"api", "bridge", "migrations", "test"}
 
-    def egress_ports(spec: dict) -> set[int]:  # type: ignore[type-arg]
+    def egress_ports(spec: dict[str, Any]) -> set[int]:
         return {p["port"] for rule in spec["egress"] for p in rule["ports"]}
 
     api, bridge = policies["api"], policies["bridge"]

@@ -7,6 +7,7 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,13 +40,13 @@ def pod_secrets(rendering: Manifests) -> dict[str, str]:
     return {SECRET_ENV[key]: value for key, value in data.items() if key in SECRET_ENV}
 
 
-def config_show(rendering: Manifests, tmp_path: Path) -> dict[str, object]:
+def config_show(rendering: Manifests, tmp_path: Path) -> dict[str, Any]:
     config = tmp_path / "config.toml"
     config.write_text(rendering.config_toml())
     env = child_env(**pod_secrets(rendering))
     result = run_usersuite("config", "show", "--config", str(config), env=env)
     assert result.returncode == 0, f"the server refuses the chart's config\n{describe(result)}"
-    shown: dict[str, object] = json.loads(result.stdout)
+    shown: dict[str, Any] = json.loads(result.stdout)
     return shown
 
 
@@ -60,9 +61,9 @@ def test_server_accepts_the_rendered_config(rendering: Manifests, tmp_path: Path
         "auth": ("enabled", "issuer", "audience", "reflection"),
     }.items():
         for key in keys:
-            assert shown[group][key] == expected[group][key], f"{group}.{key}"  # type: ignore[index]
+            assert shown[group][key] == expected[group][key], f"{group}.{key}"
     plaintext = expected.get("tls", {}).get("allow_plaintext", False)
-    assert shown["tls"]["allow_plaintext"] == plaintext  # type: ignore[index]
+    assert shown["tls"]["allow_plaintext"] == plaintext
 
 
 def test_tls_off_allows_plaintext_and_tls_on_does_not(renderings: dict[str, Manifests]) -> None:
