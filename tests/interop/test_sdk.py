@@ -8,6 +8,7 @@ import grpc
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
+from tests.support.clock import ManualClock
 from tests.support.handlers import RawGenericHandler, RawMethodHandler
 from tests.support.processes import UsersuiteProcess
 from user.v1 import user_pb2
@@ -23,16 +24,8 @@ from usersuite.client import (
 from usersuite.client.breaker import State
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_breaker_opens_after_consecutive_failures_and_probes_once_half_open() -> None:
-    clock = Clock()
+    clock = ManualClock()
     breaker = CircuitBreaker(failure_threshold=3, reset_timeout=10, clock=clock)
     for _ in range(2):
         breaker.before_call()
@@ -58,7 +51,7 @@ def test_breaker_opens_after_consecutive_failures_and_probes_once_half_open() ->
 
 
 def test_breaker_counts_only_consecutive_unavailable_and_deadline() -> None:
-    breaker = CircuitBreaker(failure_threshold=2, reset_timeout=10, clock=Clock())
+    breaker = CircuitBreaker(failure_threshold=2, reset_timeout=10, clock=ManualClock())
     for code in [
         grpc.StatusCode.UNAVAILABLE,
         grpc.StatusCode.NOT_FOUND,  # an answer from a healthy server resets the count

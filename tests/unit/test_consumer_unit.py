@@ -137,6 +137,14 @@ def consumer_for(
     return Consumer(cast(Client, client), engine, handler, settings)
 
 
+def wired(
+    engine: AsyncEngine, failures: int = 0, client: FakeClient | None = None
+) -> tuple[Handler, FakeClient, Consumer]:
+    """A consumer on the unit settings with its handler (failing `failures` times) and NATS."""
+    handler, nats = Handler(failures), client or FakeClient()
+    return handler, nats, consumer_for(engine, handler, nats)
+
+
 async def process(consumer: Consumer, msg: FakeMsg) -> Outcome:
     return await consumer.process(cast(Msg, msg))
 
@@ -186,8 +194,7 @@ def test_every_event_of_the_contract_decodes_and_nothing_else() -> None:
 
 
 async def test_a_new_event_is_handled_once_and_acknowledged(engine: AsyncEngine) -> None:
-    handler, client = Handler(), FakeClient()
-    consumer = consumer_for(engine, handler, client)
+    handler, _, consumer = wired(engine)
     first, again = created_message(), created_message(num_delivered=2)
 
     assert await process(consumer, first) is Outcome.HANDLED
@@ -206,8 +213,7 @@ async def test_a_new_event_is_handled_once_and_acknowledged(engine: AsyncEngine)
 
 
 async def test_a_failure_rolls_back_and_naks_with_the_backoff_delay(engine: AsyncEngine) -> None:
-    handler, client = Handler(failures=2), FakeClient()
-    consumer = consumer_for(engine, handler, client)
+    _, client, consumer = wired(engine, failures=2)
     attempts = [created_message(num_delivered=n) for n in (1, 2, 3)]
 
     outcomes = [await process(consumer, msg) for msg in attempts]
@@ -221,8 +227,7 @@ async def test_a_failure_rolls_back_and_naks_with_the_backoff_delay(engine: Asyn
 async def test_the_last_failed_delivery_is_dead_lettered_then_terminated(
     engine: AsyncEngine,
 ) -> None:
-    handler, client = Handler(failures=99), FakeClient()
-    consumer = consumer_for(engine, handler, client)
+    _, client, consumer = wired(engine, failures=99)
     last = created_message(num_delivered=3)
 
     assert await process(consumer, last) is Outcome.DEAD_LETTERED
@@ -245,8 +250,7 @@ async def test_the_last_failed_delivery_is_dead_lettered_then_terminated(
 async def test_the_spare_delivery_is_dead_lettered_without_calling_the_handler(
     engine: AsyncEngine,
 ) -> None:
-    handler, client = Handler(), FakeClient()
-    consumer = consumer_for(engine, handler, client)
+    handler, client, consumer = wired(engine)
     spare = created_message(num_delivered=4)
 
     assert await process(consumer, spare) is Outcome.DEAD_LETTERED
@@ -261,8 +265,7 @@ async def test_the_spare_delivery_is_dead_lettered_without_calling_the_handler(
 async def test_the_spare_delivery_of_an_event_already_handled_is_just_acknowledged(
     engine: AsyncEngine,
 ) -> None:
-    handler, client = Handler(), FakeClient()
-    consumer = consumer_for(engine, handler, client)
+    _, client, consumer = wired(engine)
     await process(consumer, created_message(num_delivered=3))
     spare = created_message(num_delivered=4)  # the ack of delivery 3 was lost
 
@@ -274,8 +277,7 @@ async def test_the_spare_delivery_of_an_event_already_handled_is_just_acknowledg
 async def test_when_the_dead_letter_cannot_be_published_the_message_is_naked(
     engine: AsyncEngine,
 ) -> None:
-    handler, client = Handler(failures=99), FakeClient(FakeJetStream(failing=True))
-    consumer = consumer_for(engine, handler, client)
+    _, _, consumer = wired(engine, failures=99, client=FakeClient(FakeJetStream(failing=True)))
     last = created_message(num_delivered=3)
 
     assert await process(consumer, last) is Outcome.RETRY
@@ -283,8 +285,7 @@ async def test_when_the_dead_letter_cannot_be_published_the_message_is_naked(
 
 
 async def test_an_unknown_event_type_is_dead_lettered_at_once(engine: AsyncEngine) -> None:
-    handler, client = Handler(), FakeClient()
-    consumer = consumer_for(engine, handler, client)
+    handler, client, consumer = wired(engine)
     headers: dict[str, Any] = {"ce-type": "user.v1.UserSuspended"}
     future = created_message(**headers)
 

@@ -83,29 +83,19 @@ async def test_every_invalid_field_is_reported_at_once(
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
-        ({"display_name": ""}, "user.display_name"),
-        ({"display_name": "x" * 101}, "user.display_name"),
-        ({"display_name": "Ada\x07"}, "user.display_name"),
-        ({"email": ""}, "user.email"),
-        ({"email": "ada@"}, "user.email"),
-        ({"user_id": "abc"}, "user_id"),
-        ({"user_id": "Ada-Lovelace"}, "user_id"),
-        ({"user_id": "abcd\n"}, "user_id"),
+        pytest.param({"display_name": ""}, "user.display_name", id="blank-name"),
+        pytest.param({"display_name": "x" * 101}, "user.display_name", id="long-name"),
+        pytest.param({"display_name": "Ada\x07"}, "user.display_name", id="control-char-name"),
+        pytest.param({"email": ""}, "user.email", id="no-email"),
+        pytest.param({"email": "ada@"}, "user.email", id="bad-email"),
+        pytest.param({"user_id": "abc"}, "user_id", id="short-id"),
+        pytest.param({"user_id": "Ada-Lovelace"}, "user_id", id="upper-case-id"),
+        pytest.param({"user_id": "abcd\n"}, "user_id", id="id-with-trailing-newline"),
         # A generated-looking id is the server's to choose, never the client's.
-        ({"user_id": "01j00000000000000000000001"}, "user_id"),
-        ({"request_id": "not-a-uuid"}, "request_id"),
-    ],
-    ids=[
-        "blank-name",
-        "long-name",
-        "control-char-name",
-        "no-email",
-        "bad-email",
-        "short-id",
-        "upper-case-id",
-        "id-with-trailing-newline",
-        "generated-looking-id",
-        "request-id-not-uuid",
+        pytest.param(
+            {"user_id": "01j00000000000000000000001"}, "user_id", id="generated-looking-id"
+        ),
+        pytest.param({"request_id": "not-a-uuid"}, "request_id", id="request-id-not-uuid"),
     ],
 )
 async def test_a_single_invalid_field_is_named_by_its_request_path(

@@ -1,18 +1,11 @@
 """The relay's liveness: progress or a known wait keeps it alive; a silent stall does not."""
 
+from tests.support.clock import ManualClock
 from usersuite.bridge.liveness import Liveness
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_alive_while_progressing_and_dead_after_a_silent_stall() -> None:
-    clock = Clock()
+    clock = ManualClock(100.0)
     liveness = Liveness(stall_seconds=30, clock=clock)
     clock.now += 29
     assert liveness.alive()
@@ -24,7 +17,7 @@ def test_alive_while_progressing_and_dead_after_a_silent_stall() -> None:
 
 
 def test_a_known_wait_keeps_it_alive_however_long_and_counts_as_progress_when_it_ends() -> None:
-    clock = Clock()
+    clock = ManualClock(100.0)
     liveness = Liveness(stall_seconds=30, clock=clock)
     with liveness.waiting("NATS unavailable"):
         clock.now += 600
