@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from nats.aio.client import Client
 
+from tests.support.composition import composed
 from tests.support.events import stream_count, write_history
 from tests.support.nats import NatsServer
 from tests.support.outbox import (
@@ -23,11 +24,9 @@ from tests.support.outbox import (
 )
 from tests.support.postgres import PostgresCluster, conninfo
 from tests.support.relaying import relaying
-from tests.support.settings import make_settings
 from tests.support.waiting import eventually
 from usersuite.adapters.nats.jetstream import connect
 from usersuite.api.container import Container
-from usersuite.bootstrap import bootstrap
 from usersuite.service import commands
 from usersuite.service.handlers import UserHandlers
 
@@ -175,12 +174,9 @@ async def test_postgres_restarted_mid_batch_loses_and_repeats_nothing(
     own_cluster: tuple[PostgresCluster, str], nats_server: NatsServer, nc: Client
 ) -> None:
     cluster, url = own_cluster
-    api = bootstrap(make_settings(url))
-    try:
+    async with composed(url) as api:
         # Few users, many events each: every batch holds several events of each user.
         await write_history(api.handlers, users=4, events_per_user=500)
-    finally:
-        await api.close()
     async with relaying(url, nats_server.url, batch_size=20) as bridge:
 
         async def under_way() -> bool:

@@ -20,9 +20,9 @@ from tests.support.consuming import (
     running,
     settled,
 )
-from tests.support.events import STREAM, make_history, stream_has, stream_messages
+from tests.support.events import STREAM, stream_has, stream_messages
 from tests.support.nats import NatsServer
-from tests.support.relaying import relaying
+from tests.support.relaying import relayed_history
 from tests.support.waiting import eventually, holds, stays_true_for
 from usersuite.api.container import Container
 from usersuite.consumer import (
@@ -47,9 +47,7 @@ async def test_a_handler_that_always_fails_is_dead_lettered_after_max_deliver(
     api: Container, pg_url: str, downstream: AsyncEngine, nats_server: NatsServer, nc: Client
 ) -> None:
     handler = Recorder("always-fails", fail=lambda _event, _call: True)
-    async with relaying(pg_url, nats_server.url):
-        [user_id] = await make_history(api.handlers, users=1, updates=0)
-        await eventually(lambda: stream_has(nc, 1), what="the event in the stream")
+    [user_id] = await relayed_history(api.handlers, pg_url, nats_server.url, nc, users=1, updates=0)
     [original] = await stream_messages(nc)
 
     consumer = Consumer(nc, downstream, handler, quick("always-fails"))
@@ -87,9 +85,7 @@ async def test_a_handler_that_fails_once_has_its_effect_exactly_once(
     api: Container, pg_url: str, downstream: AsyncEngine, nats_server: NatsServer, nc: Client
 ) -> None:
     handler = Recorder("flaky", fail=lambda _event, call: call == 1)
-    async with relaying(pg_url, nats_server.url):
-        await make_history(api.handlers, users=2, updates=1)
-        await eventually(lambda: stream_has(nc, 4), what="4 events")
+    await relayed_history(api.handlers, pg_url, nats_server.url, nc, users=2, updates=1)
     event_ids = [m.headers["ce-id"] for m in await stream_messages(nc)]
 
     async with running(Consumer(nc, downstream, handler, quick("flaky"))):
@@ -109,9 +105,7 @@ async def test_the_same_event_delivered_again_has_its_effect_once(
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     handler = Recorder("once")
-    async with relaying(pg_url, nats_server.url):
-        await make_history(api.handlers, users=3, updates=0)
-        await eventually(lambda: stream_has(nc, 3), what="3 events")
+    await relayed_history(api.handlers, pg_url, nats_server.url, nc, users=3, updates=0)
     messages = await stream_messages(nc)
     event_ids = [m.headers["ce-id"] for m in messages]
 
@@ -144,9 +138,7 @@ async def test_the_same_event_delivered_again_has_its_effect_once(
 async def test_stopping_finishes_the_message_in_hand_and_hands_back_the_rest(
     api: Container, pg_url: str, downstream: AsyncEngine, nats_server: NatsServer, nc: Client
 ) -> None:
-    async with relaying(pg_url, nats_server.url):
-        await make_history(api.handlers, users=3, updates=0)
-        await eventually(lambda: stream_has(nc, 3), what="3 events")
+    await relayed_history(api.handlers, pg_url, nats_server.url, nc, users=3, updates=0)
     recorder = Recorder("stopper")
     entered, release = asyncio.Event(), asyncio.Event()
 

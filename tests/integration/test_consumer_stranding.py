@@ -9,9 +9,9 @@ from nats.aio.client import Client
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from tests.support.events import STREAM, make_history, stream_has
+from tests.support.events import STREAM, stream_has
 from tests.support.nats import NatsServer
-from tests.support.relaying import relaying
+from tests.support.relaying import relayed_history
 from tests.support.waiting import eventually
 from usersuite.adapters.db.inbox import purge_inbox
 from usersuite.adapters.nats.jetstream import ensure_stream
@@ -50,9 +50,7 @@ class AlwaysFails:
 async def test_a_message_whose_dead_letter_fails_is_retried_until_the_dlq_accepts_it(
     api: Container, pg_url: str, downstream: AsyncEngine, nats_server: NatsServer, nc: Client
 ) -> None:
-    async with relaying(pg_url, nats_server.url):
-        await make_history(api.handlers, users=1, updates=0)
-        await eventually(lambda: stream_has(nc, 1), what="the event in the stream")
+    await relayed_history(api.handlers, pg_url, nats_server.url, nc, users=1, updates=0)
     settings = ConsumerSettings(
         durable="stranded", max_deliver=2, backoff_seconds=(0.05, 0.1),
         fetch_timeout_seconds=0.2, publish_timeout_seconds=0.5,

@@ -5,26 +5,29 @@ in the order they were written, whichever replica relayed them.
 """
 
 import asyncio
+from collections.abc import Callable
+from functools import partial
 
 import pytest
 from nats.aio.client import Client
 
+from tests.support.composition import composed
 from tests.support.nats import NatsServer
 from tests.support.postgres import PostgresCluster
 from tests.support.replicas import (
     Replica,
+    Writer,
     assert_once_in_user_order,
     replicas,
     stream_holds_all,
     writing,
     written,
 )
-from tests.support.settings import make_settings
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import eventually
 from usersuite.adapters.nats.jetstream import connect
 from usersuite.api.container import Container
-from usersuite.bootstrap import bootstrap
+from usersuite.service.handlers import UserHandlers
 
 pytestmark = pytest.mark.integration
 QUICK = {"rebalance_interval_seconds": 0.2, "batch_size": 50, "backoff_max_seconds": 1.0}
@@ -38,19 +41,23 @@ async def shared(running: list[Replica]) -> bool:
     return sum(held) == 16 and max(held) <= -(-16 // len(running))
 
 
+async def writing_through(handlers: UserHandlers, *faults: Callable[[], object]) -> Writer:
+    """Writes under way, then each fault (run in a thread) followed by 50 more writes; the writer
+    is stopped when this returns, so `written` counts every event it wrote."""
+    async with writing(handlers) as writer:
+        await eventually(lambda: writer.past(100), what="writes under way")
+        for fault in faults:
+            await asyncio.to_thread(fault)
+            await eventually(partial(writer.past, writer.written + 50), what="writes after it")
+    return writer
+
+
 async def test_three_replicas_share_the_partitions_through_a_nats_outage(
     api: Container, pg_url: str, nats_server: NatsServer, nc: Client
 ) -> None:
     async with replicas(3, pg_url, [nats_server.url], **QUICK) as running:
         await eventually(lambda: shared(running), what="16 partitions shared by 3")
-        async with writing(api.handlers) as writer:
-            await eventually(lambda: writer.past(100), what="writes under way")
-            await asyncio.to_thread(nats_server.stop)
-            before = writer.written
-            await eventually(lambda: writer.past(before + 50), what="writes in the outage")
-            await asyncio.to_thread(nats_server.start)
-            restarted = writer.written
-            await eventually(lambda: writer.past(restarted + 50), what="more writes")
+        writer = await writing_through(api.handlers, nats_server.stop, nats_server.start)
         reader = await connect(nats_server.url, "reader-after", first_attempts=5)
         try:
             await eventually(lambda: stream_holds_all(reader, pg_url), within=60, what="all")
@@ -65,20 +72,12 @@ async def test_three_replicas_relay_through_a_postgres_restart(
     own_cluster: tuple[PostgresCluster, str], nats_server: NatsServer, nc: Client
 ) -> None:
     cluster, url = own_cluster
-    api = bootstrap(make_settings(url))
-    try:
-        async with replicas(3, url, [nats_server.url], **QUICK) as running:
-            await eventually(lambda: shared(running), what="16 partitions shared")
-            async with writing(api.handlers) as writer:
-                await eventually(lambda: writer.past(100), what="writes under way")
-                await asyncio.to_thread(cluster.restart)
-                after = writer.written
-                await eventually(lambda: writer.past(after + 50), what="writes after it")
-            await eventually(lambda: stream_holds_all(nc, url), within=60, what="all relayed")
-            assert await assert_once_in_user_order(nc, url) == writer.written
-            await eventually(lambda: shared(running), what="shares after it")
-    finally:
-        await api.close()
+    async with composed(url) as api, replicas(3, url, [nats_server.url], **QUICK) as running:
+        await eventually(lambda: shared(running), what="16 partitions shared")
+        writer = await writing_through(api.handlers, cluster.restart)
+        await eventually(lambda: stream_holds_all(nc, url), within=60, what="all relayed")
+        assert await assert_once_in_user_order(nc, url) == writer.written
+        await eventually(lambda: shared(running), what="shares after it")
 
 
 def healthz(replica: Replica) -> int:

@@ -7,11 +7,14 @@ from typing import Any
 
 from nats.aio.client import Client
 
+from tests.support.events import make_history, stream_has
 from tests.support.outbox import all_relayed
 from tests.support.settings import relay_settings
+from tests.support.waiting import eventually
 from usersuite.bootstrap import bootstrap_bridge
 from usersuite.bridge.container import BridgeContainer
 from usersuite.config import Settings
+from usersuite.service.handlers import UserHandlers
 
 STOP_TIMEOUT = 30.0
 
@@ -61,3 +64,21 @@ async def relaying(
         yield running
     finally:
         await running.stop()
+
+
+async def relayed_history(
+    handlers: UserHandlers,
+    database_url: str,
+    nats_url: str,
+    nc: Client,
+    *,
+    users: int,
+    updates: int,
+) -> list[str]:
+    """`make_history`, relayed until the stream holds all of it, then the relay stopped, so that
+    what a consumer meets next is exactly this history. Returns the users' ids."""
+    events = users * (1 + updates)
+    async with relaying(database_url, nats_url):
+        ids = await make_history(handlers, users=users, updates=updates)
+        await eventually(lambda: stream_has(nc, events), what=f"{events} events in the stream")
+    return ids
