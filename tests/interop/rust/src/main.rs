@@ -25,6 +25,17 @@ use userv1::{
 
 const MAX_PAGES: usize = 1000;
 
+/// One RPC through `Runner::call`: tonic's client methods share no trait, so a macro names one.
+macro_rules! rpc {
+    ($runner:expr, $step:expr, $method:ident, $message:expr) => {
+        $runner.call(
+            $step,
+            $message,
+            |mut c, r| async move { c.$method(r).await },
+        )
+    };
+}
+
 struct Runner {
     scenario: Scenario,
     resilience: Resilience,
@@ -189,13 +200,7 @@ impl Runner {
             request_id: self.request_id.clone(),
             ..Default::default()
         };
-        let user = self
-            .call(
-                step,
-                message,
-                |mut c, r| async move { c.create_user(r).await },
-            )
-            .await?;
+        let user = rpc!(self, step, create_user, message).await?;
         if step.expect.same_user && user.name != self.subject.name {
             return Ok(format!(
                 "retry returned {}, not the first call's user",
@@ -212,9 +217,7 @@ impl Runner {
         let message = GetUserRequest {
             name: self.subject.name.clone(),
         };
-        let user = self
-            .call(step, message, |mut c, r| async move { c.get_user(r).await })
-            .await?;
+        let user = rpc!(self, step, get_user, message).await?;
         Ok(Self::check_name(step, &user))
     }
 
@@ -229,12 +232,7 @@ impl Runner {
                 user: Some(user),
                 ..Default::default()
             };
-            self.call(
-                step,
-                message,
-                |mut c, r| async move { c.create_user(r).await },
-            )
-            .await?;
+            rpc!(self, step, create_user, message).await?;
         }
         let (mut pages, mut found, mut page_token) = (0, false, String::new());
         while pages < MAX_PAGES {
@@ -242,13 +240,7 @@ impl Runner {
                 page_size: step.page_size,
                 page_token,
             };
-            let page = self
-                .call(
-                    step,
-                    message,
-                    |mut c, r| async move { c.list_users(r).await },
-                )
-                .await?;
+            let page = rpc!(self, step, list_users, message).await?;
             pages += 1;
             found |= page.users.iter().any(|u| u.name == self.subject.name);
             page_token = page.next_page_token;
@@ -276,13 +268,7 @@ impl Runner {
             user: Some(user),
             update_mask: Some(mask),
         };
-        let user = self
-            .call(
-                step,
-                message,
-                |mut c, r| async move { c.update_user(r).await },
-            )
-            .await?;
+        let user = rpc!(self, step, update_user, message).await?;
         if user.etag == self.subject.etag {
             return Ok("the etag did not change".into());
         }
@@ -295,12 +281,7 @@ impl Runner {
             name: self.subject.name.clone(),
             etag: self.etag(step),
         };
-        self.call(
-            step,
-            message,
-            |mut c, r| async move { c.delete_user(r).await },
-        )
-        .await?;
+        rpc!(self, step, delete_user, message).await?;
         Ok(String::new())
     }
 }
