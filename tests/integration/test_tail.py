@@ -14,7 +14,7 @@ from nats.aio.client import Client
 
 from tests.support.events import STREAM, make_history, stream_has, stream_messages
 from tests.support.nats import NatsServer
-from tests.support.relaying import relaying
+from tests.support.relaying import relayed_history, relaying
 from tests.support.settings import make_settings
 from tests.support.waiting import eventually, holds, stays_true_for
 from usersuite.api.container import Container
@@ -25,10 +25,8 @@ pytestmark = pytest.mark.integration
 
 
 async def consumers_on_stream(nc: Client, count: int) -> bool:
-    try:
-        return int((await nc.jetstream().stream_info(STREAM)).state.consumer_count) == count
-    except Exception:
-        return False
+    """Called once a relay has provisioned the stream: a missing stream is an error here."""
+    return int((await nc.jetstream().stream_info(STREAM)).state.consumer_count) == count
 
 
 async def expected_lines(nc: Client) -> list[dict[str, Any]]:
@@ -110,9 +108,7 @@ async def test_tail_prints_new_events_only(
 async def test_tail_from_start_replays_earlier_events(
     api: Container, pg_url: str, nats_server: NatsServer, nc: Client
 ) -> None:
-    async with relaying(pg_url, nats_server.url):
-        await make_history(api.handlers, users=3, updates=0)
-        await eventually(lambda: stream_has(nc, 3), what="3 events")
+    await relayed_history(api.handlers, pg_url, nats_server.url, nc, users=3, updates=0)
     out = io.StringIO()
     settings = make_settings(pg_url, nats_url=nats_server.url)
     run = tail_events(settings, subject="user.v1.>", from_start=True, out=out, limit=3)
@@ -128,9 +124,7 @@ async def test_tail_from_start_replays_earlier_events(
 async def test_the_cli_tails_with_a_subject_filter_from_the_start(
     api: Container, pg_url: str, nats_server: NatsServer, nc: Client, tmp_path: Path
 ) -> None:
-    async with relaying(pg_url, nats_server.url):
-        ids = await make_history(api.handlers, users=2, updates=1)
-        await eventually(lambda: stream_has(nc, 4), what="4 events")
+    ids = await relayed_history(api.handlers, pg_url, nats_server.url, nc, users=2, updates=1)
     env = {**os.environ, "USERSUITE_NATS_URL": nats_server.url}
     usersuite = Path(sys.executable).with_name("usersuite")
     command = [
