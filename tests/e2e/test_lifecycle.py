@@ -10,10 +10,9 @@ import grpc
 import psycopg
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from sqlalchemy.engine import make_url
 
 from tests.support.grpcurl import Grpcurl
-from tests.support.postgres import EmptyDatabases
+from tests.support.postgres import EmptyDatabases, conninfo
 from tests.support.processes import (
     Launch,
     UsersuiteProcess,
@@ -61,8 +60,7 @@ class Drain:
 
 
 def stored_user_ids(database_url: str) -> set[str]:
-    plain = make_url(database_url).set(drivername="postgresql")
-    with psycopg.connect(plain.render_as_string(hide_password=False)) as conn:
+    with psycopg.connect(conninfo(database_url)) as conn:
         return {row[0] for row in conn.execute("SELECT id FROM users")}
 
 

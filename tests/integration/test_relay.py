@@ -93,10 +93,6 @@ async def test_a_late_committing_transaction_is_not_skipped(
     assert len(ids) == 3
 
 
-def _partitions(bridge: InProcessBridge) -> float:
-    return float(bridge.container.relay._metrics.partitions._value.get())
-
-
 async def test_two_bridges_share_the_partitions_and_one_takes_over_when_the_other_stops(
     api: Container, pg_url: str, start_bridge: StartBridge, nc: Client
 ) -> None:
@@ -104,7 +100,7 @@ async def test_two_bridges_share_the_partitions_and_one_takes_over_when_the_othe
     second = await start_bridge(pg_url, batch_size=7, rebalance_interval_seconds=0.2)
 
     async def shared() -> bool:
-        return [_partitions(first), _partitions(second)] == [8, 8]
+        return [first.partitions, second.partitions] == [8, 8]
 
     await eventually(shared, what="16 partitions shared 8 and 8")
     await make_history(api.handlers, users=10, updates=4)
@@ -113,7 +109,7 @@ async def test_two_bridges_share_the_partitions_and_one_takes_over_when_the_othe
     await first.stop()
 
     async def all_taken() -> bool:
-        return _partitions(second) == 16
+        return second.partitions == 16
 
     await eventually(all_taken, what="the other bridge to take every partition")
     await make_history_more(api)

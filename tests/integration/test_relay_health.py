@@ -7,9 +7,9 @@ import urllib.request
 import psycopg
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from tests.support.nats import NatsServer
+from tests.support.postgres import conninfo
 from tests.support.replicas import replicas
 from tests.support.waiting import eventually
 from usersuite.ops.http import ops_listener
@@ -28,7 +28,7 @@ def healthz(port: int) -> int:
 async def test_healthz_fails_while_the_loop_is_stuck_and_recovers_when_it_moves(
     pg_url: str, nats_server: NatsServer
 ) -> None:
-    plain = make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    plain = conninfo(pg_url)
     async with replicas(1, pg_url, [nats_server.url], stall_seconds=1.0) as [replica]:
         relay = replica.container.relay
         with ops_listener(

@@ -14,8 +14,8 @@ from nats.aio.client import Client
 from tests.support.composition import composed
 from tests.support.nats import NatsServer
 from tests.support.postgres import PostgresCluster
+from tests.support.relaying import InProcessBridge
 from tests.support.replicas import (
-    Replica,
     Writer,
     assert_once_in_user_order,
     replicas,
@@ -33,7 +33,7 @@ pytestmark = pytest.mark.integration
 QUICK = {"rebalance_interval_seconds": 0.2, "batch_size": 50, "backoff_max_seconds": 1.0}
 
 
-async def shared(running: list[Replica]) -> bool:
+async def shared(running: list[InProcessBridge]) -> bool:
     """Every one of the 16 partitions is relayed, and no replica has more than its fair share."""
     for replica in running:
         replica.assert_running()
@@ -80,7 +80,7 @@ async def test_three_replicas_relay_through_a_postgres_restart(
         await eventually(lambda: shared(running), what="shares after it")
 
 
-def healthz(replica: Replica) -> int:
+def healthz(replica: InProcessBridge) -> int:
     """The status /healthz would answer for this replica (the ops listener's own check)."""
     return 200 if replica.container.relay.liveness.alive() else 503
 
@@ -117,6 +117,6 @@ async def test_a_bridge_cut_off_from_nats_hands_its_partitions_to_one_that_can_r
         await proxy.stop()
 
 
-async def _holds(replica: Replica, partitions: float) -> bool:
+async def _holds(replica: InProcessBridge, partitions: float) -> bool:
     replica.assert_running()
     return replica.partitions == partitions

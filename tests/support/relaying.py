@@ -32,6 +32,11 @@ class InProcessBridge:
     async def start(cls, settings: Settings) -> "InProcessBridge":
         return cls(await bootstrap_bridge(settings))
 
+    @property
+    def partitions(self) -> float:
+        """How many outbox partitions this relay holds the lock of (its gauge)."""
+        return float(self.container.relay._metrics.partitions._value.get())
+
     def assert_running(self) -> None:
         if self.task.done():
             error = None if self.task.cancelled() else self.task.exception()

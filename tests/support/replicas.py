@@ -8,53 +8,27 @@ from typing import Any
 
 import psycopg
 from nats.aio.client import Client
-from sqlalchemy.engine import make_url
 
 from tests.support.events import stream_messages
+from tests.support.postgres import conninfo
+from tests.support.relaying import InProcessBridge
 from tests.support.settings import relay_settings
 from user.v1 import events_pb2
-from usersuite.bootstrap import bootstrap_bridge
-from usersuite.bridge.container import BridgeContainer
 from usersuite.service import commands
 from usersuite.service.errors import ServiceUnavailable
 from usersuite.service.handlers import UserHandlers
 
 
-class Replica:
-    """One in-process relay with its own engine and NATS connection, as a separate bridge has."""
-
-    def __init__(self, container: BridgeContainer) -> None:
-        self.container = container
-        self.stopping = asyncio.Event()
-        self.task = asyncio.create_task(container.relay.run(self.stopping))
-
-    @property
-    def partitions(self) -> float:
-        return float(self.container.relay._metrics.partitions._value.get())
-
-    def assert_running(self) -> None:
-        if self.task.done():
-            error = None if self.task.cancelled() else self.task.exception()
-            raise AssertionError(f"a relay stopped: {error!r}") from error
-
-    async def stop(self) -> None:
-        self.stopping.set()
-        try:
-            await asyncio.wait_for(self.task, 30)
-        finally:
-            await self.container.close()
-
-
 @contextlib.asynccontextmanager
 async def replicas(
     count: int, database_url: str, nats_urls: list[str], **bridge: Any
-) -> AsyncIterator[list[Replica]]:
+) -> AsyncIterator[list[InProcessBridge]]:
     """`count` relays; replica i connects to NATS through nats_urls[i % len(nats_urls)]."""
-    started: list[Replica] = []
+    started: list[InProcessBridge] = []
     try:
         for i in range(count):
             settings = relay_settings(database_url, nats_urls[i % len(nats_urls)], **bridge)
-            started.append(Replica(await bootstrap_bridge(settings)))
+            started.append(await InProcessBridge.start(settings))
         yield started
     finally:
         await asyncio.gather(*(replica.stop() for replica in started), return_exceptions=True)
@@ -116,13 +90,9 @@ async def writing(handlers: UserHandlers, **options: Any) -> AsyncIterator[Write
         await writer.stop()
 
 
-def _conninfo(url: str) -> str:
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 async def written(url: str) -> dict[str, list[str]]:
     """Each user's event ids in the order they were written (aggregate_version order)."""
-    async with await psycopg.AsyncConnection.connect(_conninfo(url)) as conn:
+    async with await psycopg.AsyncConnection.connect(conninfo(url)) as conn:
         cursor = await conn.execute(
             "SELECT aggregate_name, event_id FROM outbox ORDER BY aggregate_name, aggregate_version"
         )
