@@ -5,6 +5,7 @@ import hmac
 
 import pytest
 
+from tests.support.clock import ManualClock
 from usersuite.api.auth.signing import (
     KEY_ID,
     NONCE,
@@ -25,23 +26,13 @@ NOW = 1_700_000_000.0
 SKEW = 300.0
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(NOW)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def verifier(clock: Clock) -> SignatureVerifier:
+def verifier(clock: ManualClock) -> SignatureVerifier:
     return SignatureVerifier(
         {KEY_ID_A: KEY_A}, scopes=SCOPES, max_skew_seconds=SKEW, nonce_cache_size=3, clock=clock
     )
@@ -183,7 +174,7 @@ def test_signature_hex_case_does_not_matter(verifier: SignatureVerifier) -> None
     verifier.verify(METHOD, metadata, BODY)
 
 
-def test_replayed_nonce_is_rejected(verifier: SignatureVerifier, clock: Clock) -> None:
+def test_replayed_nonce_is_rejected(verifier: SignatureVerifier, clock: ManualClock) -> None:
     metadata = signed()
     verifier.verify(METHOD, metadata, BODY)
     clock.now += SKEW  # the timestamp is still acceptable, so the nonce must be remembered
@@ -199,7 +190,7 @@ def test_replay_with_a_fresh_signature_and_same_nonce_is_rejected(
     assert "already used" in rejection(verifier, signed(timestamp=NOW + 1))
 
 
-def test_nonces_are_per_key(clock: Clock) -> None:
+def test_nonces_are_per_key(clock: ManualClock) -> None:
     key_b = b"signing-key-of-svc-b-0123456789abcdef"
     verifier = SignatureVerifier({KEY_ID_A: KEY_A, "svc-b": key_b}, scopes=SCOPES, clock=clock)
     verifier.verify(METHOD, signed(), BODY)
@@ -216,7 +207,7 @@ def test_rejected_calls_do_not_burn_the_nonce(verifier: SignatureVerifier) -> No
 
 
 def test_replay_after_the_window_is_rejected_as_stale(
-    verifier: SignatureVerifier, clock: Clock
+    verifier: SignatureVerifier, clock: ManualClock
 ) -> None:
     old = signed(nonce="nonce-old1")
     verifier.verify(METHOD, old, BODY)

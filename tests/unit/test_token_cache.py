@@ -4,20 +4,13 @@ import time
 
 import pytest
 
+from tests.support.clock import ManualClock
 from usersuite.api.auth.jwt import JwtVerifier, mint_token
 from usersuite.api.auth.token_cache import CachedJwtVerifier
 from usersuite.api.errors import Unauthenticated
 from usersuite.service.request_context import Principal
 
 SECRET = b"token-cache-test-secret-0123456789abcdef"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class CountingVerifier(JwtVerifier):
@@ -33,7 +26,7 @@ class CountingVerifier(JwtVerifier):
         return await super().verify(token)
 
 
-def cached(clock: Clock, max_entries: int = 100, max_age: float = 60.0) -> CachedJwtVerifier:
+def cached(clock: ManualClock, max_entries: int = 100, max_age: float = 60.0) -> CachedJwtVerifier:
     return CachedJwtVerifier(
         CountingVerifier(), max_entries=max_entries, max_age_seconds=max_age, clock=clock
     )
@@ -51,7 +44,7 @@ def token(subject: str = "ada", ttl: float = 3600) -> str:
 
 
 async def test_a_token_is_verified_once_then_answered_from_the_cache() -> None:
-    verifier = cached(Clock())
+    verifier = cached(ManualClock(time.time()))
     jwt = token()
     first = await verifier.verify(jwt)
     second = await verifier.verify(jwt)
@@ -60,7 +53,7 @@ async def test_a_token_is_verified_once_then_answered_from_the_cache() -> None:
 
 
 async def test_an_entry_ends_after_the_max_age_and_the_token_is_verified_again() -> None:
-    clock = Clock()
+    clock = ManualClock(time.time())
     verifier = cached(clock, max_age=60)
     jwt = token()
     await verifier.verify(jwt)
@@ -70,7 +63,7 @@ async def test_an_entry_ends_after_the_max_age_and_the_token_is_verified_again()
 
 
 async def test_an_entry_never_outlives_its_token() -> None:
-    clock = Clock()
+    clock = ManualClock(time.time())
     verifier = cached(clock, max_age=3600)
     jwt = token(ttl=30)
     await verifier.verify(jwt)
@@ -80,7 +73,7 @@ async def test_an_entry_never_outlives_its_token() -> None:
 
 
 async def test_the_cache_is_bounded_least_recently_used_out_first() -> None:
-    verifier = cached(Clock(), max_entries=2)
+    verifier = cached(ManualClock(time.time()), max_entries=2)
     ada, bob, eve = token("ada"), token("bob"), token("eve")
     for jwt in (ada, bob, eve, eve):
         await verifier.verify(jwt)
@@ -90,7 +83,7 @@ async def test_the_cache_is_bounded_least_recently_used_out_first() -> None:
 
 
 async def test_a_token_that_fails_verification_is_never_remembered() -> None:
-    verifier = cached(Clock())
+    verifier = cached(ManualClock(time.time()))
     forged = token()[:-4] + "AAAA"
     for _ in range(2):
         with pytest.raises(Unauthenticated):
