@@ -51,13 +51,14 @@ def _user_from_row(row: Row[Any]) -> User:
 
 
 @asynccontextmanager
-async def _unique_violations_as_domain_errors(
-    conn: AsyncConnection, user: User
-) -> AsyncIterator[None]:
-    """A savepoint around a write of `user`; its unique clashes become domain errors."""
+async def _unique_violations_as_domain_errors(user: User) -> AsyncIterator[None]:
+    """A write of `user` whose unique clashes become domain errors.
+
+    No savepoint: a clash ends the use case, whose transaction is then rolled back whole, so
+    nothing needs the transaction to go on after it (a savepoint cost two round trips a write).
+    """
     try:
-        async with conn.begin_nested():
-            yield
+        yield
     except IntegrityError as exc:
         message = str(exc.orig)
         if "uq_users_email" in message or "users.email" in message:
@@ -72,7 +73,7 @@ class SqlUserRepository(UserRepository):
         self._conn = conn
 
     async def add(self, user: User) -> None:
-        async with _unique_violations_as_domain_errors(self._conn, user):
+        async with _unique_violations_as_domain_errors(user):
             await self._conn.execute(users.insert().values(_user_values(user)))
 
     async def get(self, user_id: str, *, for_update: bool = False) -> User | None:
@@ -87,7 +88,7 @@ class SqlUserRepository(UserRepository):
         return [(row.seq, _user_from_row(row)) for row in await self._conn.execute(query)]
 
     async def update(self, user: User, expected_version: int) -> bool:
-        async with _unique_violations_as_domain_errors(self._conn, user):
+        async with _unique_violations_as_domain_errors(user):
             result = await self._conn.execute(
                 users.update()
                 .where(users.c.id == user.id, users.c.version == expected_version)
