@@ -14,6 +14,7 @@ import threading
 import time
 from pathlib import Path
 
+from bench.api import pool_for
 from bench.ghz import Call, Ghz, Load
 from bench.processes import running, say
 from bench.stack import LOAD_CPU, Stack
@@ -118,17 +119,13 @@ def summarise(stacks: collections.Counter[str], top: int = 25) -> list[str]:
 
 def profile(stack: Stack, seconds: float, rate: int) -> str:
     url = stack.database("bench_profile")
-    with running(stack.serve("serve-profile", url)) as server:
+    load = Load(warmup_seconds=WARMUP_SECONDS, run_seconds=seconds + 4, runs=1)
+    with running(stack.serve("serve-profile", url, **pool_for(load))) as server:
         port = server.port()
         call = Call("GetUser", {"name": stack.seed_users(port, 1)[0]}, stack.metadata())
-        ghz = Ghz(
-            "ghz",
-            LOAD_CPU,
-            Load(warmup_seconds=WARMUP_SECONDS, run_seconds=seconds + 4, runs=1),
-            stack.log_dir,
-        )
-        load = threading.Thread(target=ghz.measure, args=(f"127.0.0.1:{port}", call))
-        load.start()
+        ghz = Ghz("ghz", LOAD_CPU, load, stack.log_dir)
+        driver = threading.Thread(target=ghz.measure, args=(f"127.0.0.1:{port}", call))
+        driver.start()
         # Past ghz's warm-up, which also fills the pool: connecting is not the steady state.
         time.sleep(WARMUP_SECONDS + 0.5)
         out = stack.log_dir / "getuser.collapsed"
@@ -138,7 +135,7 @@ def profile(stack: Stack, seconds: float, rate: int) -> str:
              "-f", "raw", "--nonblocking", "-o", str(out)],
             check=True, capture_output=True,
         )  # fmt: skip
-        load.join()
+        driver.join()
         return out.read_text()
 
 
