@@ -51,7 +51,8 @@ NOTES = (
     "Servers, the bridge and the ceiling run on core 0 (`taskset`; servers are pinned once "
     "started), ghz on core 1; PostgreSQL and nats-server are not pinned. 50 concurrent calls "
     "on 4 connections; auth on (an HS256 token from `usersuite token`), rate limits off, "
-    "except where a row says otherwise.",
+    "except where a row says otherwise. The API rows' servers pool one database connection "
+    "per concurrent call (50), as an operator sizes a pool for a known load.",
     "Each ghz scenario: a warm-up run, then 3 measured runs; the median rps (OK calls only), "
     "p50 and p99 from ghz's JSON. A row marked *paired* ran alternately with its baseline "
     "(the ceiling, the full stack, the first page), run by run, and its ratio is to that "

@@ -11,13 +11,16 @@ import re
 import subprocess
 import tempfile
 import threading
+import time
 from pathlib import Path
 
+from bench.api import pool_for
 from bench.ghz import Call, Ghz, Load
 from bench.processes import running, say
 from bench.stack import LOAD_CPU, Stack
 
 RESULTS = Path(__file__).parent / "results"
+WARMUP_SECONDS = 2.0
 
 # Layers by a substring of a py-spy frame (file paths are shortened to their package); a layer's
 # samples are those with the marker on the stack and none of the exclusions (the code it calls
@@ -30,12 +33,15 @@ LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("servicer, handlers and database", "usersuite/api/servicer.py", ()),
     ("  SET LOCAL statement_timeout (deadline bound)", "_bound_by_deadline", ()),
     ("  transaction end (rollback/commit)", "SqlUnitOfWork.__aexit__", ()),
-    ("  pool checkout (with pre-ping) and new connections", "_checkout", ()),
+    ("  pool checkout (idle-only ping) and new connections", "_checkout", ()),
     # SQLAlchemy's async layer runs in greenlets, whose stacks do not reach the servicer.
     ("SQLAlchemy (all of it)", "sqlalchemy/", ()),
     ("psycopg (all of it)", "psycopg/", ()),
     ("  proto <-> domain mapping", "usersuite/api/mapping.py", ()),
     ("native code under the event loop (grpc core, uvloop)", "", ()),
+    # grpc.aio's PollerCompletionQueue._poll_wrapper, a Cython thread target py-spy cannot see
+    # into: grpc core polling its completion queue (the metrics server's thread only idles).
+    ("grpc's completion-queue poller thread (native)", "Thread.run (threading.py", ()),
 )  # fmt: skip
 # Leaves that are a thread waiting, not working: left out of the total.
 IDLE_LEAVES = ("select (selectors.py",)
@@ -113,14 +119,15 @@ def summarise(stacks: collections.Counter[str], top: int = 25) -> list[str]:
 
 def profile(stack: Stack, seconds: float, rate: int) -> str:
     url = stack.database("bench_profile")
-    with running(stack.serve("serve-profile", url)) as server:
+    load = Load(warmup_seconds=WARMUP_SECONDS, run_seconds=seconds + 4, runs=1)
+    with running(stack.serve("serve-profile", url, **pool_for(load))) as server:
         port = server.port()
         call = Call("GetUser", {"name": stack.seed_users(port, 1)[0]}, stack.metadata())
-        ghz = Ghz(
-            "ghz", LOAD_CPU, Load(warmup_seconds=2, run_seconds=seconds + 4, runs=1), stack.log_dir
-        )
-        load = threading.Thread(target=ghz.measure, args=(f"127.0.0.1:{port}", call))
-        load.start()
+        ghz = Ghz("ghz", LOAD_CPU, load, stack.log_dir)
+        driver = threading.Thread(target=ghz.measure, args=(f"127.0.0.1:{port}", call))
+        driver.start()
+        # Past ghz's warm-up, which also fills the pool: connecting is not the steady state.
+        time.sleep(WARMUP_SECONDS + 0.5)
         out = stack.log_dir / "getuser.collapsed"
         say(f"py-spy on pid {server.pid} for {seconds}s")
         subprocess.run(
@@ -128,7 +135,7 @@ def profile(stack: Stack, seconds: float, rate: int) -> str:
              "-f", "raw", "--nonblocking", "-o", str(out)],
             check=True, capture_output=True,
         )  # fmt: skip
-        load.join()
+        driver.join()
         return out.read_text()
 
 

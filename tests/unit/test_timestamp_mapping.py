@@ -6,7 +6,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from usersuite.api.mapping import timestamp
+from usersuite.api.mapping import timestamp, user_to_proto
+from usersuite.domain.model import User
 
 AWARE = st.datetimes(
     min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
@@ -20,3 +21,12 @@ def test_timestamp_equals_protobufs_from_datetime(value: datetime) -> None:
     expected = Timestamp()
     expected.FromDatetime(value)
     assert timestamp(value) == expected
+
+
+@given(AWARE, AWARE)
+def test_user_times_equal_protobufs_from_datetime(created: datetime, updated: datetime) -> None:
+    proto = user_to_proto(User("ada", "Ada", "ada@example.com", created, updated, 1))
+    expected_created, expected_updated = Timestamp(), Timestamp()
+    expected_created.FromDatetime(created)
+    expected_updated.FromDatetime(updated)
+    assert (proto.create_time, proto.update_time) == (expected_created, expected_updated)

@@ -17,22 +17,29 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 ONE_MICROSECOND = timedelta(microseconds=1)
 
 
-def timestamp(value: datetime) -> Timestamp:
-    """What Timestamp.FromDatetime computes for an aware datetime, at half its cost (it runs
-    twice per user, a hundred times for a page of ListUsers)."""
+def set_time(target: Timestamp, value: datetime) -> None:
+    """Writes what Timestamp.FromDatetime computes for an aware datetime, at half its cost (it
+    runs twice per user, a hundred times for a page of ListUsers), into `target` in place."""
     seconds, micros = divmod((value - EPOCH) // ONE_MICROSECOND, 1_000_000)
-    return Timestamp(seconds=seconds, nanos=micros * 1000)
+    target.seconds = seconds
+    target.nanos = micros * 1000
+
+
+def timestamp(value: datetime) -> Timestamp:
+    result = Timestamp()
+    set_time(result, value)
+    return result
 
 
 def user_to_proto(user: User) -> user_pb2.User:
-    return user_pb2.User(
-        name=user.name,
-        display_name=user.display_name,
-        email=user.email,
-        create_time=timestamp(user.create_time),
-        update_time=timestamp(user.update_time),
-        etag=user.etag,
+    # The times are written into the message's own fields: a Timestamp passed to the
+    # constructor is built and then copied in, which cost a third of the mapping.
+    proto = user_pb2.User(
+        name=user.name, display_name=user.display_name, email=user.email, etag=user.etag
     )
+    set_time(proto.create_time, user.create_time)
+    set_time(proto.update_time, user.update_time)
+    return proto
 
 
 def user_id_from_name(name: str, field: str = "name") -> str:

@@ -186,7 +186,7 @@ class DatabaseSettings(BaseModel):
     model_config = {"frozen": True, "extra": "forbid"}
 
     pool_size: int = Field(10, ge=1, le=500)
-    max_overflow: int = Field(5, ge=0, le=500)
+    max_overflow: int = Field(0, ge=0, le=500)
     pool_timeout_seconds: float = Field(5.0, gt=0)
     health_interval_seconds: float = Field(2.0, gt=0)
 

@@ -7,6 +7,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
+from usersuite.adapters.db.liveness import PING_AFTER_IDLE_SECONDS, ping_after_idle
+
 # A peer that vanishes (host lost, network cut) is noticed within about 25 s on both ends:
 # the client's libpq keepalives and user timeout, and the server's keepalives for our
 # session, which ends it and frees its advisory locks (a relay's partitions) in that time.
@@ -32,6 +34,7 @@ def create_engine(
     max_overflow: int = 5,
     pool_timeout: float = 5.0,
     connect_timeout: float = 5.0,
+    ping_after_idle_seconds: float = PING_AFTER_IDLE_SECONDS,
 ) -> AsyncEngine:
     if is_sqlite(url):
         # SQLite allows one writer; one pooled connection serialises our transactions in
@@ -54,16 +57,19 @@ def create_engine(
             cursor.close()
 
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=pool_timeout,
-        pool_pre_ping=True,
+        # The warmest connection first, so a busy pool never needs the idle ping (liveness.py).
+        pool_use_lifo=True,
         # Statement parameters hold personal data (emails, names): keep them out of errors/logs.
         hide_parameters=True,
         connect_args={"connect_timeout": max(1, int(connect_timeout)), **KEEPALIVE_ARGS},
     )
+    ping_after_idle(engine, ping_after_idle_seconds)
+    return engine
 
 
 def sync_url(url: str) -> str:

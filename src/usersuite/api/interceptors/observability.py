@@ -48,10 +48,27 @@ class GrpcMetrics:
             registry=registry,
         )
 
+        # Label children by method (and code): `labels()` takes a lock and builds a key on
+        # every call, three times per call; the set of methods and codes is small and fixed.
+        self._children: dict[tuple[str, grpc.StatusCode | None], Any] = {}
+
+    def _child(self, method: str, code: grpc.StatusCode | None) -> Any:
+        child = self._children.get((method, code))
+        if child is None:
+            labels = unary_labels(method)
+            if code is None:
+                child = (self.started.labels(*labels), self.handling_seconds.labels(*labels))
+            else:
+                child = self.handled.labels(*labels, code.name)
+            self._children[method, code] = child
+        return child
+
+    def start(self, method: str) -> None:
+        self._child(method, None)[0].inc()
+
     def observe(self, method: str, code: grpc.StatusCode, seconds: float) -> None:
-        labels = unary_labels(method)
-        self.handled.labels(*labels, code.name).inc()
-        self.handling_seconds.labels(*labels).observe(seconds)
+        self._child(method, code).inc()
+        self._child(method, None)[1].observe(seconds)
 
 
 def unary_labels(method: str) -> tuple[str, str, str]:
@@ -88,7 +105,7 @@ class ObservabilityInterceptor(UnaryInterceptor):
     def wrap(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
         async def observed(request: Any, context: Context) -> Any:
             if self._metrics is not None:
-                self._metrics.started.labels(*unary_labels(method)).inc()
+                self._metrics.start(method)
             # Inner interceptors fill the report in (the caller, once authenticated).
             report = request_context.CallReport(request_context.principal.get())
             token = request_context.report.set(report)
@@ -117,7 +134,8 @@ class ObservabilityInterceptor(UnaryInterceptor):
         code = final_code(context, error)
         if self._metrics is not None:
             self._metrics.observe(method, code, seconds)
-        if self._access_log:
+        # The line's fields (the peer, the trace id) cost even when the level drops the line.
+        if self._access_log and access_log.isEnabledFor(logging.INFO):
             duration_ms = round(seconds * 1000, 3)
             # Only these fields: never metadata values, tokens or request bodies.
             access_log.info(
