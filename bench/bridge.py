@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import nats
 import psycopg
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from bench import plans
@@ -123,15 +124,15 @@ async def commit_to_ack(database_url: str, nats_url: str, seconds: float) -> Row
     """Commits 10 rows every 10 ms; the latency is commit to delivery from the stream,
     which JetStream does only after storing the message (the moment it acks the bridge)."""
     committed: dict[str, float] = {}
-    latencies: list[float] = []
+    # By event id; an event can arrive before its INSERT's reply is read (the bench process is
+    # busy too), so arrivals are matched with commits at the end.
+    arrivals: dict[str, float] = {}
     client = await nats.connect(nats_url)
     try:
         js = client.jetstream()
 
-        async def arrived(msg: nats.aio.msg.Msg) -> None:
-            sent = committed.get((msg.headers or {}).get("Nats-Msg-Id", ""))
-            if sent is not None:
-                latencies.append((time.perf_counter() - sent) * 1000)
+        async def arrived(msg: Msg) -> None:
+            arrivals[(msg.headers or {}).get("Nats-Msg-Id", "")] = time.perf_counter()
 
         subscription = await js.subscribe("user.v1.>", cb=arrived, ordered_consumer=True,
                                           deliver_policy=nats.js.api.DeliverPolicy.NEW)  # fmt: skip
@@ -150,12 +151,17 @@ async def commit_to_ack(database_url: str, nats_url: str, seconds: float) -> Row
                 committed.update(dict.fromkeys(ids, now))
             rate = len(committed) / (time.perf_counter() - started)
             deadline = time.perf_counter() + 30
-            while len(latencies) < len(committed) and time.perf_counter() < deadline:
+            while not committed.keys() <= arrivals.keys() and time.perf_counter() < deadline:
                 await asyncio.sleep(0.05)
             await _until_marked(conn)
         await subscription.unsubscribe()
     finally:
         await client.close()
+    latencies = [
+        max(0.0, arrivals[event] - at) * 1000
+        for event, at in committed.items()
+        if event in arrivals
+    ]
     if len(latencies) < 2:
         return Row("bridge", plans.COMMIT_TO_ACK, "events/s", rate, note="no event arrived")
     cuts = statistics.quantiles(latencies, n=100)
