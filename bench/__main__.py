@@ -1,6 +1,8 @@
 """`make bench`: every scenario side by side in one run; writes bench/results/latest.{md,json,png}.
 
 QUICK=1 (or --quick) runs each scenario briefly: a smoke test of the harness, not numbers to keep.
+ONLY=bridge (or --only-bridge) runs the bridge rows alone and writes them to a temporary folder
+(or --out), never over the full report.
 """
 
 import argparse
@@ -122,6 +124,8 @@ def main() -> int:
     )
     parser.add_argument("--note", action="append", default=[], help="a note for the report")
     args = parser.parse_args()
+    if args.only_bridge and args.out == RESULTS:
+        args.out = Path(tempfile.mkdtemp(prefix="usersuite-bench-bridge-"))
     if args.render is not None:
         # The header of a re-rendered report is the one it was measured with.
         previous = (args.out / "latest.md").read_text().splitlines()
