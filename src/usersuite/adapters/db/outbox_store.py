@@ -37,12 +37,8 @@ from usersuite.service.outbox import (
 NOTIFY_CHANNEL = "usersuite_outbox"
 
 
-def _trace_context(stored: str | None) -> dict[str, str]:
-    # Most events carry no trace context ("{}"): no JSON decoding for them.
-    if not stored or stored == "{}":
-        return {}
-    context: dict[str, str] = json.loads(stored)
-    return context
+# Most events carry no trace context: no JSON decoding for them.
+NO_TRACE_CONTEXT = (None, "", "{}")
 
 
 def _row(r: Row[Any]) -> OutboxRow:
@@ -53,7 +49,9 @@ def _row(r: Row[Any]) -> OutboxRow:
         aggregate_name=r.aggregate_name,
         aggregate_version=r.aggregate_version,
         payload=bytes(r.payload),
-        trace_context=_trace_context(r.trace_context),
+        trace_context=json.loads(r.trace_context)
+        if r.trace_context not in NO_TRACE_CONTEXT
+        else {},
         principal=r.principal,
         occurred_time=as_utc(r.occurred_time),
         attempts=r.attempts,
