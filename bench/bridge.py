@@ -7,9 +7,11 @@ import statistics
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import nats
 import psycopg
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from bench import plans
@@ -84,10 +86,19 @@ async def raw_publish(nats_url: str, count: int) -> Row:
     return Row("bridge", plans.RAW_PUBLISH, "events/s", count / elapsed)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (from /proc/PID/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def relay_throughput(
-    name: str, database_url: str, nats_url: str, count: int, users: int
+    name: str, database_url: str, nats_url: str, count: int, users: int, *, bridge_pid: int
 ) -> Row:
-    """Commits `count` pending rows at once, then times them until JetStream holds them all."""
+    """Commits `count` pending rows at once, then times them until JetStream holds them all.
+
+    The note adds the bridge's CPU time per event: on a shared machine the rate moves with
+    the load, the CPU an event costs much less."""
     client = await nats.connect(nats_url)
     try:
         js = client.jetstream()
@@ -97,16 +108,17 @@ async def relay_throughput(
         ) as conn:
             params = {"users": users, "payload": event_payload(), "count": count}
             await conn.execute(SEED, params)
+            cpu_before = cpu_seconds(bridge_pid)
             started = time.perf_counter()
             while await _stream_messages(js, STREAM) < before + count:
                 await asyncio.sleep(0.02)
             elapsed = time.perf_counter() - started
             await _until_marked(conn)
+            cpu_per_event = (cpu_seconds(bridge_pid) - cpu_before) / count * 1e6
     finally:
         await client.close()
-    return Row(
-        "bridge", name, "events/s", count / elapsed, note=f"{count:,} rows of {users:,} user(s)"
-    )
+    note = f"{count:,} rows of {users:,} user(s); bridge CPU {cpu_per_event:,.0f} µs/event"
+    return Row("bridge", name, "events/s", count / elapsed, note=note)
 
 
 async def _until_marked(conn: psycopg.AsyncConnection) -> None:
@@ -123,15 +135,15 @@ async def commit_to_ack(database_url: str, nats_url: str, seconds: float) -> Row
     """Commits 10 rows every 10 ms; the latency is commit to delivery from the stream,
     which JetStream does only after storing the message (the moment it acks the bridge)."""
     committed: dict[str, float] = {}
-    latencies: list[float] = []
+    # By event id; an event can arrive before its INSERT's reply is read (the bench process is
+    # busy too), so arrivals are matched with commits at the end.
+    arrivals: dict[str, float] = {}
     client = await nats.connect(nats_url)
     try:
         js = client.jetstream()
 
-        async def arrived(msg: nats.aio.msg.Msg) -> None:
-            sent = committed.get((msg.headers or {}).get("Nats-Msg-Id", ""))
-            if sent is not None:
-                latencies.append((time.perf_counter() - sent) * 1000)
+        async def arrived(msg: Msg) -> None:
+            arrivals[(msg.headers or {}).get("Nats-Msg-Id", "")] = time.perf_counter()
 
         subscription = await js.subscribe("user.v1.>", cb=arrived, ordered_consumer=True,
                                           deliver_policy=nats.js.api.DeliverPolicy.NEW)  # fmt: skip
@@ -150,12 +162,17 @@ async def commit_to_ack(database_url: str, nats_url: str, seconds: float) -> Row
                 committed.update(dict.fromkeys(ids, now))
             rate = len(committed) / (time.perf_counter() - started)
             deadline = time.perf_counter() + 30
-            while len(latencies) < len(committed) and time.perf_counter() < deadline:
+            while not committed.keys() <= arrivals.keys() and time.perf_counter() < deadline:
                 await asyncio.sleep(0.05)
             await _until_marked(conn)
         await subscription.unsubscribe()
     finally:
         await client.close()
+    latencies = [
+        max(0.0, arrivals[event] - at) * 1000
+        for event, at in committed.items()
+        if event in arrivals
+    ]
     if len(latencies) < 2:
         return Row("bridge", plans.COMMIT_TO_ACK, "events/s", rate, note="no event arrived")
     cuts = statistics.quantiles(latencies, n=100)
@@ -178,7 +195,9 @@ def scenarios(stack: Stack, rows_per_run: int, latency_seconds: float) -> list[R
                 (plans.BRIDGE_100, 100),
                 (plans.BRIDGE_HOT, 1),
             ):
-                run = relay_throughput(name, url, nats_server.url, rows_per_run, users)
+                run = relay_throughput(
+                    name, url, nats_server.url, rows_per_run, users, bridge_pid=bridge.pid
+                )
                 rows.append(asyncio.run(run))
                 say(f"{name}: {rows[-1].value:,.0f} events/s")
             rows.append(asyncio.run(commit_to_ack(url, nats_server.url, latency_seconds)))

@@ -20,7 +20,11 @@ def row(seq: int, user: str) -> OutboxRow:
 
 
 class FakeJetStream:
-    """Acknowledges on the next loop turns; fails the events it is told to fail, or never acks."""
+    """Acknowledges on the next loop turns; fails the events it is told to fail, or never acks.
+
+    Like JetStream, it stores an event guarded by Nats-Expected-Last-Msg-Id only right after
+    the event it names, and refuses it otherwise.
+    """
 
     def __init__(
         self, fail: dict[str, BaseException] | None = None, silent: frozenset[str] = frozenset()
@@ -31,6 +35,8 @@ class FakeJetStream:
         self.in_flight: dict[str, str] = {}  # event id -> user
         self.max_in_flight = 0
         self.overlaps: list[str] = []
+        self.stored: list[str] = []
+        self.guards: dict[str, str] = {}
 
     async def publish_async(self, subject: str, payload: bytes, headers: dict[str, Any]) -> Any:
         event_id, user = headers["ce-id"], headers["ce-subject"]
@@ -39,6 +45,8 @@ class FakeJetStream:
         self.in_flight[event_id] = user
         self.max_in_flight = max(self.max_in_flight, len(self.in_flight))
         self.sent.append(event_id)
+        if "Nats-Expected-Last-Msg-Id" in headers:
+            self.guards[event_id] = headers["Nats-Expected-Last-Msg-Id"]
         future: asyncio.Future[PubAck] = asyncio.get_running_loop().create_future()
         if event_id not in self.silent:
             asyncio.get_running_loop().call_soon(self._settle, future, event_id)
@@ -46,9 +54,13 @@ class FakeJetStream:
         return future
 
     def _settle(self, future: "asyncio.Future[PubAck]", event_id: str) -> None:
+        guard = self.guards.pop(event_id, None)
         if event_id in self.fail:
             future.set_exception(self.fail[event_id])
+        elif guard is not None and self.stored[-1:] != [guard]:
+            future.set_exception(APIError(code=400, err_code=10070, description="wrong last"))
         else:
+            self.stored.append(event_id)
             future.set_result(PubAck(stream="S", seq=len(self.sent), duplicate=event_id == "e1"))
 
 
@@ -120,3 +132,45 @@ async def test_a_missing_acknowledgement_times_out_as_transient() -> None:
     [failure] = result.failures
     assert (failure.seq, failure.counts) == (1, False)
     assert js.sent.count("e2") == 0
+
+
+async def test_one_hot_user_is_pipelined_and_stored_in_order() -> None:
+    rows = [row(i, "hot") for i in range(1, 201)]
+    js = FakeJetStream()
+    result, recorder = await publish(js, rows)
+    assert result.acked == list(range(1, 201))
+    assert js.stored == [f"e{i}" for i in range(1, 201)]
+    assert js.max_in_flight > 1
+    assert result.failures == []
+    assert recorder.failures == []
+
+
+async def test_a_failure_in_a_hot_window_stores_nothing_of_the_user_behind_it() -> None:
+    rows = [row(i, "hot") for i in range(1, 41)]
+    js = FakeJetStream(fail={"e20": ServiceUnavailableError()})
+    result, _ = await publish(js, rows)
+    assert result.acked == list(range(1, 20))
+    assert js.stored == [f"e{i}" for i in range(1, 20)]
+    [failure] = result.failures
+    assert (failure.seq, failure.counts) == (20, False)
+
+
+async def test_a_refused_guard_is_no_failure_and_the_event_goes_out_again() -> None:
+    rows = [row(i, "hot") for i in range(1, 11)]
+    js = FakeJetStream()
+    publisher = Publisher(js, "//test", 5.0, Recorder())  # type: ignore[arg-type]
+    original = js._settle
+
+    def interleaved(future: "asyncio.Future[PubAck]", event_id: str) -> None:
+        if event_id == "e5":  # the second of a window, guarded by e4
+            js.stored.append("another publisher's event")
+        original(future, event_id)
+
+    js._settle = interleaved  # type: ignore[method-assign]
+    result = BatchResult()
+    await publisher.publish(rows, result)
+    assert result.acked == list(range(1, 11))
+    assert result.failures == []
+    mine = [event for event in js.stored if event.startswith("e")]
+    assert mine == [f"e{i}" for i in range(1, 11)]
+    assert js.sent.count("e5") == 2

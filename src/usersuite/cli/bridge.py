@@ -1,7 +1,8 @@
 """`usersuite bridge`: relays the outbox to NATS JetStream."""
 
 import argparse
-import asyncio
+
+import uvloop
 
 from usersuite.adapters.nats.jetstream import StreamConflict
 from usersuite.bootstrap import bootstrap_bridge
@@ -21,7 +22,8 @@ def cmd_bridge(args: argparse.Namespace) -> int:
         print(f"usersuite bridge ready: relaying the outbox to {target}", flush=True)
 
     try:
-        return asyncio.run(run_bridge(lambda: bootstrap_bridge(settings), on_ready))
+        # uvloop: the same asyncio, a cheaper loop per published event (measured by make bench).
+        return uvloop.run(run_bridge(lambda: bootstrap_bridge(settings), on_ready))
     except StreamConflict as exc:
         raise common.ConfigError(str(exc)) from None
 

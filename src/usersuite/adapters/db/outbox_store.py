@@ -3,11 +3,14 @@
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Row,
+    Select,
+    Update,
     and_,
     any_,
     bindparam,
@@ -34,6 +37,10 @@ from usersuite.service.outbox import (
 NOTIFY_CHANNEL = "usersuite_outbox"
 
 
+# Most events carry no trace context: no JSON decoding for them.
+NO_TRACE_CONTEXT = (None, "", "{}")
+
+
 def _row(r: Row[Any]) -> OutboxRow:
     return OutboxRow(
         seq=r.seq,
@@ -42,7 +49,9 @@ def _row(r: Row[Any]) -> OutboxRow:
         aggregate_name=r.aggregate_name,
         aggregate_version=r.aggregate_version,
         payload=bytes(r.payload),
-        trace_context=json.loads(r.trace_context or "{}"),
+        trace_context=json.loads(r.trace_context)
+        if r.trace_context not in NO_TRACE_CONTEXT
+        else {},
         principal=r.principal,
         occurred_time=as_utc(r.occurred_time),
         attempts=r.attempts,
@@ -51,21 +60,18 @@ def _row(r: Row[Any]) -> OutboxRow:
     )
 
 
-async def claim_pending(
-    conn: AsyncConnection, limit: int, partitions: Sequence[int] | None, partition_count: int
-) -> list[OutboxRow]:
-    """The oldest pending rows of `partitions` (None: all) in commit-safe order, locked.
-
-    A user with a parked event is held back entirely, so the user's later events can never
-    overtake it: they flow again, in order, once the parked row is retried.
-    """
+@lru_cache(maxsize=64)
+def _claim_query(
+    limit: int, partitions: tuple[int, ...] | None, partition_count: int
+) -> Select[Any]:
+    """Built once per shape: the relay claims every few milliseconds when events trickle in."""
     parked = outbox.alias("parked")
     held_back = (
         select(parked.c.seq)
         .where(parked.c.aggregate_name == outbox.c.aggregate_name, parked.c.state == PARKED)
         .exists()
     )
-    query = (
+    return (
         select(outbox)
         .where(outbox.c.state == PENDING, ~held_back)
         .where(
@@ -77,22 +83,38 @@ async def claim_pending(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return [_row(r) for r in await conn.execute(query)]
+
+
+async def claim_pending(
+    conn: AsyncConnection, limit: int, partitions: Sequence[int] | None, partition_count: int
+) -> list[OutboxRow]:
+    """The oldest pending rows of `partitions` (None: all) in commit-safe order, locked.
+
+    A user with a parked event is held back entirely, so the user's later events can never
+    overtake it: they flow again, in order, once the parked row is retried.
+    """
+    shape = None if partitions is None else tuple(partitions)
+    return [_row(r) for r in await conn.execute(_claim_query(limit, shape, partition_count))]
+
+
+@lru_cache(maxsize=2)
+def _mark_query(dialect: str) -> Update:
+    # One array parameter on PostgreSQL, not one bind parameter per row.
+    matching = (
+        outbox.c.seq == any_(bindparam("seqs", type_=ARRAY(BigInteger)))
+        if dialect == "postgresql"
+        else outbox.c.seq.in_(bindparam("seqs", expanding=True))
+    )
+    return (
+        update(outbox)
+        .where(matching)
+        .values(state=DISPATCHED, dispatched_time=bindparam("now"), last_error=None)
+    )
 
 
 async def mark_dispatched(conn: AsyncConnection, seqs: Sequence[int], now: datetime) -> None:
     if seqs:
-        # One array parameter on PostgreSQL, not one bind parameter per row.
-        matching = (
-            outbox.c.seq == any_(bindparam("seqs", list(seqs), type_=ARRAY(BigInteger)))
-            if conn.dialect.name == "postgresql"
-            else outbox.c.seq.in_(seqs)
-        )
-        await conn.execute(
-            update(outbox)
-            .where(matching)
-            .values(state=DISPATCHED, dispatched_time=now, last_error=None)
-        )
+        await conn.execute(_mark_query(conn.dialect.name), {"seqs": list(seqs), "now": now})
 
 
 async def record_failures(

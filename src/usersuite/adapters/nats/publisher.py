@@ -5,14 +5,19 @@ Publishes go out with `publish_async`, many acknowledgements in flight at once (
 after the previous one was acknowledged. So when a publish fails in the middle of a pipeline (a
 rejection, a lost connection whose buffered messages are flushed after the reconnect, a stream
 leader that changed between two messages), nothing of that aggregate behind it has been sent,
-and the stream can never hold event n+1 without event n. The price is one round trip per event
-for one hot aggregate; many aggregates share the pipeline.
+and the stream can never hold event n+1 without event n. Many aggregates share the pipeline.
+
+One aggregate alone (a hot user, or the tail of a batch) would pay a round trip per event, so
+its events go out together, each with `Nats-Expected-Last-Msg-Id` = the event before it:
+JetStream stores event n+1 only right after event n, and refuses it otherwise (whatever failed
+in between: a lost connection, a new stream leader, another publisher's message). A refused
+event is no failure; it goes out again once its predecessor is acknowledged.
 """
 
 import asyncio
 import logging
-from collections import defaultdict
 from collections.abc import Sequence
+from functools import partial
 from typing import Protocol
 
 from nats.aio.client import Client
@@ -25,7 +30,7 @@ from nats.errors import (
 )
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
-from nats.js.api import PubAck
+from nats.js.api import Header, PubAck
 from nats.js.errors import (
     APIError,
     NoStreamResponseError,
@@ -52,6 +57,12 @@ TRANSIENT = (
 )
 # JetStream (or the client) refuses this very message: it counts towards parking it.
 REJECTED = (APIError, MaxPayloadError)
+EXPECTED = TRANSIENT + REJECTED
+# JetStream's answer to an event whose Nats-Expected-Last-Msg-Id was not the stream's last.
+WRONG_LAST_MSG_ID = 10070
+# The most events of one aggregate in flight together; a window doubles up to it while every
+# event is stored, and falls back to one after a refusal.
+STRETCH_MAX = 256
 
 
 class PublishObserver(Protocol):
@@ -84,11 +95,6 @@ def pipeline_context(nc: Client, max_in_flight: int) -> JetStreamContext:
     return PipelineContext(nc, publish_async_max_pending=max_in_flight)
 
 
-def _expire(future: "asyncio.Future[PubAck]") -> None:
-    if not future.done():
-        future.set_exception(TimeoutError("no acknowledgement in time"))
-
-
 class Publisher:
     def __init__(
         self, js: JetStreamContext, source: str, timeout_seconds: float, observer: PublishObserver
@@ -97,47 +103,124 @@ class Publisher:
         self._source = source
         self._timeout = timeout_seconds
         self._observer = observer
+        self._stretch = 1
 
     async def publish(self, rows: Sequence[OutboxRow], result: BatchResult) -> None:
-        """Publishes `rows` (in commit order); each aggregate's stop at its first failure."""
-        chains: dict[str, list[OutboxRow]] = defaultdict(list)
-        for row in rows:
-            chains[row.aggregate_name].append(row)
-        outcomes = await asyncio.gather(
-            *(self._chain(chain, result) for chain in chains.values()), return_exceptions=True
-        )
-        # Every chain has ended before an unexpected error leaves the pipeline.
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
+        """Publishes `rows` (in commit order); each aggregate's stop at its first failure.
 
-    async def _chain(self, rows: list[OutboxRow], result: BatchResult) -> None:
-        loop = asyncio.get_running_loop()
+        In rounds: each round sends the next event of every aggregate still going, all in
+        flight together, then waits for their acknowledgements. No task per aggregate and one
+        timer per round: the per-event cost is what bounds a relay on one core.
+        """
+        chains: dict[str, list[OutboxRow]] = {}
         for row in rows:
-            timer: asyncio.TimerHandle | None = None
+            chains.setdefault(row.aggregate_name, []).append(row)
+        going = [chain[::-1] for chain in chains.values()]  # the next event is at the end
+        while going:
+            if len(going) == 1 and len(going[0]) > 1:
+                going = await self._alone(going[0], result)
+            else:
+                going = await self._round(going, result)
+
+    async def _round(
+        self, chains: list[list[OutboxRow]], result: BatchResult
+    ) -> list[list[OutboxRow]]:
+        """Sends the next event of each chain; returns the chains that go on."""
+        loop = asyncio.get_running_loop()
+        acked_at: dict[int, float] = {}
+
+        def stamp(seq: int, _: "asyncio.Future[PubAck]") -> None:
+            acked_at[seq] = loop.time()
+
+        sent: list[tuple[OutboxRow, asyncio.Future[PubAck], float, list[OutboxRow]]] = []
+        unexpected: Exception | None = None
+        for chain in chains:
+            row = chain.pop()
             try:
                 future = await self._js.publish_async(
                     row.event_type,  # the event's full protobuf name is its subject
                     row.payload,
                     headers=headers_for(row, self._source),
                 )
-                sent = loop.time()
-                timer = loop.call_later(self._timeout, _expire, future)
-                ack = await future
-            except TRANSIENT as exc:
-                self._observer.failed("transient")
-                result.failures.append(Failure(row.seq, describe(exc), counts=False))
-                return
-            except REJECTED as exc:
-                self._observer.failed("rejected")
-                log.warning(
-                    "JetStream rejected event %s: %s", row.event_id, describe(exc),
-                    extra={"event_id": row.event_id, "trace_id": row.trace_id},
-                )  # fmt: skip
-                result.failures.append(Failure(row.seq, describe(exc), counts=True))
-                return
-            finally:
-                if timer is not None:
-                    timer.cancel()
-            self._observer.published(row.event_type, loop.time() - sent, bool(ack.duplicate))
+            except EXPECTED as exc:
+                self._failed(row, exc, result)
+                continue
+            except Exception as exc:  # raised once what is in flight has settled
+                unexpected = exc
+                break
+            future.add_done_callback(partial(stamp, row.seq))
+            sent.append((row, future, loop.time(), chain))
+        if sent:
+            futures = [future for _, future, _, _ in sent]
+            _, late = await asyncio.wait(futures, timeout=self._timeout)
+            for future in late:
+                future.set_exception(TimeoutError("no acknowledgement in time"))
+        if unexpected is not None:
+            raise unexpected
+        going: list[list[OutboxRow]] = []
+        for row, future, sent_at, chain in sent:
+            error = future.exception()
+            if error is not None:
+                self._failed(row, error, result)
+                continue
+            ack = future.result()
+            self._observer.published(
+                row.event_type, acked_at.get(row.seq, loop.time()) - sent_at, bool(ack.duplicate)
+            )
             result.acked.append(row.seq)
+            if chain:
+                going.append(chain)
+        return going
+
+    async def _alone(self, chain: list[OutboxRow], result: BatchResult) -> list[list[OutboxRow]]:
+        """Sends the next events of one aggregate together, each guarded by the one before."""
+        loop = asyncio.get_running_loop()
+        window = chain[: -self._stretch - 1 : -1]
+        sent: list[tuple[OutboxRow, asyncio.Future[PubAck], float]] = []
+        previous: str | None = None
+        for row in window:
+            headers = headers_for(row, self._source)
+            if previous is not None:
+                headers[Header.EXPECTED_LAST_MSG_ID] = previous
+            try:
+                future = await self._js.publish_async(row.event_type, row.payload, headers=headers)
+            except EXPECTED as exc:
+                if not sent:
+                    self._failed(row, exc, result)
+                    return []
+                break  # what was sent is settled first; this row goes out again
+            sent.append((row, future, loop.time()))
+            previous = row.event_id
+        _, late = await asyncio.wait([future for _, future, _ in sent], timeout=self._timeout)
+        for future in late:
+            future.set_exception(TimeoutError("no acknowledgement in time"))
+        for row, future, sent_at in sent:
+            error = future.exception()
+            if isinstance(error, APIError) and error.err_code == WRONG_LAST_MSG_ID:
+                self._stretch = 1
+                return [chain]
+            if error is not None:
+                self._failed(row, error, result)
+                return []
+            ack = future.result()
+            self._observer.published(row.event_type, loop.time() - sent_at, bool(ack.duplicate))
+            result.acked.append(row.seq)
+            chain.pop()
+        self._stretch = min(self._stretch * 2, STRETCH_MAX)
+        return [chain] if chain else []
+
+    def _failed(self, row: OutboxRow, exc: BaseException, result: BatchResult) -> None:
+        """Records the failure of `row`; an error that is neither transient nor a rejection
+        is not the publisher's to judge and goes up."""
+        if isinstance(exc, TRANSIENT):
+            self._observer.failed("transient")
+            result.failures.append(Failure(row.seq, describe(exc), counts=False))
+        elif isinstance(exc, REJECTED):
+            self._observer.failed("rejected")
+            log.warning(
+                "JetStream rejected event %s: %s", row.event_id, describe(exc),
+                extra={"event_id": row.event_id, "trace_id": row.trace_id},
+            )  # fmt: skip
+            result.failures.append(Failure(row.seq, describe(exc), counts=True))
+        else:
+            raise exc
