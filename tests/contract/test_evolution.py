@@ -22,9 +22,6 @@ from tests.interop.clients import (
 from tests.support.processes import UsersuiteProcess
 from tests.support.tools import REPO_ROOT, describe, run
 
-# One worker makes the module's repository copies (each a `make gen`) once and runs every test.
-pytestmark = pytest.mark.xdist_group("evolution")
-
 USER_PROTO = Path("proto/user/v1/user.proto")
 # Installed tools the copy shares with this checkout instead of installing them again.
 SHARED = [".venv", ".bin", "gen/ts/node_modules"]
