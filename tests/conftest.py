@@ -10,6 +10,7 @@ from nats.aio.client import Client
 
 from tests.support.nats import NatsServer
 from tests.support.postgres import Postgres, PostgresCluster
+from tests.support.running import running
 from tests.support.settings import make_settings
 from tests.support.stubs import AsyncUserStub
 from user.v1 import user_pb2_grpc
@@ -45,11 +46,8 @@ def pg_url(postgres: Postgres) -> Iterator[str]:
 def own_cluster() -> Iterator[tuple[PostgresCluster, str]]:
     """A cluster of the test's own and a migrated database on it, for tests that stop or
     restart PostgreSQL."""
-    cluster = PostgresCluster().start()
-    try:
+    with running(PostgresCluster()) as cluster:
         yield cluster, Postgres(cluster.url()).new_database()
-    finally:
-        cluster.remove()
 
 
 @pytest.fixture
@@ -102,11 +100,8 @@ def stub(channel: grpc.aio.Channel) -> AsyncUserStub:
 @pytest.fixture
 def nats_server() -> Iterator[NatsServer]:
     """A fresh nats-server with JetStream for one test (its own port and store)."""
-    server = NatsServer().start()
-    try:
+    with running(NatsServer()) as server:
         yield server
-    finally:
-        server.remove()
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from tests.support.nats_cluster import NatsCluster
 from tests.support.ports import free_port
 from tests.support.processes import UsersuiteProcess, production_env
 from tests.support.replicas import assert_once_in_user_order, stream_holds_all, writing
+from tests.support.running import running
 from tests.support.waiting import eventually
 from usersuite.adapters.nats.jetstream import connect
 from usersuite.api.container import Container
@@ -27,11 +28,8 @@ pytestmark = pytest.mark.timeout(600)
 
 @pytest.fixture
 def cluster() -> Iterator[NatsCluster]:
-    started = NatsCluster().start()
-    try:
+    with running(NatsCluster()) as started:
         yield started
-    finally:
-        started.remove()
 
 
 @contextlib.asynccontextmanager

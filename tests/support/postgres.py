@@ -62,20 +62,41 @@ class PostgresCluster:
             ),
             check=True, capture_output=True,
         )  # fmt: skip
-        self._pg_ctl("start")
+        self._start_on_a_free_port()
         return self
+
+    def _start_on_a_free_port(self, attempts: int = 3) -> None:
+        """Another test process may take the free port between our choosing and binding it."""
+        for _ in range(attempts - 1):
+            try:
+                self._pg_ctl("start")
+                return
+            except subprocess.CalledProcessError:
+                if "Address already in use" not in self.log.read_text(errors="replace"):
+                    raise
+                self.port = free_port()
+        self._pg_ctl("start")
 
     def _pg_ctl(self, action: str) -> None:
         options = (
             f"-h 127.0.0.1 -p {self.port} -k {self.root} -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
+        # pg_ctl waits 60 s by default; a machine busy with parallel tests may need longer.
         args = [str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w"]
+        args += ["-t", "150"]
         if action == "start":
             args += ["-o", options, "start"]
         else:
             args += ["-m", "fast", action]
-        subprocess.run(self._as_owner(*args), check=True, capture_output=True, timeout=60)
+        result = subprocess.run(
+            self._as_owner(*args), capture_output=True, text=True, timeout=180, check=False
+        )
+        if result.returncode != 0:
+            log = self.log.read_text(errors="replace") if self.log.exists() else ""
+            raise subprocess.CalledProcessError(
+                result.returncode, args, result.stdout, f"{result.stderr}\nserver log:\n{log}"
+            )
 
     def stop(self) -> None:
         self._pg_ctl("stop")
