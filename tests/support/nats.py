@@ -21,11 +21,11 @@ class NatsServer:
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
 
-    def start(self, *extra: str) -> "NatsServer":
+    def start(self, *extra: str, jetstream: bool = True) -> "NatsServer":
         log = (self.root / "server.log").open("ab")
+        js = ["-js", "-sd", str(self.root / "store")] if jetstream else []
         self.process = subprocess.Popen(
-            [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js",
-             "-sd", str(self.root / "store"), *extra],
+            [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port), *js, *extra],
             stdout=log, stderr=subprocess.STDOUT,
         )  # fmt: skip
         wait_for_port(self.port)

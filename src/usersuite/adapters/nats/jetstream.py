@@ -8,7 +8,7 @@ import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
-from nats.js.errors import APIError, NotFoundError
+from nats.js.errors import APIError, NotFoundError, ServiceUnavailableError
 
 from usersuite.config import StreamSettings, redact_url
 
@@ -87,14 +87,30 @@ def stream_config(settings: StreamSettings) -> StreamConfig:
     )
 
 
+# JetStream's API answers none of these while a cluster elects its meta leader or a stream's
+# leader (at start-up, after a node is lost): worth waiting out, unlike a refusal.
+NOT_READY = (nats.errors.TimeoutError, nats.errors.NoRespondersError, ServiceUnavailableError)
+
+
 async def ensure_stream(js: JetStreamContext, settings: StreamSettings) -> None:
-    """Creates the stream, or updates its limits; refuses when it conflicts."""
-    try:
-        await _ensure_stream(js, settings)
-    except APIError as exc:  # e.g. subjects overlapping another stream, replicas > servers
-        raise StreamConflict(
-            f"JetStream refused stream {settings.name}: {exc.description or exc}"
-        ) from None
+    """Creates the stream, or updates its limits; refuses when it conflicts. Waits, with a log
+    line and capped backoff, while JetStream is not ready to answer."""
+    delay = 0.5
+    while True:
+        try:
+            await _ensure_stream(js, settings)
+            return
+        except NOT_READY as exc:
+            log.warning(
+                "JetStream does not answer for stream %s (%s): a cluster electing its leader, "
+                "or a server without JetStream; retrying in %.1fs", settings.name, exc, delay,
+            )  # fmt: skip
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+        except APIError as exc:  # e.g. subjects overlapping another stream, replicas > servers
+            raise StreamConflict(
+                f"JetStream refused stream {settings.name}: {exc.description or exc}"
+            ) from None
 
 
 async def _ensure_stream(js: JetStreamContext, settings: StreamSettings) -> None:
