@@ -1,4 +1,9 @@
-"""The `usersuite` command line: one module per command group, each with only its own flags."""
+"""The `usersuite` command line: one module per command group, each with only its own flags.
+
+A command imports its heavy parts (bootstrap, the server, the relay, Alembic) when it runs, not
+when the parser is built: `--help`, `--version`, `token`, `config show` and a refused
+configuration answer without loading SQLAlchemy's engine, grpc or nats (about 1.5 s of CPU).
+"""
 
 import argparse
 import sys

@@ -9,7 +9,6 @@ from typing import TypeAlias
 
 from pydantic import ValidationError
 
-from usersuite.adapters.db import migrate
 from usersuite.config import Settings
 from usersuite.ops.logs import configure_logging
 
@@ -121,6 +120,8 @@ def nats_url(settings: Settings) -> str:
 
 def check_schema(settings: Settings) -> None:
     """Refuses a schema that is behind, or migrates it when the settings allow."""
+    from usersuite.adapters.db import migrate  # Alembic: only for commands that use a database
+
     url = database_url(settings)
     head = migrate.head_revision()
     current = migrate.current_revision(url)

@@ -8,8 +8,6 @@ from contextlib import asynccontextmanager
 from pydantic import SecretStr
 
 from usersuite.adapters.nats.embedded import EmbeddedNatsError, embedded_nats
-from usersuite.api.server import run_api
-from usersuite.bootstrap import bootstrap, bootstrap_bridge
 from usersuite.cli import common
 from usersuite.cli.dev_secrets import dev_secret
 from usersuite.cli.serve import ready_line
@@ -55,6 +53,10 @@ async def nats_for(settings: Settings) -> AsyncIterator[str]:
 
 async def run_dev(settings: Settings, on_ready: Callable[[int, str], None]) -> int:
     """Serves and relays until SIGTERM/SIGINT; stops the API first, then the bridge, then NATS."""
+    # See usersuite.cli: heavy imports run on use.
+    from usersuite.api.server import run_api
+    from usersuite.bootstrap import bootstrap, bootstrap_bridge
+
     async with stop_on_signals() as stopping, nats_for(settings) as nats_url:
         settings = settings.model_copy(update={"nats_url": nats_url})
         api = bootstrap(settings)

@@ -4,12 +4,13 @@ import argparse
 import asyncio
 import sys
 
-from usersuite.bootstrap import tail_events
 from usersuite.cli import common
 from usersuite.config import EVENT_SUBJECTS
 
 
 def cmd_events_tail(args: argparse.Namespace) -> int:
+    from usersuite.bootstrap import tail_events  # see usersuite.cli: heavy imports run on use
+
     settings = common.load_settings(args)
     common.nats_url(settings)
     run = tail_events(settings, subject=args.subject, from_start=args.from_start, out=sys.stdout,

@@ -2,11 +2,12 @@
 
 import argparse
 
-from usersuite.adapters.db import migrate
 from usersuite.cli import common
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
+    from usersuite.adapters.db import migrate  # see usersuite.cli: heavy imports run on use
+
     url = common.database_url(common.load_settings(args))
     before = migrate.current_revision(url)
     migrate.upgrade(url)

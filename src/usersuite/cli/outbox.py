@@ -6,23 +6,23 @@ import json
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from usersuite.adapters.db import outbox_store
-from usersuite.adapters.db.coordination import wake_relay
-from usersuite.bootstrap import database_engine
 from usersuite.cli import common
 from usersuite.config import Settings
 from usersuite.service.outbox import DISPATCHED, PARKED, PENDING, OutboxRow
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 DEFAULT_LIMIT = 100
 
 
 @asynccontextmanager
-async def _engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+async def _engine(settings: Settings) -> AsyncIterator["AsyncEngine"]:
     """One connection is all a one-shot command needs."""
+    from usersuite.bootstrap import database_engine  # see usersuite.cli: heavy imports on use
+
     engine = database_engine(settings, pool_size=1)
     try:
         yield engine
@@ -48,6 +48,8 @@ def row_json(row: OutboxRow) -> str:
 
 async def list_outbox(settings: Settings, *, state: str | None, limit: int, out: TextIO) -> int:
     """Prints one JSON line per row, oldest first."""
+    from usersuite.adapters.db import outbox_store
+
     async with _engine(settings) as engine, engine.connect() as conn:
         rows = await outbox_store.list_rows(conn, state, limit)
     for row in rows:
@@ -57,6 +59,9 @@ async def list_outbox(settings: Settings, *, state: str | None, limit: int, out:
 
 async def retry_parked(settings: Settings, *, event_ids: list[str] | None, out: TextIO) -> int:
     """Parked rows (all when `event_ids` is None) go back to pending; prints how many."""
+    from usersuite.adapters.db import outbox_store
+    from usersuite.adapters.db.coordination import wake_relay
+
     async with _engine(settings) as engine, engine.begin() as conn:
         requeued = await outbox_store.requeue_parked(conn, event_ids)
         if requeued:

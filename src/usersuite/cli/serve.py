@@ -5,10 +5,6 @@ import json
 import os
 import shlex
 
-import uvloop
-
-from usersuite.api import server
-from usersuite.bootstrap import bootstrap
 from usersuite.cli import common
 from usersuite.cli.serve_workers import WORKER_FLAG, supervise
 from usersuite.config import Settings, parse_address
@@ -56,6 +52,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _serve(settings: Settings, *, worker: bool) -> int:
+    # See usersuite.cli: heavy imports run on use.
+    import uvloop
+
+    from usersuite.api import server
+    from usersuite.bootstrap import bootstrap
+
     try:
         container = bootstrap(settings)  # refuses insecure production settings
     except ValueError as exc:

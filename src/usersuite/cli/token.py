@@ -2,7 +2,6 @@
 
 import argparse
 
-from usersuite.api.auth.jwt import mint_token
 from usersuite.cli import common
 from usersuite.cli.dev_secrets import stored_dev_secrets
 from usersuite.config import Settings
@@ -31,6 +30,8 @@ def cmd_token(args: argparse.Namespace) -> int:
                 f"no dev secret in {settings.dev.dir}/: start `usersuite dev` (make run) first"
             )
         secret = stored
+    from usersuite.api.auth.jwt import mint_token  # see usersuite.cli: heavy imports run on use
+
     token = mint_token(
         secret.encode(),
         subject=args.subject,

@@ -1,11 +1,13 @@
 """Settings of a downstream consumer: its durable, retry and dead-letter policy."""
 
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
-from nats.js.api import AckPolicy, ConsumerConfig
 from pydantic import BaseModel, Field, model_validator
 
 from usersuite.config.groups import EVENT_STREAM, EVENT_SUBJECTS, StreamSettings
+
+if TYPE_CHECKING:
+    from nats.js.api import ConsumerConfig
 
 DEAD_LETTER_PREFIX = "dlq."
 DEAD_LETTER_RETENTION_SECONDS = 30 * 24 * 3600.0
@@ -73,7 +75,10 @@ class ConsumerSettings(BaseModel):
         """The delay before the next delivery after delivery number `deliveries` failed."""
         return self.backoff_seconds[min(deliveries, len(self.backoff_seconds)) - 1]
 
-    def consumer_config(self) -> ConsumerConfig:
+    def consumer_config(self) -> "ConsumerConfig":
+        # nats-py loads with the consumer, not with every command that reads settings.
+        from nats.js.api import AckPolicy, ConsumerConfig
+
         return ConsumerConfig(
             name=self.durable,
             durable_name=self.durable,
