@@ -7,6 +7,7 @@ import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from typing import Any
 
 import grpc
 import pytest
@@ -17,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.observing import HS256_SECRET, SERVICE, Observed, expect_not_found, new_user
 from tests.support.settings import make_settings
+from tests.support.waiting import eventually, holds
 from user.v1 import user_pb2
 from usersuite.api.auth.jwt import mint_token
 from usersuite.api.server import start
@@ -198,28 +200,41 @@ async def test_access_log_has_one_json_line_per_call_and_no_credentials(
         )
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
 
-    access = [
-        json.loads(JsonFormatter().format(record))
-        for record in caplog.records
-        if record.name == "usersuite.access"
-    ]
+    def access_lines() -> list[dict[str, Any]]:
+        return [
+            json.loads(JsonFormatter().format(record))
+            for record in caplog.records
+            if record.name == "usersuite.access"
+        ]
+
+    def server_traces() -> set[str]:
+        return {
+            trace.format_trace_id(span.context.trace_id)
+            for span in observed.spans()
+            if span.kind is SpanKind.SERVER
+        }
+
+    # The server writes a call's line and ends its span when the call is over on its side,
+    # which can be just after the client has read a failed call's status.
+    await eventually(
+        holds(lambda: {line["trace_id"] for line in access_lines()} <= server_traces()
+              and len(access_lines()) >= 4),
+        what="an access line and a server span for each of the four calls",
+    )  # fmt: skip
+    access = access_lines()
     assert [(line["method"], line["code"], line["principal"]) for line in access] == [
         (f"/{SERVICE}/CreateUser", "OK", "alice"),
         (f"/{SERVICE}/GetUser", "NOT_FOUND", "alice"),
         (f"/{SERVICE}/GetUser", "UNAUTHENTICATED", ""),
         (f"/{SERVICE}/CreateUser", "PERMISSION_DENIED", "bob"),
     ]
-    server_traces = {
-        trace.format_trace_id(span.context.trace_id)
-        for span in observed.spans()
-        if span.kind is SpanKind.SERVER
-    }
+    traces = server_traces()
     for line in access:
         assert set(line) >= {"timestamp", "level", "logger", "message"}
         assert line["logger"] == "usersuite.access"
         assert line["duration_ms"] >= 0
         assert line["peer"].startswith(("ipv4:", "ipv6:"))
-        assert line["trace_id"] in server_traces
+        assert line["trace_id"] in traces
 
     everything = "\n".join(
         formatter.format(record)

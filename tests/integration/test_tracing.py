@@ -29,7 +29,7 @@ async def test_server_span_continues_the_callers_trace(observed: Observed) -> No
     assert created.name
     client_context = client.get_span_context()
 
-    server = observed.server_span("CreateUser", client_context.trace_id)
+    server = await observed.server_span("CreateUser", client_context.trace_id)
     assert server.parent is not None
     assert server.parent.span_id == client_context.span_id
     assert server.parent.is_remote
@@ -42,7 +42,7 @@ async def test_server_span_continues_the_callers_trace(observed: Observed) -> No
 
 async def test_database_spans_are_children_of_the_rpc_span(observed: Observed) -> None:
     await observed.stub.CreateUser(new_user())
-    server = observed.server_span("CreateUser")
+    server = await observed.server_span("CreateUser")
     database = [
         span
         for span in observed.spans()
@@ -72,12 +72,13 @@ async def test_outbox_row_stores_the_calls_trace_context(observed: Observed) -> 
     version, stored_trace_id, parent_id, _flags = json.loads(stored)["traceparent"].split("-")
     assert version == "00"
     assert int(stored_trace_id, 16) == trace_id
-    assert int(parent_id, 16) == observed.server_span("CreateUser", trace_id).context.span_id
+    server = await observed.server_span("CreateUser", trace_id)
+    assert int(parent_id, 16) == server.context.span_id
 
 
 async def test_error_calls_record_their_status_on_the_span(observed: Observed) -> None:
     await expect_not_found(observed.stub.GetUser(user_pb2.GetUserRequest(name="users/nobody")))
-    span = observed.server_span("GetUser")
+    span = await observed.server_span("GetUser")
     attributes = dict(span.attributes or {})
     assert attributes["rpc.grpc.status_code"] == grpc.StatusCode.NOT_FOUND.value[0]
     assert attributes["rpc.method"] == "GetUser"

@@ -14,6 +14,7 @@ from opentelemetry.trace import SpanKind
 from tests.support.settings import make_settings
 from tests.support.status import failure
 from tests.support.stubs import AsyncUserStub
+from tests.support.waiting import eventually, holds
 from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.api.container import Container
 from usersuite.api.server import UserServer, start
@@ -36,16 +37,23 @@ class Observed:
     def spans(self) -> tuple[ReadableSpan, ...]:
         return self.exporter.get_finished_spans()
 
-    def server_span(self, method: str, trace_id: int | None = None) -> ReadableSpan:
-        found = [
-            span
-            for span in self.spans()
-            if span.kind is SpanKind.SERVER
-            and span.name == f"/{SERVICE}/{method}"
-            and (trace_id is None or span.context.trace_id == trace_id)
-        ]
-        assert len(found) == 1, [span.name for span in self.spans()]
-        return found[0]
+    async def server_span(self, method: str, trace_id: int | None = None) -> ReadableSpan:
+        """The one server span of `method`: the server ends it when the call is over on its
+        side, which can be just after the client has read the status."""
+
+        def found() -> list[ReadableSpan]:
+            return [
+                span
+                for span in self.spans()
+                if span.kind is SpanKind.SERVER
+                and span.name == f"/{SERVICE}/{method}"
+                and (trace_id is None or span.context.trace_id == trace_id)
+            ]
+
+        await eventually(holds(lambda: bool(found())), what=f"the server span of {method}")
+        spans = found()
+        assert len(spans) == 1, [span.name for span in self.spans()]
+        return spans[0]
 
 
 async def observe(pg_url: str, exporter: InMemorySpanExporter, **overrides: Any) -> Observed:
