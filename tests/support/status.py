@@ -1,25 +1,22 @@
 """Reads google.rpc details out of a failed call, for assertions."""
 
 from collections.abc import Awaitable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict
 from typing import cast
 
 import grpc
 import pytest
 from google.rpc import status_pb2
 
-from usersuite.client.errors import STATUS_DETAILS_KEY, error_from
+from usersuite.client.errors import STATUS_DETAILS_KEY, UserServiceError, error_from
 
 
-@dataclass
-class Details:
-    code: grpc.StatusCode
-    message: str
-    reason: str = ""
-    domain: str = ""
-    metadata: dict[str, str] = field(default_factory=dict)
-    violations: dict[str, str] = field(default_factory=dict)
-    retry_delay_seconds: float | None = None
+class Details(UserServiceError):
+    """The SDK's decoded error, with the RetryInfo delay under the name the tests read."""
+
+    @property
+    def retry_delay_seconds(self) -> float | None:
+        return self.retry_delay
 
 
 def details_of(error: grpc.RpcError) -> Details:
@@ -35,15 +32,7 @@ def details_of(error: grpc.RpcError) -> Details:
         assert status.code == code.value[0], "status proto code differs from the call's code"
     decoded = error_from(code, call.details() or "", trailers)
     assert decoded.undecodable_details == 0, "the server sent details that do not decode"
-    return Details(
-        code=code,
-        message=decoded.message,
-        reason=decoded.reason,
-        domain=decoded.domain,
-        metadata=decoded.metadata,
-        violations=decoded.violations,
-        retry_delay_seconds=decoded.retry_delay,
-    )
+    return Details(**asdict(decoded))
 
 
 async def failure(call: Awaitable[object]) -> Details:
