@@ -3,7 +3,8 @@
 While cut, established connections stay open and new ones are accepted, but no byte goes
 through in either direction: the client sees a silent network (as when a route vanishes) and
 learns of it only from its own timeouts. Bytes are held, not dropped, and flow again on
-restore, as TCP retransmits them when a partition heals.
+restore, as TCP retransmits them when a partition heals; but a side that resets its
+connection while cut takes its unsent bytes with it, as a reset sender's do.
 """
 
 import asyncio
@@ -81,5 +82,7 @@ class TcpProxy:
                 if not data:
                     return
                 await self._open.wait()
+                if reader.exception() is not None:  # reset while cut: these bytes died with it
+                    return
                 writer.write(data)
                 await writer.drain()

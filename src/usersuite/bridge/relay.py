@@ -12,7 +12,9 @@ Order and completeness:
   stops that user until the next round. A row rejected max_attempts times is parked and holds
   back its user's later events until `usersuite outbox retry`; no user is reordered.
 - A bridge cut off from NATS for leader_handover_seconds gives its partitions back (and does
-  not take any until NATS answers again), so bridges that can reach NATS relay them.
+  not take any until NATS answers again), so bridges that can reach NATS relay them. It first
+  drops its connection with whatever it had not delivered, so no event it sent while it held
+  the partitions can reach the stream after another bridge relayed them.
 - Publishes carry Nats-Msg-Id = event id, so a row published again after a crash between the
   acknowledgement and the mark (or by the next holder of its partition) is dropped by
   JetStream as a duplicate within the stream's duplicate window.
@@ -34,6 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from usersuite.adapters.db import outbox_store
 from usersuite.adapters.db.coordination import is_postgres, listen_for_outbox
 from usersuite.adapters.db.partitions import PartitionLocks
+from usersuite.adapters.nats.jetstream import sever
 from usersuite.adapters.nats.publisher import Publisher, pipeline_context
 from usersuite.bridge.liveness import Liveness
 from usersuite.bridge.maintenance import Maintenance
@@ -162,6 +165,7 @@ class Relay:
                         "NATS unreachable for %.0fs: handing this bridge's partitions over",
                         settings.leader_handover_seconds,
                     )
+                    sever(self._nc)
                     await ownership.leave()
                 if not ownership.joined:
                     if not await self._nats_answers():

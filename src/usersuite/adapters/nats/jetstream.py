@@ -2,6 +2,8 @@
 
 import asyncio
 import logging
+import socket
+import struct
 from typing import Any
 
 import nats
@@ -72,6 +74,27 @@ async def _connect(url: str, name: str, *, allow_reconnect: bool) -> Client:
         client.options["allow_reconnect"] = True
         client.options["max_reconnect_attempts"] = -1
     return client
+
+
+def sever(client: Client) -> None:
+    """Drops the client's connection at once with everything it has not delivered yet.
+
+    A relay hands its partitions over when publishes stop being acknowledged, but what it sent
+    until then may only be on its way: in nats-py's pending buffer (flushed after a reconnect)
+    or in the socket (retransmitted when a partition heals). Arriving after the next holder
+    relayed the same rows, and after the stream's duplicate window, those events would be
+    stored again, out of their user's order. So the buffer is emptied and the socket reset
+    (SO_LINGER 0 discards the kernel's unsent bytes); nats-py then reconnects on a fresh one.
+    """
+    client._pending = []
+    client._pending_data_size = 0
+    writer = getattr(client._transport, "_io_writer", None)  # nats-py's TCP transport
+    if not isinstance(writer, asyncio.StreamWriter):
+        return
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
 
 
 def stream_config(settings: StreamSettings) -> StreamConfig:
