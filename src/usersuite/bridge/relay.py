@@ -212,7 +212,12 @@ class Relay:
                     async with self._engine.connect() as conn:
                         self._database_ok = True
                         backoff = self._settings.backoff_initial_seconds
-                        await self._relay(conn, stopping)
+                        try:
+                            await self._relay(conn, stopping)
+                        finally:
+                            # Not back to the pool: its session may still hold this bridge's
+                            # advisory locks (membership, partitions) after an error.
+                            await conn.invalidate()
                 except DATABASE_ERRORS as exc:
                     self._database_ok = False
                     log.warning("database unavailable for the relay: %s", describe(exc))

@@ -8,6 +8,11 @@ locks and its partitions go together, so no other bridge can overtake a claimed 
 
 Each bridge also holds a member lock `(namespace + 1, backend pid)` for as long as it takes part;
 `pg_locks` then tells every bridge how many are alive and which partitions are taken.
+
+These locks belong to the session, not to a transaction: a pooled connection given back after
+an error that left its session alive (a cancelled statement, a lock timeout) would still hold
+them, and its next user with them. So joining starts from a session that holds none, and the
+relay discards its session whenever it leaves its loop.
 """
 
 import zlib
@@ -54,7 +59,12 @@ class PartitionLocks:
         return value
 
     async def join(self) -> int:
-        """Takes this session's member lock; returns its backend pid."""
+        """Takes this session's member lock, once however often it joins; returns its pid.
+
+        Advisory locks count: one taken twice needs two unlocks, and a member that left once
+        would still count as alive and keep its fair share from the others.
+        """
+        await self._scalar("SELECT pg_advisory_unlock_all()")
         pid = int(str(await self._scalar("SELECT pg_backend_pid()")))
         await self._scalar("SELECT pg_advisory_lock(:k1, :k2)", k1=self._members, k2=pid)
         return pid
