@@ -1,7 +1,10 @@
 """One hot user against a real nats-server: its events pipelined under Nats-Expected-Last-Msg-Id,
 each stored once, in order, also when a guard is refused and the event goes out again."""
 
+import asyncio
+import gc
 import itertools
+from typing import Any
 
 import psycopg
 import pytest
@@ -62,12 +65,10 @@ async def test_a_hot_users_events_go_out_pipelined_once_and_in_order(
     assert await assert_guards_held(nc) > 100
 
 
-async def test_a_refused_guard_sends_the_event_again_after_its_predecessor(
+async def relay_after_a_crash(
     api: Container, pg_url: str, nats_server: NatsServer, nc: Client
-) -> None:
-    """A bridge crashed after publishing 40 of a hot user's events and another user's event,
-    before marking them: the next bridge re-sends them (duplicates), and the guard of event 41
-    names event 40, which is not the stream's last message, so JetStream refuses it once."""
+) -> list[OutboxRow]:
+    """The refused-guard scenario below, relayed to the end; returns the rows it wrote."""
     await write_history(api.handlers, users=1, events_per_user=100)
     await api.handlers.create_user(commands.CreateUser(display_name="Other", email="o@x.org"))
     rows = await pending_rows(pg_url)
@@ -79,9 +80,35 @@ async def test_a_refused_guard_sends_the_event_again_after_its_predecessor(
     async with relaying(pg_url, nats_server.url):
         await eventually(lambda: all_relayed(nc, pg_url, 101), what="101 events relayed")
     await assert_relayed(nc, pg_url)
+    return rows
+
+
+async def test_a_refused_guard_sends_the_event_again_after_its_predecessor(
+    api: Container, pg_url: str, nats_server: NatsServer, nc: Client
+) -> None:
+    """A bridge crashed after publishing 40 of a hot user's events and another user's event,
+    before marking them: the next bridge re-sends them (duplicates), and the guard of event 41
+    names event 40, which is not the stream's last message, so JetStream refuses it once."""
+    rows = await relay_after_a_crash(api, pg_url, nats_server, nc)
     messages = await stream_messages(nc)
     order = [msg.headers["Nats-Msg-Id"] for msg in messages]
     assert order[40] == rows[-1].event_id
     assert order[41] == rows[40].event_id
     assert GUARD not in messages[41].headers  # sent again alone, once event 40 was acknowledged
     await assert_guards_held(nc)
+
+
+async def test_a_refused_guard_leaves_no_failure_unread(
+    api: Container, pg_url: str, nats_server: NatsServer, nc: Client
+) -> None:
+    """The events behind a refused guard are refused too; each of those failures is read."""
+    unread: list[dict[str, Any]] = []
+    loop = asyncio.get_running_loop()
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _, context: unread.append(context))
+    try:
+        await relay_after_a_crash(api, pg_url, nats_server, nc)
+        gc.collect()  # asyncio reports an unread failure when its future is collected
+    finally:
+        loop.set_exception_handler(previous)
+    assert [context["message"] for context in unread] == []

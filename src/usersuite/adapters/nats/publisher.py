@@ -150,11 +150,7 @@ class Publisher:
                 break
             future.add_done_callback(partial(stamp, row.seq))
             sent.append((row, future, loop.time(), chain))
-        if sent:
-            futures = [future for _, future, _, _ in sent]
-            _, late = await asyncio.wait(futures, timeout=self._timeout)
-            for future in late:
-                future.set_exception(TimeoutError("no acknowledgement in time"))
+        await self._settle([future for _, future, _, _ in sent])
         if unexpected is not None:
             raise unexpected
         going: list[list[OutboxRow]] = []
@@ -191,9 +187,7 @@ class Publisher:
                 break  # what was sent is settled first; this row goes out again
             sent.append((row, future, loop.time()))
             previous = row.event_id
-        _, late = await asyncio.wait([future for _, future, _ in sent], timeout=self._timeout)
-        for future in late:
-            future.set_exception(TimeoutError("no acknowledgement in time"))
+        await self._settle([future for _, future, _ in sent])
         for row, future, sent_at in sent:
             error = future.exception()
             if isinstance(error, APIError) and error.err_code == WRONG_LAST_MSG_ID:
@@ -208,6 +202,21 @@ class Publisher:
             chain.pop()
         self._stretch = min(self._stretch * 2, STRETCH_MAX)
         return [chain] if chain else []
+
+    async def _settle(self, futures: "list[asyncio.Future[PubAck]]") -> None:
+        """Waits for the acknowledgements; one missing after the publish timeout fails.
+
+        Every outcome is read here: the caller stops at a user's first failure (a refused
+        guard refuses the events behind it too), and a failure nobody read is reported by
+        asyncio as "Future exception was never retrieved", once per event.
+        """
+        if not futures:
+            return
+        _, late = await asyncio.wait(futures, timeout=self._timeout)
+        for future in late:
+            future.set_exception(TimeoutError("no acknowledgement in time"))
+        for future in futures:
+            future.exception()
 
     def _failed(self, row: OutboxRow, exc: BaseException, result: BatchResult) -> None:
         """Records the failure of `row`; an error that is neither transient nor a rejection
