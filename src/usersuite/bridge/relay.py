@@ -26,14 +26,12 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-import psycopg
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from usersuite.adapters.db import outbox_store
+from usersuite.adapters.db.availability import DATABASE_ERRORS
 from usersuite.adapters.db.coordination import is_postgres, listen_for_outbox
 from usersuite.adapters.db.partitions import PartitionLocks
 from usersuite.adapters.nats.jetstream import sever
@@ -47,7 +45,6 @@ from usersuite.ops.errors import describe
 from usersuite.service.outbox import BatchResult
 
 log = logging.getLogger(__name__)
-DATABASE_ERRORS = (DBAPIError, PoolTimeoutError, psycopg.Error, OSError)
 
 
 class Relay:

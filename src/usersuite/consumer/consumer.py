@@ -19,6 +19,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode, TracerProvider
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from usersuite.adapters.db.availability import is_unavailable
 from usersuite.adapters.db.inbox import SUPPORTED_DIALECTS, purge_inbox, record_delivery
 from usersuite.adapters.nats.jetstream import ensure_stream
 from usersuite.config.consumer import ConsumerSettings
@@ -112,9 +113,12 @@ class Consumer:
             purged = await purge_inbox(
                 self._engine, settings.durable, cutoff, settings.inbox_purge_batch_size
             )
-        except Exception as exc:  # the database may be down; try again next round
-            log.warning("consumer %s could not purge its inbox: %s", settings.durable,
-                        describe(exc))  # fmt: skip
+        except Exception as exc:  # tried again next round either way
+            if is_unavailable(exc):
+                log.warning("consumer %s could not purge its inbox, the database is "
+                            "unavailable: %s", settings.durable, describe(exc))  # fmt: skip
+            else:  # not an outage: worth its traceback
+                log.exception("consumer %s could not purge its inbox", settings.durable)
             return 0
         if purged:
             log.info("consumer %s purged %d old inbox rows", settings.durable, purged)

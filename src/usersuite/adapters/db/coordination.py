@@ -12,6 +12,7 @@ import psycopg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from usersuite.adapters.db.availability import DATABASE_ERRORS
 from usersuite.adapters.db.outbox_store import NOTIFY_CHANNEL
 from usersuite.ops.errors import describe
 
@@ -46,6 +47,6 @@ async def listen_for_outbox(
                 await conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
                 async for _ in conn.notifies():
                     wake()
-        except (psycopg.Error, OSError) as exc:
+        except DATABASE_ERRORS as exc:
             log.debug("LISTEN connection lost: %s", describe(exc))
             await asyncio.sleep(retry_seconds)

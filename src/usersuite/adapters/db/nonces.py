@@ -10,8 +10,8 @@ from sqlalchemy import delete, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from usersuite.adapters.db.availability import is_unavailable
 from usersuite.adapters.db.tables import signing_nonces
-from usersuite.adapters.db.unit_of_work import is_unavailable
 from usersuite.service.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)

@@ -8,10 +8,13 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Self
 
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
+from usersuite.adapters.db.availability import (
+    is_cancelled_by_deadline,
+    is_data_error,
+    is_unavailable,
+)
 from usersuite.adapters.db.repository import (
     EventEncoder,
     SqlIdempotencyStore,
@@ -22,30 +25,6 @@ from usersuite.adapters.db.statement_timeout import bound_by_deadline, forget
 from usersuite.domain.errors import FieldViolation, ValidationFailed
 from usersuite.service.errors import DeadlineExceeded, ServiceUnavailable
 from usersuite.service.unit_of_work import UnitOfWork
-
-# PostgreSQL's SQLSTATE for a statement cancelled by statement_timeout or a cancel request.
-QUERY_CANCELED = "57014"
-
-
-def is_data_error(exc: BaseException) -> bool:
-    """PostgreSQL's class 22: a value the column cannot hold (too long, NUL byte, ...)."""
-    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
-    return isinstance(exc, DBAPIError) and sqlstate.startswith("22")
-
-
-def is_cancelled_by_deadline(exc: BaseException) -> bool:
-    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) == QUERY_CANCELED
-
-
-def is_unavailable(exc: BaseException) -> bool:
-    """Whether the database could not be reached or answered (as opposed to a bug)."""
-    if isinstance(exc, IntegrityError) or is_cancelled_by_deadline(exc) or is_data_error(exc):
-        return False
-    if isinstance(exc, PoolTimeoutError | ConnectionError | TimeoutError):
-        return True
-    if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
-    return isinstance(exc, OSError)
 
 
 class SqlUnitOfWork(UnitOfWork):
