@@ -218,6 +218,10 @@ class Relay:
                 except DATABASE_ERRORS as exc:
                     self._database_ok = False
                     log.warning("database unavailable for the relay: %s", describe(exc))
+                    if self._nats_lost_since is not None:
+                        # The partitions went with the session; what NATS has not taken yet
+                        # must not follow another bridge's publishes of the same rows.
+                        sever(self._nc)
                 else:
                     continue
                 await self._wait(stopping, backoff, "database unavailable")
