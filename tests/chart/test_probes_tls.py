@@ -20,7 +20,6 @@ import psycopg
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.chart.helm import VALUE_SETS, render
 from tests.chart.manifests import Manifests
 from tests.support.certs import CertificateAuthority, Issued
 from tests.support.ports import free_port
@@ -60,9 +59,9 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return Pki(ca.write(directory, "ca"), server_cert, server_key, ca.issue_client("svc-a"))
 
 
-@pytest.fixture(scope="module")
-def production() -> Manifests:
-    return Manifests(render(VALUE_SETS["production"]))
+@pytest.fixture
+def production(renderings: dict[str, Manifests]) -> Manifests:
+    return renderings["production"]
 
 
 @dataclass(frozen=True)
