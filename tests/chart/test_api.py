@@ -1,4 +1,4 @@
-"""The API Deployment: rollout, gRPC probes, drain timing, configuration and spread."""
+"""The API Deployment: rollout, probes, drain timing, configuration and spread."""
 
 from tests.chart.helm import render
 from tests.chart.manifests import Manifests
@@ -12,13 +12,16 @@ def test_rollout_never_lowers_capacity(rendering: Manifests) -> None:
     assert strategy["rollingUpdate"]["maxUnavailable"] == 0
 
 
-def test_probes_are_native_grpc_on_the_health_service(rendering: Manifests) -> None:
+def test_probes_are_native_grpc_on_the_health_service_without_tls(rendering: Manifests) -> None:
     api = rendering.api()
     ports = {p["name"]: p["containerPort"] for p in api["ports"]}
     assert ports == {"grpc": GRPC_PORT, "metrics": 9464}
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        assert api[probe]["grpc"] == {"port": GRPC_PORT}, probe
-        assert not {"httpGet", "exec", "tcpSocket"} & set(api[probe]), probe
+    # With TLS the kubelet's plaintext gRPC probe cannot pass: test_probes_tls performs the
+    # HTTP probes rendered then.
+    if rendering.settings()["tls"].get("cert_file") is None:
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            assert api[probe]["grpc"] == {"port": GRPC_PORT}, probe
+            assert not {"httpGet", "exec", "tcpSocket"} & set(api[probe]), probe
     # Readiness reacts within seconds; liveness waits out a database outage (health then
     # reports NOT_SERVING too), since a restart would not bring the database back.
     ready, live = api["readinessProbe"], api["livenessProbe"]

@@ -2,8 +2,11 @@
 
 from typing import Any
 
-from tests.chart.helm import FULLNAME
+import pytest
+
+from tests.chart.helm import FULLNAME, render, template
 from tests.chart.manifests import Manifests
+from tests.support.tools import describe
 
 
 def test_service_names_the_grpc_port_for_grpc(rendering: Manifests) -> None:
@@ -55,6 +58,47 @@ def test_network_policies(renderings: dict[str, Manifests]) -> None:
     assert [r["ports"][0]["port"] for r in bridge["ingress"]] == ["metrics"]
     for spec in policies.values():
         assert spec["policyTypes"] == ["Ingress", "Egress"]
+    # Egress to the database and NATS goes only where the values name them.
+    db = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "db"}}}]
+    nats = [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "nats"}}}]
+    for spec in (api, bridge, policies["migrations"]):
+        assert egress_to(spec, 5432) == db
+    assert egress_to(bridge, 4222) == nats
+
+
+def egress_to(spec: dict[str, Any], port: int) -> list[dict[str, Any]]:
+    """The `to` of the egress rule for `port` (absent means any address)."""
+    rules = [rule for rule in spec["egress"] if {"port": port, "protocol": "TCP"} in rule["ports"]]
+    assert len(rules) == 1, spec["egress"]
+    return list(rules[0].get("to", [{"any address": True}]))
+
+
+NO_PEERS = "networkPolicy.enabled=true"
+DB_PEERS = "networkPolicy.postgresql.to[0].namespaceSelector.matchLabels.team=db"
+NATS_PEERS = "networkPolicy.nats.to[0].namespaceSelector.matchLabels.team=nats"
+
+
+@pytest.mark.parametrize(
+    ("sets", "missing"),
+    [
+        ((NO_PEERS,), "postgresql"),
+        ((NO_PEERS, DB_PEERS), "nats"),
+        ((NO_PEERS, NATS_PEERS), "postgresql"),
+    ],
+)
+def test_network_policy_refuses_egress_to_any_address(sets: tuple[str, ...], missing: str) -> None:
+    result = template(("minimal.yaml",), sets)
+    assert result.returncode != 0, describe(result)
+    assert f"networkPolicy.{missing}.to is empty" in result.stderr, describe(result)
+
+
+def test_network_policy_allows_any_address_when_told() -> None:
+    anywhere = "networkPolicy.{}.to[0].ipBlock.cidr=0.0.0.0/0"
+    sets = (NO_PEERS, anywhere.format("postgresql"), anywhere.format("nats"))
+    bridge = Manifests(render(("minimal.yaml",), sets)).one("NetworkPolicy", "-bridge")["spec"]
+    assert (
+        egress_to(bridge, 5432) == egress_to(bridge, 4222) == [{"ipBlock": {"cidr": "0.0.0.0/0"}}]
+    )
 
 
 def test_service_monitor_and_grpc_route(renderings: dict[str, Manifests]) -> None:

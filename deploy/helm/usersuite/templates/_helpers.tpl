@@ -211,3 +211,19 @@ checksum/secret: {{ include (print .Template.BasePath "/secret.yaml") . | sha256
 {{- max 1 $cores -}}
 {{- end -}}
 {{- end }}
+
+{{/* How the kubelet checks the API; call with (list . PATH). Its native gRPC probe speaks
+     plaintext only and fails against TLS or mutual TLS, so with tls.enabled the probe asks the
+     ops HTTP port (--metrics-listen, plaintext), whose /readyz and /healthz follow the server's
+     health. Without TLS the native probe stays: it checks the gRPC port itself (README, Probes). */}}
+{{- define "usersuite.apiProbe" -}}
+{{- $ := index . 0 -}}
+{{- if $.Values.tls.enabled -}}
+httpGet:
+  path: {{ index . 1 }}
+  port: metrics
+{{- else -}}
+grpc:
+  port: {{ $.Values.ports.grpc }}
+{{- end -}}
+{{- end }}
