@@ -163,6 +163,16 @@ def metrics_dirs(tmp: Path) -> list[str]:
     return sorted(path.name for path in tmp.glob("usersuite-metrics-*"))
 
 
+def this_run(tmp: Path, server: UsersuiteProcess) -> str:
+    """The metrics directory of `server`'s run: named by its pid (and its start time)."""
+    (mine,) = [
+        name
+        for name in metrics_dirs(tmp)
+        if name.startswith(f"usersuite-metrics-{server.proc.pid}-")
+    ]
+    return mine
+
+
 async def test_workers_stop_with_their_killed_parent_and_a_new_serve_binds(
     launch: Launch, migrated_database: str, tmp_path: Path
 ) -> None:
@@ -181,12 +191,7 @@ async def test_workers_stop_with_their_killed_parent_and_a_new_serve_binds(
     again = start_workers(launch, migrated_database, metrics_port, tmp_path, listen=server.target)
     assert again.port == server.port
     # The new parent removed the killed one's metrics directory on start.
-    assert metrics_dirs(tmp_path) == [f"usersuite-metrics-{again.proc.pid}-{start_of(again)}"]
-
-
-def start_of(server: UsersuiteProcess) -> str:
-    """The process's start time, /proc/PID/stat field 22."""
-    return Path(f"/proc/{server.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    assert metrics_dirs(tmp_path) == [this_run(tmp_path, again)]
 
 
 async def test_metrics_files_of_earlier_runs_are_removed_on_start(
@@ -198,7 +203,7 @@ async def test_metrics_files_of_earlier_runs_are_removed_on_start(
     (earlier / "counter_4242.db").write_bytes(b"\0" * 16)
     server = start_workers(launch, migrated_database, free_port(), tmp_path)
     assert not earlier.exists()
-    assert metrics_dirs(tmp_path) == [f"usersuite-metrics-{server.proc.pid}-{start_of(server)}"]
+    assert metrics_dirs(tmp_path) == [this_run(tmp_path, server)]
 
 
 async def test_a_stopped_worker_makes_the_parent_not_ready_and_is_replaced(
