@@ -6,7 +6,7 @@ import os
 import shlex
 
 from usersuite.cli import common
-from usersuite.cli.serve_workers import WORKER_FLAG, supervise
+from usersuite.cli.serve_workers import WORKER_FLAG, as_worker, supervise
 from usersuite.config import Settings, parse_address
 from usersuite.ops.workers import worker_count
 
@@ -68,7 +68,8 @@ def _serve(settings: Settings, *, worker: bool) -> int:
         print(f"worker {os.getpid()} serving" if worker else ready_line(settings, port), flush=True)
 
     # uvloop: the same asyncio, a faster loop (measured by `make bench`).
-    return uvloop.run(server.serve(container, on_ready, worker=worker))
+    serving = server.serve(container, on_ready, worker=worker)
+    return uvloop.run(as_worker(container, serving) if worker else serving)
 
 
 def workers_flags(parser: argparse.ArgumentParser) -> None:

@@ -3,12 +3,14 @@
 The parent serves no calls. It checks the address is free and keeps it (so a taken port fails
 before any worker starts, and no other program can join the workers later), starts N workers that
 listen with SO_REUSEPORT (the kernel spreads connections, not calls, across them), starts again a
-worker that dies, and forwards SIGTERM/SIGINT so that every worker drains. A worker tells it is
-serving by printing one line on its standard output.
+worker that dies or stops beating (usersuite.ops.lifeline), and forwards SIGTERM/SIGINT so that
+every worker drains under one shared deadline. A worker tells it is serving by printing one line
+on its standard output.
 """
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -20,12 +22,19 @@ from dataclasses import dataclass
 
 from usersuite.config.addresses import AddressInUse
 from usersuite.ops.lifecycle import stop_on_signals
+from usersuite.ops.lifeline import LIFELINE_ENV, watch_beats
 
 log = logging.getLogger(__name__)
 FIRST_BACKOFF_SECONDS = 0.5
 MAX_BACKOFF_SECONDS = 10.0
 # A worker that served this long before it died is started again at once.
 STEADY_SECONDS = 30.0
+# A worker whose loop has not beaten (one beat a second) for this long is killed and started
+# again: long enough for a busy loop on a crowded machine, short beside a probe's patience.
+SILENCE_LIMIT_SECONDS = 10.0
+# What a worker may take beyond its drain (closing its pool) before it is killed; the chart's
+# termination grace leaves room for it: every worker drains at once, under one deadline.
+STOP_MARGIN_SECONDS = 5.0
 
 
 def worker_count(value: int | str) -> int:
@@ -75,12 +84,14 @@ class Supervisor:
         env: dict[str, str],
         grace_seconds: float,
         on_exit: Callable[[int], None] = lambda pid: None,
+        silence_limit: float = SILENCE_LIMIT_SECONDS,
     ) -> None:
         self._workers = [_Worker(index) for index in range(count)]
         self._command = list(command)
         self._env = env
         self._grace = grace_seconds
         self._on_exit = on_exit
+        self._silence_limit = silence_limit
         self._stopping = False
         self._all_serving = asyncio.Event()
 
@@ -112,14 +123,28 @@ class Supervisor:
         backoff = FIRST_BACKOFF_SECONDS
         while True:
             started = time.monotonic()
-            process = await asyncio.create_subprocess_exec(
-                *self._command, stdout=asyncio.subprocess.PIPE, env=self._env
-            )
-            worker.process = process
-            log.info("worker %d started (pid %d)", worker.index, process.pid)
-            forwarding = asyncio.create_task(self._forward(worker, process))
-            code = await process.wait()
-            await forwarding
+            ours, theirs = socket.socketpair()
+            with ours:
+                with theirs:
+                    process = await asyncio.create_subprocess_exec(
+                        *self._command,
+                        stdout=asyncio.subprocess.PIPE,
+                        env={**self._env, LIFELINE_ENV: str(theirs.fileno())},
+                        pass_fds=(theirs.fileno(),),
+                    )
+                worker.process = process
+                log.info("worker %d started (pid %d)", worker.index, process.pid)
+                forwarding = asyncio.create_task(self._forward(worker, process))
+                watching = asyncio.create_task(
+                    watch_beats(
+                        ours, self._silence_limit, functools.partial(self._silent, worker, process)
+                    )
+                )
+                try:
+                    code = await process.wait()
+                    await forwarding
+                finally:
+                    watching.cancel()
             worker.serving = False
             self._on_exit(process.pid)
             log.error("worker %d (pid %d) ended with %s; starting it again",
@@ -128,6 +153,14 @@ class Supervisor:
                 backoff = FIRST_BACKOFF_SECONDS
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+
+    def _silent(self, worker: _Worker, process: asyncio.subprocess.Process) -> None:
+        """Not ready at once, and killed: a stopped or stuck worker does not answer SIGTERM."""
+        worker.serving = False
+        log.error("worker %d (pid %d) sent no heartbeat for %ss; killing it",
+                  worker.index, process.pid, self._silence_limit)  # fmt: skip
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
 
     async def _forward(self, worker: _Worker, process: asyncio.subprocess.Process) -> None:
         """The first line says the worker serves; later output goes to our standard output."""
@@ -144,17 +177,25 @@ class Supervisor:
             sys.stdout.flush()
 
     async def _stop_workers(self) -> None:
-        """SIGTERM to each worker, which drains for its grace period; SIGKILL to stragglers."""
+        """SIGTERM to every worker, which drains for its grace period; one deadline for all of
+        them, then SIGKILL to the stragglers together (not a deadline each in turn, which N
+        workers would multiply past the orchestrator's termination grace)."""
         running = [w.process for w in self._workers if w.process and w.process.returncode is None]
+        if not running:
+            return
         for process in running:
             with contextlib.suppress(ProcessLookupError):
                 process.send_signal(signal.SIGTERM)
-        for process in running:
-            try:
-                await asyncio.wait_for(process.wait(), self._grace + 5)
-            except TimeoutError:
-                log.error("worker pid %d did not drain in time; killing it", process.pid)
+        deadline = self._grace + STOP_MARGIN_SECONDS
+        exits = {asyncio.create_task(process.wait()): process for process in running}
+        _, pending = await asyncio.wait(exits, timeout=deadline)
+        if pending:
+            stragglers = sorted(exits[exit].pid for exit in pending)
+            log.error("workers %s did not drain within %ss; killing them",
+                      ", ".join(map(str, stragglers)), deadline)  # fmt: skip
+            for exit in pending:
                 with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-                await process.wait()
+                    exits[exit].kill()
+            await asyncio.wait(pending)
+        for process in running:
             self._on_exit(process.pid)
