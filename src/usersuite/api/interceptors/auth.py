@@ -95,18 +95,21 @@ class AuthInterceptor(UnaryInterceptor):
                     if isinstance(value, str)}  # fmt: skip
         address = client_address(context.peer())
         credential = self._auth.costly_credential(metadata)
+        reserved = None
         try:
             if credential is not None:  # before any RSA verification or JWKS refresh
-                self._failures.check(address, credential)
+                reserved = self._failures.reserve(address, credential)
             principal = await self._auth.authenticate(
                 method, metadata, tls.peer_identity(context), body
             )
         except Unauthenticated as exc:
-            if credential is not None:
-                self._failures.failed(address, credential)
+            reserved = None  # the caller's failure keeps what it spent
             await abort_with(context, spec_for(exc))
         except RateLimited as exc:
             await abort_with(context, spec_for(exc))
+        finally:
+            if reserved is not None:
+                self._failures.refund(reserved)
         return principal
 
     async def _run(

@@ -30,6 +30,10 @@ class TokenBucket:
         self.updated = now
         return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
 
+    def give_back(self) -> None:
+        """Returns a token taken in advance for work that turned out not to need it."""
+        self.tokens = min(self.burst, self.tokens + 1)
+
     def take(self, now: float) -> float:
         """0 when a token was taken, else the seconds until one is available."""
         wait = self.wait(now)
@@ -87,7 +91,8 @@ class FailedAuthLimiter:
     - one for the whole server, which an attacker rotating tokens (or addresses) runs down. It
       bounds the verifications (and JWKS refreshes) bad credentials can cause; while it is spent,
       new, not yet cached credentials are refused too, but cached ones are still served.
-    Both are checked before verifying; good credentials spend neither.
+    Both are spent before verifying (so concurrent calls cannot overdraw them) and given back
+    when the credential is good: good credentials spend neither.
     """
 
     def __init__(
@@ -105,18 +110,25 @@ class FailedAuthLimiter:
     def _key(address: str, credential: str) -> str:
         return f"{address} {hashlib.sha256(credential.encode()).hexdigest()[:32]}"
 
-    def check(self, address: str, credential: str) -> None:
+    def reserve(self, address: str, credential: str) -> str:
+        """Takes one from both budgets before verifying, so concurrent calls cannot overdraw
+        them; returns the key to `refund` when the credential turns out good (or the failure
+        is the server's, not the caller's)."""
         now = self._clock()
-        bucket = self._callers.find(self._key(address, credential))
-        if bucket is not None and (wait := bucket.wait(now)):
+        key = self._key(address, credential)
+        caller = self._callers.get(key, now)
+        if wait := caller.wait(now):
             raise RateLimited(wait, "failed authentication")
         if wait := self._global.wait(now):
             raise RateLimited(wait, "failed authentication (server)")
-
-    def failed(self, address: str, credential: str) -> None:
-        now = self._clock()
-        self._callers.get(self._key(address, credential), now).take(now)
+        caller.take(now)
         self._global.take(now)
+        return key
+
+    def refund(self, key: str) -> None:
+        self._global.give_back()
+        if (caller := self._callers.find(key)) is not None:
+            caller.give_back()
 
 
 class RateLimiter:
