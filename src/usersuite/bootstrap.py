@@ -15,12 +15,12 @@ from usersuite.adapters.db.nonces import SqlNonceStore
 from usersuite.adapters.db.pool_metrics import register_pool_metrics
 from usersuite.adapters.db.unit_of_work import SqlUnitOfWork
 from usersuite.adapters.nats.jetstream import connect, ensure_stream
+from usersuite.api.auth.authenticator import Authenticator
 from usersuite.api.auth.jwks import JwksMetrics, JwksPolicy, JwksSource
 from usersuite.api.auth.jwt import JwtVerifier
 from usersuite.api.auth.signing import NonceStore, SignatureVerifier
 from usersuite.api.auth.token_cache import CachedJwtVerifier
 from usersuite.api.container import Container
-from usersuite.api.interceptors.auth import Authenticator
 from usersuite.api.interceptors.observability import GrpcMetrics
 from usersuite.api.mapping import encode_event
 from usersuite.bridge.container import BridgeContainer
@@ -40,7 +40,7 @@ def build_authenticator(
     settings: Settings, registry: CollectorRegistry, nonces: NonceStore | None = None
 ) -> Authenticator | None:
     """None when authentication is explicitly disabled; `nonces` are shared by every replica."""
-    auth, public_methods = settings.auth, settings.public_methods
+    auth = settings.auth
     if not auth.enabled:
         return None
     jwks = None
@@ -85,7 +85,6 @@ def build_authenticator(
         jwt=verifier,
         signatures=signatures,
         mtls_scopes=frozenset(auth.mtls_scopes),
-        exempt_prefixes=public_methods,
     )
 
 

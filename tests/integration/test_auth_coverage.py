@@ -195,43 +195,53 @@ async def test_reflection_is_public_only_when_chosen(sqlite_url: str) -> None:
         assert await call(channel, REFLECTION, body=body, metadata=reader, **listing) is None
 
 
-async def test_peers_failing_authentication_are_refused_before_verification(
-    sqlite_url: str,
-) -> None:
+async def test_failing_credentials_are_refused_before_verification(sqlite_url: str) -> None:
     key = rsa_key()
     jwks = JwksServer()
     jwks.keys = [jwk_of(key, "k1")]
     unary: Kind = {"client_streaming": False, "server_streaming": False}
     list_users = "/user.v1.UserService/ListUsers"
 
-    def signed(kid: str) -> tuple[tuple[str, str], ...]:
-        token = jwt.encode(claims(), key, algorithm="RS256", headers={"kid": kid})
+    def signed(kid: str, subject: str = "alice") -> tuple[tuple[str, str], ...]:
+        token = jwt.encode(claims(sub=subject), key, algorithm="RS256", headers={"kid": kid})
         return (("authorization", f"Bearer {token}"),)
 
-    limits = {"auth_failure_burst": 3, "auth_failure_rate_per_second": 0.01}
+    limits = {
+        "auth_failure_burst": 2,
+        "auth_failure_rate_per_second": 0.01,
+        "auth_failure_global_burst": 3,
+        "auth_failure_global_rate_per_second": 0.01,
+    }
     try:
         async with (
             serving(sqlite_url, limits, jwks_url=jwks.url, jwks_min_refresh_seconds=0) as target,
             grpc.aio.insecure_channel(target) as channel,
         ):
+            good = signed("k1")
             for _ in range(10):  # good calls never spend the budget
-                assert await call(channel, list_users, metadata=signed("k1"), **unary) is None
+                assert await call(channel, list_users, metadata=good, **unary) is None
             for attempt in range(3):  # each unknown kid costs a JWKS fetch
                 details = await call(channel, list_users, metadata=signed(f"x{attempt}"), **unary)
                 assert details is not None
                 assert details.code == Code.UNAUTHENTICATED
             fetches = jwks.requests
-            for metadata in (signed("x9"), signed("k1"), None):
+            # The server's budget is spent: a token that needs verifying waits, even a good one.
+            for metadata in (signed("x9"), signed("k1", subject="bob")):
                 details = await call(channel, list_users, metadata=metadata, **unary)
                 assert details is not None
                 assert (details.code, details.reason) == (
                     Code.RESOURCE_EXHAUSTED,
                     "RATE_LIMITED",
                 )
-                assert details.metadata == {"limit": "failed authentication"}
+                assert details.metadata == {"limit": "failed authentication (server)"}
                 assert details.retry_delay_seconds is not None
                 assert details.retry_delay_seconds > 0
-            assert jwks.requests == fetches, "a refused peer still made the server fetch keys"
+            assert jwks.requests == fetches, "a refused token still made the server fetch keys"
+            # A token verified before, and a call that needs no verification, are still decided.
+            assert await call(channel, list_users, metadata=good, **unary) is None
+            details = await call(channel, list_users, **unary)
+            assert details is not None
+            assert details.code == Code.UNAUTHENTICATED
             health: Kind = {"client_streaming": False, "server_streaming": False}
             assert await call(channel, "/grpc.health.v1.Health/Check", **health) is None
     finally:

@@ -8,7 +8,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from usersuite.adapters.db.maintenance import RequestIdJanitor
-from usersuite.api.interceptors.auth import Authenticator
+from usersuite.api.auth.authenticator import Authenticator
 from usersuite.api.interceptors.observability import GrpcMetrics
 from usersuite.config import Settings
 from usersuite.service.handlers import UserHandlers

@@ -12,14 +12,6 @@ EVENT_SUBJECT_PREFIX = "user.v1."
 EVENT_SUBJECTS = f"{EVENT_SUBJECT_PREFIX}>"
 EVENT_STREAM = "USER_V1"
 
-# Method-name prefixes that need no credentials: probes must work without a token.
-DEFAULT_AUTH_EXEMPT = ("/grpc.health.v1.Health/",)
-# Public or not as auth.reflection says.
-REFLECTION_PREFIXES = (
-    "/grpc.reflection.v1.ServerReflection/",
-    "/grpc.reflection.v1alpha.ServerReflection/",
-)
-
 
 class AuthSettings(BaseModel):
     """Authentication (JWT, optional request signing) and scope-based authorization."""
@@ -45,7 +37,9 @@ class AuthSettings(BaseModel):
     # reusing its token is verified once, not per call. 0 turns the cache off.
     token_cache_size: int = Field(10_000, ge=0)
     token_cache_seconds: float = Field(60.0, gt=0, description="how long a key withdrawal lags")
-    exempt_methods: tuple[str, ...] = DEFAULT_AUTH_EXEMPT
+    exempt_methods: tuple[str, ...] = Field(
+        (), description="more method-name prefixes that need no credentials (health always)"
+    )
     reflection: Literal["public", "authenticated"] | None = Field(
         None, description="who may list and describe the API; unset: public in dev only"
     )
@@ -96,9 +90,12 @@ class LimitSettings(BaseModel):
     principal_burst: int = Field(200, ge=1)
     global_rate_per_second: float = Field(2000.0, gt=0)
     global_burst: int = Field(4000, ge=1)
-    # Calls that fail authentication, per peer address; checked before verifying anything.
+    # Failed verifications, per (client address, credential) and for the whole server; checked
+    # before verifying anything (see api/interceptors/rate_limit.py, FailedAuthLimiter).
     auth_failure_rate_per_second: float = Field(1.0, gt=0)
     auth_failure_burst: int = Field(20, ge=1)
+    auth_failure_global_rate_per_second: float = Field(50.0, gt=0)
+    auth_failure_global_burst: int = Field(500, ge=1)
     max_message_bytes: int = Field(4 * 1024 * 1024, ge=1024)
     max_concurrent_streams: int = Field(100, ge=1)
     keepalive_time_seconds: float = Field(60.0, gt=0)

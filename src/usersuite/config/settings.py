@@ -20,7 +20,6 @@ from sqlalchemy.engine import make_url
 
 from usersuite.config.addresses import parse_address
 from usersuite.config.groups import (
-    REFLECTION_PREFIXES,
     AuthSettings,
     BenchSettings,
     BridgeSettings,
@@ -159,12 +158,6 @@ class Settings(_LayeredSettings):
         if self.auth.reflection is None:
             return self.mode == "dev"
         return self.auth.reflection == "public"
-
-    @property
-    def public_methods(self) -> tuple[str, ...]:
-        """Method-name prefixes that need no credentials (and are not rate limited)."""
-        reflection = REFLECTION_PREFIXES if self.reflection_public else ()
-        return (*self.auth.exempt_methods, *reflection)
 
     def check_api_security(self) -> None:
         """Refuses to serve the API in production mode without the secrets only it needs.

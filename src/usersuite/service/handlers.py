@@ -36,6 +36,12 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 OUTPUT_ONLY_PATHS = frozenset({"create_time", "update_time", "etag"})
 IMMUTABLE_PATHS = frozenset({"name"})
+# A mask names each field of User at most once; beyond this it is refused as a whole, so the
+# violations listed (one per path) keep the error details far below a client's 8 KiB
+# metadata limit, where a client would see RESOURCE_EXHAUSTED instead of our INVALID_ARGUMENT.
+MAX_UPDATE_MASK_PATHS = 16
+# A path is echoed in its violation shortened to this many characters.
+MAX_ECHOED_PATH = 64
 
 
 def utc_now() -> datetime:
@@ -206,14 +212,22 @@ class UserHandlers:
             paths = list(MUTABLE_FIELDS)
         elif not paths:
             violations.add("update_mask", "update_mask must name at least one field")
+        elif len(paths) > MAX_UPDATE_MASK_PATHS:
+            violations.add(
+                "update_mask",
+                f"update_mask names {len(paths)} paths; at most {MAX_UPDATE_MASK_PATHS} "
+                "are accepted",
+            )
+            violations.raise_if_any()
         for index, path in enumerate(paths):
             where = f"update_mask.paths[{index}]"
+            shown = path if len(path) <= MAX_ECHOED_PATH else f"{path[:MAX_ECHOED_PATH]}..."
             if path in OUTPUT_ONLY_PATHS:
                 violations.add(where, f"'{path}' is output only")
             elif path in IMMUTABLE_PATHS:
                 violations.add(where, f"'{path}' is immutable")
             elif path not in MUTABLE_FIELDS:
-                violations.add(where, f"'{path}' is not a field of User")
+                violations.add(where, f"'{shown}' is not a field of User")
         values: dict[str, str] = {}
         if "display_name" in paths:
             name = violations.check(

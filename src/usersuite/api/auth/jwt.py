@@ -41,6 +41,10 @@ class JwtVerifier:
             return jwk.key
         raise Unauthenticated(f"token algorithm {alg!r} is not accepted")
 
+    def is_known(self, token: str) -> bool:
+        """True when `verify` would accept the token without checking it again (a cache hit)."""
+        return False
+
     async def verify(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)

@@ -46,6 +46,9 @@ class CachedJwtVerifier(JwtVerifier):
             maxsize=max_entries, ttu=_expiry, timer=clock
         )
 
+    def is_known(self, token: str) -> bool:
+        return token in self._verified
+
     async def verify(self, token: str) -> Principal:
         known = self._verified.get(token)
         if known is not None:

@@ -1,18 +1,16 @@
-"""Authentication (who is calling) and authorization (may they call this method)."""
+"""The gRPC plumbing of authentication: every handler kind passes the credential policy."""
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
 
 from usersuite.api import tls
-from usersuite.api.auth.jwt import JwtVerifier
-from usersuite.api.auth.scopes import required_scope
-from usersuite.api.auth.signing import SignatureVerifier
+from usersuite.api.auth.authenticator import Authenticator
 from usersuite.api.errors import PermissionDenied, RateLimited, Unauthenticated, spec_for
 from usersuite.api.interceptors.base import (
     Context,
@@ -23,65 +21,9 @@ from usersuite.api.interceptors.base import (
     UnaryInterceptor,
 )
 from usersuite.api.interceptors.errors import abort_with
-from usersuite.api.interceptors.rate_limit import FailedAuthLimiter, peer_address
+from usersuite.api.interceptors.rate_limit import FailedAuthLimiter, client_address
 from usersuite.service import request_context
 from usersuite.service.request_context import Principal
-
-BEARER = "bearer "
-MAX_SUBJECT_LENGTH = 255  # the outbox principal column
-
-
-@dataclass(frozen=True)
-class Authenticator:
-    """Turns a call's credentials into a Principal, then checks the method's scope."""
-
-    jwt: JwtVerifier | None
-    signatures: SignatureVerifier | None
-    mtls_scopes: frozenset[str]
-    exempt_prefixes: tuple[str, ...]
-
-    def is_exempt(self, method: str) -> bool:
-        return method.startswith(self.exempt_prefixes)
-
-    async def authenticate(
-        self, method: str, metadata: Mapping[str, str], peer: str, body: bytes | None
-    ) -> Principal:
-        """`body` is the request's wire bytes; None for streaming calls, which cannot be signed."""
-        principal = await self._identify(method, metadata, peer, body)
-        # The subject is stored with every event it causes: keep it storable.
-        if len(principal.subject) > MAX_SUBJECT_LENGTH or "\x00" in principal.subject:
-            raise Unauthenticated(
-                f"the caller's identity (sub) must be at most {MAX_SUBJECT_LENGTH} characters"
-            )
-        return principal
-
-    async def _identify(
-        self, method: str, metadata: Mapping[str, str], peer: str, body: bytes | None
-    ) -> Principal:
-        authorization = metadata.get("authorization")
-        if authorization is not None:
-            if not authorization.lower().startswith(BEARER) or self.jwt is None:
-                raise Unauthenticated("authorization metadata must be 'Bearer <JWT>'")
-            return await self.jwt.verify(authorization[len(BEARER) :].strip())
-        if self.signatures is not None and self.signatures.has_signature(metadata):
-            if body is None:
-                raise Unauthenticated("request signatures cover unary calls only; use a token")
-            return await self.signatures.authenticate(method, metadata, body)
-        if peer and self.mtls_scopes:
-            return Principal(subject=peer, scopes=self.mtls_scopes, method="mtls")
-        raise Unauthenticated("missing credentials: send 'authorization: Bearer <JWT>'")
-
-    async def close(self) -> None:
-        if self.jwt is not None:
-            await self.jwt.close()
-        if self.signatures is not None:
-            await self.signatures.close()
-
-    @staticmethod
-    def authorize(method: str, principal: Principal) -> None:
-        scope = required_scope(method)
-        if scope not in principal.scopes:
-            raise PermissionDenied(scope)
 
 
 @dataclass(frozen=True)
@@ -109,13 +51,18 @@ class AuthInterceptor(UnaryInterceptor):
     """Every handler kind passes here: unary and streaming, ours, health's and reflection's.
 
     Only the exempt prefixes (health, and reflection when it is public) go through untouched.
-    A peer whose calls keep failing authentication is refused before any verification.
+    A credential that keeps failing verification is refused before any more verification.
     """
 
-    def __init__(self, authenticator: Authenticator, failures: FailedAuthLimiter) -> None:
+    def __init__(
+        self,
+        authenticator: Authenticator,
+        failures: FailedAuthLimiter,
+        exempt: tuple[str, ...],
+    ) -> None:
         self._auth = authenticator
         self._failures = failures
-        self.exempt = authenticator.exempt_prefixes
+        self.exempt = exempt
 
     # grpc answers UNIMPLEMENTED for a None handler; grpc-stubs leaves the None out.
     async def intercept_service(  # type: ignore[override]
@@ -146,17 +93,23 @@ class AuthInterceptor(UnaryInterceptor):
         """The caller's principal; aborts the call when it is not who it must be."""
         metadata = {key.lower(): value for key, value in context.invocation_metadata() or ()
                     if isinstance(value, str)}  # fmt: skip
-        address = peer_address(context.peer())
+        address = client_address(context.peer())
+        credential = self._auth.costly_credential(metadata)
+        reserved = None
         try:
-            self._failures.check(address)  # before any RSA verification or JWKS refresh
+            if credential is not None:  # before any RSA verification or JWKS refresh
+                reserved = self._failures.reserve(address, credential)
             principal = await self._auth.authenticate(
                 method, metadata, tls.peer_identity(context), body
             )
         except Unauthenticated as exc:
-            self._failures.failed(address)
+            reserved = None  # the caller's failure keeps what it spent
             await abort_with(context, spec_for(exc))
         except RateLimited as exc:
             await abort_with(context, spec_for(exc))
+        finally:
+            if reserved is not None:
+                self._failures.refund(reserved)
         return principal
 
     async def _run(

@@ -6,7 +6,7 @@
 3. access log       one JSON line per call; Prometheus grpc_server_* metrics
 4. deadline         default and maximum deadline; bounds the database work
    request guard    oversized -> RESOURCE_EXHAUSTED, undecodable -> INVALID_ARGUMENT
-5. authentication   every handler kind; peers failing it too often are refused first;
+5. authentication   every handler kind; credentials failing it too often are refused first;
                     JWT / request signature / mTLS identity -> principal; scopes -> authorization
 6. rate limit       token buckets per principal and global
 7. error mapping    the servicer's domain errors -> statuses, so layers 2-3 record real codes
@@ -17,7 +17,8 @@ from typing import Any
 import grpc
 from opentelemetry.sdk.trace import TracerProvider
 
-from usersuite.api.interceptors.auth import Authenticator, AuthInterceptor
+from usersuite.api.auth.authenticator import Authenticator
+from usersuite.api.interceptors.auth import AuthInterceptor
 from usersuite.api.interceptors.deadline import DeadlineInterceptor
 from usersuite.api.interceptors.errors import ErrorInterceptor
 from usersuite.api.interceptors.observability import GrpcMetrics, ObservabilityInterceptor
@@ -25,6 +26,7 @@ from usersuite.api.interceptors.rate_limit import FailedAuthLimiter, RateLimitIn
 from usersuite.api.interceptors.request_guard import HARD_LIMIT_FACTOR, RequestGuardInterceptor
 from usersuite.api.interceptors.trace_context import TraceContextInterceptor
 from usersuite.api.interceptors.tracing import tracing_interceptor
+from usersuite.api.public_methods import public_methods
 from usersuite.config.groups import LimitSettings
 from usersuite.config.settings import Settings
 
@@ -71,12 +73,13 @@ def build_interceptors(
         layers.append(("observability", observed))
     layers.append(("deadline", DeadlineInterceptor(limits)))
     layers.append(("request_guard", RequestGuardInterceptor(limits.max_message_bytes)))
+    public = public_methods(settings)
     if authenticator is not None:
-        failures = FailedAuthLimiter(limits.auth_failure_rate_per_second, limits.auth_failure_burst)
-        layers.append(("auth", AuthInterceptor(authenticator, failures)))
+        failures = FailedAuthLimiter(limits)
+        layers.append(("auth", AuthInterceptor(authenticator, failures, exempt=public)))
     if limits.rate_limit_enabled:
         # Probes and tooling (the auth-exempt methods) are never rate limited either.
-        limiter = RateLimitInterceptor(limits, exempt=settings.public_methods)
+        limiter = RateLimitInterceptor(limits, exempt=public)
         layers.append(("rate_limit", limiter))
     layers.append(("errors", ErrorInterceptor()))
     skipped = settings.bench.skip_interceptors

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import unquote
 
 from usersuite.api.errors import RateLimited, spec_for
 from usersuite.api.interceptors.base import Context, UnaryBehavior, UnaryInterceptor
@@ -26,6 +29,10 @@ class TokenBucket:
         self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
         self.updated = now
         return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+    def give_back(self) -> None:
+        """Returns a token taken in advance for work that turned out not to need it."""
+        self.tokens = min(self.burst, self.tokens + 1)
 
     def take(self, now: float) -> float:
         """0 when a token was taken, else the seconds until one is available."""
@@ -56,34 +63,72 @@ class Buckets:
         return self._buckets.get(key)
 
 
-def peer_address(peer: str) -> str:
-    """The caller's address without its port (`ipv4:10.0.0.7:53112` -> `ipv4:10.0.0.7`)."""
-    if peer.startswith(("ipv4:", "ipv6:")):
+def client_address(peer: str) -> str:
+    """Who is calling, as far as limits go: the address without its source port, and an IPv6
+    address by its /64 (one host can take any address in its /64 at will).
+
+    `ipv4:10.0.0.7:53112` -> `ipv4:10.0.0.7`; `ipv6:[2001:db8::1]:53112` -> `ipv6:2001:db8::/64`.
+    """
+    scheme, _, rest = peer.partition(":")
+    if scheme == "ipv4":
         return peer.rpartition(":")[0]
+    if scheme == "ipv6":
+        host = unquote(rest).rpartition(":")[0].strip("[]").partition("%")[0]
+        try:
+            return f"ipv6:{ipaddress.IPv6Network(f'{host}/64', strict=False)}"
+        except ValueError:
+            return peer
     return peer
 
 
 class FailedAuthLimiter:
-    """A budget of failed authentications per peer address; spent, the peer is refused early.
+    """Bounds the verification work bad credentials can buy without locking out valid callers.
 
-    Checked before any verification, so a peer sending bad tokens cannot make the server do
-    unbounded RSA verifications or JWKS refreshes; valid calls never spend the budget.
+    Only a credential that needs verifying is counted: a token already in the verified cache
+    never is, so it is never refused here. Two budgets are spent by each failed verification:
+    - one per (client address, hash of the credential), so a caller repeating a bad token is
+      refused, while others behind the same address (NAT, a proxy, a sidecar) keep theirs;
+    - one for the whole server, which an attacker rotating tokens (or addresses) runs down. It
+      bounds the verifications (and JWKS refreshes) bad credentials can cause; while it is spent,
+      new, not yet cached credentials are refused too, but cached ones are still served.
+    Both are spent before verifying (so concurrent calls cannot overdraw them) and given back
+    when the credential is good: good credentials spend neither.
     """
 
     def __init__(
-        self, rate: float, burst: int, clock: Callable[[], float] = time.monotonic
+        self,
+        limits: LimitSettings,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._buckets = Buckets(rate, burst)
+        self._callers = Buckets(limits.auth_failure_rate_per_second, limits.auth_failure_burst)
+        self._global = TokenBucket(
+            limits.auth_failure_global_rate_per_second, limits.auth_failure_global_burst, clock()
+        )
         self._clock = clock
 
-    def check(self, address: str) -> None:
-        bucket = self._buckets.find(address)
-        if bucket is not None and (wait := bucket.wait(self._clock())):
-            raise RateLimited(wait, "failed authentication")
+    @staticmethod
+    def _key(address: str, credential: str) -> str:
+        return f"{address} {hashlib.sha256(credential.encode()).hexdigest()[:32]}"
 
-    def failed(self, address: str) -> None:
+    def reserve(self, address: str, credential: str) -> str:
+        """Takes one from both budgets before verifying, so concurrent calls cannot overdraw
+        them; returns the key to `refund` when the credential turns out good (or the failure
+        is the server's, not the caller's)."""
         now = self._clock()
-        self._buckets.get(address, now).take(now)
+        key = self._key(address, credential)
+        caller = self._callers.get(key, now)
+        if wait := caller.wait(now):
+            raise RateLimited(wait, "failed authentication")
+        if wait := self._global.wait(now):
+            raise RateLimited(wait, "failed authentication (server)")
+        caller.take(now)
+        self._global.take(now)
+        return key
+
+    def refund(self, key: str) -> None:
+        self._global.give_back()
+        if (caller := self._callers.find(key)) is not None:
+            caller.give_back()
 
 
 class RateLimiter:
@@ -114,8 +159,10 @@ class RateLimitInterceptor(UnaryInterceptor):
 
     def wrap(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
         async def limited(request: Any, context: Context) -> Any:
-            # Anonymous callers (auth disabled) share one bucket per peer address.
-            key = request_context.principal.get().subject or f"peer:{context.peer()}"
+            # Anonymous callers (auth disabled) share one bucket per client address, whatever
+            # their connection's source port.
+            subject = request_context.principal.get().subject
+            key = subject or f"peer:{client_address(context.peer())}"
             try:
                 self.limiter.check(key)
             except RateLimited as exc:
