@@ -22,8 +22,6 @@ from tests.support.processes import (
 )
 from user.v1 import user_pb2, user_pb2_grpc
 
-pytestmark = pytest.mark.e2e
-
 BURST = 200
 IN_FLIGHT = 40
 SIGTERM_AFTER = 50  # completed calls

@@ -16,8 +16,6 @@ from tests.support.grpcurl import Grpcurl
 from tests.support.ports import free_port
 from tests.support.processes import Launch, UsersuiteProcess, run_usersuite, server_env
 
-pytestmark = pytest.mark.e2e
-
 WORKERS = 2
 WAIT_SECONDS = 60.0
 LIST_USERS = "user.v1.UserService/ListUsers"

@@ -9,9 +9,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from usersuite.adapters.db.engine import create_engine
 
-pytestmark = pytest.mark.integration
-
-
 IDLE = 0.2
 
 

@@ -4,7 +4,6 @@ each stored once, in order, also when a guard is refused and the event goes out 
 import itertools
 
 import psycopg
-import pytest
 from nats.aio.client import Client
 
 from tests.support.events import stream_messages, write_history
@@ -19,8 +18,6 @@ from usersuite.api.container import Container
 from usersuite.config import BridgeSettings, StreamSettings
 from usersuite.service import commands
 from usersuite.service.outbox import OutboxRow
-
-pytestmark = pytest.mark.integration
 
 GUARD = "Nats-Expected-Last-Msg-Id"
 
