@@ -27,16 +27,21 @@ $(STAMPS):
 
 .PHONY: help
 help:
-	@echo "make setup      install Python deps (venv), buf, Go/npm codegen plugins, grpcurl"
-	@echo "make gen        buf lint + format + breaking, then regenerate gen/"
-	@echo "make check-gen  fail when gen/ differs from a fresh generation"
-	@echo "make lint       buf lint/format, ruff check/format, mypy --strict, import layers"
-	@echo "make breaking   buf breaking against AGAINST (default: $(AGAINST))"
-	@echo "make test       every test (unit, integration, e2e, contract, interop, chart)"
-	@echo "make run        start the suite locally on embedded defaults"
-	@echo "make interop    the Go, TypeScript, Rust and Python clients against a live server"
-	@echo "make chart      helm lint/template, Kubernetes schemas, checkov on the Helm chart"
-	@echo "make bench      benchmark report in bench/results (QUICK=1: every scenario briefly)"
+	@echo "make setup          install Python deps (venv), buf, Go/npm codegen plugins, grpcurl"
+	@echo "make gen            buf lint + format + breaking, then regenerate gen/"
+	@echo "make check-gen      fail when gen/ differs from a fresh generation"
+	@echo "make buf-lint       buf lint and buf format on proto/"
+	@echo "make lint           buf lint/format, ruff check/format, mypy --strict, import layers"
+	@echo "make breaking       buf breaking against AGAINST (default: $(AGAINST))"
+	@echo "make test           every test (unit, integration, e2e, contract, interop, chart)"
+	@echo "make flake          FLAKE_ROUNDS rounds (default $(FLAKE_ROUNDS)) of the integration and"
+	@echo "                    e2e tiers, or of FLAKE_ARGS; lists every test that failed in any round"
+	@echo "make run            start the suite locally on embedded defaults"
+	@echo "make interop        the Go, TypeScript, Rust and Python clients against a live server"
+	@echo "make interop-clients  build those clients only"
+	@echo "make chart          helm lint/template, Kubernetes schemas, checkov on the Helm chart"
+	@echo "make bench          benchmark report in bench/results (QUICK=1: every scenario briefly)"
+	@echo "make bench-profile  py-spy profile of the server under GetUser load"
 
 # ---------------------------------------------------------------- setup
 .PHONY: setup
@@ -113,16 +118,24 @@ chart: $(STAMPS)/python $(CHART_TOOLS)
 	$(PY) -m pytest tests/chart $(PYTEST_ARGS)
 
 # Every test, the chart's included, in one pytest-xdist run. Most tests wait on servers and
-# subprocesses, so two cores keep more workers than cores busy. loadfile runs each module on
-# one worker, so module fixtures that take minutes (the wheel build, the evolution copies) run
-# once; the largest modules go first. (loadgroup would split finer, but with pytest 9 xdist
-# 3.8 no longer groups: it renames node ids through an attribute pytest stopped reading.)
+# subprocesses, so two cores keep more workers than cores busy, up to the point where every
+# worker's own servers and processes make the suite CPU-bound (bench/results/measurements.md).
+# loadfile runs each module on one worker, so module fixtures that take minutes (the wheel
+# build, the evolution copies) run once; the largest modules go first. (Not loadgroup: the
+# pytest-xdist we pin does not group under our pytest; see the same page.)
 # Static checks are `make lint` (CI runs both); the gate check-gen runs as a contract test.
-# 3 workers on 2 cores: measured warm, pytest took 283 s with 3, 307 s with 4 and 361 s with 6
-# (the suite is CPU-bound beyond 3: every worker starts its own servers and processes).
 TEST_WORKERS ?= 3
-test: setup $(CHART_TOOLS) interop-clients $(STAMPS)/ghz-$(GHZ_VERSION) $(WHEELHOUSE_STAMP)
+TEST_PREREQUISITES := setup $(CHART_TOOLS) interop-clients $(STAMPS)/ghz-$(GHZ_VERSION) $(WHEELHOUSE_STAMP)
+test: $(TEST_PREREQUISITES)
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+# The same tests, run again and again: a test that fails in one round of many races something
+# it does not control. The report lists each failed test with the rounds it failed in.
+FLAKE_ROUNDS ?= 10
+FLAKE_ARGS   ?= tests/integration tests/e2e
+.PHONY: flake
+flake: $(TEST_PREREQUISITES)
+	$(PY) tools/flake.py --rounds $(FLAKE_ROUNDS) -- -n $(TEST_WORKERS) --dist loadfile $(FLAKE_ARGS)
 
 run: setup
 	usersuite dev

@@ -57,6 +57,10 @@ def test_the_tree_keeps_every_contract(tree: Path) -> None:
         ("service/handlers.py", "import usersuite.adapters.db.tables", "imports only the domain"),
         # The NATS adapter leaning on the database adapter.
         ("adapters/nats/messages.py", "import usersuite.adapters.db.outbox_store", "do not import"),
+        # The gRPC edge reaching past the service layer into a repository.
+        ("api/servicer.py", "import usersuite.adapters.db.repository", "only through the service"),
+        # The relay using the user model's persistence.
+        ("bridge/relay.py", "import usersuite.adapters.db.unit_of_work", "not the user model"),
     ],
 )
 def test_a_planted_wrong_way_import_breaks_a_contract(

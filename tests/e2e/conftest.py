@@ -14,6 +14,7 @@ from tests.support.processes import (
     serve_args,
     server_env,
 )
+from tests.support.tiers import mark_tier
 from tests.support.tools import which
 
 
@@ -87,3 +88,8 @@ def fresh_server(migrated_database: str, launch: Launch) -> UsersuiteProcess:
 @pytest.fixture
 def grpcurl(grpcurl_bin: str, shared_server: UsersuiteProcess) -> Grpcurl:
     return Grpcurl(grpcurl_bin, shared_server.target)
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    mark_tier(items, Path(__file__).parent, "e2e")

@@ -25,8 +25,6 @@ from tests.support.user_api import (
     unique,
 )
 
-pytestmark = pytest.mark.e2e
-
 # --- reflection: the API reference ------------------------------------------------------------
 
 

@@ -8,9 +8,6 @@ import pytest
 from tests.support import user_api as api
 from tests.support.grpcurl import Grpcurl
 
-pytestmark = pytest.mark.e2e
-
-
 # --- every error code with its details (grpcurl -format-error) --------------------------------
 
 

@@ -18,8 +18,6 @@ from tests.support.processes import (
 )
 from tests.support.tools import describe
 
-pytestmark = pytest.mark.e2e
-
 DB_PASSWORD = "pw-e2e-Zq8vN3xK"
 PAGE_SECRET = "page-secret-e2e-7f3a9c1b5d2e8f4a6b0c"
 URL_WITH_PASSWORD = f"postgresql+psycopg://alice:{DB_PASSWORD}@db.internal:5432/users"

@@ -20,9 +20,8 @@ from tests.support.processes import (
     serve_args,
     server_env,
 )
+from tests.support.waiting import eventually
 from user.v1 import user_pb2, user_pb2_grpc
-
-pytestmark = pytest.mark.e2e
 
 BURST = 200
 IN_FLIGHT = 40
@@ -82,20 +81,38 @@ async def watch_health(channel: grpc.aio.Channel, seen: list[int], started: asyn
 
 
 async def burst_with_sigterm(server: UsersuiteProcess) -> tuple[list[Outcome], list[int]]:
-    """BURST CreateUser calls, IN_FLIGHT at a time; SIGTERM once SIGTERM_AFTER have finished."""
+    """BURST CreateUser calls, IN_FLIGHT at a time; SIGTERM once SIGTERM_AFTER have finished.
+
+    The calls in flight at SIGTERM run on; the ones not yet sent wait until the server refuses
+    new calls, so that some are refused however fast the rest of the burst would have been."""
     outcomes: list[Outcome] = []
     health_seen: list[int] = []
     sigterm_sent = asyncio.Event()
     in_flight = asyncio.Semaphore(IN_FLIGHT)
 
-    def send_sigterm_once() -> None:
-        if not sigterm_sent.is_set():
-            server.terminate()
-            sigterm_sent.set()
-
     async with grpc.aio.insecure_channel(server.target) as channel:
         await asyncio.wait_for(channel.channel_ready(), timeout=30)
         stub = user_pb2_grpc.UserServiceStub(channel)
+
+        async def refuses_new_calls() -> bool:
+            try:
+                await stub.ListUsers(user_pb2.ListUsersRequest(), timeout=CALL_TIMEOUT)
+            except grpc.aio.AioRpcError:
+                return True
+            return False
+
+        refusing: asyncio.Task[None] | None = None  # polls for the refusal once SIGTERM is sent
+
+        def send_sigterm_once() -> None:
+            nonlocal refusing
+            if refusing is None:
+                server.terminate()
+                sigterm_sent.set()
+                what = "the server to refuse new calls"
+                refusing = asyncio.create_task(
+                    eventually(refuses_new_calls, within=CALL_TIMEOUT, what=what)
+                )
+
         watching = asyncio.Event()
         watcher = asyncio.create_task(watch_health(channel, health_seen, watching))
         await asyncio.wait_for(watching.wait(), timeout=30)
@@ -107,6 +124,8 @@ async def burst_with_sigterm(server: UsersuiteProcess) -> tuple[list[Outcome], l
                 user_id=user_id,
             )
             async with in_flight:
+                if refusing is not None:
+                    await refusing
                 try:
                     await stub.CreateUser(request, timeout=CALL_TIMEOUT)
                     code, details = grpc.StatusCode.OK, ""
@@ -118,6 +137,8 @@ async def burst_with_sigterm(server: UsersuiteProcess) -> tuple[list[Outcome], l
 
         await asyncio.wait_for(asyncio.gather(*(create(i) for i in range(BURST))), timeout=120)
         send_sigterm_once()
+        assert refusing is not None
+        await refusing
         await asyncio.wait_for(watcher, timeout=60)
     return outcomes, health_seen
 

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-import pytest
 from nats.aio.client import Client
 
 from tests.support.events import write_history
@@ -19,8 +18,6 @@ from tests.support.relaying import relaying
 from tests.support.tools import describe
 from tests.support.waiting import eventually
 from usersuite.api.container import Container
-
-pytestmark = pytest.mark.e2e
 
 ROW_FIELDS = {
     "seq", "event_id", "event_type", "aggregate_name", "aggregate_version", "state", "attempts",

@@ -7,7 +7,6 @@ import pytest
 from tests.support.processes import run_usersuite, server_env
 from tests.support.tools import describe
 
-pytestmark = pytest.mark.e2e
 STRONG = "production-secret-0123456789abcdef0123"
 JWT = {
     "USERSUITE_AUTH__ENABLED": "true",

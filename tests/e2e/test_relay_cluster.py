@@ -3,15 +3,14 @@ cluster (stream replicas 3) on loopback, under steady writes. One NATS node is k
 bridge; every event still arrives exactly once, each user's in the order it was written.
 """
 
-import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from nats.aio.client import Client
 
+from tests.support.bridge_process import wait_bridge_ready
 from tests.support.nats_cluster import NatsCluster
 from tests.support.ports import free_port
 from tests.support.processes import UsersuiteProcess, production_env
@@ -21,7 +20,6 @@ from tests.support.waiting import eventually
 from usersuite.adapters.nats.jetstream import connect
 from usersuite.api.container import Container
 
-BRIDGE_READY = "usersuite bridge ready"
 # Three bridge processes, three NATS servers and a replicated stream take a while to start.
 pytestmark = pytest.mark.timeout(600)
 
@@ -39,14 +37,6 @@ async def reader(urls: list[str]) -> AsyncIterator[Client]:
         yield client
     finally:
         await client.close()
-
-
-async def wait_ready(process: UsersuiteProcess) -> None:
-    deadline = time.monotonic() + 60
-    while not any(line.startswith(BRIDGE_READY) for line in list(process.stdout_lines)):
-        if process.proc.poll() is not None or time.monotonic() > deadline:
-            pytest.fail(f"the bridge did not get ready\n{process.output()}")
-        await asyncio.sleep(0.05)
 
 
 async def test_three_bridges_and_a_nats_cluster_lose_a_node_then_a_bridge_under_load(
@@ -67,7 +57,7 @@ async def test_three_bridges_and_a_nats_cluster_lose_a_node_then_a_bridge_under_
             )
             bridges.append(UsersuiteProcess(["bridge"], env, tmp_path, tmp_path))
         for bridge in bridges:
-            await wait_ready(bridge)
+            await wait_bridge_ready(bridge)
         async with writing(api.handlers, users=30, pause=0.005) as writer:
             await eventually(lambda: writer.past(150), within=60, what="writes under way")
             # The first node is every bridge's first server: they all lose their connection.

@@ -23,7 +23,7 @@ from tests.support.postgres import EmptyDatabases
 from tests.support.processes import UsersuiteProcess, child_env, production_env
 from tests.support.tools import REPO_ROOT
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1200)]
+pytestmark = pytest.mark.timeout(1200)
 
 DOCKERFILE = REPO_ROOT / "deploy" / "docker" / "Dockerfile"
 SMOKE_TEST = REPO_ROOT / "deploy" / "helm" / "usersuite" / "files" / "smoke_test.py"

@@ -17,8 +17,6 @@ from tests.support.ports import free_port
 from tests.support.processes import Launch, UsersuiteProcess, run_usersuite, server_env
 from tests.support.waiting import eventually, holds
 
-pytestmark = pytest.mark.e2e
-
 WORKERS = 2
 WAIT_SECONDS = 60.0
 LIST_USERS = "user.v1.UserService/ListUsers"

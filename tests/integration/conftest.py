@@ -2,6 +2,7 @@
 database of a downstream consumer."""
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -9,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from tests.support.consuming import effects_metadata
 from tests.support.observing import HS256_SECRET, Observed, close, observe
+from tests.support.tiers import mark_tier
 from usersuite.consumer import create_inbox
 
 
@@ -45,3 +47,8 @@ async def downstream(pg_url: str) -> AsyncIterator[AsyncEngine]:
         await conn.run_sync(effects_metadata.create_all)
     yield engine
     await engine.dispose()
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    mark_tier(items, Path(__file__).parent, "integration")

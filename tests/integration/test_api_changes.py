@@ -12,7 +12,6 @@ from user.v1 import events_pb2, user_pb2
 from usersuite.adapters.db.tables import outbox
 from usersuite.api.container import Container
 
-pytestmark = pytest.mark.integration
 Stub = AsyncUserStub
 Code = grpc.StatusCode
 

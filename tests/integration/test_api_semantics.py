@@ -13,7 +13,6 @@ from user.v1 import user_pb2
 from usersuite.adapters.db.tables import users
 from usersuite.api.container import Container
 
-pytestmark = pytest.mark.integration
 Stub = AsyncUserStub
 Code = grpc.StatusCode
 

@@ -22,8 +22,6 @@ from tests.support.waiting import eventually
 from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.api.auth.jwt import mint_token
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture(scope="module")
 def keys() -> dict[str, Any]:

@@ -18,7 +18,6 @@ from usersuite.api.auth.scopes import METHOD_SCOPES
 from usersuite.api.server import create_server
 from usersuite.bootstrap import bootstrap
 
-pytestmark = pytest.mark.integration
 Code = grpc.StatusCode
 REFLECTION = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
 HEALTH_PREFIX = "/grpc.health.v1.Health/"

@@ -21,7 +21,6 @@ from usersuite.api.auth.jwt import mint_token
 from usersuite.api.server import UserServer, start
 from usersuite.bootstrap import bootstrap
 
-pytestmark = pytest.mark.integration
 SECRET = "property-test-hs256-secret-0123456789abcdef"
 METHODS = ("CreateUser", "GetUser", "ListUsers", "UpdateUser", "DeleteUser")
 

@@ -10,7 +10,6 @@ import contextlib
 import time
 
 import psycopg
-import pytest
 from nats.aio.client import Client
 
 from tests.support.composition import composed
@@ -30,7 +29,6 @@ from usersuite.api.container import Container
 from usersuite.service import commands
 from usersuite.service.handlers import UserHandlers
 
-pytestmark = pytest.mark.integration
 # Events the steady writer adds while NATS is down: at 20 a second, an outage of some five
 # seconds, more than twice the relay's longest backoff (2 s), so it retries at its slowest.
 WRITTEN_IN_OUTAGE = 100

@@ -3,7 +3,6 @@
 import asyncio
 from collections import Counter
 
-import pytest
 from nats.aio.client import Client
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -36,7 +35,6 @@ from usersuite.consumer import (
 )
 from usersuite.consumer.events import Event
 
-pytestmark = pytest.mark.integration
 DLQ = "USER_V1_DLQ"
 
 

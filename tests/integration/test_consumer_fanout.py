@@ -4,7 +4,6 @@ consumer, and independent subscribers that each see every event."""
 from collections import Counter
 
 import grpc
-import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from opentelemetry import propagate, trace
@@ -35,9 +34,6 @@ from usersuite.consumer import (
     Consumer,
 )
 from usersuite.consumer.events import Event
-
-pytestmark = pytest.mark.integration
-
 
 # --- One trace from the gRPC call to the consumer -------------------------------------------------
 

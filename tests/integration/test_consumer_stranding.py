@@ -26,7 +26,6 @@ from usersuite.consumer import (
     inbox,
 )
 
-pytestmark = pytest.mark.integration
 DLQ = "USER_V1_DLQ"
 
 

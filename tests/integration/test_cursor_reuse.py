@@ -1,11 +1,7 @@
 """Page tokens stay valid across deletes: a user created later is never skipped (issue 9.7)."""
 
-import pytest
-
 from tests.support.stubs import AsyncUserStub
 from user.v1 import user_pb2
-
-pytestmark = pytest.mark.integration
 
 
 async def create(stub: AsyncUserStub, user_id: str) -> None:

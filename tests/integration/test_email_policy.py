@@ -10,7 +10,6 @@ from tests.support.status import details_of
 from tests.support.stubs import AsyncUserStub
 from user.v1 import user_pb2
 
-pytestmark = pytest.mark.integration
 PROTO = Path(__file__).parents[2] / "proto" / "user" / "v1" / "user.proto"
 SPECIAL_USE = [
     "a@drain.test",

@@ -15,7 +15,6 @@ from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.api.server import UserServer, start
 from usersuite.bootstrap import bootstrap
 
-pytestmark = pytest.mark.integration
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 SERVICES = ("", "user.v1.UserService")

@@ -2,7 +2,7 @@
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -17,12 +17,12 @@ from tests.support.settings import make_settings
 from tests.support.status import details_of
 from tests.support.stubs import AsyncUserStub
 from tests.support.tokens import AUDIENCE, ISSUER, JwksServer, claims, jwk_of, rsa_key
+from tests.support.waiting import eventually, holds
 from user.v1 import user_pb2
 from usersuite.api.container import Container
 from usersuite.api.server import UserServer, start
 from usersuite.bootstrap import bootstrap
 
-pytestmark = pytest.mark.integration
 # Bounds for waiting on a background refresh; a test that needs them fails, never passes, late.
 PATIENCE_SECONDS = 20.0
 
@@ -79,17 +79,12 @@ async def call(api: Api, bearer: str, deadline: float | None = None) -> Any:
     return None
 
 
-async def until(predicate: Callable[[], Awaitable[bool]]) -> None:
-    async with asyncio.timeout(PATIENCE_SECONDS):
-        while not await predicate():
-            await asyncio.sleep(0.05)
-
-
 async def until_requests(server: JwksServer, count: int) -> None:
-    async def arrived() -> bool:
-        return server.requests >= count
-
-    await until(arrived)
+    await eventually(
+        holds(lambda: server.requests >= count),
+        within=PATIENCE_SECONDS,
+        what=f"{count} requests to the JWKS server",
+    )
 
 
 async def loaded_then_held(
@@ -127,6 +122,8 @@ async def test_callers_that_give_up_leave_one_fetch_in_flight(
         for attempt in range(5):
             details = await call(api, token(keys, f"unknown-{attempt}"), deadline=0.3)
             assert details.code == grpc.StatusCode.DEADLINE_EXCEEDED
+        # The first caller's fetch has reached the held server before the count is read.
+        await until_requests(jwks_server, 2)
         assert jwks_server.requests == 2, "a cancelled caller started another fetch"
         jwks_server.release()
 
@@ -159,7 +156,11 @@ async def test_stale_keys_are_refused_with_unavailable_then_recover(
         assert await call(api, token(keys, "k1")) is None
         jwks_server.down = True
         # The cached key keeps working for a while, then the calls are refused.
-        await until(partial(_refused, api, keys, grpc.StatusCode.UNAVAILABLE))
+        await eventually(
+            partial(_refused, api, keys, grpc.StatusCode.UNAVAILABLE),
+            within=PATIENCE_SECONDS,
+            what="stale keys refused",
+        )
         details = await call(api, token(keys, "k1"))
         assert details.reason == "SERVICE_UNAVAILABLE"
         assert details.retry_delay_seconds is not None
@@ -170,7 +171,11 @@ async def test_stale_keys_are_refused_with_unavailable_then_recover(
         # The provider comes back having revoked k1: k2 works and k1 is unknown.
         jwks_server.keys = [jwk_of(keys["k2"], "k2")]
         jwks_server.down = False
-        await until(partial(_accepted, api, token(keys, "k2", signer="k2")))
+        await eventually(
+            partial(_accepted, api, token(keys, "k2", signer="k2")),
+            within=PATIENCE_SECONDS,
+            what="the refreshed k2 accepted",
+        )
         details = await call(api, token(keys, "k1"))
         assert details.code == grpc.StatusCode.UNAUTHENTICATED
 

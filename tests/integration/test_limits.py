@@ -22,8 +22,6 @@ from usersuite.api.server import start
 from usersuite.bootstrap import bootstrap
 from usersuite.config import AddressInUse
 
-pytestmark = pytest.mark.integration
-
 
 async def create_user(stub: AsyncUserStub, display_name: str, email: str) -> user_pb2.User:
     new = user_pb2.User(display_name=display_name, email=email)

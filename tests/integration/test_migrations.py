@@ -1,6 +1,5 @@
 """The Alembic migrations create exactly the schema the code's tables describe."""
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine
@@ -9,8 +8,6 @@ from sqlalchemy.pool import NullPool
 from usersuite.adapters.db import migrate
 from usersuite.adapters.db.engine import sync_url
 from usersuite.adapters.db.tables import metadata
-
-pytestmark = pytest.mark.integration
 
 
 def test_migrated_schema_matches_the_tables(db_url: str) -> None:

@@ -26,8 +26,6 @@ from usersuite.bootstrap import bootstrap
 from usersuite.ops.http import OpsHttpServer, ops_listener
 from usersuite.ops.logs import JsonFormatter, TextFormatter
 
-pytestmark = pytest.mark.integration
-
 
 def http_get(port: int, path: str) -> tuple[int, str, str]:
     """(status, content type, body); an HTTP error status is an answer too."""

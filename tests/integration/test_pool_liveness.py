@@ -9,10 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from usersuite.adapters.db.engine import create_engine
 
-pytestmark = pytest.mark.integration
-
-
 IDLE = 0.2
+# How long terminating a session may take; a deadline, not a pause.
+WAIT_MS = 30_000
 
 
 async def backend_pid(engine: AsyncEngine) -> int:
@@ -21,11 +20,17 @@ async def backend_pid(engine: AsyncEngine) -> int:
 
 
 async def terminate(pg_url: str, pid: int) -> None:
-    """Ends the pooled connection's session from another one, as a server restart would."""
+    """Ends the pooled connection's session from another one, as a server restart would, and
+    returns once it has ended: without a timeout pg_terminate_backend only sends the signal, and
+    the next statement could still reach the session before it exits."""
     other = create_engine(pg_url, pool_size=1, max_overflow=0)
     try:
         async with other.connect() as conn:
-            await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            ended = await conn.execute(
+                text("SELECT pg_terminate_backend(:pid, :wait_ms)"),
+                {"pid": pid, "wait_ms": WAIT_MS},
+            )
+            assert ended.scalar_one(), f"session {pid} still running after {WAIT_MS} ms"
     finally:
         await other.dispose()
 

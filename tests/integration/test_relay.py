@@ -23,9 +23,6 @@ from usersuite.api.container import Container
 from usersuite.bootstrap import bootstrap_bridge
 from usersuite.service import commands
 
-pytestmark = pytest.mark.integration
-
-
 StartBridge = Callable[..., Awaitable[InProcessBridge]]
 
 

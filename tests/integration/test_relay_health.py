@@ -5,7 +5,6 @@ import urllib.error
 import urllib.request
 
 import psycopg
-import pytest
 from sqlalchemy import text
 
 from tests.support.nats import NatsServer
@@ -13,8 +12,6 @@ from tests.support.postgres import conninfo
 from tests.support.replicas import replicas
 from tests.support.waiting import eventually
 from usersuite.ops.http import ops_listener
-
-pytestmark = pytest.mark.integration
 
 
 def healthz(port: int) -> int:

@@ -7,7 +7,6 @@ import itertools
 from typing import Any
 
 import psycopg
-import pytest
 from nats.aio.client import Client
 
 from tests.support.events import stream_messages, write_history
@@ -22,8 +21,6 @@ from usersuite.api.container import Container
 from usersuite.config import BridgeSettings, StreamSettings
 from usersuite.service import commands
 from usersuite.service.outbox import OutboxRow
-
-pytestmark = pytest.mark.integration
 
 GUARD = "Nats-Expected-Last-Msg-Id"
 

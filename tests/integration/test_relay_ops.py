@@ -19,8 +19,6 @@ from usersuite.api.container import Container
 from usersuite.bootstrap import bootstrap_bridge
 from usersuite.bridge.container import BridgeContainer
 
-pytestmark = pytest.mark.integration
-
 
 def sample(registry: CollectorRegistry, name: str, **labels: str) -> float:
     value = registry.get_sample_value(name, labels or None)

@@ -8,7 +8,6 @@ import asyncio
 from collections.abc import Callable
 from functools import partial
 
-import pytest
 from nats.aio.client import Client
 
 from tests.support.composition import composed
@@ -29,7 +28,6 @@ from usersuite.adapters.nats.jetstream import connect
 from usersuite.api.container import Container
 from usersuite.service.handlers import UserHandlers
 
-pytestmark = pytest.mark.integration
 QUICK = {"rebalance_interval_seconds": 0.2, "batch_size": 50, "backoff_max_seconds": 1.0}
 
 

@@ -17,7 +17,6 @@ from usersuite.api.auth.signing import sign_request
 from usersuite.api.server import start
 from usersuite.bootstrap import bootstrap
 
-pytestmark = pytest.mark.integration
 KEY_ID, SECRET = "svc-a", "svc-a-request-signing-secret-0123456789"
 LIST = "/user.v1.UserService/ListUsers"
 

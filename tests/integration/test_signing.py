@@ -16,7 +16,6 @@ from usersuite.adapters.db.tables import outbox
 from usersuite.api.auth.signing import SIGNATURE, sign_request
 from usersuite.api.container import Container
 
-pytestmark = pytest.mark.integration
 Code = grpc.StatusCode
 Metadata = list[tuple[str, str]]
 KEY_ID = "svc-a"

@@ -13,8 +13,6 @@ from usersuite.api.mapping import encode_event
 from usersuite.service import request_context
 from usersuite.service.handlers import utc_now
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 async def engine(pg_url: str) -> AsyncIterator[AsyncEngine]:

@@ -10,8 +10,6 @@ from tests.support.settings import relay_settings
 from tests.support.waiting import eventually, holds, stays_true_for
 from usersuite.bootstrap import bootstrap_bridge
 
-pytestmark = pytest.mark.integration
-
 
 async def test_the_bridge_waits_for_jetstream_and_provisions_the_stream_once_it_answers(
     pg_url: str, caplog: pytest.LogCaptureFixture

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 from nats.aio.client import Client
 
 from tests.support.events import STREAM, make_history, stream_has, stream_messages
@@ -20,8 +19,6 @@ from tests.support.waiting import eventually, holds, stays_true_for
 from usersuite.api.container import Container
 from usersuite.bootstrap import tail_events
 from usersuite.service import commands
-
-pytestmark = pytest.mark.integration
 
 
 async def consumers_on_stream(nc: Client, count: int) -> bool:

@@ -18,7 +18,6 @@ from usersuite.api.tls import server_credentials
 from usersuite.config import TlsSettings
 from usersuite.service import commands
 
-pytestmark = pytest.mark.integration
 Code = grpc.StatusCode
 Stub = AsyncUserStub
 HS256_SECRET = "tls-test-hs256-secret-0123456789abcdef"

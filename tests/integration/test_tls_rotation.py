@@ -4,18 +4,18 @@ import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import grpc
-import pytest
 
 from tests.support.certs import CertificateAuthority, Issued
 from tests.support.settings import make_settings
+from tests.support.waiting import eventually, holds
 from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.api.server import start
 from usersuite.bootstrap import bootstrap
 
-pytestmark = pytest.mark.integration
 PATIENCE_SECONDS = 20.0
 CALL_TIMEOUT = 5.0
 
@@ -59,9 +59,11 @@ async def can_call(port: int, trust: CertificateAuthority, client: Issued | None
 
 
 async def until_callable(port: int, trust: CertificateAuthority, client: Issued | None) -> None:
-    async with asyncio.timeout(PATIENCE_SECONDS):
-        while not await can_call(port, trust, client):
-            await asyncio.sleep(0.05)
+    await eventually(
+        partial(can_call, port, trust, client),
+        within=PATIENCE_SECONDS,
+        what="a new connection to be accepted",
+    )
 
 
 @dataclass
@@ -85,9 +87,9 @@ class SteadyCaller:
     async def keeps_calling(self) -> None:
         """Waits for a few more answers over the same channel."""
         before = self.ok
-        async with asyncio.timeout(PATIENCE_SECONDS):
-            while self.ok <= before + 5:
-                await asyncio.sleep(0.01)
+        await eventually(
+            holds(lambda: self.ok > before + 5), within=PATIENCE_SECONDS, what="more answers"
+        )
 
 
 @asynccontextmanager
@@ -99,9 +101,11 @@ async def steady_calls(
         stop = asyncio.Event()
         task = asyncio.create_task(caller.run(stop))
         try:
-            async with asyncio.timeout(PATIENCE_SECONDS):
-                while caller.ok == 0 and not caller.failures:
-                    await asyncio.sleep(0.01)
+            await eventually(
+                holds(lambda: caller.ok > 0 or bool(caller.failures)),
+                within=PATIENCE_SECONDS,
+                what="the first answer",
+            )
             yield caller
         finally:
             stop.set()

@@ -14,7 +14,6 @@ from user.v1 import user_pb2
 from usersuite.adapters.db.tables import outbox
 from usersuite.ops.tracing import configure_tracing
 
-pytestmark = pytest.mark.integration
 SQLALCHEMY_SCOPE = "opentelemetry.instrumentation.sqlalchemy"
 
 

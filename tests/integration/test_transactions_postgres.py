@@ -23,8 +23,6 @@ from usersuite.service.errors import ServiceUnavailable
 from usersuite.service.handlers import UserHandlers, utc_now
 from usersuite.service.page_tokens import PageTokenCodec
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture
 async def pg_container(pg_url: str) -> AsyncIterator[Container]:

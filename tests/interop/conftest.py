@@ -1,12 +1,14 @@
 """Interop fixtures: one `usersuite serve` on PostgreSQL with authentication on, and a token."""
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.interop.clients import authenticating_server, scenario_token
 from tests.support.processes import UsersuiteProcess
+from tests.support.tiers import mark_tier
 
 
 @pytest.fixture(scope="session")
@@ -22,3 +24,8 @@ def interop_server(
 def token() -> str:
     """A token with the scopes the scenario needs."""
     return scenario_token()
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    mark_tier(items, Path(__file__).parent, "interop")

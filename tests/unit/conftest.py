@@ -1,8 +1,11 @@
 """Unit-tier fixtures: handlers over the in-memory fakes, a stepping clock and predictable ids."""
 
+from pathlib import Path
+
 import pytest
 
 from tests.support.fakes import PAGE_TOKEN_KEY, Counter, FakeDatabase, SteppingClock
+from tests.support.tiers import mark_tier
 from usersuite.service.handlers import UserHandlers
 from usersuite.service.page_tokens import PageTokenCodec
 
@@ -42,3 +45,8 @@ def handlers(
     event_ids: Counter,
 ) -> UserHandlers:
     return UserHandlers(db.uow, codec, clock=clock, id_factory=user_ids, event_id_factory=event_ids)
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    mark_tier(items, Path(__file__).parent, "unit")
