@@ -115,6 +115,23 @@ def test_a_missing_database(
     run_with(command, fault, tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("command", "env", "says"),
+    [
+        (("serve",), {}, "database_url is required: set USERSUITE_DATABASE_URL or --database-url"),
+        (("outbox", "list"), {}, "database_url is required: set USERSUITE_DATABASE_URL"),
+        (("events", "tail"), {}, "nats_url is required: set USERSUITE_NATS_URL or --nats-url"),
+        (("bridge",), {"USERSUITE_DATABASE_URL": "postgresql+psycopg://app@db/users"},
+         "nats_url is required: set USERSUITE_NATS_URL or --nats-url"),
+    ],
+    ids=["serve", "outbox-list", "events-tail", "bridge"],
+)  # fmt: skip
+def test_a_required_setting_left_unset(
+    tmp_path: Path, command: tuple[str, ...], env: dict[str, str], says: str
+) -> None:
+    run_with(command, Fault(child_env(**env), EXIT_CONFIG, (says,)), tmp_path)
+
+
 def test_events_tail_with_nats_unreachable(tmp_path: Path) -> None:
     env = child_env(**nats_down())
     fault = Fault(env, EXIT_UNAVAILABLE, ("cannot reach NATS at nats://", "USERSUITE_NATS_URL"))

@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ConfigError(f"config file {args.config} does not exist; check --config")
         code: int = args.run(args)
     except Exception as exc:
-        failure = explain(exc, getattr(args, "settings", None), getattr(args, "config", None))
+        failure = explain(exc, getattr(args, "settings", None), args.config)
         if failure is None:
             raise  # not a fault a person can cause: a bug, with its traceback
         logging.getLogger("usersuite").debug("the failure in full", exc_info=exc)

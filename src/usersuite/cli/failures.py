@@ -23,6 +23,8 @@ EXIT_CONFIG = 2  # a setting is wrong: the command fails the same way until it i
 # libpq reports a refused login before any SQLSTATE exists: its wording is all there is.
 WRONG_CREDENTIALS = ("password authentication failed", "no password supplied", 'role "')
 MISSING_DATABASE = 'database "'
+# The settings a command line can also give as a flag (usersuite.cli.common).
+FLAGS = {"database_url": "--database-url", "nats_url": "--nats-url"}
 
 
 class Failure(Exception):
@@ -47,11 +49,11 @@ def explain(
     """`exc` as one line for a person, or None when it is not a fault a person can cause."""
     if isinstance(exc, Failure):
         return exc
+    if isinstance(exc, MissingSetting) and exc.setting in FLAGS:
+        return ConfigError(f"{exc} or {FLAGS[exc.setting]}")
     if isinstance(exc, MissingSetting):
-        return ConfigError(f"{exc} or --{exc.setting.replace('_', '-')}")
-    if isinstance(exc, SettingError):
-        return ConfigError(f"{exc}; check {env_name(exc.setting)}")
-    if isinstance(exc, AddressInUse):
+        return ConfigError(str(exc))
+    if isinstance(exc, SettingError | AddressInUse):
         return ConfigError(f"{exc}; check {env_name(exc.setting)}")
     if isinstance(exc, tomllib.TOMLDecodeError):
         return ConfigError(f"config file {config_file} is not valid TOML ({exc}); check --config")
