@@ -26,7 +26,7 @@ from usersuite.api.mapping import encode_event
 from usersuite.bridge.container import BridgeContainer
 from usersuite.bridge.metrics import RelayMetrics
 from usersuite.bridge.relay import Relay
-from usersuite.config import Settings
+from usersuite.config import Settings, required
 from usersuite.consumer.tail import tail
 from usersuite.ops.tracing import configure_tracing, instrument_engine
 from usersuite.service.handlers import UserHandlers, utc_now
@@ -101,10 +101,9 @@ def bootstrap(
 ) -> Container:
     """Builds every dependency; tests pass a tracer provider with an in-memory exporter."""
     settings.check_api_security()
-    if settings.page_token_secret is None:
-        raise ValueError("page_token_secret (USERSUITE_PAGE_TOKEN_SECRET) is required")
+    page_token_secret = required(settings.page_token_secret, "page_token_secret")
     engine = database_engine(settings)
-    page_tokens = PageTokenCodec(settings.page_token_secret.get_secret_value().encode())
+    page_tokens = PageTokenCodec(page_token_secret.get_secret_value().encode())
     handlers = UserHandlers(
         lambda: SqlUnitOfWork(engine, encode_event, clock),
         page_tokens,
@@ -139,10 +138,8 @@ def bootstrap(
 
 def database_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
     """The engine every process uses; one-shot commands ask for a pool of one."""
-    if settings.database_url is None:
-        raise ValueError("database_url (USERSUITE_DATABASE_URL) is required")
     return create_engine(
-        settings.database_url.get_secret_value(),
+        required(settings.database_url, "database_url").get_secret_value(),
         pool_size=pool_size or settings.database.pool_size,
         max_overflow=0 if pool_size else settings.database.max_overflow,
         pool_timeout=settings.database.pool_timeout_seconds,
@@ -156,10 +153,9 @@ async def bootstrap_bridge(
     nats_client: NatsClient | None = None,
 ) -> BridgeContainer:
     """The relay process: connects to NATS (retrying), provisions the stream, builds the relay."""
-    if settings.nats_url is None and nats_client is None:
-        raise ValueError("nats_url (USERSUITE_NATS_URL) is required")
+    nats_url = None if nats_client else required(settings.nats_url, "nats_url")
     engine = database_engine(settings)
-    client = nats_client or await connect(str(settings.nats_url), "usersuite-bridge")
+    client = nats_client or await connect(str(nats_url), "usersuite-bridge")
     try:
         await ensure_stream(client.jetstream(), settings.stream)
     except Exception:
@@ -175,9 +171,8 @@ async def tail_events(
     settings: Settings, *, subject: str, from_start: bool, out: TextIO, limit: int | None = None
 ) -> int:
     """`usersuite events tail`: its NATS client is connected here, like every other client."""
-    if settings.nats_url is None:
-        raise ValueError("nats_url (USERSUITE_NATS_URL) is required")
-    nc = await connect(settings.nats_url, "usersuite-tail")
+    # A one-shot command: a NATS that does not answer is reported, not waited for.
+    nc = await connect(required(settings.nats_url, "nats_url"), "usersuite-tail", first_attempts=1)
     try:
         return await tail(
             nc, stream=settings.stream.name, subject=subject, from_start=from_start, out=out,

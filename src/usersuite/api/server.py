@@ -67,7 +67,7 @@ def create_server(container: Container, listen: str, *, reuse_port: bool = False
         else:
             port = server.add_secure_port(listen, credentials)
     except RuntimeError as exc:  # grpc's "Failed to bind"
-        raise AddressInUse(f"cannot listen on {listen} (gRPC): {exc}") from None
+        raise AddressInUse(f"cannot listen on {listen} (gRPC): {exc}", "listen") from None
     monitor = DatabaseHealthMonitor(
         health,
         container.engine,

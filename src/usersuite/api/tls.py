@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
-from usersuite.config import TlsSettings
+from usersuite.config import SettingError, TlsSettings
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +27,9 @@ def _read(setting: str, path: Path) -> bytes:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise ValueError(f"{setting} {path} cannot be read: {exc.strerror}") from None
+        raise SettingError(setting, f"{setting} {path} cannot be read: {exc.strerror}") from None
     if not data.strip():
-        raise ValueError(f"{setting} {path} is empty")
+        raise SettingError(setting, f"{setting} {path} is empty")
     return data
 
 
@@ -43,9 +43,13 @@ def _check_pair(chain: bytes, key: bytes) -> None:
         leaf = x509.load_pem_x509_certificates(chain)[0]
         private = load_pem_private_key(key, password=None)
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"tls.cert_file/tls.key_file cannot be parsed: {exc}") from None
+        raise SettingError(
+            "tls.cert_file", f"tls.cert_file/tls.key_file cannot be parsed: {exc}"
+        ) from None
     if _public_key_der(leaf.public_key()) != _public_key_der(private.public_key()):
-        raise ValueError("tls.key_file does not belong to the certificate in tls.cert_file")
+        raise SettingError(
+            "tls.key_file", "tls.key_file does not belong to the certificate in tls.cert_file"
+        )
 
 
 class CertificateFiles:
@@ -70,7 +74,9 @@ class CertificateFiles:
             try:
                 found = path.stat()  # follows symlinks, as mounted secrets use them
             except OSError as exc:
-                raise ValueError(f"{setting} {path} cannot be read: {exc.strerror}") from None
+                raise SettingError(
+                    setting, f"{setting} {path} cannot be read: {exc.strerror}"
+                ) from None
             stamps.append((found.st_ino, found.st_size, found.st_mtime_ns))
         return tuple(stamps)
 
@@ -83,7 +89,9 @@ class CertificateFiles:
             try:
                 x509.load_pem_x509_certificates(client_ca)
             except ValueError as exc:
-                raise ValueError(f"tls.client_ca_file cannot be parsed: {exc}") from None
+                raise SettingError(
+                    "tls.client_ca_file", f"tls.client_ca_file cannot be parsed: {exc}"
+                ) from None
         return grpc.ssl_server_certificate_configuration([(key, chain)], client_ca)
 
     def fetch(self) -> grpc.ServerCertificateConfiguration | None:

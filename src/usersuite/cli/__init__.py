@@ -6,13 +6,13 @@ configuration answer without loading SQLAlchemy's engine, grpc or nats (about 1.
 """
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
 from usersuite.cli import bridge, config_show, dev, events, migrate, outbox, serve, token
-from usersuite.cli.common import EXIT_CONFIG, ConfigError
-from usersuite.config import AddressInUse
+from usersuite.cli.failures import ConfigError, explain
 from usersuite.ops.logs import configure_logging
 
 COMMAND_GROUPS = (serve, dev, bridge, events, outbox, migrate, token, config_show)
@@ -39,8 +39,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging(args.log_level or "INFO", args.log_format or "auto")
     try:
+        if args.config is not None and not args.config.is_file():  # every command has --config
+            raise ConfigError(f"config file {args.config} does not exist; check --config")
         code: int = args.run(args)
-    except (ConfigError, AddressInUse) as exc:
-        print(f"usersuite: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+    except Exception as exc:
+        failure = explain(exc, getattr(args, "settings", None), args.config)
+        if failure is None:
+            raise  # not a fault a person can cause: a bug, with its traceback
+        logging.getLogger("usersuite").debug("the failure in full", exc_info=exc)
+        print(f"usersuite: {failure}", file=sys.stderr)
+        return failure.status
     return code

@@ -3,6 +3,7 @@
 import argparse
 
 from usersuite.cli import common
+from usersuite.cli.failures import ConfigError
 from usersuite.config import redact_url
 
 
@@ -27,7 +28,7 @@ def cmd_bridge(args: argparse.Namespace) -> int:
         # uvloop: the same asyncio, a cheaper loop per published event (measured by make bench).
         return uvloop.run(run_bridge(lambda: bootstrap_bridge(settings), on_ready))
     except StreamConflict as exc:
-        raise common.ConfigError(str(exc)) from None
+        raise ConfigError(str(exc)) from None
 
 
 def register(commands: common.Commands) -> None:

@@ -3,23 +3,20 @@
 import argparse
 import logging
 import shutil
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeAlias
 
 from pydantic import ValidationError
 
-from usersuite.config import Settings
+from usersuite.cli.failures import ConfigError
+from usersuite.config import Settings, required
 from usersuite.ops.logs import configure_logging
 
 log = logging.getLogger("usersuite")
-EXIT_CONFIG = 2
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 LOG_FORMATS = ("json", "text")
-
-
-class ConfigError(Exception):
-    """The configuration or the database state does not allow the command to run."""
 
 
 Flag = Callable[[argparse.ArgumentParser], None]
@@ -98,24 +95,23 @@ def load_settings(args: argparse.Namespace, **defaults: object) -> Settings:
             for err in exc.errors()
         )
         raise ConfigError(f"invalid configuration: {problems}") from None
+    except tomllib.TOMLDecodeError:
+        raise  # usersuite.cli.failures names the file
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     configure_logging(settings.log_level, args.log_format or settings.telemetry.log_format)
+    args.settings = settings  # what a failure's line names (usersuite.cli.failures)
     return settings
 
 
 def database_url(settings: Settings) -> str:
     """The database URL, which this command cannot run without."""
-    if settings.database_url is None:
-        raise ConfigError("database_url is required: set USERSUITE_DATABASE_URL or --database-url")
-    return settings.database_url.get_secret_value()
+    return required(settings.database_url, "database_url").get_secret_value()
 
 
 def nats_url(settings: Settings) -> str:
     """The NATS URL, which this command cannot run without."""
-    if settings.nats_url is None:
-        raise ConfigError("nats_url is required: set USERSUITE_NATS_URL or --nats-url")
-    return settings.nats_url
+    return required(settings.nats_url, "nats_url")
 
 
 def check_schema(settings: Settings) -> None:

@@ -10,6 +10,7 @@ from pydantic import SecretStr
 from usersuite.adapters.nats.embedded import EmbeddedNatsError, embedded_nats
 from usersuite.cli import common
 from usersuite.cli.dev_secrets import dev_secret
+from usersuite.cli.failures import ConfigError
 from usersuite.cli.serve import ready_line
 from usersuite.config import Settings, redact_url
 from usersuite.ops.lifecycle import stop_on_signals
@@ -19,7 +20,7 @@ DEV_ONLY = "this command is for dev mode only, but the configured mode is produc
 
 def refuse_production(args: argparse.Namespace) -> None:
     if Settings.explicit_mode(args.config) == "production":
-        raise common.ConfigError(DEV_ONLY)
+        raise ConfigError(DEV_ONLY)
 
 
 def dev_settings(args: argparse.Namespace) -> Settings:
@@ -86,7 +87,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     try:
         return asyncio.run(run_dev(settings, on_ready))
     except EmbeddedNatsError as exc:
-        raise common.ConfigError(str(exc)) from None
+        raise ConfigError(str(exc)) from None
 
 
 def register(commands: common.Commands) -> None:

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, TextIO
 
 from usersuite.cli import common
+from usersuite.cli.failures import ConfigError
 from usersuite.config import Settings
 from usersuite.service.outbox import DISPATCHED, PARKED, PENDING, OutboxRow
 
@@ -81,7 +82,7 @@ def cmd_outbox_retry(args: argparse.Namespace) -> int:
     common.database_url(settings)
     event_ids = None if args.all else args.event_id
     if not args.all and not event_ids:
-        raise common.ConfigError("name the parked events to retry with --event-id, or pass --all")
+        raise ConfigError("name the parked events to retry with --event-id, or pass --all")
     return asyncio.run(retry_parked(settings, event_ids=event_ids, out=sys.stdout))
 
 

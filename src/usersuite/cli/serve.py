@@ -6,6 +6,7 @@ import os
 import shlex
 
 from usersuite.cli import common
+from usersuite.cli.failures import ConfigError
 from usersuite.cli.serve_workers import WORKER_FLAG, as_worker, supervise
 from usersuite.config import Settings, parse_address
 from usersuite.ops.workers import worker_count
@@ -40,7 +41,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         settings.check_api_security()
     except ValueError as exc:
-        raise common.ConfigError(f"invalid configuration: {exc}") from None
+        raise ConfigError(f"invalid configuration: {exc}") from None
     common.check_schema(settings)
     count = worker_count(settings.workers)
     if count > 1:
@@ -61,7 +62,7 @@ def _serve(settings: Settings, *, worker: bool) -> int:
     try:
         container = bootstrap(settings)  # refuses insecure production settings
     except ValueError as exc:
-        raise common.ConfigError(f"invalid configuration: {exc}") from None
+        raise ConfigError(f"invalid configuration: {exc}") from None
 
     def on_ready(port: int) -> None:
         # A worker's one line tells its supervisor it serves; people read the parent's.

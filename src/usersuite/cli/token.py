@@ -4,6 +4,7 @@ import argparse
 
 from usersuite.cli import common
 from usersuite.cli.dev_secrets import stored_dev_secrets
+from usersuite.cli.failures import ConfigError
 from usersuite.config import Settings
 
 DEFAULT_SCOPES = "users.read users.write"
@@ -16,9 +17,7 @@ def cmd_token(args: argparse.Namespace) -> int:
     """
     explicit_mode = Settings.explicit_mode(args.config)
     if explicit_mode == "production":
-        raise common.ConfigError(
-            "this command is for dev mode only; the configured mode is production"
-        )
+        raise ConfigError("this command is for dev mode only; the configured mode is production")
     settings = common.load_settings(args, mode="dev")
     configured = settings.auth.hs256_secret
     if explicit_mode == "dev" and configured is not None:
@@ -26,7 +25,7 @@ def cmd_token(args: argparse.Namespace) -> int:
     else:
         stored = stored_dev_secrets(settings.dev.dir.resolve()).get("auth_hs256_secret")
         if stored is None:
-            raise common.ConfigError(
+            raise ConfigError(
                 f"no dev secret in {settings.dev.dir}/: start `usersuite dev` (make run) first"
             )
         secret = stored

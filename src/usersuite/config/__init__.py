@@ -15,6 +15,7 @@ from usersuite.config.groups import (
 )
 from usersuite.config.production import DEV_SECRET_PREFIX, MIN_SECRET_LENGTH
 from usersuite.config.redaction import redact_url
+from usersuite.config.required import MissingSetting, SettingError, env_name, required
 from usersuite.config.settings import Settings
 
 __all__ = [
@@ -28,10 +29,14 @@ __all__ = [
     "BridgeSettings",
     "ConsumerSettings",
     "LimitSettings",
+    "MissingSetting",
+    "SettingError",
     "Settings",
     "StreamSettings",
     "TelemetrySettings",
     "TlsSettings",
+    "env_name",
     "parse_address",
     "redact_url",
+    "required",
 ]

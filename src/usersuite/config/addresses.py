@@ -6,6 +6,10 @@ import ipaddress
 class AddressInUse(Exception):
     """A configured address cannot be bound (taken, or not an address of this machine)."""
 
+    def __init__(self, message: str, setting: str) -> None:
+        super().__init__(message)
+        self.setting = setting  # the setting that holds the address, e.g. `metrics_listen`
+
 
 MAX_PORT = 65535
 

@@ -104,7 +104,7 @@ class OpsHttpServer:
             )
         except OSError as exc:
             raise AddressInUse(
-                f"cannot listen on {self._host}:{self._port} (metrics): {exc}"
+                f"cannot listen on {self._host}:{self._port} (metrics): {exc}", "metrics_listen"
             ) from None
         self._server = server
         self._thread = threading.Thread(

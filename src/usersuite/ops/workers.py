@@ -62,7 +62,7 @@ def hold_port(host: str, port: int) -> socket.socket:
         held.bind((host, port))
     except OSError as exc:
         held.close()
-        raise AddressInUse(f"cannot listen on {host}:{port} (gRPC): {exc}") from None
+        raise AddressInUse(f"cannot listen on {host}:{port} (gRPC): {exc}", "listen") from None
     return held
 
 

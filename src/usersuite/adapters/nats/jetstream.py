@@ -17,6 +17,10 @@ from usersuite.config import StreamSettings, redact_url
 log = logging.getLogger(__name__)
 
 
+class NatsUnreachable(ConnectionError):
+    """No server at the URL answered within the attempts a caller allowed; says why."""
+
+
 class StreamConflict(Exception):
     """An existing stream cannot be made to match the configuration without data loss."""
 
@@ -35,7 +39,7 @@ async def connect(url: str, name: str, *, first_attempts: int = 0) -> Client:
             return await _connect(url, name, allow_reconnect=False)
         except (OSError, nats.errors.Error, TimeoutError) as exc:
             if first_attempts and attempt >= first_attempts:
-                raise
+                raise NatsUnreachable(str(exc) or type(exc).__name__) from exc
             shown = redact_url(url)
             log.warning("cannot reach NATS at %s (%s); retrying in %.1fs", shown, exc, delay)
             await asyncio.sleep(delay)
