@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from usersuite import cli
 from usersuite.api import server
+from usersuite.api.interceptors.chain import build_interceptors
 from usersuite.api.interceptors.deadline import DeadlineInterceptor
 from usersuite.api.interceptors.errors import ErrorInterceptor
 from usersuite.api.interceptors.observability import ObservabilityInterceptor
@@ -48,9 +49,10 @@ def without(stack: list[Any], skipped: frozenset[Interceptor]) -> list[Any]:
 
 def main() -> int:
     skipped = BenchSettings().skip_interceptors
-    build = server.build_interceptors
-    # `usersuite serve` builds its stack through this name, once per process.
-    server.build_interceptors = lambda *args, **kwargs: without(build(*args, **kwargs), skipped)
+    # `usersuite serve` builds its stack through this name (imported by the server module).
+    server.build_interceptors = (  # type: ignore[attr-defined]
+        lambda *args, **kwargs: without(build_interceptors(*args, **kwargs), skipped)
+    )
     return cli.main(sys.argv[1:])
 
 

@@ -48,6 +48,7 @@ def test_dev_mode_warns_with_the_closest_setting_and_carries_on(tmp_path: Path) 
 
 @pytest.mark.parametrize("where", ["environment", "file"])
 def test_production_mode_refuses_a_typo_in_one_line(tmp_path: Path, where: str) -> None:
+    args: tuple[str, ...]
     if where == "environment":
         args, env = (), production_env(USERSUITE_TLS__CERT_FIEL="c")
         expected = (

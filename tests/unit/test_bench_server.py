@@ -1,5 +1,7 @@
 """The bench's own server launcher leaves out the layers it is told to, and nothing else."""
 
+from typing import Any
+
 import pytest
 
 from bench.server import LAYERS, BenchSettings, without
@@ -7,7 +9,7 @@ from usersuite.api.interceptors.chain import build_interceptors
 from usersuite.config import Settings
 
 
-def full_stack() -> list[object]:
+def full_stack() -> list[Any]:
     settings = Settings.load(mode="dev")
     return build_interceptors(settings, authenticator=None, tracer_provider=None, metrics=None)
 
