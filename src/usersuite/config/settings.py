@@ -36,6 +36,7 @@ from usersuite.config.groups import (
 )
 from usersuite.config.layers import (
     ENV_PREFIX,
+    NESTED_DELIMITER,
     Source,
     UnknownSetting,
     env_path,
@@ -115,13 +116,13 @@ class _LayeredSettings(BaseSettings):
 class _ModeProbe(_LayeredSettings):
     """Reads only `mode` from the same sources as Settings, without validating the rest."""
 
-    model_config = SettingsConfigDict(env_prefix="USERSUITE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
     mode: Literal["dev", "production"] | None = None
 
 
 class Settings(_LayeredSettings):
     model_config = SettingsConfigDict(
-        env_prefix="USERSUITE_", env_nested_delimiter="__", extra="forbid", frozen=True
+        env_prefix=ENV_PREFIX, env_nested_delimiter=NESTED_DELIMITER, extra="forbid", frozen=True
     )
 
     mode: Literal["dev", "production"] = Field(
