@@ -60,8 +60,8 @@ NOTES = (
     "(the ceiling, the full stack, the first page), run by run, and its ratio is to that "
     "baseline's runs: the machine is shared, and drift then hits both alike.",
     "Interceptor rows leave one layer out with the bench-only setting "
-    "`bench.skip_interceptors` (or turn one off with its real setting); the stack's share is "
-    "1 - t(no interceptors) / t(full stack).",
+    "`BENCH_SKIP_INTERCEPTORS` of bench/server.py (or turn one off with its real setting); "
+    "the stack's share is 1 - t(no interceptors) / t(full stack).",
     "Bridge rows: rows committed at once, timed until JetStream holds them all; raw "
     "publish_async runs on the same core to the same server.",
     "Commit-to-ack: 10 rows committed every 10 ms; latency from commit to delivery by an ordered "

@@ -7,6 +7,7 @@ from bench import plans
 from bench.ghz import Call, Ghz, Load, RunStats, median_run
 from bench.processes import running, say
 from bench.report import Row
+from bench.server import SKIP_VARIABLE
 from bench.stack import Stack
 
 SEED_USERS = 60
@@ -71,8 +72,8 @@ def calls(
 
 
 def _skip(*interceptors: str) -> dict[str, str]:
-    """The bench-only setting that leaves interceptors out of the stack."""
-    return {"USERSUITE_BENCH__SKIP_INTERCEPTORS": json.dumps(interceptors)}
+    """The bench-only setting that leaves interceptors out of the stack (bench/server.py)."""
+    return {SKIP_VARIABLE: json.dumps(interceptors)}
 
 
 LAYER_SETTINGS: dict[str, dict[str, str]] = {

@@ -69,12 +69,15 @@ class Stack:
         self, name: str, database_url: str, *flags: str, cpus: str = str(SERVER_CPU), **env: str
     ) -> Process:
         """Starts a server without waiting for it, so several can start side by side: on any
-        core while it starts, then (once ready) every thread of it pinned to `cpus`."""
+        core while it starts, then (once ready) every thread of it pinned to `cpus`. It runs
+        through bench/server.py, which leaves out the layers `env` names (single-process
+        servers only: the workers of `--workers N` run the plain command)."""
         self._started += 1
-        args = [*usersuite(
+        args = [
+            sys.executable, "-m", "bench.server",
             "serve", "--migrate", "--listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
             *flags,
-        )]  # fmt: skip
+        ]  # fmt: skip
         env_vars = self.server_env(database_url, **env)
         return Process(f"{self._started:02d}-{name}", args, env_vars, self.log_dir, cpus)
 

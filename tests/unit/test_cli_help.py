@@ -17,7 +17,13 @@ OWN_FLAGS = {
     ("outbox", "retry"): {"--database-url", "--event-id", "--all"},
     ("migrate",): {"--database-url"},
     ("token",): {"--scope", "--subject", "--ttl"},
-    ("config", "show"): {"--database-url", "--nats-url", "--listen", "--metrics-listen"},
+    ("config", "show"): {
+        "--database-url",
+        "--nats-url",
+        "--listen",
+        "--metrics-listen",
+        "--sources",
+    },
 }
 EVERY_COMMAND = {"--config", "--log-level", "--log-format", "--help"}
 

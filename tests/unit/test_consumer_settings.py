@@ -4,6 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from usersuite.config import EVENT_SUBJECTS, ConsumerSettings, Settings, StreamSettings
+from usersuite.consumer.durable import durable_config
 
 
 def test_a_consumer_reads_the_stream_the_service_is_configured_with(
@@ -16,7 +17,7 @@ def test_a_consumer_reads_the_stream_the_service_is_configured_with(
     assert settings.stream == "USERS_EU"
     assert settings.durable == "billing"
     assert settings.max_deliver == 3
-    assert settings.consumer_config().filter_subject == EVENT_SUBJECTS
+    assert durable_config(settings).filter_subject == EVENT_SUBJECTS
 
 
 def test_the_default_stream_is_the_one_the_bridge_creates() -> None:

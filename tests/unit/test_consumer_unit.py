@@ -27,6 +27,7 @@ from usersuite.consumer import (
     create_inbox,
     inbox,
 )
+from usersuite.consumer.durable import durable_config
 from usersuite.consumer.events import EVENT_CLASSES, Event, UndecodableEvent, decode_payload
 
 EVENT_ID = "0b8a2a52-6f1e-4d0c-9a43-5d2b0f0e1c11"
@@ -159,7 +160,7 @@ def test_nak_delays_follow_the_schedule_and_repeat_its_last_value() -> None:
 
 
 def test_the_durable_consumer_redelivers_without_limit_and_leaves_ack_wait_alone() -> None:
-    config = SETTINGS.consumer_config()
+    config = durable_config(SETTINGS)
     assert config.max_deliver == -1  # max_deliver is counted by the consumer
     assert config.ack_wait == 30.0
     assert config.backoff is None

@@ -74,9 +74,9 @@ def add_command(
     return parser
 
 
-def load_settings(args: argparse.Namespace, **defaults: object) -> Settings:
-    """The effective settings: flags given on the command line win, then `defaults`."""
-    flags = {
+def flags(args: argparse.Namespace, **defaults: object) -> dict[str, object]:
+    """The settings given as flags on the command line, then `defaults` (None: not given)."""
+    given = {
         "listen": getattr(args, "listen", None),
         "metrics_listen": getattr(args, "metrics_listen", None),
         "database_url": getattr(args, "database_url", None),
@@ -85,10 +85,15 @@ def load_settings(args: argparse.Namespace, **defaults: object) -> Settings:
         "log_level": getattr(args, "log_level", None),
     }
     for key, value in defaults.items():
-        if flags.get(key) is None:
-            flags[key] = value
+        if given.get(key) is None:
+            given[key] = value
+    return given
+
+
+def load_settings(args: argparse.Namespace, **defaults: object) -> Settings:
+    """The effective settings: flags given on the command line win, then `defaults`."""
     try:
-        settings = Settings.load(args.config, **flags)
+        settings = Settings.load(args.config, **flags(args, **defaults))
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"

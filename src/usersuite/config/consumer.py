@@ -1,13 +1,10 @@
 """Settings of a downstream consumer: its durable, retry and dead-letter policy."""
 
-from typing import TYPE_CHECKING, Self
+from typing import Self
 
 from pydantic import BaseModel, Field, model_validator
 
 from usersuite.config.groups import EVENT_STREAM, EVENT_SUBJECTS, StreamSettings
-
-if TYPE_CHECKING:
-    from nats.js.api import ConsumerConfig
 
 DEAD_LETTER_PREFIX = "dlq."
 DEAD_LETTER_RETENTION_SECONDS = 30 * 24 * 3600.0
@@ -74,18 +71,3 @@ class ConsumerSettings(BaseModel):
     def nak_delay(self, deliveries: int) -> float:
         """The delay before the next delivery after delivery number `deliveries` failed."""
         return self.backoff_seconds[min(deliveries, len(self.backoff_seconds)) - 1]
-
-    def consumer_config(self) -> "ConsumerConfig":
-        # nats-py loads with the consumer, not with every command that reads settings.
-        from nats.js.api import AckPolicy, ConsumerConfig
-
-        return ConsumerConfig(
-            name=self.durable,
-            durable_name=self.durable,
-            ack_policy=AckPolicy.EXPLICIT,
-            ack_wait=self.ack_wait_seconds,
-            # Deliveries are counted by the consumer, not limited by the server: a message whose
-            # dead letter could not be published keeps coming back until it is dead-lettered.
-            max_deliver=-1,
-            filter_subject=self.filter_subject,
-        )

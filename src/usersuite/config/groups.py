@@ -103,19 +103,6 @@ class LimitSettings(BaseModel):
     keepalive_min_client_interval_seconds: float = Field(10.0, gt=0)
 
 
-Interceptor = Literal["errors", "tracing", "observability", "deadline", "request_guard"]
-
-
-class BenchSettings(BaseModel):
-    """For `make bench` only: interceptors left out to price each layer. Never in production:
-    without them errors go unmapped, calls unbounded by deadlines and requests unguarded.
-    (Authentication and rate limiting have their own switches.)"""
-
-    model_config = {"frozen": True, "extra": "forbid"}
-
-    skip_interceptors: frozenset[Interceptor] = frozenset()
-
-
 class TelemetrySettings(BaseModel):
     """Tracing (exported by the standard OTEL_* variables), access logs and metrics."""
 

@@ -69,6 +69,13 @@ def _transport(listen: str, tls: TlsSettings) -> list[str]:
     ]
 
 
+def unknown_settings_refused(unknown: list[str]) -> str:
+    """A typo must not quietly leave a production setting at its default: one line, naming the
+    first unknown name and the closest setting."""
+    count = f" ({len(unknown)} found)" if len(unknown) > 1 else ""
+    return f"production mode refuses unknown settings{count}: {unknown[0]}"
+
+
 def production_refusals(
     *, page_token_secret: SecretStr | None, auth: AuthSettings, tls: TlsSettings, listen: str
 ) -> list[str]:

@@ -3,25 +3,28 @@
 This is the only module that reads the environment. Secrets are SecretStr and never logged.
 """
 
-from collections.abc import Iterator
+import logging
+import os
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 from sqlalchemy.engine import make_url
 
 from usersuite.config.addresses import parse_address
 from usersuite.config.groups import (
     AuthSettings,
-    BenchSettings,
     BridgeSettings,
     DatabaseSettings,
     DevSettings,
@@ -30,26 +33,66 @@ from usersuite.config.groups import (
     TelemetrySettings,
     TlsSettings,
 )
+from usersuite.config.layers import (
+    ENV_PREFIX,
+    NESTED_DELIMITER,
+    Source,
+    UnknownSetting,
+    env_path,
+    environment_layer,
+    names_a_setting,
+    read_file,
+    unknown_in_environment,
+    value_sources,
+)
 from usersuite.config.production import (
     MIN_SECRET_LENGTH,
     PAGE_TOKEN_SECRET_REQUIRED,
     production_refusals,
+    unknown_settings_refused,
 )
 from usersuite.config.redaction import redact, redact_url
 
-# The config file of the settings being built; pydantic-settings reads it as the lowest source.
-_config_file: ContextVar[Path | None] = ContextVar("config_file", default=None)
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Layers:
+    """The config file's known settings, and the unknown names in the file and environment."""
+
+    file: dict[str, Any]
+    unknown: tuple[UnknownSetting, ...]
+
+
+# The layers of the settings being built; the sources below read them.
+_layers: ContextVar[_Layers | None] = ContextVar("layers", default=None)
+# Each unknown name is reported once per process (`usersuite dev` loads its settings twice).
+_reported: set[str] = set()
 
 
 @contextmanager
-def _reading(config_file: Path | None) -> Iterator[None]:
+def _reading(config_file: Path | None) -> Iterator[_Layers]:
     if config_file is not None and not config_file.is_file():
         raise ValueError(f"config file {config_file} does not exist")
-    token = _config_file.set(config_file)
+    file, in_file = read_file(Settings, config_file) if config_file else ({}, [])
+    layers = _Layers(file, (*unknown_in_environment(Settings, os.environ), *in_file))
+    token = _layers.set(layers)
     try:
-        yield
+        yield layers
     finally:
-        _config_file.reset(token)
+        _layers.reset(token)
+
+
+class _KnownEnvironment(EnvSettingsSource):
+    """The environment without the USERSUITE_* names that are no setting (reported instead)."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        prefix = ENV_PREFIX.lower()
+        return {
+            name: value
+            for name, value in super()._load_env_vars().items()
+            if not name.startswith(prefix) or names_a_setting(Settings, env_path(name))
+        }
 
 
 class _LayeredSettings(BaseSettings):
@@ -64,22 +107,21 @@ class _LayeredSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        config_file = _config_file.get()
-        if config_file is None:
-            return (init_settings, env_settings)
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, config_file))
+        layers = _layers.get()
+        file = InitSettingsSource(settings_cls, layers.file if layers is not None else {})
+        return (init_settings, _KnownEnvironment(settings_cls), file)
 
 
 class _ModeProbe(_LayeredSettings):
     """Reads only `mode` from the same sources as Settings, without validating the rest."""
 
-    model_config = SettingsConfigDict(env_prefix="USERSUITE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
     mode: Literal["dev", "production"] | None = None
 
 
 class Settings(_LayeredSettings):
     model_config = SettingsConfigDict(
-        env_prefix="USERSUITE_", env_nested_delimiter="__", extra="forbid", frozen=True
+        env_prefix=ENV_PREFIX, env_nested_delimiter=NESTED_DELIMITER, extra="forbid", frozen=True
     )
 
     mode: Literal["dev", "production"] = Field(
@@ -109,7 +151,6 @@ class Settings(_LayeredSettings):
     tls: TlsSettings = TlsSettings()
     limits: LimitSettings = LimitSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
-    bench: BenchSettings = BenchSettings()
 
     @field_validator("listen", "metrics_listen")
     @classmethod
@@ -186,10 +227,32 @@ class Settings(_LayeredSettings):
 
     @classmethod
     def load(cls, config_file: Path | None = None, **flags: Any) -> "Settings":
-        """Builds the effective settings; `flags` are CLI flags, None meaning "not given"."""
-        given = {key: value for key, value in flags.items() if value is not None}
-        with _reading(config_file):
+        """Builds the effective settings; `flags` are CLI flags, None meaning "not given".
+
+        A name in the environment or the file that is no setting is refused in production
+        mode, and left out with a warning naming the closest setting otherwise.
+        """
+        given = _given(flags)
+        with _reading(config_file) as layers:
+            if layers.unknown:
+                cls._report(layers.unknown, given.get("mode") or _ModeProbe().mode)
             return cls(**given)
+
+    @classmethod
+    def _report(cls, unknown: tuple[UnknownSetting, ...], mode: str | None) -> None:
+        if (mode or cls.model_fields["mode"].default) == "production":
+            raise ValueError(unknown_settings_refused([str(name) for name in unknown]))
+        for name in map(str, unknown):
+            if name not in _reported:
+                _reported.add(name)
+                log.warning("%s", name)
+
+    @classmethod
+    def sources(cls, config_file: Path | None = None, **flags: Any) -> dict[str, Source]:
+        """Where each setting (by dotted name) of `load` with the same arguments comes from."""
+        with _reading(config_file) as layers:
+            environment = environment_layer(cls, os.environ)
+            return value_sources(cls, _given(flags), environment, layers.file)
 
     @classmethod
     def explicit_mode(cls, config_file: Path | None = None) -> str | None:
@@ -203,3 +266,7 @@ class Settings(_LayeredSettings):
         if self.database_url is not None:
             shown["database_url"] = redact_url(self.database_url.get_secret_value())
         return shown
+
+
+def _given(flags: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in flags.items() if value is not None}

@@ -24,6 +24,7 @@ from usersuite.adapters.db.inbox import SUPPORTED_DIALECTS, purge_inbox, record_
 from usersuite.adapters.nats.jetstream import ensure_stream
 from usersuite.config.consumer import ConsumerSettings
 from usersuite.consumer.dead_letter import DeadLetters
+from usersuite.consumer.durable import durable_config
 from usersuite.consumer.events import Event, UndecodableEvent, to_event
 from usersuite.consumer.outcome import Outcome
 from usersuite.ops.errors import describe
@@ -62,7 +63,7 @@ class Consumer:
         """Provisions the dead-letter stream, creates or updates the durable consumer, binds."""
         settings = self._settings
         await ensure_stream(self._js, settings.dead_letter)
-        await self._js.add_consumer(settings.stream, settings.consumer_config())
+        await self._js.add_consumer(settings.stream, durable_config(settings))
         self._subscription = await self._js.pull_subscribe_bind(
             durable=settings.durable, stream=settings.stream
         )

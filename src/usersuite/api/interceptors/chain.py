@@ -67,20 +67,18 @@ def build_interceptors(
         if tracer_provider is None
         else tracing_interceptor(tracer_provider)
     )
-    layers: list[tuple[str, Any]] = [("errors", ErrorInterceptor()), ("tracing", tracing)]
+    stack: list[Any] = [ErrorInterceptor(), tracing]
     if telemetry.access_log or metrics is not None:
         observed = ObservabilityInterceptor(access_log=telemetry.access_log, metrics=metrics)
-        layers.append(("observability", observed))
-    layers.append(("deadline", DeadlineInterceptor(limits)))
-    layers.append(("request_guard", RequestGuardInterceptor(limits.max_message_bytes)))
+        stack.append(observed)
+    stack.append(DeadlineInterceptor(limits))
+    stack.append(RequestGuardInterceptor(limits.max_message_bytes))
     public = public_methods(settings)
     if authenticator is not None:
         failures = FailedAuthLimiter(limits)
-        layers.append(("auth", AuthInterceptor(authenticator, failures, exempt=public)))
+        stack.append(AuthInterceptor(authenticator, failures, exempt=public))
     if limits.rate_limit_enabled:
         # Probes and tooling (the auth-exempt methods) are never rate limited either.
-        limiter = RateLimitInterceptor(limits, exempt=public)
-        layers.append(("rate_limit", limiter))
-    layers.append(("errors", ErrorInterceptor()))
-    skipped = settings.bench.skip_interceptors
-    return [interceptor for name, interceptor in layers if name not in skipped]
+        stack.append(RateLimitInterceptor(limits, exempt=public))
+    stack.append(ErrorInterceptor())
+    return stack
