@@ -91,7 +91,9 @@ class Relay:
             result.claimed = len(rows)
             if rows:
                 await self._publisher.publish(rows, result)
-                await outbox_store.mark_dispatched(conn, result.acked, self._clock())
+                acked_at = self._clock()
+                await outbox_store.mark_dispatched(conn, result.acked, acked_at)
+                self._metrics.acknowledged(rows, result.acked, acked_at)
                 parked = await outbox_store.record_failures(
                     conn, result.failures, self._settings.max_attempts
                 )
