@@ -25,9 +25,10 @@ from tests.support.ports import free_port
 from tests.support.postgres import Postgres, conninfo
 from tests.support.processes import Launch, server_env
 from tests.support.prometheus import GENERATOR, Prometheus, running_prometheus
+from tests.support.stubs import AsyncUserStub, create, new_user
 from tests.support.tools import describe, run
 from tests.support.waiting import eventually
-from user.v1 import user_pb2, user_pb2_grpc
+from user.v1 import user_pb2
 
 pytestmark = pytest.mark.e2e
 
@@ -76,7 +77,7 @@ def allow_connections(postgres: Postgres, database_url: str, allowed: bool) -> N
 
 
 @contextlib.asynccontextmanager
-async def calling(stub: user_pb2_grpc.UserServiceStub, name: str) -> AsyncIterator[list[str]]:
+async def calling(stub: AsyncUserStub, name: str) -> AsyncIterator[list[str]]:
     """GetUser calls in a loop until the block ends; yields the codes seen so far."""
     codes: list[str] = []
 
@@ -128,9 +129,8 @@ async def test_real_failures_fire_the_alerts_and_recovery_resolves_them(
         await eventually(lambda: asyncio.to_thread(prometheus.ready), what="Prometheus ready")
         await wait_scraped(prometheus, len(targets))
         async with grpc.aio.insecure_channel(server.target) as channel:
-            stub = user_pb2_grpc.UserServiceStub(channel)
-            new = user_pb2.User(display_name="Ada", email="ada@example.com")
-            user = await stub.CreateUser(user_pb2.CreateUserRequest(user=new))
+            stub: AsyncUserStub = AsyncUserStub(channel)
+            user = await create(stub)
 
             # The database refuses the server: calls end UNAVAILABLE until the page fires.
             async with calling(stub, user.name) as codes:
@@ -143,8 +143,7 @@ async def test_real_failures_fire_the_alerts_and_recovery_resolves_them(
 
             # NATS stops: a new user's event waits in the outbox and the relay stalls.
             nats_server.stop()
-            late = user_pb2.User(display_name="Bea", email="bea@example.com")
-            await stub.CreateUser(user_pb2.CreateUserRequest(user=late))
+            await create(stub, user=new_user("Bea", "bea@example.com"))
             await wait_state(prometheus, "UsersuiteOutboxStalled", "page", "pending")
             await wait_state(prometheus, "UsersuiteOutboxStalled", "page", "firing")
             nats_server.start()
