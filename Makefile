@@ -30,6 +30,7 @@ help:
 	@echo "make setup      install Python deps (venv), buf, Go/npm codegen plugins, grpcurl"
 	@echo "make gen        buf lint + format + breaking, then regenerate gen/"
 	@echo "make check-gen  fail when gen/ differs from a fresh generation"
+	@echo "make slo        regenerate the Prometheus rules and Grafana dashboard from deploy/slo"
 	@echo "make lint       buf lint/format, ruff check/format, mypy --strict, import layers"
 	@echo "make breaking   buf breaking against AGAINST (default: $(AGAINST))"
 	@echo "make test       every test (unit, integration, e2e, contract, interop, chart)"
@@ -82,8 +83,15 @@ buf-lint: $(STAMPS)/python
 breaking: $(STAMPS)/python
 	buf breaking --against '$(AGAINST)'
 
-gen: setup buf-lint breaking
+gen: setup buf-lint breaking slo
 	buf generate 2> >(grep -v "^Writing mypy to" >&2)
+
+# The SLO rules and the dashboard, written into the chart's files/ (committed; the contract
+# tests fail when they drift, and run promtool's check and unit tests on them).
+.PHONY: slo
+slo: $(STAMPS)/python
+	$(PY) deploy/slo/generate.py
+	$(PY) deploy/slo/dashboard.py
 
 check-gen: setup
 	tools/check_gen.sh
