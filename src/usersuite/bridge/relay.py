@@ -177,15 +177,15 @@ class Relay:
                 if not ownership.owned:
                     await self._wait(stopping, settings.rebalance_interval_seconds, "standing by")
                     continue
-                # Before the NATS check: the backlog gauges must keep ageing while NATS is down.
-                await self._maintenance.run(conn)
                 if not self._nc.is_connected:
                     # Claiming now would only hold row locks and fill the client's buffer.
                     self._nats_failed()
+                    await self._maintenance.run(conn)  # the backlog gauges keep ageing meanwhile
                     await self._wait(stopping, backoff, "NATS disconnected")
                     backoff = min(backoff * 2, settings.backoff_max_seconds)
                     continue
                 claimed = (await self.relay_batch(conn, ownership.claimable)).claimed
+                await self._maintenance.run(conn)
                 self.liveness.progress()
                 if self._nats_lost_since is not None:
                     log.warning("NATS unavailable; retrying in %.1fs", backoff)
