@@ -42,6 +42,7 @@ help:
 	@echo "make chart          helm lint/template, Kubernetes schemas, checkov on the Helm chart"
 	@echo "make bench          benchmark report in bench/results (QUICK=1: every scenario briefly)"
 	@echo "make bench-profile  py-spy profile of the server under GetUser load"
+	@echo "make slo            regenerate the Prometheus rules and Grafana dashboard from deploy/slo"
 
 # ---------------------------------------------------------------- setup
 .PHONY: setup
@@ -87,8 +88,15 @@ buf-lint: $(STAMPS)/python
 breaking: $(STAMPS)/python
 	buf breaking --against '$(AGAINST)'
 
-gen: setup buf-lint breaking
+gen: setup buf-lint breaking slo
 	buf generate 2> >(grep -v "^Writing mypy to" >&2)
+
+# The SLO rules and the dashboard, written into the chart's files/ (committed; the contract
+# tests fail when they drift, and run promtool's check and unit tests on them).
+.PHONY: slo
+slo: $(STAMPS)/python
+	$(PY) deploy/slo/generate.py
+	$(PY) deploy/slo/dashboard.py
 
 check-gen: setup
 	tools/check_gen.sh

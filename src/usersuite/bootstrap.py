@@ -23,6 +23,7 @@ from usersuite.api.auth.token_cache import CachedJwtVerifier
 from usersuite.api.container import Container
 from usersuite.api.interceptors.observability import GrpcMetrics
 from usersuite.api.mapping import encode_event
+from usersuite.api.tls_metrics import register_certificate_metrics
 from usersuite.bridge.container import BridgeContainer
 from usersuite.bridge.metrics import RelayMetrics
 from usersuite.bridge.relay import Relay
@@ -119,6 +120,7 @@ def bootstrap(
     if settings.telemetry.metrics:
         metrics = GrpcMetrics(registry)
         register_pool_metrics(registry, engine)
+        register_certificate_metrics(registry, settings.tls.cert_file)
     return Container(
         settings=settings,
         engine=engine,

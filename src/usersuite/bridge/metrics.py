@@ -1,8 +1,15 @@
 """Prometheus metrics of the relay."""
 
+from collections.abc import Sequence
+from datetime import datetime
 from functools import partial
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from usersuite.service.outbox import OutboxRow
+
+# The freshness SLO counts events acknowledged within 5 s of their commit: 5.0 must be a bound.
+FRESHNESS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
 
 
 class RelayMetrics:
@@ -32,6 +39,12 @@ class RelayMetrics:
             "Time from publish to JetStream acknowledgement",
             registry=registry,
         )
+        self.commit_to_ack_seconds = Histogram(
+            "usersuite_outbox_commit_to_ack_seconds",
+            "Time from an event's commit (its occurred_time) to its JetStream acknowledgement",
+            buckets=FRESHNESS_BUCKETS,
+            registry=registry,
+        )
         self.leader = gauge(
             "usersuite_bridge_leader", "1 while this bridge relays at least one outbox partition"
         )
@@ -48,3 +61,10 @@ class RelayMetrics:
 
     def failed(self, kind: str) -> None:
         self.failures.labels(kind).inc()
+
+    def acknowledged(self, rows: Sequence[OutboxRow], acked: Sequence[int], now: datetime) -> None:
+        """Observes how long each acknowledged row of a batch waited since its commit."""
+        seqs = set(acked)
+        for row in rows:
+            if row.seq in seqs:
+                self.commit_to_ack_seconds.observe((now - row.occurred_time).total_seconds())

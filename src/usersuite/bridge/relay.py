@@ -91,7 +91,9 @@ class Relay:
             result.claimed = len(rows)
             if rows:
                 await self._publisher.publish(rows, result)
-                await outbox_store.mark_dispatched(conn, result.acked, self._clock())
+                acked_at = self._clock()
+                await outbox_store.mark_dispatched(conn, result.acked, acked_at)
+                self._metrics.acknowledged(rows, result.acked, acked_at)
                 parked = await outbox_store.record_failures(
                     conn, result.failures, self._settings.max_attempts
                 )
@@ -179,6 +181,7 @@ class Relay:
                 if not self._nc.is_connected:
                     # Claiming now would only hold row locks and fill the client's buffer.
                     self._nats_failed()
+                    await self._maintenance.run(conn)  # the backlog gauges keep ageing meanwhile
                     await self._wait(stopping, backoff, "NATS disconnected")
                     backoff = min(backoff * 2, settings.backoff_max_seconds)
                     continue

@@ -18,6 +18,7 @@ from usersuite.consumer.dead_letter import (
     MAX_REASON_LENGTH,
 )
 from usersuite.consumer.events import Event, UndecodableEvent
+from usersuite.consumer.metrics import ConsumerMetrics
 from usersuite.consumer.outcome import Outcome
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "DLQ_TIME",
     "MAX_REASON_LENGTH",
     "Consumer",
+    "ConsumerMetrics",
     "ConsumerSettings",
     "Event",
     "Handler",

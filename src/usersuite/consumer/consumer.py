@@ -26,6 +26,7 @@ from usersuite.config.consumer import ConsumerSettings
 from usersuite.consumer.dead_letter import DeadLetters
 from usersuite.consumer.durable import durable_config
 from usersuite.consumer.events import Event, UndecodableEvent, to_event
+from usersuite.consumer.metrics import ConsumerMetrics
 from usersuite.consumer.outcome import Outcome
 from usersuite.ops.errors import describe
 
@@ -48,11 +49,12 @@ class Consumer:
         settings: ConsumerSettings,
         *,
         tracer_provider: TracerProvider | None = None,
+        metrics: ConsumerMetrics | None = None,
     ) -> None:
         if engine.dialect.name not in SUPPORTED_DIALECTS:
             raise ValueError(f"the inbox supports PostgreSQL and SQLite, not {engine.dialect.name}")
         self._js: JetStreamContext = nats_client.jetstream()
-        self._dead_letters = DeadLetters(self._js, settings)
+        self._dead_letters = DeadLetters(self._js, settings, metrics)
         self._engine = engine
         self._handler = handler
         self._settings = settings

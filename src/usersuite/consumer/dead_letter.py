@@ -11,6 +11,7 @@ from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 
 from usersuite.config.consumer import ConsumerSettings
+from usersuite.consumer.metrics import ConsumerMetrics
 from usersuite.consumer.outcome import Outcome
 from usersuite.ops.errors import describe
 
@@ -34,9 +35,12 @@ def header_value(text: str) -> str:
 
 
 class DeadLetters:
-    def __init__(self, js: JetStreamContext, settings: ConsumerSettings) -> None:
+    def __init__(
+        self, js: JetStreamContext, settings: ConsumerSettings, metrics: ConsumerMetrics | None
+    ) -> None:
         self._js = js
         self._settings = settings
+        self._metrics = metrics
 
     async def send(self, msg: Msg, reason: str) -> Outcome:
         """Republishes to the dead-letter stream with the failure in headers, then terminates."""
@@ -74,6 +78,8 @@ class DeadLetters:
             )  # fmt: skip
             await msg.nak(delay=delay)
             return Outcome.RETRY
+        if self._metrics is not None:
+            self._metrics.dead_letters.labels(self._settings.durable).inc()
         log.error(
             "consumer %s: stream message %s dead-lettered after %s deliveries: %s",
             self._settings.durable, meta.sequence.stream, meta.num_delivered, reason,
