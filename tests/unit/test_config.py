@@ -1,26 +1,17 @@
 """Settings.load: layering of sources, production safety checks and redaction."""
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from tests.support.environment import clean_environment  # noqa: F401 (autouse fixture)
 from usersuite.config import Settings, redact_url
 
 GOOD_SECRET = "prod-page-token-secret-0123456789abcdef"
 DEV: dict[str, Any] = {"mode": "dev"}
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No USERSUITE_* variable of the outer shell, and no stray file in the working directory."""
-    for name in list(os.environ):
-        if name.upper().startswith("USERSUITE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
 
 
 def write_toml(tmp_path: Path, text: str) -> Path:

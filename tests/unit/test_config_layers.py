@@ -1,22 +1,13 @@
 """Unknown setting names and their suggestions, and where each setting's value comes from."""
 
 import logging
-import os
 from pathlib import Path
 
 import pytest
 
+from tests.support.environment import clean_environment  # noqa: F401 (autouse fixture)
 from usersuite.config import Settings
 from usersuite.config.layers import names_a_setting, read_file, unknown_in_environment
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """No USERSUITE_* variable of the outer shell, and no stray file in the working directory."""
-    for name in list(os.environ):
-        if name.upper().startswith("USERSUITE_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
 
 
 def unknown_env(**environ: str) -> list[str]:
