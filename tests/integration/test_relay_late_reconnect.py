@@ -10,10 +10,9 @@ import time
 import pytest
 from nats.aio.client import Client
 
-from tests.integration.test_relay_replicas import QUICK, shared
 from tests.support.nats import NatsServer
 from tests.support.relaying import InProcessBridge
-from tests.support.replicas import assert_once_in_user_order, stream_holds_all, writing
+from tests.support.replicas import QUICK, assert_once_in_user_order, hand_over_while_writing, shared
 from tests.support.settings import relay_settings
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import eventually
@@ -41,12 +40,7 @@ async def test_a_bridge_reconnecting_after_the_duplicate_window_repeats_nothing(
             running.append(await InProcessBridge.start(settings))
         direct = running[1]
         await eventually(lambda: shared(running), what="8 and 8 partitions")
-        proxy.cut()
-        async with writing(api.handlers) as writer:
-            await eventually(lambda: _holds(direct, 16), within=30, what="the handover")
-            handed_over = writer.written
-            await eventually(lambda: writer.past(handed_over + 30), what="writes after it")
-        await eventually(lambda: stream_holds_all(nc, pg_url), within=30, what="all relayed")
+        written = await hand_over_while_writing(proxy, direct, api.handlers, nc, pg_url)
         relayed_at = time.monotonic()
         # Not a wait for the product: the point of the test is a reconnect after the window.
         await eventually(lambda: _past(relayed_at + 3 * WINDOW_SECONDS), what="the window")
@@ -54,16 +48,11 @@ async def test_a_bridge_reconnecting_after_the_duplicate_window_repeats_nothing(
         # Sharing again needs the cut bridge's probe answered on its connection, behind
         # anything it still had on the way.
         await eventually(lambda: shared(running), within=30, what="shares again")
-        assert await assert_once_in_user_order(nc, pg_url) == writer.written
+        assert await assert_once_in_user_order(nc, pg_url) == written
     finally:
         for replica in running:
             await replica.stop()
         await proxy.stop()
-
-
-async def _holds(replica: InProcessBridge, partitions: float) -> bool:
-    replica.assert_running()
-    return replica.partitions == partitions
 
 
 async def _past(moment: float) -> bool:

@@ -15,9 +15,11 @@ from tests.support.nats import NatsServer
 from tests.support.postgres import PostgresCluster
 from tests.support.relaying import InProcessBridge
 from tests.support.replicas import (
+    QUICK,
     Writer,
     assert_once_in_user_order,
     replicas,
+    shared,
     stream_holds_all,
     writing,
     written,
@@ -27,16 +29,6 @@ from tests.support.waiting import eventually
 from usersuite.adapters.nats.jetstream import connect
 from usersuite.api.container import Container
 from usersuite.service.handlers import UserHandlers
-
-QUICK = {"rebalance_interval_seconds": 0.2, "batch_size": 50, "backoff_max_seconds": 1.0}
-
-
-async def shared(running: list[InProcessBridge]) -> bool:
-    """Every one of the 16 partitions is relayed, and no replica has more than its fair share."""
-    for replica in running:
-        replica.assert_running()
-    held = [replica.partitions for replica in running]
-    return sum(held) == 16 and max(held) <= -(-16 // len(running))
 
 
 async def writing_through(handlers: UserHandlers, *faults: Callable[[], object]) -> Writer:

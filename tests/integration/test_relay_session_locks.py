@@ -9,15 +9,14 @@ import psycopg
 import pytest
 from nats.aio.client import Client
 
-from tests.integration.test_relay_replicas import QUICK, shared
 from tests.support.nats import NatsServer
 from tests.support.postgres import conninfo
-from tests.support.relaying import InProcessBridge
 from tests.support.replicas import (
+    QUICK,
     assert_once_in_user_order,
+    hand_over_while_writing,
     replicas,
-    stream_holds_all,
-    writing,
+    shared,
 )
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import eventually
@@ -46,14 +45,9 @@ async def test_a_bridge_handing_over_after_cancelled_queries_leaves_the_other_ev
             await _cancel_both_claims(pg_url)
             await eventually(lambda: _failed_twice(caplog), what="both relays saw the cancel")
             await eventually(lambda: shared(running), what="both back, 8 and 8")
-            proxy.cut()
-            async with writing(api.handlers) as writer:
-                # The cut bridge fails to publish and hands over; the other takes everything.
-                await eventually(lambda: _holds(direct, 16), within=30, what="all 16 handed over")
-                handed_over = writer.written
-                await eventually(lambda: writer.past(handed_over + 30), what="writes after it")
-            await eventually(lambda: stream_holds_all(nc, pg_url), within=30, what="all relayed")
-            assert await assert_once_in_user_order(nc, pg_url) == writer.written
+            # The cut bridge fails to publish and hands over; the other takes everything.
+            written = await hand_over_while_writing(proxy, direct, api.handlers, nc, pg_url)
+            assert await assert_once_in_user_order(nc, pg_url) == written
     finally:
         await proxy.stop()
 
@@ -76,8 +70,3 @@ async def _cancel_both_claims(url: str) -> None:
 async def _failed_twice(caplog: pytest.LogCaptureFixture) -> bool:
     failures = [r for r in caplog.records if "database unavailable for the relay" in r.message]
     return len(failures) >= 2
-
-
-async def _holds(replica: InProcessBridge, partitions: float) -> bool:
-    replica.assert_running()
-    return replica.partitions == partitions

@@ -13,10 +13,29 @@ from tests.support.events import stream_messages
 from tests.support.postgres import conninfo
 from tests.support.relaying import InProcessBridge
 from tests.support.settings import relay_settings
+from tests.support.tcp_proxy import TcpProxy
+from tests.support.waiting import eventually
 from user.v1 import events_pb2
 from usersuite.service import commands
 from usersuite.service.errors import ServiceUnavailable
 from usersuite.service.handlers import UserHandlers
+
+# Short intervals for replicas in a test: rebalances and retries within a fraction of a second.
+QUICK = {"rebalance_interval_seconds": 0.2, "batch_size": 50, "backoff_max_seconds": 1.0}
+
+
+async def shared(running: list[InProcessBridge]) -> bool:
+    """Every one of the 16 partitions is relayed, and no replica has more than its fair share."""
+    for replica in running:
+        replica.assert_running()
+    held = [replica.partitions for replica in running]
+    return sum(held) == 16 and max(held) <= -(-16 // len(running))
+
+
+async def holds(replica: InProcessBridge, partitions: float) -> bool:
+    """The replica is running and holds exactly that many partitions."""
+    replica.assert_running()
+    return replica.partitions == partitions
 
 
 @contextlib.asynccontextmanager
@@ -130,3 +149,18 @@ async def assert_once_in_user_order(nc: Client, url: str) -> int:
     for user, event_ids in by_user.items():
         assert relayed[user] == event_ids, f"{user}: relayed {relayed[user]}, wrote {event_ids}"
     return len(ids)
+
+
+async def hand_over_while_writing(
+    proxy: TcpProxy, direct: InProcessBridge, handlers: UserHandlers, nc: Client, url: str
+) -> int:
+    """Cuts the proxied bridge off NATS while users change: the direct bridge must take all 16
+    partitions and relay every event, those written after the handover too. Returns how many
+    changes were written."""
+    proxy.cut()
+    async with writing(handlers) as writer:
+        await eventually(lambda: holds(direct, 16), within=30, what="all 16 handed over")
+        handed_over = writer.written
+        await eventually(lambda: writer.past(handed_over + 30), what="writes after it")
+    await eventually(lambda: stream_holds_all(nc, url), within=30, what="all relayed")
+    return writer.written
