@@ -9,21 +9,20 @@ import asyncio
 import contextlib
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import grpc
-import psycopg
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.chart.manifests import Manifests
 from tests.support.certs import CertificateAuthority, Issued
 from tests.support.ports import free_port
-from tests.support.postgres import conninfo, lock_waiters
+from tests.support.postgres import lock_waiters, table_locked
 from tests.support.processes import UsersuiteProcess, server_env
 from tests.support.stubs import AsyncUserStub
 from tests.support.waiting import eventually
@@ -184,17 +183,6 @@ async def list_users(stub: AsyncUserStub) -> user_pb2.ListUsersResponse:
     return await stub.ListUsers(user_pb2.ListUsersRequest(), timeout=CALL_TIMEOUT)
 
 
-@contextlib.asynccontextmanager
-async def users_locked(database_url: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-    """The users table locked until the block ends, so a call that reads it waits in flight."""
-    async with await psycopg.AsyncConnection.connect(conninfo(database_url)) as conn:
-        await conn.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
-        try:
-            yield conn
-        finally:
-            await conn.rollback()
-
-
 async def test_readiness_fails_while_a_stopping_server_drains(
     production: Manifests, pg_url: str, pki: Pki, tmp_path: Path
 ) -> None:
@@ -202,7 +190,7 @@ async def test_readiness_fails_while_a_stopping_server_drains(
         await eventually(lambda: status_is(pod, "readinessProbe", 200), what="ready")
         channel, stub = mtls_stub(pod, pki)
         async with channel:
-            async with users_locked(pg_url):
+            async with table_locked(pg_url, "users"):
                 held = asyncio.create_task(list_users(stub))
                 await eventually(
                     lambda: waiting_for_lock(pg_url), what="ListUsers waits for the users table"

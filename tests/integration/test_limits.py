@@ -4,14 +4,13 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import AsyncIterator
-from typing import Any
 
 import grpc
 import psycopg
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.support.postgres import conninfo, lock_waiters
+from tests.support.postgres import conninfo, lock_waiters, table_locked
 from tests.support.serving import served_channel, serving
 from tests.support.settings import make_settings
 from tests.support.status import details_of
@@ -26,14 +25,6 @@ from usersuite.config import AddressInUse
 async def create_user(stub: AsyncUserStub, display_name: str, email: str) -> user_pb2.User:
     new = user_pb2.User(display_name=display_name, email=email)
     return await stub.CreateUser(user_pb2.CreateUserRequest(user=new))
-
-
-@contextlib.asynccontextmanager
-async def users_table_locked(url: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
-    """Another session holds the users table, so every statement on it waits."""
-    async with await psycopg.AsyncConnection.connect(conninfo(url)) as holder:
-        await holder.execute("LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
-        yield holder
 
 
 def no_lock_waiters(url: str) -> Check:
@@ -89,7 +80,7 @@ async def test_deadline_exceeded_carries_error_info_when_the_server_cuts_the_cal
     async with served_channel(pg_url, limits={"default_deadline_seconds": 0.3}) as channel:
         stub = user_pb2_grpc.UserServiceStub(channel)
         user = await create_user(stub, "S", "t@example.com")
-        async with users_table_locked(pg_url) as holder:
+        async with table_locked(pg_url, "users") as holder:
             with pytest.raises(grpc.aio.AioRpcError) as caught:
                 await stub.GetUser(user_pb2.GetUserRequest(name=user.name))
             await holder.rollback()
@@ -177,7 +168,7 @@ async def test_max_concurrent_streams_queues_calls_beyond_the_limit(pg_url: str)
     async with served_channel(pg_url, limits={"max_concurrent_streams": 1}) as channel:
         stub = user_pb2_grpc.UserServiceStub(channel)
         user = await create_user(stub, "Q", "q@example.com")
-        async with users_table_locked(pg_url) as holder:
+        async with table_locked(pg_url, "users") as holder:
             finished: list[str] = []
             blocked = asyncio.ensure_future(stub.GetUser(user_pb2.GetUserRequest(name=user.name)))
             blocked.add_done_callback(lambda _: finished.append("blocked"))

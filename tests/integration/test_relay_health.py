@@ -4,11 +4,10 @@ import asyncio
 import urllib.error
 import urllib.request
 
-import psycopg
 from sqlalchemy import text
 
 from tests.support.nats import NatsServer
-from tests.support.postgres import conninfo
+from tests.support.postgres import table_locked
 from tests.support.replicas import replicas
 from tests.support.waiting import eventually
 from usersuite.ops.http import ops_listener
@@ -25,7 +24,6 @@ def healthz(port: int) -> int:
 async def test_healthz_fails_while_the_loop_is_stuck_and_recovers_when_it_moves(
     pg_url: str, nats_server: NatsServer
 ) -> None:
-    plain = conninfo(pg_url)
     async with replicas(1, pg_url, [nats_server.url], stall_seconds=1.0) as [replica]:
         relay = replica.container.relay
         with ops_listener(
@@ -38,10 +36,8 @@ async def test_healthz_fails_while_the_loop_is_stuck_and_recovers_when_it_moves(
 
             await eventually(lambda: status_is(200), what="a live relay")
             # The outbox locked away: the relay's claim waits on it, a wait it cannot name.
-            async with await psycopg.AsyncConnection.connect(plain) as blocker:
-                await blocker.execute("LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE")
+            async with table_locked(pg_url, "outbox"):
                 await eventually(lambda: status_is(503), what="/healthz to fail")
-                await blocker.rollback()
             await eventually(lambda: status_is(200), what="/healthz to recover")
 
 

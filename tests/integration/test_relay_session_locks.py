@@ -10,7 +10,7 @@ import pytest
 from nats.aio.client import Client
 
 from tests.support.nats import NatsServer
-from tests.support.postgres import conninfo
+from tests.support.postgres import conninfo, table_locked
 from tests.support.replicas import (
     QUICK,
     assert_once_in_user_order,
@@ -54,17 +54,17 @@ async def test_a_bridge_handing_over_after_cancelled_queries_leaves_the_other_ev
 
 async def _cancel_both_claims(url: str) -> None:
     """Holds the outbox locked until both relays wait on it, then cancels their queries."""
-    async with await psycopg.AsyncConnection.connect(conninfo(url)) as locker:
-        await locker.execute("LOCK TABLE outbox IN ACCESS EXCLUSIVE MODE")
-        async with await psycopg.AsyncConnection.connect(conninfo(url), autocommit=True) as admin:
+    async with (
+        table_locked(url, "outbox"),
+        await psycopg.AsyncConnection.connect(conninfo(url), autocommit=True) as admin,
+    ):
 
-            async def both_waiting() -> bool:
-                return len(await (await admin.execute(WAITING_CLAIMS)).fetchall()) == 2
+        async def both_waiting() -> bool:
+            return len(await (await admin.execute(WAITING_CLAIMS)).fetchall()) == 2
 
-            await eventually(both_waiting, what="both relays waiting on the outbox")
-            for (pid,) in await (await admin.execute(WAITING_CLAIMS)).fetchall():
-                await admin.execute("SELECT pg_cancel_backend(%s)", (pid,))
-        await locker.rollback()
+        await eventually(both_waiting, what="both relays waiting on the outbox")
+        for (pid,) in await (await admin.execute(WAITING_CLAIMS)).fetchall():
+            await admin.execute("SELECT pg_cancel_backend(%s)", (pid,))
 
 
 async def _failed_twice(caplog: pytest.LogCaptureFixture) -> bool:

@@ -8,7 +8,9 @@ import shutil
 import subprocess
 import tempfile
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -122,6 +124,20 @@ class PostgresCluster:
 def conninfo(url: str) -> str:
     """A SQLAlchemy URL as psycopg takes it."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@contextlib.asynccontextmanager
+async def table_locked(url: str, table: str) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+    """Another session holds `table` (ACCESS EXCLUSIVE) until the block ends, so every statement
+    on it waits; the lock is released on the way out."""
+    async with await psycopg.AsyncConnection.connect(conninfo(url)) as holder:
+        await holder.execute(
+            sql.SQL("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE").format(sql.Identifier(table))
+        )
+        try:
+            yield holder
+        finally:
+            await holder.rollback()
 
 
 async def lock_waiters(url: str, statement: str = "%") -> int:
