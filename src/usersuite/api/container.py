@@ -7,10 +7,10 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from usersuite.adapters.db.maintenance import RequestIdJanitor
 from usersuite.api.auth.authenticator import Authenticator
 from usersuite.api.interceptors.observability import GrpcMetrics
 from usersuite.config import Settings
+from usersuite.ops.background import Housekeeper
 from usersuite.service.handlers import UserHandlers
 
 # Bounded: with no collector reachable the exporter would retry for long.
@@ -26,7 +26,7 @@ class Container:
     registry: CollectorRegistry
     metrics: GrpcMetrics | None
     tracer_provider: TracerProvider | None  # None: tracing off
-    janitor: RequestIdJanitor
+    janitor: Housekeeper
 
     async def close(self) -> None:
         if self.authenticator is not None:

@@ -10,7 +10,6 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]
 
 from user.v1 import user_pb2, user_pb2_grpc
-from usersuite.adapters.db.maintenance import RequestIdJanitor
 from usersuite.api.container import Container
 from usersuite.api.health import DatabaseHealthMonitor
 from usersuite.api.interceptors.chain import build_interceptors, transport_options
@@ -18,6 +17,7 @@ from usersuite.api.reflection import enable_reflection
 from usersuite.api.servicer import UserServicer
 from usersuite.api.tls import server_credentials
 from usersuite.config.addresses import AddressInUse
+from usersuite.ops.background import Housekeeper
 from usersuite.ops.lifecycle import run_until_stopped, stop_on_signals
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ class UserServer:
     port: int
     health: health_aio.HealthServicer
     monitor: DatabaseHealthMonitor
-    janitor: RequestIdJanitor
+    janitor: Housekeeper
 
     async def stop(self, grace: float) -> None:
         """Health NOT_SERVING first, then no new calls; in-flight calls get `grace` seconds."""

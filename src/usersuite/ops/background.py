@@ -2,7 +2,7 @@
 
 import asyncio
 from collections.abc import Coroutine
-from typing import Any
+from typing import Any, Protocol
 
 
 class BackgroundTask:
@@ -18,3 +18,12 @@ class BackgroundTask:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+
+
+class Housekeeper(Protocol):
+    """Work a process runs beside its server (purging expired rows, say): started with it,
+    stopped with it. The edges hold it by this shape, not by the adapter that implements it."""
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
