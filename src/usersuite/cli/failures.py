@@ -61,7 +61,7 @@ def explain(
         return None
     if isinstance(exc, ConnectionError) and _is_nats_unreachable(exc):
         url = redact_url(str(settings.nats_url))
-        return Unavailable(f"cannot reach NATS at {url} ({exc}); check USERSUITE_NATS_URL")
+        return Unavailable(f"cannot reach NATS at {url} ({exc}); check {env_name('nats_url')}")
     database = _database_error(exc)
     if database is not None and settings.database_url is not None:
         return _database_failure(database, redact_url(settings.database_url.get_secret_value()))
@@ -87,7 +87,7 @@ def _database_error(exc: BaseException) -> BaseException | None:
 
 
 def _database_failure(exc: BaseException, url: str) -> Failure:
-    cause, check = _cause(exc), "check USERSUITE_DATABASE_URL"
+    cause, check = _cause(exc), f"check {env_name('database_url')}"
     if any(words in cause for words in WRONG_CREDENTIALS):
         return ConfigError(f"the database at {url} refused the credentials ({cause}); {check}")
     if cause.startswith(MISSING_DATABASE) and cause.endswith("does not exist"):

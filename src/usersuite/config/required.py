@@ -2,12 +2,14 @@
 
 from typing import TypeVar
 
+from usersuite.config import layers
+
 T = TypeVar("T")
 
 
 def env_name(setting: str) -> str:
     """The environment variable of a setting: `tls.cert_file` is USERSUITE_TLS__CERT_FILE."""
-    return "USERSUITE_" + setting.upper().replace(".", "__")
+    return layers.env_name(tuple(setting.split(".")))
 
 
 class SettingError(ValueError):
