@@ -155,9 +155,15 @@ async def test_stopping_finishes_the_message_in_hand_and_hands_back_the_rest(
     await asyncio.wait_for(task, 30)
 
     assert len(await effect_rows(downstream)) == 1
-    info = await nc.jetstream().consumer_info(STREAM, "stopper")
-    assert info.ack_floor.stream_seq == 1
-    assert info.delivered.stream_seq == 3  # all three were fetched in one batch
+
+    async def in_hand_acked_rest_fetched() -> bool:
+        info = await nc.jetstream().consumer_info(STREAM, "stopper")
+        # All three were fetched in one batch; only the one in hand is acknowledged.
+        return bool(info.ack_floor.stream_seq == 1 and info.delivered.stream_seq == 3)
+
+    # An ack is a publish the server applies to the consumer after it arrives, not before
+    # run() returns: the test waits for the server's view instead of reading it once.
+    await eventually(in_hand_acked_rest_fetched, what="the message in hand acknowledged")
     async with running(Consumer(nc, downstream, recorder, stopper)):
         await eventually(settled(nc, "stopper", 3), what="the rest", within=30)
     event_ids = [m.headers["ce-id"] for m in await stream_messages(nc)]
