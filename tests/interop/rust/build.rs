@@ -4,14 +4,17 @@ use std::error::Error;
 
 fn main() -> Result<(), Box<dyn Error>> {
     let protos = std::path::PathBuf::from("../../../proto");
+    // google/api/annotations.proto (the HTTP bindings), vendored next to the contract.
+    let googleapis = std::path::PathBuf::from("../../../third_party/googleapis");
     // prost-build runs the protoc that PROTOC names: the one shipped inside the crate.
     std::env::set_var("PROTOC", protoc_bin_vendored::protoc_bin_path()?);
     tonic_prost_build::configure()
         .build_server(false)
         .compile_protos(
             &[protos.join("user/v1/user.proto")],
-            &[protos.clone(), protoc_bin_vendored::include_path()?],
+            &[protos.clone(), googleapis.clone(), protoc_bin_vendored::include_path()?],
         )?;
     println!("cargo:rerun-if-changed={}", protos.display());
+    println!("cargo:rerun-if-changed={}", googleapis.display());
     Ok(())
 }

@@ -22,12 +22,13 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12user/v1/user.proto\x12\x07user.v1\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe1\x01\n\x04User\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12!\n\x0c\x64isplay_name\x18\x02 \x01(\tR\x0b\x64isplayName\x12\x14\n\x05\x65mail\x18\x03 \x01(\tR\x05\x65mail\x12;\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nupdateTime\x12\x12\n\x04\x65tag\x18\x06 \x01(\tR\x04\x65tag\"n\n\x11\x43reateUserRequest\x12!\n\x04user\x18\x01 \x01(\x0b\x32\r.user.v1.UserR\x04user\x12\x17\n\x07user_id\x18\x02 \x01(\tR\x06userId\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\"$\n\x0eGetUserRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\"N\n\x10ListUsersRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\"`\n\x11ListUsersResponse\x12#\n\x05users\x18\x01 \x03(\x0b\x32\r.user.v1.UserR\x05users\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"s\n\x11UpdateUserRequest\x12!\n\x04user\x18\x01 \x01(\x0b\x32\r.user.v1.UserR\x04user\x12;\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\";\n\x11\x44\x65leteUserRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n\x04\x65tag\x18\x02 \x01(\tR\x04\x65tag*\x94\x04\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12\"\n\x1e\x45RROR_REASON_VALIDATION_FAILED\x10\x01\x12\x1f\n\x1b\x45RROR_REASON_USER_NOT_FOUND\x10\x02\x12$\n ERROR_REASON_USER_ALREADY_EXISTS\x10\x03\x12%\n!ERROR_REASON_EMAIL_ALREADY_EXISTS\x10\x04\x12\x1e\n\x1a\x45RROR_REASON_ETAG_MISMATCH\x10\x05\x12#\n\x1f\x45RROR_REASON_INVALID_PAGE_TOKEN\x10\x06\x12\"\n\x1e\x45RROR_REASON_REQUEST_ID_REUSED\x10\x07\x12 \n\x1c\x45RROR_REASON_UNAUTHENTICATED\x10\x08\x12\"\n\x1e\x45RROR_REASON_PERMISSION_DENIED\x10\t\x12\x1d\n\x19\x45RROR_REASON_RATE_LIMITED\x10\n\x12\"\n\x1e\x45RROR_REASON_MESSAGE_TOO_LARGE\x10\x0b\x12\"\n\x1e\x45RROR_REASON_DEADLINE_EXCEEDED\x10\x0c\x12$\n ERROR_REASON_SERVICE_UNAVAILABLE\x10\r\x12\x19\n\x15\x45RROR_REASON_INTERNAL\x10\x0e\x32\xb8\x02\n\x0bUserService\x12\x37\n\nCreateUser\x12\x1a.user.v1.CreateUserRequest\x1a\r.user.v1.User\x12\x31\n\x07GetUser\x12\x17.user.v1.GetUserRequest\x1a\r.user.v1.User\x12\x42\n\tListUsers\x12\x19.user.v1.ListUsersRequest\x1a\x1a.user.v1.ListUsersResponse\x12\x37\n\nUpdateUser\x12\x1a.user.v1.UpdateUserRequest\x1a\r.user.v1.User\x12@\n\nDeleteUser\x12\x1a.user.v1.DeleteUserRequest\x1a\x16.google.protobuf.EmptyB6Z4github.com/usersuite/usersuite/gen/go/user/v1;userv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x12user/v1/user.proto\x12\x07user.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe1\x01\n\x04User\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12!\n\x0c\x64isplay_name\x18\x02 \x01(\tR\x0b\x64isplayName\x12\x14\n\x05\x65mail\x18\x03 \x01(\tR\x05\x65mail\x12;\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\x12;\n\x0bupdate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\nupdateTime\x12\x12\n\x04\x65tag\x18\x06 \x01(\tR\x04\x65tag\"n\n\x11\x43reateUserRequest\x12!\n\x04user\x18\x01 \x01(\x0b\x32\r.user.v1.UserR\x04user\x12\x17\n\x07user_id\x18\x02 \x01(\tR\x06userId\x12\x1d\n\nrequest_id\x18\x03 \x01(\tR\trequestId\"$\n\x0eGetUserRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\"N\n\x10ListUsersRequest\x12\x1b\n\tpage_size\x18\x01 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x02 \x01(\tR\tpageToken\"`\n\x11ListUsersResponse\x12#\n\x05users\x18\x01 \x03(\x0b\x32\r.user.v1.UserR\x05users\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"s\n\x11UpdateUserRequest\x12!\n\x04user\x18\x01 \x01(\x0b\x32\r.user.v1.UserR\x04user\x12;\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskR\nupdateMask\";\n\x11\x44\x65leteUserRequest\x12\x12\n\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n\x04\x65tag\x18\x02 \x01(\tR\x04\x65tag*\x94\x04\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12\"\n\x1e\x45RROR_REASON_VALIDATION_FAILED\x10\x01\x12\x1f\n\x1b\x45RROR_REASON_USER_NOT_FOUND\x10\x02\x12$\n ERROR_REASON_USER_ALREADY_EXISTS\x10\x03\x12%\n!ERROR_REASON_EMAIL_ALREADY_EXISTS\x10\x04\x12\x1e\n\x1a\x45RROR_REASON_ETAG_MISMATCH\x10\x05\x12#\n\x1f\x45RROR_REASON_INVALID_PAGE_TOKEN\x10\x06\x12\"\n\x1e\x45RROR_REASON_REQUEST_ID_REUSED\x10\x07\x12 \n\x1c\x45RROR_REASON_UNAUTHENTICATED\x10\x08\x12\"\n\x1e\x45RROR_REASON_PERMISSION_DENIED\x10\t\x12\x1d\n\x19\x45RROR_REASON_RATE_LIMITED\x10\n\x12\"\n\x1e\x45RROR_REASON_MESSAGE_TOO_LARGE\x10\x0b\x12\"\n\x1e\x45RROR_REASON_DEADLINE_EXCEEDED\x10\x0c\x12$\n ERROR_REASON_SERVICE_UNAVAILABLE\x10\r\x12\x19\n\x15\x45RROR_REASON_INTERNAL\x10\x0e\x32\xc3\x03\n\x0bUserService\x12P\n\nCreateUser\x12\x1a.user.v1.CreateUserRequest\x1a\r.user.v1.User\"\x17\x82\xd3\xe4\x93\x02\x11\"\t/v1/users:\x04user\x12M\n\x07GetUser\x12\x17.user.v1.GetUserRequest\x1a\r.user.v1.User\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/{name=users/*}\x12U\n\tListUsers\x12\x19.user.v1.ListUsersRequest\x1a\x1a.user.v1.ListUsersResponse\"\x11\x82\xd3\xe4\x93\x02\x0b\x12\t/v1/users\x12^\n\nUpdateUser\x12\x1a.user.v1.UpdateUserRequest\x1a\r.user.v1.User\"%\x82\xd3\xe4\x93\x02\x1f\x32\x17/v1/{user.name=users/*}:\x04user\x12\\\n\nDeleteUser\x12\x1a.user.v1.DeleteUserRequest\x1a\x16.google.protobuf.Empty\"\x1a\x82\xd3\xe4\x93\x02\x14*\x12/v1/{name=users/*}B6Z4github.com/usersuite/usersuite/gen/go/user/v1;userv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,22 +36,32 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'user.v1.user_pb2', _globals
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z4github.com/usersuite/usersuite/gen/go/user/v1;userv1'
-  _globals['_ERRORREASON']._serialized_start=862
-  _globals['_ERRORREASON']._serialized_end=1394
-  _globals['_USER']._serialized_start=128
-  _globals['_USER']._serialized_end=353
-  _globals['_CREATEUSERREQUEST']._serialized_start=355
-  _globals['_CREATEUSERREQUEST']._serialized_end=465
-  _globals['_GETUSERREQUEST']._serialized_start=467
-  _globals['_GETUSERREQUEST']._serialized_end=503
-  _globals['_LISTUSERSREQUEST']._serialized_start=505
-  _globals['_LISTUSERSREQUEST']._serialized_end=583
-  _globals['_LISTUSERSRESPONSE']._serialized_start=585
-  _globals['_LISTUSERSRESPONSE']._serialized_end=681
-  _globals['_UPDATEUSERREQUEST']._serialized_start=683
-  _globals['_UPDATEUSERREQUEST']._serialized_end=798
-  _globals['_DELETEUSERREQUEST']._serialized_start=800
-  _globals['_DELETEUSERREQUEST']._serialized_end=859
-  _globals['_USERSERVICE']._serialized_start=1397
-  _globals['_USERSERVICE']._serialized_end=1709
+  _globals['_USERSERVICE'].methods_by_name['CreateUser']._loaded_options = None
+  _globals['_USERSERVICE'].methods_by_name['CreateUser']._serialized_options = b'\202\323\344\223\002\021\"\t/v1/users:\004user'
+  _globals['_USERSERVICE'].methods_by_name['GetUser']._loaded_options = None
+  _globals['_USERSERVICE'].methods_by_name['GetUser']._serialized_options = b'\202\323\344\223\002\024\022\022/v1/{name=users/*}'
+  _globals['_USERSERVICE'].methods_by_name['ListUsers']._loaded_options = None
+  _globals['_USERSERVICE'].methods_by_name['ListUsers']._serialized_options = b'\202\323\344\223\002\013\022\t/v1/users'
+  _globals['_USERSERVICE'].methods_by_name['UpdateUser']._loaded_options = None
+  _globals['_USERSERVICE'].methods_by_name['UpdateUser']._serialized_options = b'\202\323\344\223\002\0372\027/v1/{user.name=users/*}:\004user'
+  _globals['_USERSERVICE'].methods_by_name['DeleteUser']._loaded_options = None
+  _globals['_USERSERVICE'].methods_by_name['DeleteUser']._serialized_options = b'\202\323\344\223\002\024*\022/v1/{name=users/*}'
+  _globals['_ERRORREASON']._serialized_start=892
+  _globals['_ERRORREASON']._serialized_end=1424
+  _globals['_USER']._serialized_start=158
+  _globals['_USER']._serialized_end=383
+  _globals['_CREATEUSERREQUEST']._serialized_start=385
+  _globals['_CREATEUSERREQUEST']._serialized_end=495
+  _globals['_GETUSERREQUEST']._serialized_start=497
+  _globals['_GETUSERREQUEST']._serialized_end=533
+  _globals['_LISTUSERSREQUEST']._serialized_start=535
+  _globals['_LISTUSERSREQUEST']._serialized_end=613
+  _globals['_LISTUSERSRESPONSE']._serialized_start=615
+  _globals['_LISTUSERSRESPONSE']._serialized_end=711
+  _globals['_UPDATEUSERREQUEST']._serialized_start=713
+  _globals['_UPDATEUSERREQUEST']._serialized_end=828
+  _globals['_DELETEUSERREQUEST']._serialized_start=830
+  _globals['_DELETEUSERREQUEST']._serialized_end=889
+  _globals['_USERSERVICE']._serialized_start=1427
+  _globals['_USERSERVICE']._serialized_end=1878
 # @@protoc_insertion_point(module_scope)
