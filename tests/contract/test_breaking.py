@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.tools import REPO_ROOT, describe, run
+from tests.support.tools import CONTRACT_MODULES, REPO_ROOT, describe, run
 
 USER_PROTO = Path("proto/user/v1/user.proto")
 AGAINST_MAIN = ".git#branch=main"
@@ -23,8 +23,9 @@ GIT_OPTIONS = [option for key, value in GIT_SETTINGS.items() for option in ("-c"
 
 @pytest.fixture
 def contract_repo(tmp_path: Path) -> Path:
-    """A throwaway git repository holding proto/ and buf.yaml, committed on branch main."""
-    shutil.copytree(REPO_ROOT / "proto", tmp_path / "proto")
+    """A throwaway git repository holding the buf modules and buf.yaml, committed on branch main."""
+    for name in CONTRACT_MODULES:
+        shutil.copytree(REPO_ROOT / name, tmp_path / name)
     shutil.copy2(REPO_ROOT / "buf.yaml", tmp_path / "buf.yaml")
     for args in (
         ("init", "--quiet", "--initial-branch=main"),

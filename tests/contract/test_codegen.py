@@ -8,7 +8,7 @@ import pytest
 from _pytest.mark import ParameterSet
 from google.protobuf.descriptor import FieldDescriptor
 
-from tests.support.tools import REPO_ROOT, describe, run
+from tests.support.tools import CONTRACT_MODULES, REPO_ROOT, describe, run
 
 GO_MODULE = REPO_ROOT / "gen" / "go"
 GO_PACKAGE = "github.com/usersuite/usersuite/gen/go/user/v1"
@@ -30,7 +30,8 @@ def test_buf_format_is_clean() -> None:
 
 
 def copy_contract(destination: Path) -> Path:
-    shutil.copytree(REPO_ROOT / "proto", destination / "proto")
+    for name in CONTRACT_MODULES:
+        shutil.copytree(REPO_ROOT / name, destination / name)
     shutil.copy2(REPO_ROOT / "buf.yaml", destination / "buf.yaml")
     return destination / "proto" / "user" / "v1" / "user.proto"
 
@@ -62,7 +63,7 @@ def test_generated_code_matches_a_fresh_generation() -> None:
 @pytest.fixture
 def repo_copy(tmp_path: Path) -> Path:
     """What check_gen.sh reads (contract, templates, plugins, gen/), copied; never the real gen/."""
-    for name in ("proto", "tools", "gen"):
+    for name in (*CONTRACT_MODULES, "tools", "gen"):
         shutil.copytree(
             REPO_ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("node_modules")
         )
@@ -165,7 +166,12 @@ def test_typescript_typechecks() -> None:
         for line in listed.stdout.splitlines()
         if Path(line).is_relative_to(TS_PACKAGE) and "node_modules" not in line
     }
-    assert checked == {Path("user/v1/user_pb.ts"), Path("user/v1/events_pb.ts")}, describe(listed)
+    assert checked == {
+        Path("user/v1/user_pb.ts"),
+        Path("user/v1/events_pb.ts"),
+        Path("google/api/annotations_pb.ts"),
+        Path("google/api/http_pb.ts"),
+    }, describe(listed)
     result = run("tsc", "--noEmit", cwd=TS_PACKAGE)
     assert result.returncode == 0, describe(result)
 

@@ -26,7 +26,16 @@ USER_PROTO = Path("proto/user/v1/user.proto")
 # Installed tools the copy shares with this checkout instead of installing them again.
 SHARED = [".venv", ".bin", "gen/ts/node_modules"]
 NEW_FIELD = "  optional string nickname = 7;\n"
-NEW_RPC = "  rpc UndeleteUser(UndeleteUserRequest) returns (User);\n"
+DELETE_RPC = (
+    "  rpc DeleteUser(DeleteUserRequest) returns (google.protobuf.Empty) {\n"
+    '    option (google.api.http) = {delete: "/v1/{name=users/*}"};\n  }\n'
+)
+# A custom method, bound per AIP-136 like every RPC of the contract.
+NEW_RPC = (
+    "  rpc UndeleteUser(UndeleteUserRequest) returns (User) {\n"
+    '    option (google.api.http) = {\n      post: "/v1/{name=users/*}:undelete"\n'
+    '      body: "*"\n    };\n  }\n'
+)
 NEW_MESSAGE = (
     "\n// Request message for UserService.UndeleteUser.\n"
     "message UndeleteUserRequest {\n  string name = 1;\n}\n"
@@ -98,9 +107,8 @@ def additive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     edit(
         repo,
-        "  rpc DeleteUser(DeleteUserRequest) returns (google.protobuf.Empty);\n",
-        "  rpc DeleteUser(DeleteUserRequest) returns (google.protobuf.Empty);\n\n"
-        "  // Restores a deleted user.\n" + NEW_RPC,
+        DELETE_RPC,
+        DELETE_RPC + "\n  // Restores a deleted user.\n" + NEW_RPC,
     )
     (repo / USER_PROTO).write_text((repo / USER_PROTO).read_text() + NEW_MESSAGE)
     result = make_gen(repo)

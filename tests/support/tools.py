@@ -10,6 +10,9 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
+# The buf modules: our contract and the vendored googleapis annotations it imports.
+CONTRACT_MODULES = ("proto", "third_party")
+
 # The Makefile's PATH first (venv, .bin, the npm plugins), then the bin directory
 # of the interpreter running the tests (its venv), then the caller's PATH.
 TOOL_DIRS = (
