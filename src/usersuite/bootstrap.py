@@ -9,29 +9,30 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from usersuite.adapters.db.engine import create_engine
-from usersuite.adapters.db.maintenance import RequestIdJanitor
-from usersuite.adapters.db.nonces import SqlNonceStore
-from usersuite.adapters.db.pool_metrics import register_pool_metrics
-from usersuite.adapters.db.unit_of_work import SqlUnitOfWork
-from usersuite.adapters.nats.jetstream import connect, ensure_stream
-from usersuite.api.auth.authenticator import Authenticator
-from usersuite.api.auth.jwks import JwksMetrics, JwksPolicy, JwksSource
-from usersuite.api.auth.jwt import JwtVerifier
-from usersuite.api.auth.signing import NonceStore, SignatureVerifier
-from usersuite.api.auth.token_cache import CachedJwtVerifier
-from usersuite.api.container import Container
-from usersuite.api.interceptors.observability import GrpcMetrics
-from usersuite.api.mapping import encode_event
-from usersuite.api.tls_metrics import register_certificate_metrics
-from usersuite.bridge.container import BridgeContainer
-from usersuite.bridge.metrics import RelayMetrics
-from usersuite.bridge.relay import Relay
-from usersuite.config import Settings, required
-from usersuite.consumer.tail import tail
-from usersuite.ops.tracing import configure_tracing, instrument_engine
-from usersuite.service.handlers import UserHandlers, utc_now
-from usersuite.service.page_tokens import PageTokenCodec
+from usersuite.platform.config import Settings, required
+from usersuite.platform.consumer.tail import tail
+from usersuite.platform.db.engine import create_engine
+from usersuite.platform.db.maintenance import RequestIdJanitor
+from usersuite.platform.db.nonces import SqlNonceStore
+from usersuite.platform.db.pool_metrics import register_pool_metrics
+from usersuite.platform.grpc.auth.authenticator import Authenticator
+from usersuite.platform.grpc.auth.jwks import JwksMetrics, JwksPolicy, JwksSource
+from usersuite.platform.grpc.auth.jwt import JwtVerifier
+from usersuite.platform.grpc.auth.signing import NonceStore, SignatureVerifier
+from usersuite.platform.grpc.auth.token_cache import CachedJwtVerifier
+from usersuite.platform.grpc.container import Container
+from usersuite.platform.grpc.interceptors.observability import GrpcMetrics
+from usersuite.platform.grpc.tls_metrics import register_certificate_metrics
+from usersuite.platform.nats.jetstream import connect, ensure_stream
+from usersuite.platform.ops.tracing import configure_tracing, instrument_engine
+from usersuite.platform.relay.container import BridgeContainer
+from usersuite.platform.relay.metrics import RelayMetrics
+from usersuite.platform.relay.relay import Relay
+from usersuite.platform.service.page_tokens import PageTokenCodec
+from usersuite.users.adapters.db.unit_of_work import SqlUnitOfWork
+from usersuite.users.api.binding import user_service
+from usersuite.users.api.mapping import encode_event
+from usersuite.users.service.handlers import UserHandlers, utc_now
 
 # Expired request ids only cost disk space: forgetting them every ten minutes is plenty.
 REQUEST_ID_PURGE_INTERVAL_SECONDS = 600.0
@@ -99,7 +100,7 @@ def bootstrap(
     *,
     clock: Callable[[], datetime] = utc_now,
     tracer_provider: TracerProvider | None = None,
-) -> Container:
+) -> Container[UserHandlers]:
     """Builds every dependency; tests pass a tracer provider with an in-memory exporter."""
     settings.check_api_security()
     page_token_secret = required(settings.page_token_secret, "page_token_secret")
@@ -124,6 +125,7 @@ def bootstrap(
     return Container(
         settings=settings,
         engine=engine,
+        service=user_service(handlers),
         handlers=handlers,
         authenticator=build_authenticator(settings, registry, shared_nonces(engine)),
         janitor=RequestIdJanitor(

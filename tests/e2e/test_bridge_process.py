@@ -26,8 +26,8 @@ from tests.support.processes import Launch, run_usersuite, serve_args, server_en
 from tests.support.tools import describe
 from tests.support.waiting import eventually, stays_true_for
 from user.v1 import user_pb2, user_pb2_grpc
-from usersuite.adapters.nats.jetstream import connect
-from usersuite.api.container import Container
+from usersuite.platform.grpc.container import Container
+from usersuite.platform.nats.jetstream import connect
 
 
 async def write_through_api(

@@ -17,7 +17,7 @@ from tests.support.processes import production_env, run_usersuite
 from tests.support.relaying import relaying
 from tests.support.tools import describe
 from tests.support.waiting import eventually
-from usersuite.api.container import Container
+from usersuite.platform.grpc.container import Container
 
 ROW_FIELDS = {
     "seq", "event_id", "event_type", "aggregate_name", "aggregate_version", "state", "attempts",

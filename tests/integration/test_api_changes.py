@@ -9,8 +9,8 @@ from sqlalchemy import select
 from tests.support.status import failure
 from tests.support.stubs import AsyncUserStub, create, events, new_user
 from user.v1 import events_pb2, user_pb2
-from usersuite.adapters.db.tables import outbox
-from usersuite.api.container import Container
+from usersuite.platform.db.tables import outbox
+from usersuite.platform.grpc.container import Container
 
 Stub = AsyncUserStub
 Code = grpc.StatusCode

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from tests.support.status import failure
 from tests.support.stubs import AsyncUserStub, create, events, new_user
 from user.v1 import user_pb2
-from usersuite.adapters.db.tables import users
-from usersuite.api.container import Container
+from usersuite.platform.grpc.container import Container
+from usersuite.users.adapters.db.tables import users
 
 Stub = AsyncUserStub
 Code = grpc.StatusCode

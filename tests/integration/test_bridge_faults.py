@@ -24,10 +24,10 @@ from tests.support.outbox import (
 from tests.support.postgres import PostgresCluster, conninfo
 from tests.support.relaying import relaying
 from tests.support.waiting import eventually
-from usersuite.adapters.nats.jetstream import connect
-from usersuite.api.container import Container
-from usersuite.service import commands
-from usersuite.service.handlers import UserHandlers
+from usersuite.platform.grpc.container import Container
+from usersuite.platform.nats.jetstream import connect
+from usersuite.users.service import commands
+from usersuite.users.service.handlers import UserHandlers
 
 # Events the steady writer adds while NATS is down: at 20 a second, an outage of some five
 # seconds, more than twice the relay's longest backoff (2 s), so it retries at its slowest.

@@ -23,8 +23,7 @@ from tests.support.events import STREAM, stream_has, stream_messages
 from tests.support.nats import NatsServer
 from tests.support.relaying import relayed_history
 from tests.support.waiting import eventually, holds, stays_true_for
-from usersuite.api.container import Container
-from usersuite.consumer import (
+from usersuite.platform.consumer import (
     DLQ_CONSUMER,
     DLQ_DELIVERIES,
     DLQ_REASON,
@@ -33,7 +32,8 @@ from usersuite.consumer import (
     DLQ_SUBJECT,
     Consumer,
 )
-from usersuite.consumer.events import Event
+from usersuite.platform.consumer.events import Event
+from usersuite.platform.grpc.container import Container
 
 DLQ = "USER_V1_DLQ"
 
@@ -126,7 +126,7 @@ async def test_the_same_event_delivered_again_has_its_effect_once(
     assert len(handler.calls) == 3
     assert await inbox_count(downstream, "once") == 3
     outcomes = Counter(
-        (span.attributes or {})["usersuite.consumer.outcome"]
+        (span.attributes or {})["usersuite.platform.consumer.outcome"]
         for span in exporter.get_finished_spans()
         if span.kind is SpanKind.CONSUMER
     )

@@ -10,8 +10,8 @@ from tests.support.events import stream_has
 from tests.support.nats import NatsServer
 from tests.support.relaying import relayed_history
 from tests.support.waiting import eventually
-from usersuite.api.container import Container
-from usersuite.consumer import Consumer, ConsumerMetrics
+from usersuite.platform.consumer import Consumer, ConsumerMetrics
+from usersuite.platform.grpc.container import Container
 
 pytestmark = pytest.mark.integration
 DLQ = "USER_V1_DLQ"

@@ -13,11 +13,8 @@ from tests.support.events import STREAM, stream_has
 from tests.support.nats import NatsServer
 from tests.support.relaying import relayed_history
 from tests.support.waiting import eventually
-from usersuite.adapters.db.inbox import purge_inbox
-from usersuite.adapters.nats.jetstream import ensure_stream
-from usersuite.api.container import Container
-from usersuite.config import StreamSettings
-from usersuite.consumer import (
+from usersuite.platform.config import StreamSettings
+from usersuite.platform.consumer import (
     DLQ_DELIVERIES,
     Consumer,
     ConsumerSettings,
@@ -25,6 +22,9 @@ from usersuite.consumer import (
     create_inbox,
     inbox,
 )
+from usersuite.platform.db.inbox import purge_inbox
+from usersuite.platform.grpc.container import Container
+from usersuite.platform.nats.jetstream import ensure_stream
 
 DLQ = "USER_V1_DLQ"
 

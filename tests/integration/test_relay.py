@@ -17,11 +17,11 @@ from tests.support.relaying import InProcessBridge
 from tests.support.settings import relay_settings
 from tests.support.waiting import eventually, stays_true_for
 from user.v1 import events_pb2
-from usersuite.adapters.db.tables import outbox
-from usersuite.adapters.nats.jetstream import StreamConflict
-from usersuite.api.container import Container
 from usersuite.bootstrap import bootstrap_bridge
-from usersuite.service import commands
+from usersuite.platform.db.tables import outbox
+from usersuite.platform.grpc.container import Container
+from usersuite.platform.nats.jetstream import StreamConflict
+from usersuite.users.service import commands
 
 StartBridge = Callable[..., Awaitable[InProcessBridge]]
 
@@ -128,7 +128,7 @@ async def make_history_more(api: Container) -> None:
 async def test_a_poison_event_is_parked_while_others_flow_and_retry_resends_it(
     api: Container, pg_url: str, nats_server: NatsServer, nc: Client
 ) -> None:
-    from usersuite.adapters.db import outbox_store
+    from usersuite.platform.db import outbox_store
 
     poisoned_id, _ = await make_history(api.handlers, users=2, updates=0)
     async with api.engine.begin() as conn:

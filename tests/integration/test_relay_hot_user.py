@@ -15,12 +15,12 @@ from tests.support.outbox import all_relayed, assert_relayed
 from tests.support.postgres import conninfo
 from tests.support.relaying import relaying
 from tests.support.waiting import eventually
-from usersuite.adapters.nats.jetstream import ensure_stream
-from usersuite.adapters.nats.messages import headers_for
-from usersuite.api.container import Container
-from usersuite.config import BridgeSettings, StreamSettings
-from usersuite.service import commands
-from usersuite.service.outbox import OutboxRow
+from usersuite.platform.config import BridgeSettings, StreamSettings
+from usersuite.platform.grpc.container import Container
+from usersuite.platform.nats.jetstream import ensure_stream
+from usersuite.platform.nats.messages import headers_for
+from usersuite.platform.service.outbox import OutboxRow
+from usersuite.users.service import commands
 
 GUARD = "Nats-Expected-Last-Msg-Id"
 

@@ -16,8 +16,8 @@ from tests.support.replicas import QUICK, assert_once_in_user_order, hand_over_w
 from tests.support.settings import relay_settings
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import eventually
-from usersuite.api.container import Container
-from usersuite.config import Settings
+from usersuite.platform.config import Settings
+from usersuite.platform.grpc.container import Container
 
 pytestmark = pytest.mark.integration
 WINDOW_SECONDS = 1.0  # below the configurable minimum: set around validation, for this test only

@@ -12,12 +12,12 @@ from tests.support.events import make_history, stream_has
 from tests.support.nats import NatsServer
 from tests.support.settings import make_settings
 from tests.support.waiting import eventually, holds
-from usersuite.adapters.db import outbox_store
-from usersuite.adapters.db.tables import outbox
-from usersuite.adapters.nats.jetstream import connect
-from usersuite.api.container import Container
 from usersuite.bootstrap import bootstrap_bridge
-from usersuite.bridge.container import BridgeContainer
+from usersuite.platform.db import outbox_store
+from usersuite.platform.db.tables import outbox
+from usersuite.platform.grpc.container import Container
+from usersuite.platform.nats.jetstream import connect
+from usersuite.platform.relay.container import BridgeContainer
 
 
 def sample(registry: CollectorRegistry, name: str, **labels: str) -> float:

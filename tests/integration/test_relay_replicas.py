@@ -26,9 +26,9 @@ from tests.support.replicas import (
 )
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import eventually
-from usersuite.adapters.nats.jetstream import connect
-from usersuite.api.container import Container
-from usersuite.service.handlers import UserHandlers
+from usersuite.platform.grpc.container import Container
+from usersuite.platform.nats.jetstream import connect
+from usersuite.users.service.handlers import UserHandlers
 
 
 async def writing_through(handlers: UserHandlers, *faults: Callable[[], object]) -> Writer:

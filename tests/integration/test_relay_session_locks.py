@@ -20,7 +20,7 @@ from tests.support.replicas import (
 )
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import eventually
-from usersuite.api.container import Container
+from usersuite.platform.grpc.container import Container
 
 pytestmark = pytest.mark.integration
 WAITING_CLAIMS = """

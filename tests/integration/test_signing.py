@@ -12,9 +12,9 @@ from sqlalchemy import select
 from tests.support.serving import serving
 from tests.support.status import details_of
 from user.v1 import events_pb2, user_pb2, user_pb2_grpc
-from usersuite.adapters.db.tables import outbox
-from usersuite.api.auth.signing import SIGNATURE, sign_request
-from usersuite.api.container import Container
+from usersuite.platform.db.tables import outbox
+from usersuite.platform.grpc.auth.signing import SIGNATURE, sign_request
+from usersuite.platform.grpc.container import Container
 
 Code = grpc.StatusCode
 Metadata = list[tuple[str, str]]

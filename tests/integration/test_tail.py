@@ -16,9 +16,9 @@ from tests.support.nats import NatsServer
 from tests.support.relaying import relayed_history, relaying
 from tests.support.settings import make_settings
 from tests.support.waiting import eventually, holds, stays_true_for
-from usersuite.api.container import Container
 from usersuite.bootstrap import tail_events
-from usersuite.service import commands
+from usersuite.platform.grpc.container import Container
+from usersuite.users.service import commands
 
 
 async def consumers_on_stream(nc: Client, count: int) -> bool:

@@ -12,11 +12,11 @@ from tests.support.serving import serving
 from tests.support.status import failure
 from tests.support.stubs import AsyncUserStub
 from user.v1 import events_pb2, user_pb2
-from usersuite.adapters.db.tables import outbox
-from usersuite.api.container import Container
-from usersuite.api.tls import server_credentials
-from usersuite.config import TlsSettings
-from usersuite.service import commands
+from usersuite.platform.config import TlsSettings
+from usersuite.platform.db.tables import outbox
+from usersuite.platform.grpc.container import Container
+from usersuite.platform.grpc.tls import server_credentials
+from usersuite.users.service import commands
 
 Code = grpc.StatusCode
 Stub = AsyncUserStub

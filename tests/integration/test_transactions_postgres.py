@@ -12,16 +12,17 @@ from tests.support.settings import make_settings
 from tests.support.status import details_of
 from tests.support.stubs import AsyncUserStub
 from user.v1 import user_pb2, user_pb2_grpc
-from usersuite.adapters.db.tables import idempotency, outbox, users
-from usersuite.adapters.db.unit_of_work import SqlUnitOfWork
-from usersuite.api.container import Container
-from usersuite.api.mapping import encode_event
-from usersuite.api.server import UserServer, start
 from usersuite.bootstrap import bootstrap
-from usersuite.service import commands
-from usersuite.service.errors import ServiceUnavailable
-from usersuite.service.handlers import UserHandlers, utc_now
-from usersuite.service.page_tokens import PageTokenCodec
+from usersuite.platform.db.tables import idempotency, outbox
+from usersuite.platform.grpc.container import Container
+from usersuite.platform.grpc.server import ApiServer, start
+from usersuite.platform.service.errors import ServiceUnavailable
+from usersuite.platform.service.page_tokens import PageTokenCodec
+from usersuite.users.adapters.db.tables import users
+from usersuite.users.adapters.db.unit_of_work import SqlUnitOfWork
+from usersuite.users.api.mapping import encode_event
+from usersuite.users.service import commands
+from usersuite.users.service.handlers import UserHandlers, utc_now
 
 
 @pytest.fixture
@@ -37,7 +38,7 @@ async def pg_container(pg_url: str) -> AsyncIterator[Container]:
 
 @pytest.fixture
 async def pg_stub(pg_container: Container) -> AsyncIterator[AsyncUserStub]:
-    running: UserServer = await start(pg_container, "127.0.0.1:0")
+    running: ApiServer = await start(pg_container, "127.0.0.1:0")
     async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
         yield user_pb2_grpc.UserServiceStub(channel)
     await running.stop(0)
@@ -141,7 +142,7 @@ async def test_expired_request_ids_are_forgotten_and_recent_ones_kept(
 
     from sqlalchemy import update
 
-    from usersuite.adapters.db.maintenance import purge_request_ids
+    from usersuite.platform.db.maintenance import purge_request_ids
 
     for i in range(5):
         await pg_container.handlers.create_user(

@@ -4,8 +4,8 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from tests.support.settings import make_settings
-from usersuite.api.container import Container
 from usersuite.bootstrap import bootstrap
+from usersuite.platform.grpc.container import Container
 
 
 @contextlib.asynccontextmanager

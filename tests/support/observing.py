@@ -16,10 +16,10 @@ from tests.support.status import failure
 from tests.support.stubs import AsyncUserStub
 from tests.support.waiting import eventually, holds
 from user.v1 import user_pb2, user_pb2_grpc
-from usersuite.api.container import Container
-from usersuite.api.server import UserServer, start
 from usersuite.bootstrap import bootstrap
-from usersuite.ops.http import OpsHttpServer
+from usersuite.platform.grpc.container import Container
+from usersuite.platform.grpc.server import ApiServer, start
+from usersuite.platform.ops.http import OpsHttpServer
 
 SERVICE = "user.v1.UserService"
 HS256_SECRET = "observability-test-secret-" + "x" * 20
@@ -28,7 +28,7 @@ HS256_SECRET = "observability-test-secret-" + "x" * 20
 @dataclass
 class Observed:
     container: Container
-    server: UserServer
+    server: ApiServer
     ops: OpsHttpServer
     stub: AsyncUserStub
     exporter: InMemorySpanExporter

@@ -8,15 +8,15 @@ from typing import Any
 import grpc
 
 from tests.support.settings import make_settings
-from usersuite.api.container import Container
-from usersuite.api.server import UserServer, start
 from usersuite.bootstrap import bootstrap
+from usersuite.platform.grpc.container import Container
+from usersuite.platform.grpc.server import ApiServer, start
 
 
 @dataclass(frozen=True)
 class Serving:
     container: Container
-    server: UserServer
+    server: ApiServer
 
     @property
     def port(self) -> int:

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from user.v1 import user_pb2
-from usersuite.adapters.db.tables import outbox
-from usersuite.api.container import Container
+from usersuite.platform.db.tables import outbox
+from usersuite.platform.grpc.container import Container
 
 if TYPE_CHECKING:
     from user.v1.user_pb2_grpc import UserServiceAsyncStub as AsyncUserStub

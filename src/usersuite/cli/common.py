@@ -11,8 +11,8 @@ from typing import TypeAlias
 from pydantic import ValidationError
 
 from usersuite.cli.failures import ConfigError
-from usersuite.config import Settings, required
-from usersuite.ops.logs import configure_logging
+from usersuite.platform.config import Settings, required
+from usersuite.platform.ops.logs import configure_logging
 
 log = logging.getLogger("usersuite")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -121,7 +121,9 @@ def nats_url(settings: Settings) -> str:
 
 def check_schema(settings: Settings) -> None:
     """Refuses a schema that is behind, or migrates it when the settings allow."""
-    from usersuite.adapters.db import migrate  # Alembic: only for commands that use a database
+    from usersuite.users.adapters.db.schema import (
+        migrations as migrate,  # Alembic: only for commands that use a database
+    )
 
     url = database_url(settings)
     head = migrate.head_revision()

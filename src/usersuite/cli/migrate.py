@@ -6,7 +6,9 @@ from usersuite.cli import common
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from usersuite.adapters.db import migrate  # see usersuite.cli: heavy imports run on use
+    from usersuite.users.adapters.db.schema import (
+        migrations as migrate,  # see usersuite.cli: heavy imports run on use
+    )
 
     url = common.database_url(common.load_settings(args))
     before = migrate.current_revision(url)

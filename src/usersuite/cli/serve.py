@@ -8,8 +8,8 @@ import shlex
 from usersuite.cli import common
 from usersuite.cli.failures import ConfigError
 from usersuite.cli.serve_workers import WORKER_FLAG, as_worker, supervise
-from usersuite.config import Settings, parse_address
-from usersuite.ops.workers import worker_count
+from usersuite.platform.config import Settings, parse_address
+from usersuite.platform.ops.workers import worker_count
 
 SAMPLE_USER = {"user": {"display_name": "Ada Lovelace", "email": "ada@example.com"}}
 
@@ -56,8 +56,8 @@ def _serve(settings: Settings, *, worker: bool) -> int:
     # See usersuite.cli: heavy imports run on use.
     import uvloop
 
-    from usersuite.api import server
     from usersuite.bootstrap import bootstrap
+    from usersuite.platform.grpc import server
 
     try:
         container = bootstrap(settings)  # refuses insecure production settings
