@@ -23,6 +23,7 @@ from tests.support.events import STREAM, stream_has, stream_messages
 from tests.support.nats import NatsServer
 from tests.support.relaying import relayed_history
 from tests.support.waiting import eventually, holds, stays_true_for
+from usersuite.bootstrap import UsersContainer
 from usersuite.platform.consumer import (
     DLQ_CONSUMER,
     DLQ_DELIVERIES,
@@ -33,7 +34,6 @@ from usersuite.platform.consumer import (
     Consumer,
 )
 from usersuite.platform.consumer.events import Event
-from usersuite.platform.grpc.container import Container
 
 DLQ = "USER_V1_DLQ"
 
@@ -42,7 +42,7 @@ DLQ = "USER_V1_DLQ"
 
 
 async def test_a_handler_that_always_fails_is_dead_lettered_after_max_deliver(
-    api: Container, pg_url: str, downstream: AsyncEngine, nats_server: NatsServer, nc: Client
+    api: UsersContainer, pg_url: str, downstream: AsyncEngine, nats_server: NatsServer, nc: Client
 ) -> None:
     handler = Recorder("always-fails", fail=lambda _event, _call: True)
     [user_id] = await relayed_history(api.handlers, pg_url, nats_server.url, nc, users=1, updates=0)
@@ -80,7 +80,7 @@ async def test_a_handler_that_always_fails_is_dead_lettered_after_max_deliver(
 
 
 async def test_a_handler_that_fails_once_has_its_effect_exactly_once(
-    api: Container, pg_url: str, downstream: AsyncEngine, nats_server: NatsServer, nc: Client
+    api: UsersContainer, pg_url: str, downstream: AsyncEngine, nats_server: NatsServer, nc: Client
 ) -> None:
     handler = Recorder("flaky", fail=lambda _event, call: call == 1)
     await relayed_history(api.handlers, pg_url, nats_server.url, nc, users=2, updates=1)
@@ -97,7 +97,7 @@ async def test_a_handler_that_fails_once_has_its_effect_exactly_once(
 
 
 async def test_the_same_event_delivered_again_has_its_effect_once(
-    api: Container, pg_url: str, downstream: AsyncEngine, nats_server: NatsServer, nc: Client
+    api: UsersContainer, pg_url: str, downstream: AsyncEngine, nats_server: NatsServer, nc: Client
 ) -> None:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
@@ -134,7 +134,7 @@ async def test_the_same_event_delivered_again_has_its_effect_once(
 
 
 async def test_stopping_finishes_the_message_in_hand_and_hands_back_the_rest(
-    api: Container, pg_url: str, downstream: AsyncEngine, nats_server: NatsServer, nc: Client
+    api: UsersContainer, pg_url: str, downstream: AsyncEngine, nats_server: NatsServer, nc: Client
 ) -> None:
     await relayed_history(api.handlers, pg_url, nats_server.url, nc, users=3, updates=0)
     recorder = Recorder("stopper")

@@ -27,12 +27,11 @@ from tests.support.relaying import relaying
 from tests.support.settings import make_settings
 from tests.support.waiting import eventually
 from user.v1 import user_pb2, user_pb2_grpc
-from usersuite.bootstrap import bootstrap
+from usersuite.bootstrap import UsersContainer, bootstrap
 from usersuite.platform.consumer import (
     Consumer,
 )
 from usersuite.platform.consumer.events import Event
-from usersuite.platform.grpc.container import Container
 from usersuite.platform.grpc.server import start
 
 # --- One trace from the gRPC call to the consumer -------------------------------------------------
@@ -103,7 +102,7 @@ async def test_the_consumer_span_continues_the_trace_of_the_create_user_call(
 
 
 async def test_three_durable_consumers_and_a_core_subscriber_each_get_every_event(
-    api: Container, pg_url: str, downstream: AsyncEngine, nats_server: NatsServer, nc: Client
+    api: UsersContainer, pg_url: str, downstream: AsyncEngine, nats_server: NatsServer, nc: Client
 ) -> None:
     core: list[Msg] = []
 

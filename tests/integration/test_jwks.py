@@ -19,8 +19,7 @@ from tests.support.stubs import AsyncUserStub
 from tests.support.tokens import AUDIENCE, ISSUER, JwksServer, claims, jwk_of, rsa_key
 from tests.support.waiting import eventually, holds
 from user.v1 import user_pb2
-from usersuite.bootstrap import bootstrap
-from usersuite.platform.grpc.container import Container
+from usersuite.bootstrap import UsersContainer, bootstrap
 from usersuite.platform.grpc.server import ApiServer, start
 
 # Bounds for waiting on a background refresh; a test that needs them fails, never passes, late.
@@ -42,7 +41,7 @@ def jwks_server(keys: dict[str, Any]) -> Iterator[JwksServer]:
 
 @dataclass
 class Api:
-    container: Container
+    container: UsersContainer
     server: ApiServer
     stub: AsyncUserStub
 

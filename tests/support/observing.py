@@ -16,8 +16,7 @@ from tests.support.status import failure
 from tests.support.stubs import AsyncUserStub
 from tests.support.waiting import eventually, holds
 from user.v1 import user_pb2, user_pb2_grpc
-from usersuite.bootstrap import bootstrap
-from usersuite.platform.grpc.container import Container
+from usersuite.bootstrap import UsersContainer, bootstrap
 from usersuite.platform.grpc.server import ApiServer, start
 from usersuite.platform.ops.http import OpsHttpServer
 
@@ -27,7 +26,7 @@ HS256_SECRET = "observability-test-secret-" + "x" * 20
 
 @dataclass
 class Observed:
-    container: Container
+    container: UsersContainer
     server: ApiServer
     ops: OpsHttpServer
     stub: AsyncUserStub

@@ -8,14 +8,13 @@ from typing import Any
 import grpc
 
 from tests.support.settings import make_settings
-from usersuite.bootstrap import bootstrap
-from usersuite.platform.grpc.container import Container
+from usersuite.bootstrap import UsersContainer, bootstrap
 from usersuite.platform.grpc.server import ApiServer, start
 
 
 @dataclass(frozen=True)
 class Serving:
-    container: Container
+    container: UsersContainer
     server: ApiServer
 
     @property

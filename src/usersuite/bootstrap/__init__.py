@@ -34,6 +34,9 @@ from usersuite.users.api.binding import user_service
 from usersuite.users.api.mapping import encode_event
 from usersuite.users.service.handlers import UserHandlers, utc_now
 
+# The users service's API process, as its composition root builds it.
+UsersContainer = Container[UserHandlers]
+
 # Expired request ids only cost disk space: forgetting them every ten minutes is plenty.
 REQUEST_ID_PURGE_INTERVAL_SECONDS = 600.0
 
