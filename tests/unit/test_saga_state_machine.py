@@ -35,7 +35,7 @@ USERS = (*ACCOUNTS, "cy")
 POLICY = RetryPolicy(
     first_wait=timedelta(seconds=10),
     multiplier=2,
-    max_wait=timedelta(seconds=40),
+    max_wait=timedelta(seconds=20),
     reserve_attempts=3,
     release_attempts=None,
 )
@@ -150,8 +150,9 @@ class SagaWorld(RuleBasedStateMachine):
         """Once the network delivers everything and deadlines fire, every saga ends, and credit
         is held exactly for the approved orders."""
         for _ in range(SETTLE_ROUNDS):
+            # Newest first: old copies of commands arrive last, the hardest order for billing.
             while self.network.in_flight:
-                self.receive(self.network.take(0))
+                self.receive(self.network.take(-1))
             waiting = [s.deadline for s in self.live_sagas() if s.deadline is not None]
             if not waiting:
                 break
