@@ -193,6 +193,7 @@ def test_an_unanswered_release_is_resent_then_parked_and_a_late_answer_still_end
     assert parked.commands == ()
     assert parked.saga.timeline[-1].event is SagaEvent.PARKED
     assert not parked.saga.due(at(10_000))
+    assert parked.saga.overdue(at(10_000))
     assert not deadline(parked, at(10_000), ids).applied
     assert ids.issued == ["r1"]
     done = reply_to(parked, at(10_001), CreditReleased("r1", "s1", "orders/o1"))

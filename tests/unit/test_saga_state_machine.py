@@ -146,6 +146,12 @@ class SagaWorld(RuleBasedStateMachine):
         assert len(set(self.billing_effects)) == len(self.billing_effects)
         assert len(set(self.order_effects)) == len(self.order_effects)
 
+    @invariant()
+    def an_order_is_pending_exactly_while_its_saga_reserves(self) -> None:
+        reserving = {s.order for s in self.sagas.values() if s.step is SagaStep.RESERVE_CREDIT}
+        pending = {o.name for o in self.orders.values() if o.state is OrderState.PENDING}
+        assert reserving == pending
+
     def teardown(self) -> None:
         """Once the network delivers everything and deadlines fire, every saga ends, and credit
         is held exactly for the approved orders."""

@@ -83,14 +83,13 @@ class Saga:
     def command_id(self) -> str | None:
         return None if self.command is None else self.command.command_id
 
+    def overdue(self, now: datetime) -> bool:
+        """Still waiting after its deadline: due, or parked (for reports and health)."""
+        return self.step is not SagaStep.DONE and self.deadline is not None and self.deadline <= now
+
     def due(self, now: datetime) -> bool:
         """Whether on_deadline at `now` would act."""
-        return (
-            self.step is not SagaStep.DONE
-            and not self.parked
-            and self.deadline is not None
-            and self.deadline <= now
-        )
+        return self.overdue(now) and not self.parked
 
 
 @dataclass(frozen=True)
@@ -115,10 +114,10 @@ def start(
     command = ReserveCredit(
         command_id, saga_id, order.name, order.account, order.total_minor, order.currency_code
     )
-    saga = Saga(
-        saga_id, order.name, SagaKind.CREATE, SagaStep.RESERVE_CREDIT, None, 0, None, False, ()
+    saga = _send(
+        _new(saga_id, order, SagaKind.CREATE), command, SagaStep.RESERVE_CREDIT, now, policy
     )
-    return Transition(_send(saga, command, SagaStep.RESERVE_CREDIT, now, policy), order, (command,))
+    return Transition(saga, order, (command,))
 
 
 def cancel(
@@ -127,10 +126,9 @@ def cancel(
     """The CANCEL saga: the APPROVED order is CANCELLED at once; its credit is released after."""
     cancelled = order.cancel(now)
     command = ReleaseCredit(command_id, saga_id, order.name)
-    saga = Saga(
-        saga_id, order.name, SagaKind.CANCEL, SagaStep.RELEASE_CREDIT, None, 0, None, False, ()
+    saga = _send(
+        _new(saga_id, order, SagaKind.CANCEL), command, SagaStep.RELEASE_CREDIT, now, policy
     )
-    saga = _send(saga, command, SagaStep.RELEASE_CREDIT, now, policy)
     return Transition(saga, cancelled, (command,), OrderState.CANCELLED)
 
 
@@ -173,16 +171,32 @@ def on_deadline(
         return Transition(saga, order, applied=False)
     if saga.attempt < _attempts(saga.step, policy):
         return Transition(_send(saga, saga.command, saga.step, now, policy), order, (saga.command,))
-    gave_up = _log(
-        saga, now, SagaEvent.TIMED_OUT if saga.step is SagaStep.RESERVE_CREDIT else SagaEvent.PARKED
-    )
     if saga.step is SagaStep.RELEASE_CREDIT:
-        return Transition(replace(gave_up, parked=True), order)
+        # A release is never refused, so there is nothing to compensate: stop asking, and leave
+        # the saga to be reported past its deadline.
+        return Transition(replace(_log(saga, now, SagaEvent.PARKED), parked=True), order)
     # Compensate: whatever billing may have reserved is released, and the order is rejected now.
     release = ReleaseCredit(new_command_id(), saga.saga_id, saga.order)
-    compensating = _send(gave_up, release, SagaStep.RELEASE_CREDIT, now, policy)
+    compensating = _send(
+        _log(saga, now, SagaEvent.TIMED_OUT), release, SagaStep.RELEASE_CREDIT, now, policy
+    )
     rejected = order.reject(RejectionReason.BILLING_TIMEOUT, now)
     return Transition(compensating, rejected, (release,), OrderState.REJECTED)
+
+
+def _new(saga_id: str, order: Order, kind: SagaKind) -> Saga:
+    """A saga before its first command (which `_send` gives it)."""
+    return Saga(
+        saga_id=saga_id,
+        order=order.name,
+        kind=kind,
+        step=SagaStep.DONE,
+        command=None,
+        attempt=0,
+        deadline=None,
+        parked=False,
+        timeline=(),
+    )
 
 
 def _attempts(step: SagaStep, policy: RetryPolicy) -> float:
