@@ -1,0 +1,1 @@
+"""Billing: accounts, credit limits and the credit reservations of the order saga."""

@@ -1,0 +1,1 @@
+"""The billing domain: accounts and their credit reservations, free of any framework."""

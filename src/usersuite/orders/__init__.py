@@ -1,0 +1,1 @@
+"""Orders: orders and the saga that approves them against billing's credit."""
