@@ -3,6 +3,7 @@
 import json
 import shutil
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -89,53 +90,72 @@ def breaking(repo: Path) -> tuple[int, list[dict[str, str]]]:
 def test_incompatible_change_is_blocked(
     contract_repo: Path, old: str, new: str, rule: str, message: str
 ) -> None:
-    assert_blocked(contract_repo, USER_PROTO, old, new, rule, message)
+    assert_blocked(contract_repo, Break(USER_PROTO, old, new, rule, message))
+
+
+class Break(NamedTuple):
+    """An incompatible edit of one proto file, and the violation buf must report for it."""
+
+    proto: Path
+    old: str
+    new: str
+    rule: str
+    message: str
 
 
 @pytest.mark.parametrize(
-    ("proto", "old", "new", "rule", "message"),
+    "change",
     [
         pytest.param(
-            ORDER_PROTO,
-            "int64 total_minor = 5;",
-            "int32 total_minor = 5;",
-            "FIELD_SAME_TYPE",
-            'changed type from "int64" to "int32"',
+            Break(
+                ORDER_PROTO,
+                "int64 total_minor = 5;",
+                "int32 total_minor = 5;",
+                "FIELD_SAME_TYPE",
+                'changed type from "int64" to "int32"',
+            ),
             id="order-change-field-type",
         ),
         pytest.param(
-            ORDER_PROTO,
-            "rpc CancelOrder(CancelOrderRequest)",
-            "rpc AbortOrder(CancelOrderRequest)",
-            "RPC_NO_DELETE",
-            'RPC "CancelOrder" on service "OrderService" was deleted',
+            Break(
+                ORDER_PROTO,
+                "rpc CancelOrder(CancelOrderRequest)",
+                "rpc AbortOrder(CancelOrderRequest)",
+                "RPC_NO_DELETE",
+                'RPC "CancelOrder" on service "OrderService" was deleted',
+            ),
             id="order-rename-rpc",
         ),
         pytest.param(
-            ORDER_PROTO,
-            "    STATE_CANCELLED = 4;\n",
-            "",
-            "ENUM_VALUE_NO_DELETE",
-            'enum value "4" on enum "State" was deleted',
+            Break(
+                ORDER_PROTO,
+                "    STATE_CANCELLED = 4;\n",
+                "",
+                "ENUM_VALUE_NO_DELETE",
+                'enum value "4" on enum "State" was deleted',
+            ),
             id="order-remove-enum-value",
         ),
         pytest.param(
-            SAGA_PROTO,
-            "  int64 amount_minor = 6;\n",
-            "",
-            "FIELD_NO_DELETE",
-            'field "6" with name "amount_minor" on message "ReserveCredit" was deleted',
+            Break(
+                SAGA_PROTO,
+                "  int64 amount_minor = 6;\n",
+                "",
+                "FIELD_NO_DELETE",
+                'field "6" with name "amount_minor" on message "ReserveCredit" was deleted',
+            ),
             id="billing-saga-remove-field",
         ),
     ],
 )
 def test_incompatible_change_to_another_package_is_blocked(
-    contract_repo: Path, proto: Path, old: str, new: str, rule: str, message: str
+    contract_repo: Path, change: Break
 ) -> None:
-    assert_blocked(contract_repo, proto, old, new, rule, message)
+    assert_blocked(contract_repo, change)
 
 
-def assert_blocked(repo: Path, proto: Path, old: str, new: str, rule: str, message: str) -> None:
+def assert_blocked(repo: Path, change: Break) -> None:
+    proto, old, new, rule, message = change
     edit(repo, old, new, proto)
     status, violations = breaking(repo)
     # buf exits 100 when it found violations (1 would be a usage or git error).

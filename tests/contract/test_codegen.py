@@ -65,7 +65,8 @@ def test_buf_lint_rejects_a_violation(tmp_path: Path, proto: str) -> None:
 )
 def test_buf_format_rejects_unformatted_proto(tmp_path: Path, proto: str, field: str) -> None:
     path = copy_contract(tmp_path, proto)
-    path.write_text(path.read_text().replace(field, field.replace(" = ", "=").replace(" ", "   ", 1)))
+    unformatted = field.replace(" = ", "=").replace(" ", "   ", 1)
+    path.write_text(path.read_text().replace(field, unformatted))
     result = run("buf", "format", "--diff", "--exit-code", cwd=tmp_path)
     assert result.returncode != 0, describe(result)
     assert f"+  {field}" in result.stdout, describe(result)
