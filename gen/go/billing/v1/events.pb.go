@@ -22,23 +22,29 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
-// Metadata every domain event carries.
+// Metadata every domain event, and every saga command and reply of
+// `billing/v1/saga.proto`, carries.
 type EventMetadata struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// A UUID that identifies this event. It is also the NATS `Nats-Msg-Id` and
-	// the CloudEvents `ce-id` header, and the key consumers deduplicate on.
+	// A UUID that identifies this message, new for every message (a re-sent
+	// saga command gets a new one). It is also the NATS `Nats-Msg-Id` and the
+	// CloudEvents `ce-id` header, and the key consumers deduplicate on.
 	EventId string `protobuf:"bytes,1,opt,name=event_id,json=eventId,proto3" json:"event_id,omitempty"`
 	// When the change happened (the time of its database transaction).
 	OccurredTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=occurred_time,json=occurredTime,proto3" json:"occurred_time,omitempty"`
-	// The resource name of the changed aggregate, `accounts/{user_id}`.
+	// The resource name of the changed aggregate: `accounts/{user_id}` for the
+	// account events; the order, `orders/{order_id}`, for saga commands and
+	// replies. Messages with the same aggregate name are relayed in order.
 	AggregateName string `protobuf:"bytes,3,opt,name=aggregate_name,json=aggregateName,proto3" json:"aggregate_name,omitempty"`
-	// The aggregate's version after this change: 1 for AccountOpened, then one
-	// more for each later event of the same account. Consumers can use it to
-	// detect gaps or reordering per account.
+	// The aggregate's version after this change. For account events: 1 for
+	// AccountOpened, then one more for each later event of the same account.
+	// For saga messages: the sender's count of saga messages about the order,
+	// 1 for the first and one more for each later one (re-sends included).
+	// Consumers can use it to detect gaps or reordering per aggregate.
 	AggregateVersion int64 `protobuf:"varint,4,opt,name=aggregate_version,json=aggregateVersion,proto3" json:"aggregate_version,omitempty"`
 	// The principal (JWT `sub`, or the verified client certificate identity)
 	// that made the change; empty when authentication is disabled or when the
-	// change followed an event (opening, closing).
+	// change followed a message (opening, closing, saga steps).
 	Principal     string `protobuf:"bytes,5,opt,name=principal,proto3" json:"principal,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -9,7 +9,6 @@ package billingv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
-	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -86,75 +85,7 @@ func (x CreditRefused_Reason) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use CreditRefused_Reason.Descriptor instead.
 func (CreditRefused_Reason) EnumDescriptor() ([]byte, []int) {
-	return file_billing_v1_saga_proto_rawDescGZIP(), []int{4, 0}
-}
-
-// Metadata every saga command and reply carries.
-type SagaMessageMetadata struct {
-	state protoimpl.MessageState `protogen:"open.v1"`
-	// A UUID that identifies this message, new for every send (a re-sent
-	// command gets a new one). It is also the NATS `Nats-Msg-Id` and the key
-	// the receiver's inbox deduplicates on.
-	MessageId string `protobuf:"bytes,1,opt,name=message_id,json=messageId,proto3" json:"message_id,omitempty"`
-	// When the message was decided (the time of the sender's database
-	// transaction).
-	OccurredTime *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=occurred_time,json=occurredTime,proto3" json:"occurred_time,omitempty"`
-	// For a command, which send of its `command_id` this is: 1 for the first,
-	// one more for each re-send after a timeout. 0 on replies.
-	Attempt       int32 `protobuf:"varint,3,opt,name=attempt,proto3" json:"attempt,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
-}
-
-func (x *SagaMessageMetadata) Reset() {
-	*x = SagaMessageMetadata{}
-	mi := &file_billing_v1_saga_proto_msgTypes[0]
-	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-	ms.StoreMessageInfo(mi)
-}
-
-func (x *SagaMessageMetadata) String() string {
-	return protoimpl.X.MessageStringOf(x)
-}
-
-func (*SagaMessageMetadata) ProtoMessage() {}
-
-func (x *SagaMessageMetadata) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_saga_proto_msgTypes[0]
-	if x != nil {
-		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
-		if ms.LoadMessageInfo() == nil {
-			ms.StoreMessageInfo(mi)
-		}
-		return ms
-	}
-	return mi.MessageOf(x)
-}
-
-// Deprecated: Use SagaMessageMetadata.ProtoReflect.Descriptor instead.
-func (*SagaMessageMetadata) Descriptor() ([]byte, []int) {
-	return file_billing_v1_saga_proto_rawDescGZIP(), []int{0}
-}
-
-func (x *SagaMessageMetadata) GetMessageId() string {
-	if x != nil {
-		return x.MessageId
-	}
-	return ""
-}
-
-func (x *SagaMessageMetadata) GetOccurredTime() *timestamppb.Timestamp {
-	if x != nil {
-		return x.OccurredTime
-	}
-	return nil
-}
-
-func (x *SagaMessageMetadata) GetAttempt() int32 {
-	if x != nil {
-		return x.Attempt
-	}
-	return 0
+	return file_billing_v1_saga_proto_rawDescGZIP(), []int{3, 0}
 }
 
 // Command: reserve an order's total against its user's credit.
@@ -163,8 +94,8 @@ func (x *SagaMessageMetadata) GetAttempt() int32 {
 // CreditRefused. Published on NATS subject `billing.v1.ReserveCredit`.
 type ReserveCredit struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The message's metadata.
-	Metadata *SagaMessageMetadata `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	// The message's metadata; `metadata.aggregate_name` is the order.
+	Metadata *EventMetadata `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
 	// A UUID naming this step of the saga; kept when the command is re-sent.
 	CommandId string `protobuf:"bytes,2,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
 	// A UUID naming the saga (one per order and purpose).
@@ -185,7 +116,7 @@ type ReserveCredit struct {
 
 func (x *ReserveCredit) Reset() {
 	*x = ReserveCredit{}
-	mi := &file_billing_v1_saga_proto_msgTypes[1]
+	mi := &file_billing_v1_saga_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -197,7 +128,7 @@ func (x *ReserveCredit) String() string {
 func (*ReserveCredit) ProtoMessage() {}
 
 func (x *ReserveCredit) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_saga_proto_msgTypes[1]
+	mi := &file_billing_v1_saga_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -210,10 +141,10 @@ func (x *ReserveCredit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReserveCredit.ProtoReflect.Descriptor instead.
 func (*ReserveCredit) Descriptor() ([]byte, []int) {
-	return file_billing_v1_saga_proto_rawDescGZIP(), []int{1}
+	return file_billing_v1_saga_proto_rawDescGZIP(), []int{0}
 }
 
-func (x *ReserveCredit) GetMetadata() *SagaMessageMetadata {
+func (x *ReserveCredit) GetMetadata() *EventMetadata {
 	if x != nil {
 		return x.Metadata
 	}
@@ -270,8 +201,8 @@ func (x *ReserveCredit) GetCurrencyCode() string {
 // `billing.v1.ReleaseCredit`.
 type ReleaseCredit struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The message's metadata.
-	Metadata *SagaMessageMetadata `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	// The message's metadata; `metadata.aggregate_name` is the order.
+	Metadata *EventMetadata `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
 	// A UUID naming this step of the saga; kept when the command is re-sent.
 	CommandId string `protobuf:"bytes,2,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
 	// A UUID naming the saga.
@@ -284,7 +215,7 @@ type ReleaseCredit struct {
 
 func (x *ReleaseCredit) Reset() {
 	*x = ReleaseCredit{}
-	mi := &file_billing_v1_saga_proto_msgTypes[2]
+	mi := &file_billing_v1_saga_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -296,7 +227,7 @@ func (x *ReleaseCredit) String() string {
 func (*ReleaseCredit) ProtoMessage() {}
 
 func (x *ReleaseCredit) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_saga_proto_msgTypes[2]
+	mi := &file_billing_v1_saga_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -309,10 +240,10 @@ func (x *ReleaseCredit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseCredit.ProtoReflect.Descriptor instead.
 func (*ReleaseCredit) Descriptor() ([]byte, []int) {
-	return file_billing_v1_saga_proto_rawDescGZIP(), []int{2}
+	return file_billing_v1_saga_proto_rawDescGZIP(), []int{1}
 }
 
-func (x *ReleaseCredit) GetMetadata() *SagaMessageMetadata {
+func (x *ReleaseCredit) GetMetadata() *EventMetadata {
 	if x != nil {
 		return x.Metadata
 	}
@@ -345,8 +276,8 @@ func (x *ReleaseCredit) GetOrder() string {
 // Answers ReserveCredit. Published on NATS subject `billing.v1.CreditReserved`.
 type CreditReserved struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The message's metadata.
-	Metadata *SagaMessageMetadata `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	// The message's metadata; `metadata.aggregate_name` is the order.
+	Metadata *EventMetadata `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
 	// The `command_id` of the ReserveCredit this answers.
 	CommandId string `protobuf:"bytes,2,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
 	// The saga's id, from the command.
@@ -361,7 +292,7 @@ type CreditReserved struct {
 
 func (x *CreditReserved) Reset() {
 	*x = CreditReserved{}
-	mi := &file_billing_v1_saga_proto_msgTypes[3]
+	mi := &file_billing_v1_saga_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -373,7 +304,7 @@ func (x *CreditReserved) String() string {
 func (*CreditReserved) ProtoMessage() {}
 
 func (x *CreditReserved) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_saga_proto_msgTypes[3]
+	mi := &file_billing_v1_saga_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -386,10 +317,10 @@ func (x *CreditReserved) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreditReserved.ProtoReflect.Descriptor instead.
 func (*CreditReserved) Descriptor() ([]byte, []int) {
-	return file_billing_v1_saga_proto_rawDescGZIP(), []int{3}
+	return file_billing_v1_saga_proto_rawDescGZIP(), []int{2}
 }
 
-func (x *CreditReserved) GetMetadata() *SagaMessageMetadata {
+func (x *CreditReserved) GetMetadata() *EventMetadata {
 	if x != nil {
 		return x.Metadata
 	}
@@ -429,8 +360,8 @@ func (x *CreditReserved) GetAmountMinor() int64 {
 // Answers ReserveCredit. Published on NATS subject `billing.v1.CreditRefused`.
 type CreditRefused struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The message's metadata.
-	Metadata *SagaMessageMetadata `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	// The message's metadata; `metadata.aggregate_name` is the order.
+	Metadata *EventMetadata `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
 	// The `command_id` of the ReserveCredit this answers.
 	CommandId string `protobuf:"bytes,2,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
 	// The saga's id, from the command.
@@ -445,7 +376,7 @@ type CreditRefused struct {
 
 func (x *CreditRefused) Reset() {
 	*x = CreditRefused{}
-	mi := &file_billing_v1_saga_proto_msgTypes[4]
+	mi := &file_billing_v1_saga_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -457,7 +388,7 @@ func (x *CreditRefused) String() string {
 func (*CreditRefused) ProtoMessage() {}
 
 func (x *CreditRefused) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_saga_proto_msgTypes[4]
+	mi := &file_billing_v1_saga_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -470,10 +401,10 @@ func (x *CreditRefused) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreditRefused.ProtoReflect.Descriptor instead.
 func (*CreditRefused) Descriptor() ([]byte, []int) {
-	return file_billing_v1_saga_proto_rawDescGZIP(), []int{4}
+	return file_billing_v1_saga_proto_rawDescGZIP(), []int{3}
 }
 
-func (x *CreditRefused) GetMetadata() *SagaMessageMetadata {
+func (x *CreditRefused) GetMetadata() *EventMetadata {
 	if x != nil {
 		return x.Metadata
 	}
@@ -514,8 +445,8 @@ func (x *CreditRefused) GetReason() CreditRefused_Reason {
 // Answers ReleaseCredit. Published on NATS subject `billing.v1.CreditReleased`.
 type CreditReleased struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The message's metadata.
-	Metadata *SagaMessageMetadata `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
+	// The message's metadata; `metadata.aggregate_name` is the order.
+	Metadata *EventMetadata `protobuf:"bytes,1,opt,name=metadata,proto3" json:"metadata,omitempty"`
 	// The `command_id` of the ReleaseCredit this answers.
 	CommandId string `protobuf:"bytes,2,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
 	// The saga's id, from the command.
@@ -528,7 +459,7 @@ type CreditReleased struct {
 
 func (x *CreditReleased) Reset() {
 	*x = CreditReleased{}
-	mi := &file_billing_v1_saga_proto_msgTypes[5]
+	mi := &file_billing_v1_saga_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -540,7 +471,7 @@ func (x *CreditReleased) String() string {
 func (*CreditReleased) ProtoMessage() {}
 
 func (x *CreditReleased) ProtoReflect() protoreflect.Message {
-	mi := &file_billing_v1_saga_proto_msgTypes[5]
+	mi := &file_billing_v1_saga_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -553,10 +484,10 @@ func (x *CreditReleased) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreditReleased.ProtoReflect.Descriptor instead.
 func (*CreditReleased) Descriptor() ([]byte, []int) {
-	return file_billing_v1_saga_proto_rawDescGZIP(), []int{5}
+	return file_billing_v1_saga_proto_rawDescGZIP(), []int{4}
 }
 
-func (x *CreditReleased) GetMetadata() *SagaMessageMetadata {
+func (x *CreditReleased) GetMetadata() *EventMetadata {
 	if x != nil {
 		return x.Metadata
 	}
@@ -589,36 +520,31 @@ var File_billing_v1_saga_proto protoreflect.FileDescriptor
 const file_billing_v1_saga_proto_rawDesc = "" +
 	"\n" +
 	"\x15billing/v1/saga.proto\x12\n" +
-	"billing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8f\x01\n" +
-	"\x13SagaMessageMetadata\x12\x1d\n" +
-	"\n" +
-	"message_id\x18\x01 \x01(\tR\tmessageId\x12?\n" +
-	"\roccurred_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\foccurredTime\x12\x18\n" +
-	"\aattempt\x18\x03 \x01(\x05R\aattempt\"\xfc\x01\n" +
-	"\rReserveCredit\x12;\n" +
-	"\bmetadata\x18\x01 \x01(\v2\x1f.billing.v1.SagaMessageMetadataR\bmetadata\x12\x1d\n" +
+	"billing.v1\x1a\x17billing/v1/events.proto\"\xf6\x01\n" +
+	"\rReserveCredit\x125\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x19.billing.v1.EventMetadataR\bmetadata\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x02 \x01(\tR\tcommandId\x12\x17\n" +
 	"\asaga_id\x18\x03 \x01(\tR\x06sagaId\x12\x14\n" +
 	"\x05order\x18\x04 \x01(\tR\x05order\x12\x18\n" +
 	"\aaccount\x18\x05 \x01(\tR\aaccount\x12!\n" +
 	"\famount_minor\x18\x06 \x01(\x03R\vamountMinor\x12#\n" +
-	"\rcurrency_code\x18\a \x01(\tR\fcurrencyCode\"\x9a\x01\n" +
-	"\rReleaseCredit\x12;\n" +
-	"\bmetadata\x18\x01 \x01(\v2\x1f.billing.v1.SagaMessageMetadataR\bmetadata\x12\x1d\n" +
+	"\rcurrency_code\x18\a \x01(\tR\fcurrencyCode\"\x94\x01\n" +
+	"\rReleaseCredit\x125\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x19.billing.v1.EventMetadataR\bmetadata\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x02 \x01(\tR\tcommandId\x12\x17\n" +
 	"\asaga_id\x18\x03 \x01(\tR\x06sagaId\x12\x14\n" +
-	"\x05order\x18\x04 \x01(\tR\x05order\"\xbe\x01\n" +
-	"\x0eCreditReserved\x12;\n" +
-	"\bmetadata\x18\x01 \x01(\v2\x1f.billing.v1.SagaMessageMetadataR\bmetadata\x12\x1d\n" +
+	"\x05order\x18\x04 \x01(\tR\x05order\"\xb8\x01\n" +
+	"\x0eCreditReserved\x125\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x19.billing.v1.EventMetadataR\bmetadata\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x02 \x01(\tR\tcommandId\x12\x17\n" +
 	"\asaga_id\x18\x03 \x01(\tR\x06sagaId\x12\x14\n" +
 	"\x05order\x18\x04 \x01(\tR\x05order\x12!\n" +
-	"\famount_minor\x18\x05 \x01(\x03R\vamountMinor\"\xfe\x02\n" +
-	"\rCreditRefused\x12;\n" +
-	"\bmetadata\x18\x01 \x01(\v2\x1f.billing.v1.SagaMessageMetadataR\bmetadata\x12\x1d\n" +
+	"\famount_minor\x18\x05 \x01(\x03R\vamountMinor\"\xf8\x02\n" +
+	"\rCreditRefused\x125\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x19.billing.v1.EventMetadataR\bmetadata\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x02 \x01(\tR\tcommandId\x12\x17\n" +
 	"\asaga_id\x18\x03 \x01(\tR\x06sagaId\x12\x14\n" +
@@ -630,9 +556,9 @@ const file_billing_v1_saga_proto_rawDesc = "" +
 	"\x11REASON_NO_ACCOUNT\x10\x02\x12\x19\n" +
 	"\x15REASON_ACCOUNT_CLOSED\x10\x03\x12\x1c\n" +
 	"\x18REASON_CURRENCY_MISMATCH\x10\x04\x12\x13\n" +
-	"\x0fREASON_RELEASED\x10\x05\"\x9b\x01\n" +
-	"\x0eCreditReleased\x12;\n" +
-	"\bmetadata\x18\x01 \x01(\v2\x1f.billing.v1.SagaMessageMetadataR\bmetadata\x12\x1d\n" +
+	"\x0fREASON_RELEASED\x10\x05\"\x95\x01\n" +
+	"\x0eCreditReleased\x125\n" +
+	"\bmetadata\x18\x01 \x01(\v2\x19.billing.v1.EventMetadataR\bmetadata\x12\x1d\n" +
 	"\n" +
 	"command_id\x18\x02 \x01(\tR\tcommandId\x12\x17\n" +
 	"\asaga_id\x18\x03 \x01(\tR\x06sagaId\x12\x14\n" +
@@ -651,30 +577,28 @@ func file_billing_v1_saga_proto_rawDescGZIP() []byte {
 }
 
 var file_billing_v1_saga_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_billing_v1_saga_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_billing_v1_saga_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_billing_v1_saga_proto_goTypes = []any{
-	(CreditRefused_Reason)(0),     // 0: billing.v1.CreditRefused.Reason
-	(*SagaMessageMetadata)(nil),   // 1: billing.v1.SagaMessageMetadata
-	(*ReserveCredit)(nil),         // 2: billing.v1.ReserveCredit
-	(*ReleaseCredit)(nil),         // 3: billing.v1.ReleaseCredit
-	(*CreditReserved)(nil),        // 4: billing.v1.CreditReserved
-	(*CreditRefused)(nil),         // 5: billing.v1.CreditRefused
-	(*CreditReleased)(nil),        // 6: billing.v1.CreditReleased
-	(*timestamppb.Timestamp)(nil), // 7: google.protobuf.Timestamp
+	(CreditRefused_Reason)(0), // 0: billing.v1.CreditRefused.Reason
+	(*ReserveCredit)(nil),     // 1: billing.v1.ReserveCredit
+	(*ReleaseCredit)(nil),     // 2: billing.v1.ReleaseCredit
+	(*CreditReserved)(nil),    // 3: billing.v1.CreditReserved
+	(*CreditRefused)(nil),     // 4: billing.v1.CreditRefused
+	(*CreditReleased)(nil),    // 5: billing.v1.CreditReleased
+	(*EventMetadata)(nil),     // 6: billing.v1.EventMetadata
 }
 var file_billing_v1_saga_proto_depIdxs = []int32{
-	7, // 0: billing.v1.SagaMessageMetadata.occurred_time:type_name -> google.protobuf.Timestamp
-	1, // 1: billing.v1.ReserveCredit.metadata:type_name -> billing.v1.SagaMessageMetadata
-	1, // 2: billing.v1.ReleaseCredit.metadata:type_name -> billing.v1.SagaMessageMetadata
-	1, // 3: billing.v1.CreditReserved.metadata:type_name -> billing.v1.SagaMessageMetadata
-	1, // 4: billing.v1.CreditRefused.metadata:type_name -> billing.v1.SagaMessageMetadata
-	0, // 5: billing.v1.CreditRefused.reason:type_name -> billing.v1.CreditRefused.Reason
-	1, // 6: billing.v1.CreditReleased.metadata:type_name -> billing.v1.SagaMessageMetadata
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	6, // 0: billing.v1.ReserveCredit.metadata:type_name -> billing.v1.EventMetadata
+	6, // 1: billing.v1.ReleaseCredit.metadata:type_name -> billing.v1.EventMetadata
+	6, // 2: billing.v1.CreditReserved.metadata:type_name -> billing.v1.EventMetadata
+	6, // 3: billing.v1.CreditRefused.metadata:type_name -> billing.v1.EventMetadata
+	0, // 4: billing.v1.CreditRefused.reason:type_name -> billing.v1.CreditRefused.Reason
+	6, // 5: billing.v1.CreditReleased.metadata:type_name -> billing.v1.EventMetadata
+	6, // [6:6] is the sub-list for method output_type
+	6, // [6:6] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_billing_v1_saga_proto_init() }
@@ -682,13 +606,14 @@ func file_billing_v1_saga_proto_init() {
 	if File_billing_v1_saga_proto != nil {
 		return
 	}
+	file_billing_v1_events_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_billing_v1_saga_proto_rawDesc), len(file_billing_v1_saga_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   6,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

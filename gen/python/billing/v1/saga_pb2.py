@@ -22,10 +22,10 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
-from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from billing.v1 import events_pb2 as billing_dot_v1_dot_events__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x62illing/v1/saga.proto\x12\nbilling.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8f\x01\n\x13SagaMessageMetadata\x12\x1d\n\nmessage_id\x18\x01 \x01(\tR\tmessageId\x12?\n\roccurred_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0coccurredTime\x12\x18\n\x07\x61ttempt\x18\x03 \x01(\x05R\x07\x61ttempt\"\xfc\x01\n\rReserveCredit\x12;\n\x08metadata\x18\x01 \x01(\x0b\x32\x1f.billing.v1.SagaMessageMetadataR\x08metadata\x12\x1d\n\ncommand_id\x18\x02 \x01(\tR\tcommandId\x12\x17\n\x07saga_id\x18\x03 \x01(\tR\x06sagaId\x12\x14\n\x05order\x18\x04 \x01(\tR\x05order\x12\x18\n\x07\x61\x63\x63ount\x18\x05 \x01(\tR\x07\x61\x63\x63ount\x12!\n\x0c\x61mount_minor\x18\x06 \x01(\x03R\x0b\x61mountMinor\x12#\n\rcurrency_code\x18\x07 \x01(\tR\x0c\x63urrencyCode\"\x9a\x01\n\rReleaseCredit\x12;\n\x08metadata\x18\x01 \x01(\x0b\x32\x1f.billing.v1.SagaMessageMetadataR\x08metadata\x12\x1d\n\ncommand_id\x18\x02 \x01(\tR\tcommandId\x12\x17\n\x07saga_id\x18\x03 \x01(\tR\x06sagaId\x12\x14\n\x05order\x18\x04 \x01(\tR\x05order\"\xbe\x01\n\x0e\x43reditReserved\x12;\n\x08metadata\x18\x01 \x01(\x0b\x32\x1f.billing.v1.SagaMessageMetadataR\x08metadata\x12\x1d\n\ncommand_id\x18\x02 \x01(\tR\tcommandId\x12\x17\n\x07saga_id\x18\x03 \x01(\tR\x06sagaId\x12\x14\n\x05order\x18\x04 \x01(\tR\x05order\x12!\n\x0c\x61mount_minor\x18\x05 \x01(\x03R\x0b\x61mountMinor\"\xfe\x02\n\rCreditRefused\x12;\n\x08metadata\x18\x01 \x01(\x0b\x32\x1f.billing.v1.SagaMessageMetadataR\x08metadata\x12\x1d\n\ncommand_id\x18\x02 \x01(\tR\tcommandId\x12\x17\n\x07saga_id\x18\x03 \x01(\tR\x06sagaId\x12\x14\n\x05order\x18\x04 \x01(\tR\x05order\x12\x38\n\x06reason\x18\x05 \x01(\x0e\x32 .billing.v1.CreditRefused.ReasonR\x06reason\"\xa7\x01\n\x06Reason\x12\x16\n\x12REASON_UNSPECIFIED\x10\x00\x12 \n\x1cREASON_CREDIT_LIMIT_EXCEEDED\x10\x01\x12\x15\n\x11REASON_NO_ACCOUNT\x10\x02\x12\x19\n\x15REASON_ACCOUNT_CLOSED\x10\x03\x12\x1c\n\x18REASON_CURRENCY_MISMATCH\x10\x04\x12\x13\n\x0fREASON_RELEASED\x10\x05\"\x9b\x01\n\x0e\x43reditReleased\x12;\n\x08metadata\x18\x01 \x01(\x0b\x32\x1f.billing.v1.SagaMessageMetadataR\x08metadata\x12\x1d\n\ncommand_id\x18\x02 \x01(\tR\tcommandId\x12\x17\n\x07saga_id\x18\x03 \x01(\tR\x06sagaId\x12\x14\n\x05order\x18\x04 \x01(\tR\x05orderB<Z:github.com/usersuite/usersuite/gen/go/billing/v1;billingv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x62illing/v1/saga.proto\x12\nbilling.v1\x1a\x17\x62illing/v1/events.proto\"\xf6\x01\n\rReserveCredit\x12\x35\n\x08metadata\x18\x01 \x01(\x0b\x32\x19.billing.v1.EventMetadataR\x08metadata\x12\x1d\n\ncommand_id\x18\x02 \x01(\tR\tcommandId\x12\x17\n\x07saga_id\x18\x03 \x01(\tR\x06sagaId\x12\x14\n\x05order\x18\x04 \x01(\tR\x05order\x12\x18\n\x07\x61\x63\x63ount\x18\x05 \x01(\tR\x07\x61\x63\x63ount\x12!\n\x0c\x61mount_minor\x18\x06 \x01(\x03R\x0b\x61mountMinor\x12#\n\rcurrency_code\x18\x07 \x01(\tR\x0c\x63urrencyCode\"\x94\x01\n\rReleaseCredit\x12\x35\n\x08metadata\x18\x01 \x01(\x0b\x32\x19.billing.v1.EventMetadataR\x08metadata\x12\x1d\n\ncommand_id\x18\x02 \x01(\tR\tcommandId\x12\x17\n\x07saga_id\x18\x03 \x01(\tR\x06sagaId\x12\x14\n\x05order\x18\x04 \x01(\tR\x05order\"\xb8\x01\n\x0e\x43reditReserved\x12\x35\n\x08metadata\x18\x01 \x01(\x0b\x32\x19.billing.v1.EventMetadataR\x08metadata\x12\x1d\n\ncommand_id\x18\x02 \x01(\tR\tcommandId\x12\x17\n\x07saga_id\x18\x03 \x01(\tR\x06sagaId\x12\x14\n\x05order\x18\x04 \x01(\tR\x05order\x12!\n\x0c\x61mount_minor\x18\x05 \x01(\x03R\x0b\x61mountMinor\"\xf8\x02\n\rCreditRefused\x12\x35\n\x08metadata\x18\x01 \x01(\x0b\x32\x19.billing.v1.EventMetadataR\x08metadata\x12\x1d\n\ncommand_id\x18\x02 \x01(\tR\tcommandId\x12\x17\n\x07saga_id\x18\x03 \x01(\tR\x06sagaId\x12\x14\n\x05order\x18\x04 \x01(\tR\x05order\x12\x38\n\x06reason\x18\x05 \x01(\x0e\x32 .billing.v1.CreditRefused.ReasonR\x06reason\"\xa7\x01\n\x06Reason\x12\x16\n\x12REASON_UNSPECIFIED\x10\x00\x12 \n\x1cREASON_CREDIT_LIMIT_EXCEEDED\x10\x01\x12\x15\n\x11REASON_NO_ACCOUNT\x10\x02\x12\x19\n\x15REASON_ACCOUNT_CLOSED\x10\x03\x12\x1c\n\x18REASON_CURRENCY_MISMATCH\x10\x04\x12\x13\n\x0fREASON_RELEASED\x10\x05\"\x95\x01\n\x0e\x43reditReleased\x12\x35\n\x08metadata\x18\x01 \x01(\x0b\x32\x19.billing.v1.EventMetadataR\x08metadata\x12\x1d\n\ncommand_id\x18\x02 \x01(\tR\tcommandId\x12\x17\n\x07saga_id\x18\x03 \x01(\tR\x06sagaId\x12\x14\n\x05order\x18\x04 \x01(\tR\x05orderB<Z:github.com/usersuite/usersuite/gen/go/billing/v1;billingv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,18 +33,16 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'billing.v1.saga_pb2', _glob
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'Z:github.com/usersuite/usersuite/gen/go/billing/v1;billingv1'
-  _globals['_SAGAMESSAGEMETADATA']._serialized_start=71
-  _globals['_SAGAMESSAGEMETADATA']._serialized_end=214
-  _globals['_RESERVECREDIT']._serialized_start=217
-  _globals['_RESERVECREDIT']._serialized_end=469
-  _globals['_RELEASECREDIT']._serialized_start=472
-  _globals['_RELEASECREDIT']._serialized_end=626
-  _globals['_CREDITRESERVED']._serialized_start=629
-  _globals['_CREDITRESERVED']._serialized_end=819
-  _globals['_CREDITREFUSED']._serialized_start=822
-  _globals['_CREDITREFUSED']._serialized_end=1204
-  _globals['_CREDITREFUSED_REASON']._serialized_start=1037
-  _globals['_CREDITREFUSED_REASON']._serialized_end=1204
-  _globals['_CREDITRELEASED']._serialized_start=1207
-  _globals['_CREDITRELEASED']._serialized_end=1362
+  _globals['_RESERVECREDIT']._serialized_start=63
+  _globals['_RESERVECREDIT']._serialized_end=309
+  _globals['_RELEASECREDIT']._serialized_start=312
+  _globals['_RELEASECREDIT']._serialized_end=460
+  _globals['_CREDITRESERVED']._serialized_start=463
+  _globals['_CREDITRESERVED']._serialized_end=647
+  _globals['_CREDITREFUSED']._serialized_start=650
+  _globals['_CREDITREFUSED']._serialized_end=1026
+  _globals['_CREDITREFUSED_REASON']._serialized_start=859
+  _globals['_CREDITREFUSED_REASON']._serialized_end=1026
+  _globals['_CREDITRELEASED']._serialized_start=1029
+  _globals['_CREDITRELEASED']._serialized_end=1178
 # @@protoc_insertion_point(module_scope)

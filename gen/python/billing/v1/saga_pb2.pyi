@@ -1,6 +1,4 @@
-import datetime
-
-from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from billing.v1 import events_pb2 as _events_pb2
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -8,16 +6,6 @@ from collections.abc import Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
-
-class SagaMessageMetadata(_message.Message):
-    __slots__ = ("message_id", "occurred_time", "attempt")
-    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
-    OCCURRED_TIME_FIELD_NUMBER: _ClassVar[int]
-    ATTEMPT_FIELD_NUMBER: _ClassVar[int]
-    message_id: str
-    occurred_time: _timestamp_pb2.Timestamp
-    attempt: int
-    def __init__(self, message_id: _Optional[str] = ..., occurred_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., attempt: _Optional[int] = ...) -> None: ...
 
 class ReserveCredit(_message.Message):
     __slots__ = ("metadata", "command_id", "saga_id", "order", "account", "amount_minor", "currency_code")
@@ -28,14 +16,14 @@ class ReserveCredit(_message.Message):
     ACCOUNT_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
     CURRENCY_CODE_FIELD_NUMBER: _ClassVar[int]
-    metadata: SagaMessageMetadata
+    metadata: _events_pb2.EventMetadata
     command_id: str
     saga_id: str
     order: str
     account: str
     amount_minor: int
     currency_code: str
-    def __init__(self, metadata: _Optional[_Union[SagaMessageMetadata, _Mapping]] = ..., command_id: _Optional[str] = ..., saga_id: _Optional[str] = ..., order: _Optional[str] = ..., account: _Optional[str] = ..., amount_minor: _Optional[int] = ..., currency_code: _Optional[str] = ...) -> None: ...
+    def __init__(self, metadata: _Optional[_Union[_events_pb2.EventMetadata, _Mapping]] = ..., command_id: _Optional[str] = ..., saga_id: _Optional[str] = ..., order: _Optional[str] = ..., account: _Optional[str] = ..., amount_minor: _Optional[int] = ..., currency_code: _Optional[str] = ...) -> None: ...
 
 class ReleaseCredit(_message.Message):
     __slots__ = ("metadata", "command_id", "saga_id", "order")
@@ -43,11 +31,11 @@ class ReleaseCredit(_message.Message):
     COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
     SAGA_ID_FIELD_NUMBER: _ClassVar[int]
     ORDER_FIELD_NUMBER: _ClassVar[int]
-    metadata: SagaMessageMetadata
+    metadata: _events_pb2.EventMetadata
     command_id: str
     saga_id: str
     order: str
-    def __init__(self, metadata: _Optional[_Union[SagaMessageMetadata, _Mapping]] = ..., command_id: _Optional[str] = ..., saga_id: _Optional[str] = ..., order: _Optional[str] = ...) -> None: ...
+    def __init__(self, metadata: _Optional[_Union[_events_pb2.EventMetadata, _Mapping]] = ..., command_id: _Optional[str] = ..., saga_id: _Optional[str] = ..., order: _Optional[str] = ...) -> None: ...
 
 class CreditReserved(_message.Message):
     __slots__ = ("metadata", "command_id", "saga_id", "order", "amount_minor")
@@ -56,12 +44,12 @@ class CreditReserved(_message.Message):
     SAGA_ID_FIELD_NUMBER: _ClassVar[int]
     ORDER_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
-    metadata: SagaMessageMetadata
+    metadata: _events_pb2.EventMetadata
     command_id: str
     saga_id: str
     order: str
     amount_minor: int
-    def __init__(self, metadata: _Optional[_Union[SagaMessageMetadata, _Mapping]] = ..., command_id: _Optional[str] = ..., saga_id: _Optional[str] = ..., order: _Optional[str] = ..., amount_minor: _Optional[int] = ...) -> None: ...
+    def __init__(self, metadata: _Optional[_Union[_events_pb2.EventMetadata, _Mapping]] = ..., command_id: _Optional[str] = ..., saga_id: _Optional[str] = ..., order: _Optional[str] = ..., amount_minor: _Optional[int] = ...) -> None: ...
 
 class CreditRefused(_message.Message):
     __slots__ = ("metadata", "command_id", "saga_id", "order", "reason")
@@ -84,12 +72,12 @@ class CreditRefused(_message.Message):
     SAGA_ID_FIELD_NUMBER: _ClassVar[int]
     ORDER_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
-    metadata: SagaMessageMetadata
+    metadata: _events_pb2.EventMetadata
     command_id: str
     saga_id: str
     order: str
     reason: CreditRefused.Reason
-    def __init__(self, metadata: _Optional[_Union[SagaMessageMetadata, _Mapping]] = ..., command_id: _Optional[str] = ..., saga_id: _Optional[str] = ..., order: _Optional[str] = ..., reason: _Optional[_Union[CreditRefused.Reason, str]] = ...) -> None: ...
+    def __init__(self, metadata: _Optional[_Union[_events_pb2.EventMetadata, _Mapping]] = ..., command_id: _Optional[str] = ..., saga_id: _Optional[str] = ..., order: _Optional[str] = ..., reason: _Optional[_Union[CreditRefused.Reason, str]] = ...) -> None: ...
 
 class CreditReleased(_message.Message):
     __slots__ = ("metadata", "command_id", "saga_id", "order")
@@ -97,8 +85,8 @@ class CreditReleased(_message.Message):
     COMMAND_ID_FIELD_NUMBER: _ClassVar[int]
     SAGA_ID_FIELD_NUMBER: _ClassVar[int]
     ORDER_FIELD_NUMBER: _ClassVar[int]
-    metadata: SagaMessageMetadata
+    metadata: _events_pb2.EventMetadata
     command_id: str
     saga_id: str
     order: str
-    def __init__(self, metadata: _Optional[_Union[SagaMessageMetadata, _Mapping]] = ..., command_id: _Optional[str] = ..., saga_id: _Optional[str] = ..., order: _Optional[str] = ...) -> None: ...
+    def __init__(self, metadata: _Optional[_Union[_events_pb2.EventMetadata, _Mapping]] = ..., command_id: _Optional[str] = ..., saga_id: _Optional[str] = ..., order: _Optional[str] = ...) -> None: ...

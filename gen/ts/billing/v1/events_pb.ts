@@ -17,14 +17,16 @@ export const file_billing_v1_events: GenFile = /*@__PURE__*/
   fileDesc("ChdiaWxsaW5nL3YxL2V2ZW50cy5wcm90bxIKYmlsbGluZy52MSKaAQoNRXZlbnRNZXRhZGF0YRIQCghldmVudF9pZBgBIAEoCRIxCg1vY2N1cnJlZF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIWCg5hZ2dyZWdhdGVfbmFtZRgDIAEoCRIZChFhZ2dyZWdhdGVfdmVyc2lvbhgEIAEoAxIRCglwcmluY2lwYWwYBSABKAkiYgoNQWNjb3VudE9wZW5lZBIrCghtZXRhZGF0YRgBIAEoCzIZLmJpbGxpbmcudjEuRXZlbnRNZXRhZGF0YRIkCgdhY2NvdW50GAIgASgLMhMuYmlsbGluZy52MS5BY2NvdW50ImIKDUFjY291bnRDbG9zZWQSKwoIbWV0YWRhdGEYASABKAsyGS5iaWxsaW5nLnYxLkV2ZW50TWV0YWRhdGESJAoHYWNjb3VudBgCIAEoCzITLmJpbGxpbmcudjEuQWNjb3VudCKMAQoSQ3JlZGl0TGltaXRDaGFuZ2VkEisKCG1ldGFkYXRhGAEgASgLMhkuYmlsbGluZy52MS5FdmVudE1ldGFkYXRhEiQKB2FjY291bnQYAiABKAsyEy5iaWxsaW5nLnYxLkFjY291bnQSIwobcHJldmlvdXNfY3JlZGl0X2xpbWl0X21pbm9yGAMgASgDQjxaOmdpdGh1Yi5jb20vdXNlcnN1aXRlL3VzZXJzdWl0ZS9nZW4vZ28vYmlsbGluZy92MTtiaWxsaW5ndjFiBnByb3RvMw", [file_billing_v1_billing, file_google_protobuf_timestamp]);
 
 /**
- * Metadata every domain event carries.
+ * Metadata every domain event, and every saga command and reply of
+ * `billing/v1/saga.proto`, carries.
  *
  * @generated from message billing.v1.EventMetadata
  */
 export type EventMetadata = Message<"billing.v1.EventMetadata"> & {
   /**
-   * A UUID that identifies this event. It is also the NATS `Nats-Msg-Id` and
-   * the CloudEvents `ce-id` header, and the key consumers deduplicate on.
+   * A UUID that identifies this message, new for every message (a re-sent
+   * saga command gets a new one). It is also the NATS `Nats-Msg-Id` and the
+   * CloudEvents `ce-id` header, and the key consumers deduplicate on.
    *
    * @generated from field: string event_id = 1;
    */
@@ -38,16 +40,20 @@ export type EventMetadata = Message<"billing.v1.EventMetadata"> & {
   occurredTime?: Timestamp | undefined;
 
   /**
-   * The resource name of the changed aggregate, `accounts/{user_id}`.
+   * The resource name of the changed aggregate: `accounts/{user_id}` for the
+   * account events; the order, `orders/{order_id}`, for saga commands and
+   * replies. Messages with the same aggregate name are relayed in order.
    *
    * @generated from field: string aggregate_name = 3;
    */
   aggregateName: string;
 
   /**
-   * The aggregate's version after this change: 1 for AccountOpened, then one
-   * more for each later event of the same account. Consumers can use it to
-   * detect gaps or reordering per account.
+   * The aggregate's version after this change. For account events: 1 for
+   * AccountOpened, then one more for each later event of the same account.
+   * For saga messages: the sender's count of saga messages about the order,
+   * 1 for the first and one more for each later one (re-sends included).
+   * Consumers can use it to detect gaps or reordering per aggregate.
    *
    * @generated from field: int64 aggregate_version = 4;
    */
@@ -56,7 +62,7 @@ export type EventMetadata = Message<"billing.v1.EventMetadata"> & {
   /**
    * The principal (JWT `sub`, or the verified client certificate identity)
    * that made the change; empty when authentication is disabled or when the
-   * change followed an event (opening, closing).
+   * change followed a message (opening, closing, saga steps).
    *
    * @generated from field: string principal = 5;
    */

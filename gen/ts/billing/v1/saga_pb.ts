@@ -4,54 +4,15 @@
 
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { EventMetadata } from "./events_pb.js";
+import { file_billing_v1_events } from "./events_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file billing/v1/saga.proto.
  */
 export const file_billing_v1_saga: GenFile = /*@__PURE__*/
-  fileDesc("ChViaWxsaW5nL3YxL3NhZ2EucHJvdG8SCmJpbGxpbmcudjEibQoTU2FnYU1lc3NhZ2VNZXRhZGF0YRISCgptZXNzYWdlX2lkGAEgASgJEjEKDW9jY3VycmVkX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB2F0dGVtcHQYAyABKAUitAEKDVJlc2VydmVDcmVkaXQSMQoIbWV0YWRhdGEYASABKAsyHy5iaWxsaW5nLnYxLlNhZ2FNZXNzYWdlTWV0YWRhdGESEgoKY29tbWFuZF9pZBgCIAEoCRIPCgdzYWdhX2lkGAMgASgJEg0KBW9yZGVyGAQgASgJEg8KB2FjY291bnQYBSABKAkSFAoMYW1vdW50X21pbm9yGAYgASgDEhUKDWN1cnJlbmN5X2NvZGUYByABKAkidgoNUmVsZWFzZUNyZWRpdBIxCghtZXRhZGF0YRgBIAEoCzIfLmJpbGxpbmcudjEuU2FnYU1lc3NhZ2VNZXRhZGF0YRISCgpjb21tYW5kX2lkGAIgASgJEg8KB3NhZ2FfaWQYAyABKAkSDQoFb3JkZXIYBCABKAkijQEKDkNyZWRpdFJlc2VydmVkEjEKCG1ldGFkYXRhGAEgASgLMh8uYmlsbGluZy52MS5TYWdhTWVzc2FnZU1ldGFkYXRhEhIKCmNvbW1hbmRfaWQYAiABKAkSDwoHc2FnYV9pZBgDIAEoCRINCgVvcmRlchgEIAEoCRIUCgxhbW91bnRfbWlub3IYBSABKAMi0gIKDUNyZWRpdFJlZnVzZWQSMQoIbWV0YWRhdGEYASABKAsyHy5iaWxsaW5nLnYxLlNhZ2FNZXNzYWdlTWV0YWRhdGESEgoKY29tbWFuZF9pZBgCIAEoCRIPCgdzYWdhX2lkGAMgASgJEg0KBW9yZGVyGAQgASgJEjAKBnJlYXNvbhgFIAEoDjIgLmJpbGxpbmcudjEuQ3JlZGl0UmVmdXNlZC5SZWFzb24ipwEKBlJlYXNvbhIWChJSRUFTT05fVU5TUEVDSUZJRUQQABIgChxSRUFTT05fQ1JFRElUX0xJTUlUX0VYQ0VFREVEEAESFQoRUkVBU09OX05PX0FDQ09VTlQQAhIZChVSRUFTT05fQUNDT1VOVF9DTE9TRUQQAxIcChhSRUFTT05fQ1VSUkVOQ1lfTUlTTUFUQ0gQBBITCg9SRUFTT05fUkVMRUFTRUQQBSJ3Cg5DcmVkaXRSZWxlYXNlZBIxCghtZXRhZGF0YRgBIAEoCzIfLmJpbGxpbmcudjEuU2FnYU1lc3NhZ2VNZXRhZGF0YRISCgpjb21tYW5kX2lkGAIgASgJEg8KB3NhZ2FfaWQYAyABKAkSDQoFb3JkZXIYBCABKAlCPFo6Z2l0aHViLmNvbS91c2Vyc3VpdGUvdXNlcnN1aXRlL2dlbi9nby9iaWxsaW5nL3YxO2JpbGxpbmd2MWIGcHJvdG8z", [file_google_protobuf_timestamp]);
-
-/**
- * Metadata every saga command and reply carries.
- *
- * @generated from message billing.v1.SagaMessageMetadata
- */
-export type SagaMessageMetadata = Message<"billing.v1.SagaMessageMetadata"> & {
-  /**
-   * A UUID that identifies this message, new for every send (a re-sent
-   * command gets a new one). It is also the NATS `Nats-Msg-Id` and the key
-   * the receiver's inbox deduplicates on.
-   *
-   * @generated from field: string message_id = 1;
-   */
-  messageId: string;
-
-  /**
-   * When the message was decided (the time of the sender's database
-   * transaction).
-   *
-   * @generated from field: google.protobuf.Timestamp occurred_time = 2;
-   */
-  occurredTime?: Timestamp | undefined;
-
-  /**
-   * For a command, which send of its `command_id` this is: 1 for the first,
-   * one more for each re-send after a timeout. 0 on replies.
-   *
-   * @generated from field: int32 attempt = 3;
-   */
-  attempt: number;
-};
-
-/**
- * Describes the message billing.v1.SagaMessageMetadata.
- * Use `create(SagaMessageMetadataSchema)` to create a new message.
- */
-export const SagaMessageMetadataSchema: GenMessage<SagaMessageMetadata> = /*@__PURE__*/
-  messageDesc(file_billing_v1_saga, 0);
+  fileDesc("ChViaWxsaW5nL3YxL3NhZ2EucHJvdG8SCmJpbGxpbmcudjEirgEKDVJlc2VydmVDcmVkaXQSKwoIbWV0YWRhdGEYASABKAsyGS5iaWxsaW5nLnYxLkV2ZW50TWV0YWRhdGESEgoKY29tbWFuZF9pZBgCIAEoCRIPCgdzYWdhX2lkGAMgASgJEg0KBW9yZGVyGAQgASgJEg8KB2FjY291bnQYBSABKAkSFAoMYW1vdW50X21pbm9yGAYgASgDEhUKDWN1cnJlbmN5X2NvZGUYByABKAkicAoNUmVsZWFzZUNyZWRpdBIrCghtZXRhZGF0YRgBIAEoCzIZLmJpbGxpbmcudjEuRXZlbnRNZXRhZGF0YRISCgpjb21tYW5kX2lkGAIgASgJEg8KB3NhZ2FfaWQYAyABKAkSDQoFb3JkZXIYBCABKAkihwEKDkNyZWRpdFJlc2VydmVkEisKCG1ldGFkYXRhGAEgASgLMhkuYmlsbGluZy52MS5FdmVudE1ldGFkYXRhEhIKCmNvbW1hbmRfaWQYAiABKAkSDwoHc2FnYV9pZBgDIAEoCRINCgVvcmRlchgEIAEoCRIUCgxhbW91bnRfbWlub3IYBSABKAMizAIKDUNyZWRpdFJlZnVzZWQSKwoIbWV0YWRhdGEYASABKAsyGS5iaWxsaW5nLnYxLkV2ZW50TWV0YWRhdGESEgoKY29tbWFuZF9pZBgCIAEoCRIPCgdzYWdhX2lkGAMgASgJEg0KBW9yZGVyGAQgASgJEjAKBnJlYXNvbhgFIAEoDjIgLmJpbGxpbmcudjEuQ3JlZGl0UmVmdXNlZC5SZWFzb24ipwEKBlJlYXNvbhIWChJSRUFTT05fVU5TUEVDSUZJRUQQABIgChxSRUFTT05fQ1JFRElUX0xJTUlUX0VYQ0VFREVEEAESFQoRUkVBU09OX05PX0FDQ09VTlQQAhIZChVSRUFTT05fQUNDT1VOVF9DTE9TRUQQAxIcChhSRUFTT05fQ1VSUkVOQ1lfTUlTTUFUQ0gQBBITCg9SRUFTT05fUkVMRUFTRUQQBSJxCg5DcmVkaXRSZWxlYXNlZBIrCghtZXRhZGF0YRgBIAEoCzIZLmJpbGxpbmcudjEuRXZlbnRNZXRhZGF0YRISCgpjb21tYW5kX2lkGAIgASgJEg8KB3NhZ2FfaWQYAyABKAkSDQoFb3JkZXIYBCABKAlCPFo6Z2l0aHViLmNvbS91c2Vyc3VpdGUvdXNlcnN1aXRlL2dlbi9nby9iaWxsaW5nL3YxO2JpbGxpbmd2MWIGcHJvdG8z", [file_billing_v1_events]);
 
 /**
  * Command: reserve an order's total against its user's credit.
@@ -63,11 +24,11 @@ export const SagaMessageMetadataSchema: GenMessage<SagaMessageMetadata> = /*@__P
  */
 export type ReserveCredit = Message<"billing.v1.ReserveCredit"> & {
   /**
-   * The message's metadata.
+   * The message's metadata; `metadata.aggregate_name` is the order.
    *
-   * @generated from field: billing.v1.SagaMessageMetadata metadata = 1;
+   * @generated from field: billing.v1.EventMetadata metadata = 1;
    */
-  metadata?: SagaMessageMetadata | undefined;
+  metadata?: EventMetadata | undefined;
 
   /**
    * A UUID naming this step of the saga; kept when the command is re-sent.
@@ -119,7 +80,7 @@ export type ReserveCredit = Message<"billing.v1.ReserveCredit"> & {
  * Use `create(ReserveCreditSchema)` to create a new message.
  */
 export const ReserveCreditSchema: GenMessage<ReserveCredit> = /*@__PURE__*/
-  messageDesc(file_billing_v1_saga, 1);
+  messageDesc(file_billing_v1_saga, 0);
 
 /**
  * Command: release an order's reservation.
@@ -133,11 +94,11 @@ export const ReserveCreditSchema: GenMessage<ReserveCredit> = /*@__PURE__*/
  */
 export type ReleaseCredit = Message<"billing.v1.ReleaseCredit"> & {
   /**
-   * The message's metadata.
+   * The message's metadata; `metadata.aggregate_name` is the order.
    *
-   * @generated from field: billing.v1.SagaMessageMetadata metadata = 1;
+   * @generated from field: billing.v1.EventMetadata metadata = 1;
    */
-  metadata?: SagaMessageMetadata | undefined;
+  metadata?: EventMetadata | undefined;
 
   /**
    * A UUID naming this step of the saga; kept when the command is re-sent.
@@ -166,7 +127,7 @@ export type ReleaseCredit = Message<"billing.v1.ReleaseCredit"> & {
  * Use `create(ReleaseCreditSchema)` to create a new message.
  */
 export const ReleaseCreditSchema: GenMessage<ReleaseCredit> = /*@__PURE__*/
-  messageDesc(file_billing_v1_saga, 2);
+  messageDesc(file_billing_v1_saga, 1);
 
 /**
  * Reply: the credit is reserved.
@@ -177,11 +138,11 @@ export const ReleaseCreditSchema: GenMessage<ReleaseCredit> = /*@__PURE__*/
  */
 export type CreditReserved = Message<"billing.v1.CreditReserved"> & {
   /**
-   * The message's metadata.
+   * The message's metadata; `metadata.aggregate_name` is the order.
    *
-   * @generated from field: billing.v1.SagaMessageMetadata metadata = 1;
+   * @generated from field: billing.v1.EventMetadata metadata = 1;
    */
-  metadata?: SagaMessageMetadata | undefined;
+  metadata?: EventMetadata | undefined;
 
   /**
    * The `command_id` of the ReserveCredit this answers.
@@ -217,7 +178,7 @@ export type CreditReserved = Message<"billing.v1.CreditReserved"> & {
  * Use `create(CreditReservedSchema)` to create a new message.
  */
 export const CreditReservedSchema: GenMessage<CreditReserved> = /*@__PURE__*/
-  messageDesc(file_billing_v1_saga, 3);
+  messageDesc(file_billing_v1_saga, 2);
 
 /**
  * Reply: the credit was not reserved.
@@ -228,11 +189,11 @@ export const CreditReservedSchema: GenMessage<CreditReserved> = /*@__PURE__*/
  */
 export type CreditRefused = Message<"billing.v1.CreditRefused"> & {
   /**
-   * The message's metadata.
+   * The message's metadata; `metadata.aggregate_name` is the order.
    *
-   * @generated from field: billing.v1.SagaMessageMetadata metadata = 1;
+   * @generated from field: billing.v1.EventMetadata metadata = 1;
    */
-  metadata?: SagaMessageMetadata | undefined;
+  metadata?: EventMetadata | undefined;
 
   /**
    * The `command_id` of the ReserveCredit this answers.
@@ -268,7 +229,7 @@ export type CreditRefused = Message<"billing.v1.CreditRefused"> & {
  * Use `create(CreditRefusedSchema)` to create a new message.
  */
 export const CreditRefusedSchema: GenMessage<CreditRefused> = /*@__PURE__*/
-  messageDesc(file_billing_v1_saga, 4);
+  messageDesc(file_billing_v1_saga, 3);
 
 /**
  * Why billing refused a reservation.
@@ -325,7 +286,7 @@ export enum CreditRefused_Reason {
  * Describes the enum billing.v1.CreditRefused.Reason.
  */
 export const CreditRefused_ReasonSchema: GenEnum<CreditRefused_Reason> = /*@__PURE__*/
-  enumDesc(file_billing_v1_saga, 4, 0);
+  enumDesc(file_billing_v1_saga, 3, 0);
 
 /**
  * Reply: the order's reservation is released (or there was none, and none
@@ -337,11 +298,11 @@ export const CreditRefused_ReasonSchema: GenEnum<CreditRefused_Reason> = /*@__PU
  */
 export type CreditReleased = Message<"billing.v1.CreditReleased"> & {
   /**
-   * The message's metadata.
+   * The message's metadata; `metadata.aggregate_name` is the order.
    *
-   * @generated from field: billing.v1.SagaMessageMetadata metadata = 1;
+   * @generated from field: billing.v1.EventMetadata metadata = 1;
    */
-  metadata?: SagaMessageMetadata | undefined;
+  metadata?: EventMetadata | undefined;
 
   /**
    * The `command_id` of the ReleaseCredit this answers.
@@ -370,5 +331,5 @@ export type CreditReleased = Message<"billing.v1.CreditReleased"> & {
  * Use `create(CreditReleasedSchema)` to create a new message.
  */
 export const CreditReleasedSchema: GenMessage<CreditReleased> = /*@__PURE__*/
-  messageDesc(file_billing_v1_saga, 5);
+  messageDesc(file_billing_v1_saga, 4);
 
