@@ -3,12 +3,15 @@
 import json
 import shutil
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
 from tests.support.tools import CONTRACT_MODULES, REPO_ROOT, describe, run
 
 USER_PROTO = Path("proto/user/v1/user.proto")
+ORDER_PROTO = Path("proto/order/v1/order.proto")
+SAGA_PROTO = Path("proto/billing/v1/saga.proto")
 AGAINST_MAIN = ".git#branch=main"
 
 # git settings that make the commit independent of the caller's git configuration.
@@ -37,11 +40,11 @@ def contract_repo(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def edit(repo: Path, old: str, new: str) -> None:
-    """Replaces one exact, unique piece of user.proto, so a mutation can never silently miss."""
-    path = repo / USER_PROTO
+def edit(repo: Path, old: str, new: str, proto: Path = USER_PROTO) -> None:
+    """Replaces one exact, unique piece of a proto file, so a mutation can never silently miss."""
+    path = repo / proto
     text = path.read_text()
-    assert text.count(old) == 1, f"{old!r} must occur exactly once in {USER_PROTO}"
+    assert text.count(old) == 1, f"{old!r} must occur exactly once in {proto}"
     path.write_text(text.replace(old, new))
 
 
@@ -87,8 +90,74 @@ def breaking(repo: Path) -> tuple[int, list[dict[str, str]]]:
 def test_incompatible_change_is_blocked(
     contract_repo: Path, old: str, new: str, rule: str, message: str
 ) -> None:
-    edit(contract_repo, old, new)
-    status, violations = breaking(contract_repo)
+    assert_blocked(contract_repo, Break(USER_PROTO, old, new, rule, message))
+
+
+class Break(NamedTuple):
+    """An incompatible edit of one proto file, and the violation buf must report for it."""
+
+    proto: Path
+    old: str
+    new: str
+    rule: str
+    message: str
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        pytest.param(
+            Break(
+                ORDER_PROTO,
+                "int64 total_minor = 5;",
+                "int32 total_minor = 5;",
+                "FIELD_SAME_TYPE",
+                'changed type from "int64" to "int32"',
+            ),
+            id="order-change-field-type",
+        ),
+        pytest.param(
+            Break(
+                ORDER_PROTO,
+                "rpc CancelOrder(CancelOrderRequest)",
+                "rpc AbortOrder(CancelOrderRequest)",
+                "RPC_NO_DELETE",
+                'RPC "CancelOrder" on service "OrderService" was deleted',
+            ),
+            id="order-rename-rpc",
+        ),
+        pytest.param(
+            Break(
+                ORDER_PROTO,
+                "    STATE_CANCELLED = 4;\n",
+                "",
+                "ENUM_VALUE_NO_DELETE",
+                'enum value "4" on enum "State" was deleted',
+            ),
+            id="order-remove-enum-value",
+        ),
+        pytest.param(
+            Break(
+                SAGA_PROTO,
+                "  int64 amount_minor = 6;\n",
+                "",
+                "FIELD_NO_DELETE",
+                'field "6" with name "amount_minor" on message "ReserveCredit" was deleted',
+            ),
+            id="billing-saga-remove-field",
+        ),
+    ],
+)
+def test_incompatible_change_to_another_package_is_blocked(
+    contract_repo: Path, change: Break
+) -> None:
+    assert_blocked(contract_repo, change)
+
+
+def assert_blocked(repo: Path, change: Break) -> None:
+    proto, old, new, rule, message = change
+    edit(repo, old, new, proto)
+    status, violations = breaking(repo)
     # buf exits 100 when it found violations (1 would be a usage or git error).
     assert status == 100, violations
     # Naming the rule also rules out a compile error, which buf reports as type COMPILE.

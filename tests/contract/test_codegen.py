@@ -11,7 +11,9 @@ from google.protobuf.descriptor import FieldDescriptor
 from tests.support.tools import CONTRACT_MODULES, REPO_ROOT, describe, run
 
 GO_MODULE = REPO_ROOT / "gen" / "go"
-GO_PACKAGE = "github.com/usersuite/usersuite/gen/go/user/v1"
+# One Go package per proto package.
+PROTO_PACKAGES = ("user/v1", "order/v1", "billing/v1")
+GO_PACKAGES = [f"github.com/usersuite/usersuite/gen/go/{package}" for package in PROTO_PACKAGES]
 TS_PACKAGE = REPO_ROOT / "gen" / "ts"
 CHECK_GEN = Path("tools") / "check_gen.sh"
 
@@ -29,27 +31,45 @@ def test_buf_format_is_clean() -> None:
     assert result.returncode == 0, describe(result)
 
 
-def copy_contract(destination: Path) -> Path:
+# One file of each package, where the gates below plant their violations.
+PACKAGE_PROTOS = {
+    "user": "user/v1/user.proto",
+    "order": "order/v1/order.proto",
+    "billing": "billing/v1/saga.proto",
+}
+
+
+def copy_contract(destination: Path, proto: str = PACKAGE_PROTOS["user"]) -> Path:
     for name in CONTRACT_MODULES:
         shutil.copytree(REPO_ROOT / name, destination / name)
     shutil.copy2(REPO_ROOT / "buf.yaml", destination / "buf.yaml")
-    return destination / "proto" / "user" / "v1" / "user.proto"
+    return destination / "proto" / proto
 
 
-def test_buf_lint_rejects_a_violation(tmp_path: Path) -> None:
-    proto = copy_contract(tmp_path)
-    proto.write_text(proto.read_text() + "\n// Badly named.\nmessage user_profile {}\n")
+@pytest.mark.parametrize("proto", PACKAGE_PROTOS.values(), ids=PACKAGE_PROTOS.keys())
+def test_buf_lint_rejects_a_violation(tmp_path: Path, proto: str) -> None:
+    path = copy_contract(tmp_path, proto)
+    path.write_text(path.read_text() + "\n// Badly named.\nmessage user_profile {}\n")
     result = run("buf", "lint", "--error-format", "json", cwd=tmp_path)
     assert result.returncode != 0, describe(result)
     assert '"type":"MESSAGE_PASCAL_CASE"' in result.stdout, describe(result)
 
 
-def test_buf_format_rejects_unformatted_proto(tmp_path: Path) -> None:
-    proto = copy_contract(tmp_path)
-    proto.write_text(proto.read_text().replace("string email = 3;", "string   email=3;"))
+@pytest.mark.parametrize(
+    ("proto", "field"),
+    [
+        pytest.param(PACKAGE_PROTOS["user"], "string email = 3;", id="user"),
+        pytest.param(PACKAGE_PROTOS["order"], "string currency_code = 4;", id="order"),
+        pytest.param(PACKAGE_PROTOS["billing"], "string order = 4;", id="billing"),
+    ],
+)
+def test_buf_format_rejects_unformatted_proto(tmp_path: Path, proto: str, field: str) -> None:
+    path = copy_contract(tmp_path, proto)
+    unformatted = field.replace(" = ", "=").replace(" ", "   ", 1)
+    path.write_text(path.read_text().replace(field, unformatted))
     result = run("buf", "format", "--diff", "--exit-code", cwd=tmp_path)
     assert result.returncode != 0, describe(result)
-    assert "+  string email = 3;" in result.stdout, describe(result)
+    assert f"+  {field}" in result.stdout, describe(result)
 
 
 # ---------------------------------------------------------------- generated code is current
@@ -110,6 +130,14 @@ def edited(path: str, text: str, case_id: str) -> ParameterSet:
         ),
         edited("gen/ts/user/v1/user_pb.ts", "\n", "ts-file-edited"),
         edited("gen/python/user/v1/user_pb2_grpc.py", "\n", "python-file-edited"),
+        edited("gen/go/order/v1/order_grpc.pb.go", "// edited by hand\n", "order-go-edited"),
+        edited("gen/ts/billing/v1/saga_pb.ts", "\n", "billing-ts-edited"),
+        edited("gen/python/billing/v1/saga_pb2.pyi", "\n", "billing-python-stub-edited"),
+        pytest.param(
+            delete("gen/python/order/v1/descriptor_set.json"),
+            "gen/python/order/v1/descriptor_set.json differs",
+            id="order-descriptor-set-missing",
+        ),
         pytest.param(
             append("gen/ts/user/v1/account_pb.ts", "export {};\n"),
             "gen/ts/user/v1/account_pb.ts is not produced by generation",
@@ -151,8 +179,8 @@ def test_check_gen_ignores_python_bytecode(repo_copy: Path) -> None:
 def test_go_module_builds_and_vets() -> None:
     listed = run("go", "list", "./...", cwd=GO_MODULE)
     assert listed.returncode == 0, describe(listed)
-    # `go build ./...` succeeds on a module without packages: require the generated one.
-    assert listed.stdout.split() == [GO_PACKAGE], describe(listed)
+    # `go build ./...` succeeds on a module without packages: require the generated ones.
+    assert sorted(listed.stdout.split()) == sorted(GO_PACKAGES), describe(listed)
     for command in ("build", "vet"):
         result = run("go", command, "./...", cwd=GO_MODULE)
         assert result.returncode == 0, describe(result)
@@ -169,6 +197,11 @@ def test_typescript_typechecks() -> None:
     assert checked == {
         Path("user/v1/user_pb.ts"),
         Path("user/v1/events_pb.ts"),
+        Path("order/v1/order_pb.ts"),
+        Path("order/v1/events_pb.ts"),
+        Path("billing/v1/billing_pb.ts"),
+        Path("billing/v1/events_pb.ts"),
+        Path("billing/v1/saga_pb.ts"),
         Path("google/api/annotations_pb.ts"),
         Path("google/api/http_pb.ts"),
     }, describe(listed)

@@ -143,6 +143,15 @@ def test_distributions_hold_the_generated_code_descriptors_and_migrations(
         "user/v1/user_pb2_grpc.py",
         "user/v1/events_pb2.py",
         "user/v1/descriptor_set.json",
+        "order/v1/order_pb2.py",
+        "order/v1/order_pb2_grpc.py",
+        "order/v1/events_pb2.py",
+        "order/v1/descriptor_set.json",
+        "billing/v1/billing_pb2.py",
+        "billing/v1/billing_pb2_grpc.py",
+        "billing/v1/events_pb2.py",
+        "billing/v1/saga_pb2.py",
+        "billing/v1/descriptor_set.json",
         "usersuite/py.typed",
         "usersuite/users/adapters/db/migrations/env.py",
         "usersuite/users/adapters/db/migrations/script.py.mako",
@@ -151,7 +160,8 @@ def test_distributions_hold_the_generated_code_descriptors_and_migrations(
     assert any(
         re.match(r"usersuite/users/adapters/db/migrations/versions/.+\.py$", n) for n in names
     )
-    assert "user/__init__.py" not in names  # `user` stays a namespace package
+    for package in ("user", "order", "billing"):  # they stay namespace packages
+        assert f"{package}/__init__.py" not in names
     assert installed.sdist.stat().st_size > 0
 
 

@@ -1,5 +1,6 @@
-//! Generates the user.v1 client with tonic-prost-build from the repository's protos, using the
-//! protoc binary that the protoc-bin-vendored crate ships (nothing else to install).
+//! Generates the user.v1, order.v1 and billing.v1 code with tonic-prost-build from the
+//! repository's protos, using the protoc binary that the protoc-bin-vendored crate ships (nothing
+//! else to install).
 use std::error::Error;
 
 fn main() -> Result<(), Box<dyn Error>> {
@@ -11,7 +12,14 @@ fn main() -> Result<(), Box<dyn Error>> {
     tonic_prost_build::configure()
         .build_server(false)
         .compile_protos(
-            &[protos.join("user/v1/user.proto")],
+            &[
+                protos.join("user/v1/user.proto"),
+                protos.join("order/v1/order.proto"),
+                protos.join("order/v1/events.proto"),
+                protos.join("billing/v1/billing.proto"),
+                protos.join("billing/v1/events.proto"),
+                protos.join("billing/v1/saga.proto"),
+            ],
             &[protos.clone(), googleapis.clone(), protoc_bin_vendored::include_path()?],
         )?;
     println!("cargo:rerun-if-changed={}", protos.display());

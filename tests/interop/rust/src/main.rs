@@ -18,6 +18,16 @@ use scenario::{Outcome, Scenario, Step};
 pub mod userv1 {
     tonic::include_proto!("user.v1");
 }
+// The order and billing contracts, compiled with the client so that a contract Rust cannot
+// generate or compile fails `make interop-clients`; the scenario does not call them (yet).
+#[allow(dead_code)]
+pub mod orderv1 {
+    tonic::include_proto!("order.v1");
+}
+#[allow(dead_code)]
+pub mod billingv1 {
+    tonic::include_proto!("billing.v1");
+}
 use userv1::user_service_client::UserServiceClient;
 use userv1::{
     CreateUserRequest, DeleteUserRequest, GetUserRequest, ListUsersRequest, UpdateUserRequest, User,
