@@ -20,6 +20,7 @@ GRPCURL_VERSION := v1.9.3
 GHZ_VERSION     := v0.120.0
 HELM_VERSION    := v3.22.0
 CHECKOV_VERSION := 3.3.30
+GRPC_GATEWAY_VERSION := v2.34.0
 
 STAMPS := .stamps
 $(STAMPS):
@@ -46,7 +47,7 @@ help:
 
 # ---------------------------------------------------------------- setup
 .PHONY: setup
-setup: $(STAMPS)/python $(STAMPS)/go-tools $(STAMPS)/npm
+setup: $(STAMPS)/python $(STAMPS)/go-tools $(STAMPS)/openapiv2-$(GRPC_GATEWAY_VERSION) $(STAMPS)/npm
 
 $(STAMPS)/python: pyproject.toml | $(STAMPS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -56,6 +57,11 @@ $(STAMPS)/python: pyproject.toml | $(STAMPS)
 $(STAMPS)/go-tools: gen/go/go.mod gen/go/go.sum | $(STAMPS)
 	cd gen/go && GOBIN=$(BIN) go install google.golang.org/protobuf/cmd/protoc-gen-go google.golang.org/grpc/cmd/protoc-gen-go-grpc
 	GOBIN=$(BIN) GOFLAGS= go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
+	@touch $@
+
+# protoc-gen-openapiv2 for the OpenAPI document of the REST surface (buf.gen.yaml).
+$(STAMPS)/openapiv2-$(GRPC_GATEWAY_VERSION): | $(STAMPS)
+	GOBIN=$(BIN) GOFLAGS= go install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@$(GRPC_GATEWAY_VERSION)
 	@touch $@
 
 $(STAMPS)/npm: gen/ts/package.json gen/ts/package-lock.json | $(STAMPS)
@@ -88,8 +94,13 @@ buf-lint: $(STAMPS)/python
 breaking: $(STAMPS)/python
 	buf breaking --against '$(AGAINST)'
 
+# The binary FileDescriptorSet (imports included) is the gateway's: Envoy's JSON transcoder
+# reads it. buf writes it, since a protoc plugin's output is text and cannot carry it.
+DESCRIPTOR_SET := gen/descriptor/usersuite.binpb
 gen: setup buf-lint breaking slo
 	buf generate 2> >(grep -v "^Writing mypy to" >&2)
+	mkdir -p $(dir $(DESCRIPTOR_SET))
+	buf build --as-file-descriptor-set --exclude-source-info -o $(DESCRIPTOR_SET)
 
 # The SLO rules and the dashboard, written into the chart's files/ (committed; the contract
 # tests fail when they drift, and run promtool's check and unit tests on them).

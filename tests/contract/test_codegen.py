@@ -110,6 +110,8 @@ def edited(path: str, text: str, case_id: str) -> ParameterSet:
         ),
         edited("gen/ts/user/v1/user_pb.ts", "\n", "ts-file-edited"),
         edited("gen/python/user/v1/user_pb2_grpc.py", "\n", "python-file-edited"),
+        edited("gen/openapi/usersuite.swagger.json", "\n", "openapi-edited"),
+        edited("gen/descriptor/usersuite.binpb", "\n", "descriptor-set-edited"),
         pytest.param(
             append("gen/ts/user/v1/account_pb.ts", "export {};\n"),
             "gen/ts/user/v1/account_pb.ts is not produced by generation",
