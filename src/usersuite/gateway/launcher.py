@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from usersuite.config import parse_address
+from usersuite.config import env_name, parse_address
 
 READY_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 10.0
@@ -43,8 +43,9 @@ def check_free(address: str, setting: str) -> None:
         try:
             sock.bind((host, port))
         except OSError as exc:
-            raise GatewayUnavailable(f"cannot listen on {address} ({exc.strerror}); "
-                                     f"set {setting}") from None  # fmt: skip
+            raise GatewayUnavailable(
+                f"cannot listen on {address} ({exc.strerror}); set {setting} ({env_name(setting)})"
+            ) from None
 
 
 def _unchunk(body: str) -> str:
