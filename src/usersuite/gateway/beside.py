@@ -31,19 +31,21 @@ class GatewayBeside:
             return
         try:
             config = envoy_config(self.settings, api_port=api_port)
-            self.envoy = await start_envoy(config, self.settings.dev.dir.resolve() / "envoy")
+            workdir = self.settings.dev.dir.resolve() / "envoy"
+            self.envoy = await asyncio.to_thread(start_envoy, config, workdir)
         except (GatewayUnavailable, OSError, ValueError) as exc:
             announce(exc if isinstance(exc, GatewayUnavailable) else GatewayUnavailable(str(exc)))
             return
         announce(self.envoy)
 
     async def stop(self) -> None:
+        """Waits for a start under way (bounded by its ready timeout; a cancelled thread would
+        leave its Envoy running), then stops Envoy."""
         for task in list(self._tasks):
-            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self.envoy is not None:
-            await self.envoy.stop()
+            await asyncio.to_thread(self.envoy.stop)
 
 
 @contextlib.asynccontextmanager

