@@ -1,4 +1,4 @@
-"""The gateway's settings: Envoy's listener and admin, CORS, timeouts and one upstream per service."""
+"""The gateway's settings: Envoy's listener and admin, CORS, timeouts, an upstream per service."""
 
 from pathlib import Path
 from typing import Self

@@ -66,23 +66,8 @@ def cluster(service: str, upstream: UpstreamSettings, default_address: str) -> d
         },
         "load_assignment": {
             "cluster_name": cluster_name(service),
-            "endpoints": [
-                {
-                    "lb_endpoints": [
-                        {
-                            "endpoint": {
-                                "address": {
-                                    "socket_address": {
-                                        "address": host,
-                                        "port_value": port,
-                                    }
-                                }
-                            }
-                        }
-                    ]
-                }
-            ],
-        },  # fmt: skip
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": endpoint}}]}],
+        },
         # The API's health service answers per service: NOT_SERVING while its database is
         # down, so Envoy answers 503 (UNAVAILABLE) at once instead of waiting on it.
         "health_checks": [
