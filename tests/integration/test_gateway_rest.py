@@ -133,8 +133,14 @@ async def test_a_stopped_api_is_unavailable_as_json(sqlite_url: str, tmp_path: P
         await served.server.stop(0)
         async with httpx.AsyncClient(base_url=envoy.url, timeout=30) as http:
             response = await http.get("/v1/users")
+        # A gRPC client through the gateway gets Envoy's reply as gRPC, not as REST's JSON.
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{envoy.port}") as channel:
+            with pytest.raises(grpc.aio.AioRpcError) as caught:
+                await user_pb2_grpc.UserServiceStub(channel).ListUsers(user_pb2.ListUsersRequest())
     assert response.status_code == 503, response.text
     assert response.json()["code"] == grpc.StatusCode.UNAVAILABLE.value[0], response.text
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert not (caught.value.details() or "").startswith("{"), caught.value.details()
 
 
 class EveryCode(user_pb2_grpc.UserServiceServicer):

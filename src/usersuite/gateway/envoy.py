@@ -63,6 +63,9 @@ def listener(settings: Settings, descriptor_set: Path, services: list[str]) -> d
         "codec_type": "AUTO",
         "normalize_path": True,
         "merge_slashes": True,
+        # OpenAPI clients escape the slash of a resource name in a path parameter
+        # (/v1/users%2F123); the transcoder matches `{name=users/*}` on the unescaped path.
+        "path_with_escaped_slashes_action": "UNESCAPE_AND_FORWARD",
         "route_config": {"name": "routes", "virtual_hosts": [virtual_host(settings, services)]},
         "http_filters": http_filters(descriptor_set, services),
         "local_reply_config": local_reply_config(),

@@ -7,25 +7,21 @@ from typing import Any
 CODES = {400: 3, 401: 16, 403: 7, 404: 5, 408: 4, 413: 8, 429: 8, 503: 14, 504: 4}
 
 
-def _has(header: str, *, invert: bool = False, prefix: str = "") -> dict[str, Any]:
-    match = {"string_match": {"prefix": prefix}} if prefix else {"present_match": True}
-    return {"header_filter": {"header": {"name": header, **match, "invert_match": invert}}}
+# A gRPC, gRPC-Web or Connect call's path: /package.Service/Method. A REST path (/v1/...) is
+# no such path until the transcoder rewrites it, and then keeps it in x-envoy-original-path.
+GRPC_PATH = r"^/[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+/[A-Za-z0-9_]+$"
 
-
-# Matched on the request as the filters left it. The transcoder turns a REST call into gRPC
-# (content-type, te: trailers) and keeps its path in x-envoy-original-path; a REST call that
-# was not transcoded has none of the headers only gRPC, gRPC-Web and Connect clients send.
+# Matched on the request as the filters left it (the transcoder may have made a REST call look
+# like gRPC already, or not yet, when it refuses the call).
 REST_ONLY = {
     "or_filter": {
         "filters": [
-            _has("x-envoy-original-path"),
-            {"and_filter": {"filters": [
-                _has("te", invert=True),
-                _has("x-grpc-web", invert=True),
-                _has("connect-protocol-version", invert=True),
-                _has("content-type", invert=True, prefix="application/grpc"),
-                _has("content-type", invert=True, prefix="application/connect"),
-            ]}},
+            {"header_filter": {"header": {"name": "x-envoy-original-path", "present_match": True}}},
+            {"header_filter": {"header": {
+                "name": ":path",
+                "string_match": {"safe_regex": {"regex": GRPC_PATH}},
+                "invert_match": True,
+            }}},
         ]
     }
 }  # fmt: skip
