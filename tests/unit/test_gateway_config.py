@@ -1,0 +1,111 @@
+"""The gateway's Envoy configuration as pure data: services from the descriptor set, one
+cluster per upstream, deadlines, CORS and TLS from the settings, and YAML that reads back."""
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from google.protobuf import descriptor_pb2
+
+from usersuite.config import Settings
+from usersuite.gateway import default_descriptor_set, envoy_config, services_in, to_yaml
+from usersuite.gateway.clusters import cluster_name
+
+
+def settings(**gateway: Any) -> Settings:
+    return Settings(mode="dev", listen="0.0.0.0:50051", gateway=gateway)
+
+
+def filters(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    manager = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+    return {f["name"]: f["typed_config"] for f in manager["typed_config"]["http_filters"]}
+
+
+def test_services_are_read_from_the_descriptor_set_as_protobuf_reads_it() -> None:
+    path = default_descriptor_set()
+    files = descriptor_pb2.FileDescriptorSet.FromString(path.read_bytes()).file
+    expected = [
+        f"{file.package}.{service.name}"
+        for file in files
+        if not file.package.startswith("google.")
+        for service in file.service
+    ]
+    assert services_in(path) == expected
+    assert "user.v1.UserService" in expected
+
+
+def test_a_service_per_route_and_cluster_to_the_apis_address_by_default() -> None:
+    config = envoy_config(settings())
+    (cluster,) = config["static_resources"]["clusters"]
+    assert cluster["name"] == cluster_name("user.v1.UserService") == "user_v1_UserService"
+    endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+    assert endpoint["address"]["socket_address"] == {"address": "127.0.0.1", "port_value": 50051}
+    assert cluster["health_checks"][0]["grpc_health_check"] == {
+        "service_name": "user.v1.UserService"
+    }
+    assert "transport_socket" not in cluster
+    transcoder = filters(config)["envoy.filters.http.grpc_json_transcoder"]
+    assert transcoder["services"] == ["user.v1.UserService"]
+    assert transcoder["convert_grpc_status"] is True
+    assert transcoder["print_options"]["preserve_proto_field_names"] is True
+    assert list(filters(config)) == [
+        "envoy.filters.http.cors",
+        "envoy.filters.http.grpc_web",
+        "envoy.filters.http.connect_grpc_bridge",
+        "envoy.filters.http.grpc_json_transcoder",
+        "envoy.filters.http.router",
+    ]
+
+
+def test_the_api_port_dev_picked_and_the_deadline_bounds() -> None:
+    config = envoy_config(settings(request_timeout_seconds=7), api_port=41000)
+    (cluster,) = config["static_resources"]["clusters"]
+    endpoint = cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]
+    assert endpoint["address"]["socket_address"]["port_value"] == 41000
+    manager = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+    route = manager["typed_config"]["route_config"]["virtual_hosts"][0]["routes"][0]
+    assert route["match"] == {"prefix": "/user.v1.UserService/"}
+    assert route["route"]["timeout"] == "7.0s"
+    assert route["route"]["max_stream_duration"] == {"grpc_timeout_header_max": "60.0s"}
+
+
+def test_mtls_to_an_upstream_of_its_own() -> None:
+    upstream = {"address": "users.internal:443", "tls": True, "ca_file": "/ca.crt",
+                "cert_file": "/gw.crt", "key_file": "/gw.key"}  # fmt: skip
+    config = envoy_config(settings(upstreams={"user.v1.UserService": upstream}))
+    (cluster,) = config["static_resources"]["clusters"]
+    tls = cluster["transport_socket"]["typed_config"]
+    assert tls["sni"] == "users.internal"
+    context = tls["common_tls_context"]
+    assert context["alpn_protocols"] == ["h2"]
+    assert context["validation_context"]["trusted_ca"] == {"filename": "/ca.crt"}
+    assert context["tls_certificates"][0]["private_key"] == {"filename": "/gw.key"}
+
+
+def test_cors_only_for_configured_origins() -> None:
+    def host(config: dict[str, Any]) -> dict[str, Any]:
+        manager = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+        return dict(manager["typed_config"]["route_config"]["virtual_hosts"][0])
+
+    assert "typed_per_filter_config" not in host(envoy_config(settings()))
+    allowed = host(envoy_config(settings(cors_allowed_origins=["http://localhost:5173"])))
+    policy = allowed["typed_per_filter_config"]["envoy.filters.http.cors"]
+    assert policy["allow_origin_string_match"] == [{"exact": "http://localhost:5173"}]
+    assert "authorization" in policy["allow_headers"]
+
+
+def test_an_upstream_the_descriptor_set_lacks_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"gateway.upstreams names order.v1.OrderService"):
+        envoy_config(settings(upstreams={"order.v1.OrderService": {"address": "o:1"}}))
+
+
+def test_tls_options_need_tls() -> None:
+    with pytest.raises(ValueError, match="need tls = true"):
+        settings(upstreams={"user.v1.UserService": {"ca_file": "/ca.crt"}})
+
+
+def test_yaml_reads_back_as_the_same_configuration(tmp_path: Path) -> None:
+    config = envoy_config(settings(cors_allowed_origins=["https://a.example", "*"]))
+    config["extra"] = {"no": "no", "number": "8080", "empty": [], "quote": 'say "hi"\n'}
+    assert yaml.safe_load(to_yaml(config)) == config
