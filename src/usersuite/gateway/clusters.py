@@ -56,6 +56,8 @@ def cluster(service: str, upstream: UpstreamSettings, default_address: str) -> d
         "name": cluster_name(service),
         # Resolves a host name (a Kubernetes Service) again as it changes; IPs as they are.
         "type": "STRICT_DNS",
+        # IPv4 first, as the API's default listen address is (localhost is ::1 first otherwise).
+        "dns_lookup_family": "V4_PREFERRED",
         "connect_timeout": f"{CONNECT_TIMEOUT_SECONDS}s",
         "typed_extension_protocol_options": {
             "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
