@@ -16,10 +16,10 @@ while IFS= read -r file; do
   fi
 done < <(cd "$fresh" && find gen -type f | sort)
 # Generated files are recognised by name (*_pb2*.py* covers the Python stubs,
-# *.pb.go also covers *_grpc.pb.go, and the OpenAPI document and the descriptor set);
-# hand-written module files (go.mod,
-# package.json, tsconfig.json), installed dependencies and Python's bytecode
-# cache (written whenever the generated modules are imported) are not generated.
+# *.pb.go also covers *_grpc.pb.go; then the OpenAPI document and the gateway's
+# descriptor set); hand-written module files (go.mod, package.json, tsconfig.json),
+# installed dependencies and Python's bytecode cache (written whenever the
+# generated modules are imported) are not generated.
 while IFS= read -r file; do
   if [[ ! -e "$fresh/$file" ]]; then
     echo "check-gen: $file is not produced by generation any more (remove it)" >&2
