@@ -12,7 +12,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio  # type: ignore[attr-defined]
 
-from tests.support.gateway import envoy_in_front_async
+from tests.support.gateway import envoy_in_front, envoy_in_front_async
 from tests.support.serving import serving
 from tests.support.status import details_of
 from tests.support.tokens import AUDIENCE, HS_SECRET, ISSUER, claims
@@ -183,3 +183,22 @@ async def test_each_code_maps_to_its_http_status_with_details(
     body = assert_status(response, code, "VALIDATION_FAILED")
     assert body["message"] == f"failed with {code.name}"
     assert detail(body, "RetryInfo")["retry_delay"] == "1.500s"
+
+
+def test_cors_preflights_are_answered_for_the_configured_origins_only(tmp_path: Path) -> None:
+    allowed = "https://console.example"
+    # Envoy answers preflights itself: no API is needed behind it.
+    with envoy_in_front("127.0.0.1:1", tmp_path, cors_allowed_origins=[allowed]) as envoy:
+
+        def preflight(origin: str) -> httpx.Response:
+            return httpx.options(
+                f"{envoy.url}/v1/users",
+                headers={"origin": origin, "access-control-request-method": "POST",
+                         "access-control-request-headers": "authorization,content-type"},
+            )  # fmt: skip
+
+        answered, foreign = preflight(allowed), preflight("https://evil.example")
+    assert answered.status_code == 200, answered.text
+    assert answered.headers["access-control-allow-origin"] == allowed
+    assert "authorization" in answered.headers["access-control-allow-headers"]
+    assert "access-control-allow-origin" not in foreign.headers

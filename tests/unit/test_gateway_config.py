@@ -93,6 +93,12 @@ def test_cors_only_for_configured_origins() -> None:
     policy = allowed["typed_per_filter_config"]["envoy.filters.http.cors"]
     assert policy["allow_origin_string_match"] == [{"exact": "http://localhost:5173"}]
     assert "authorization" in policy["allow_headers"]
+    # Preflights need a forwarding route to be answered on; only the allowed origins match it.
+    preflight = allowed["routes"][-2]["match"]["headers"][-1]
+    assert preflight["string_match"]["safe_regex"]["regex"] == r"^(http://localhost:5173)$"
+    anyone = host(envoy_config(settings(cors_allowed_origins=["*"])))
+    policy = anyone["typed_per_filter_config"]["envoy.filters.http.cors"]
+    assert policy["allow_origin_string_match"] == [{"safe_regex": {"regex": ".*"}}]
 
 
 def test_an_upstream_the_descriptor_set_lacks_is_refused() -> None:

@@ -6,7 +6,7 @@ from typing import Any
 from usersuite.config import Settings, UpstreamSettings, parse_address
 from usersuite.gateway.clusters import cluster, cluster_name, dial
 from usersuite.gateway.descriptors import default_descriptor_set, services_in
-from usersuite.gateway.filters import CORS, cors_policy, http_filters
+from usersuite.gateway.filters import CORS, cors_policy, http_filters, origins_regex
 from usersuite.gateway.local_replies import local_reply_config
 
 HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3"
@@ -45,14 +45,31 @@ def not_found_route() -> dict[str, Any]:
     }
 
 
+def preflight_route(settings: Settings, cluster: str) -> dict[str, Any]:
+    """A CORS preflight from an allowed origin. Envoy's CORS filter answers it only on a route
+    that forwards (not on a direct response), and answers it itself: the cluster is never
+    called. A preflight from another origin falls through to the JSON NOT_FOUND."""
+    return {
+        "match": {
+            "prefix": "/",
+            "headers": [
+                {"name": ":method", "string_match": {"exact": "OPTIONS"}},
+                {"name": "access-control-request-method", "present_match": True},
+                {"name": "origin",
+                 "string_match": {"safe_regex": {"regex": origins_regex(settings.gateway)}}},
+            ],
+        },
+        "route": {"cluster": cluster},
+    }  # fmt: skip
+
+
 def virtual_host(settings: Settings, services: list[str]) -> dict[str, Any]:
-    host: dict[str, Any] = {
-        "name": "api",
-        "domains": ["*"],
-        "routes": [*(service_route(s, settings) for s in services), not_found_route()],
-    }
-    if settings.gateway.cors_allowed_origins:
+    routes = [service_route(s, settings) for s in services]
+    host: dict[str, Any] = {"name": "api", "domains": ["*"]}
+    if settings.gateway.cors_allowed_origins and services:
         host["typed_per_filter_config"] = {CORS: cors_policy(settings.gateway)}
+        routes.append(preflight_route(settings, cluster_name(services[0])))
+    host["routes"] = [*routes, not_found_route()]
     return host
 
 

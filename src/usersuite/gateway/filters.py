@@ -1,5 +1,6 @@
 """The HTTP filters of the gateway's listener, in the order Envoy runs them."""
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,22 @@ EXPOSE_HEADERS = "grpc-status,grpc-message,grpc-status-details-bin,x-request-id"
 CORS_MAX_AGE_SECONDS = 86400
 
 
+def origin_match(origin: str) -> dict[str, Any]:
+    """An allowed origin, exactly; `*` is any origin."""
+    return {"safe_regex": {"regex": ".*"}} if origin == "*" else {"exact": origin}
+
+
+def origins_regex(gateway: GatewaySettings) -> str:
+    """The allowed origins as one RE2 expression (for a route's header match)."""
+    origins = gateway.cors_allowed_origins
+    return ".*" if "*" in origins else "^(" + "|".join(re.escape(o) for o in origins) + ")$"
+
+
 def cors_policy(gateway: GatewaySettings) -> dict[str, Any]:
     """The virtual host's CORS policy: only the configured origins, exactly."""
     return {
         "@type": f"{TYPES}.cors.v3.CorsPolicy",
-        "allow_origin_string_match": [{"exact": o} for o in gateway.cors_allowed_origins],
+        "allow_origin_string_match": [origin_match(o) for o in gateway.cors_allowed_origins],
         "allow_methods": "GET,POST,PATCH,PUT,DELETE,OPTIONS",
         "allow_headers": ALLOW_HEADERS,
         "expose_headers": EXPOSE_HEADERS,
