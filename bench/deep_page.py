@@ -8,7 +8,7 @@ from bench.ghz import Call, Ghz
 from bench.processes import running, say
 from bench.report import Row
 from bench.stack import Stack, plain
-from usersuite.service.page_tokens import PageTokenCodec
+from usersuite.platform.service.page_tokens import PageTokenCodec
 
 USERS = 1_000_000
 QUICK_USERS = 100_000

@@ -25,19 +25,19 @@ WARMUP_SECONDS = 2.0
 # Layers by a substring of a py-spy frame (file paths are shortened to their package); a layer's
 # samples are those with the marker on the stack and none of the exclusions (the code it calls
 # that is a layer of its own, like the servicer below the interceptors).
-BELOW_INTERCEPTORS = ("usersuite/api/servicer.py",)
+BELOW_INTERCEPTORS = ("usersuite/users/api/servicer.py",)
 LAYERS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("interceptor stack, without the servicer it calls", "usersuite/api/interceptors/",
+    ("interceptor stack, without the servicer it calls", "usersuite/platform/grpc/interceptors/",
      BELOW_INTERCEPTORS),
     ("  of which PyJWT decoding", "jwt/api_j", ()),
-    ("servicer, handlers and database", "usersuite/api/servicer.py", ()),
+    ("servicer, handlers and database", "usersuite/users/api/servicer.py", ()),
     ("  SET LOCAL statement_timeout (deadline bound)", "_bound_by_deadline", ()),
     ("  transaction end (rollback/commit)", "SqlUnitOfWork.__aexit__", ()),
     ("  pool checkout (idle-only ping) and new connections", "_checkout", ()),
     # SQLAlchemy's async layer runs in greenlets, whose stacks do not reach the servicer.
     ("SQLAlchemy (all of it)", "sqlalchemy/", ()),
     ("psycopg (all of it)", "psycopg/", ()),
-    ("  proto <-> domain mapping", "usersuite/api/mapping.py", ()),
+    ("  proto <-> domain mapping", "usersuite/users/api/mapping.py", ()),
     ("native code under the event loop (grpc core, uvloop)", "", ()),
     # grpc.aio's PollerCompletionQueue._poll_wrapper, a Cython thread target py-spy cannot see
     # into: grpc core polling its completion queue (the metrics server's thread only idles).
@@ -73,7 +73,7 @@ def _share(stacks: collections.Counter[str], marker: str, exclude: tuple[str, ..
 
 
 INTERCEPTOR_FRAME = re.compile(
-    r"(\w+Interceptor)[.\w<>]* \((?:usersuite/api/interceptors/|grpc/_aio)"
+    r"(\w+Interceptor)[.\w<>]* \((?:usersuite/platform/grpc/interceptors/|grpc/_aio)"
 )
 
 

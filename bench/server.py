@@ -13,13 +13,13 @@ from typing import Any, Literal
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from usersuite import cli
-from usersuite.api import server
-from usersuite.api.interceptors.chain import build_interceptors
-from usersuite.api.interceptors.deadline import DeadlineInterceptor
-from usersuite.api.interceptors.errors import ErrorInterceptor
-from usersuite.api.interceptors.observability import ObservabilityInterceptor
-from usersuite.api.interceptors.request_guard import RequestGuardInterceptor
-from usersuite.api.interceptors.trace_context import TraceContextInterceptor
+from usersuite.platform.grpc import server
+from usersuite.platform.grpc.interceptors.chain import build_interceptors
+from usersuite.platform.grpc.interceptors.deadline import DeadlineInterceptor
+from usersuite.platform.grpc.interceptors.errors import ErrorInterceptor
+from usersuite.platform.grpc.interceptors.observability import ObservabilityInterceptor
+from usersuite.platform.grpc.interceptors.request_guard import RequestGuardInterceptor
+from usersuite.platform.grpc.interceptors.trace_context import TraceContextInterceptor
 
 Interceptor = Literal["errors", "tracing", "observability", "deadline", "request_guard"]
 # The bench's servers run with tracing off, where the tracing layer carries trace context only.

@@ -14,11 +14,10 @@ from tests.support.running import running
 from tests.support.settings import make_settings
 from tests.support.stubs import AsyncUserStub
 from user.v1 import user_pb2_grpc
-from usersuite.adapters.db import migrate
-from usersuite.adapters.nats.jetstream import connect
-from usersuite.api.container import Container
-from usersuite.api.server import UserServer, start
-from usersuite.bootstrap import bootstrap
+from usersuite.bootstrap import UsersContainer, bootstrap
+from usersuite.platform.grpc.server import ApiServer, start
+from usersuite.platform.nats.jetstream import connect
+from usersuite.users.adapters.db.schema import migrations as migrate
 
 
 @pytest.fixture(scope="session")
@@ -65,14 +64,14 @@ def db_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-async def container(db_url: str) -> AsyncIterator[Container]:
+async def container(db_url: str) -> AsyncIterator[UsersContainer]:
     built = bootstrap(make_settings(db_url))
     yield built
     await built.close()
 
 
 @pytest.fixture
-async def api(pg_url: str) -> AsyncIterator[Container]:
+async def api(pg_url: str) -> AsyncIterator[UsersContainer]:
     """The API's composition on a fresh PostgreSQL database, to make events with its handlers."""
     built = bootstrap(make_settings(pg_url))
     yield built
@@ -80,14 +79,14 @@ async def api(pg_url: str) -> AsyncIterator[Container]:
 
 
 @pytest.fixture
-async def server(container: Container) -> AsyncIterator[UserServer]:
+async def server(container: UsersContainer) -> AsyncIterator[ApiServer]:
     running = await start(container, "127.0.0.1:0")
     yield running
     await running.stop(0)
 
 
 @pytest.fixture
-async def channel(server: UserServer) -> AsyncIterator[grpc.aio.Channel]:
+async def channel(server: ApiServer) -> AsyncIterator[grpc.aio.Channel]:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as chan:
         yield chan
 

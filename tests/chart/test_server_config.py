@@ -14,7 +14,7 @@ import pytest
 from tests.chart.manifests import Manifests
 from tests.support.processes import child_env, run_usersuite
 from tests.support.tools import describe
-from usersuite.config import Settings
+from usersuite.platform.config import Settings
 
 # Secret keys the API container reads as USERSUITE_* variables (see _helpers.tpl, secretEnv).
 SECRET_ENV = {

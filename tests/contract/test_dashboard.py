@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support.prometheus import RULES, prometheus_tool
 from tests.support.tools import REPO_ROOT, describe, run
-from usersuite.adapters.db.pool_metrics import PoolCollector
-from usersuite.api.auth.jwks import JwksMetrics
-from usersuite.api.interceptors.observability import GrpcMetrics
-from usersuite.bridge.metrics import RelayMetrics
-from usersuite.consumer import ConsumerMetrics
+from usersuite.platform.consumer import ConsumerMetrics
+from usersuite.platform.db.pool_metrics import PoolCollector
+from usersuite.platform.grpc.auth.jwks import JwksMetrics
+from usersuite.platform.grpc.interceptors.observability import GrpcMetrics
+from usersuite.platform.relay.metrics import RelayMetrics
 
 DASHBOARD = REPO_ROOT / "deploy" / "helm" / "usersuite" / "files" / "grafana-dashboard.json"
 GENERATOR = REPO_ROOT / "deploy" / "slo" / "dashboard.py"

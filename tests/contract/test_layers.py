@@ -45,22 +45,40 @@ def test_the_tree_keeps_every_contract(tree: Path) -> None:
 @pytest.mark.parametrize(
     ("module", "line", "broken"),
     [
-        # The gRPC edge reaching up into the composition root.
-        ("api/server.py", "import usersuite.bootstrap", "Imports point one way"),
-        # One edge importing another.
-        ("consumer/tail.py", "import usersuite.bridge.relay", "Imports point one way"),
-        # Process plumbing reaching up into an edge.
-        ("ops/http.py", "import usersuite.api.servicer", "Imports point one way"),
-        # The domain importing a framework.
-        ("domain/model.py", "import sqlalchemy", "The domain imports nothing of ours"),
-        # The service layer importing an adapter.
-        ("service/handlers.py", "import usersuite.adapters.db.tables", "imports only the domain"),
+        # The shared gRPC edge reaching up into the composition root.
+        ("platform/grpc/server.py", "import usersuite.bootstrap", "Imports point one way"),
+        # The platform reaching into a service.
+        ("platform/ops/http.py", "import usersuite.users.api.servicer", "imports no service"),
+        # The platform using a service's generated code.
+        ("platform/relay/relay.py", "import user.v1.user_pb2", "imports no service"),
+        # One platform edge importing another.
+        (
+            "platform/consumer/tail.py",
+            "import usersuite.platform.relay.relay",
+            "Inside the platform",
+        ),
+        # A service's domain importing a framework.
+        ("users/domain/model.py", "import sqlalchemy", "A domain imports only"),
+        # A service's domain importing platform infrastructure.
+        ("users/domain/model.py", "import usersuite.platform.db.engine", "A domain imports only"),
+        # A service layer importing an adapter.
+        (
+            "users/service/handlers.py",
+            "import usersuite.platform.db.tables",
+            "A service layer imports only",
+        ),
         # The NATS adapter leaning on the database adapter.
-        ("adapters/nats/messages.py", "import usersuite.adapters.db.outbox_store", "do not import"),
+        ("platform/nats/messages.py", "import usersuite.platform.db.outbox_store", "do not import"),
         # The gRPC edge reaching past the service layer into a repository.
-        ("api/servicer.py", "import usersuite.adapters.db.repository", "only through the service"),
-        # The relay using the user model's persistence.
-        ("bridge/relay.py", "import usersuite.adapters.db.unit_of_work", "not the user model"),
+        (
+            "users/api/servicer.py",
+            "import usersuite.users.adapters.db.repository",
+            "only through the service",
+        ),
+        # A service's inner layers pointing the wrong way.
+        ("users/domain/events.py", "import usersuite.users.service.commands", "Inside a service"),
+        # The SDK and a service importing each other.
+        ("client/channel.py", "import usersuite.users.domain.model", "never import each other"),
     ],
 )
 def test_a_planted_wrong_way_import_breaks_a_contract(

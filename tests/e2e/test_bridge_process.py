@@ -26,8 +26,8 @@ from tests.support.processes import Launch, run_usersuite, serve_args, server_en
 from tests.support.tools import describe
 from tests.support.waiting import eventually, stays_true_for
 from user.v1 import user_pb2, user_pb2_grpc
-from usersuite.adapters.nats.jetstream import connect
-from usersuite.api.container import Container
+from usersuite.bootstrap import UsersContainer
+from usersuite.platform.nats.jetstream import connect
 
 
 async def write_through_api(
@@ -66,7 +66,7 @@ def is_log_record(line: str) -> bool:
 
 
 async def test_a_bridge_killed_after_the_acks_before_the_mark_loses_and_repeats_nothing(
-    api: Container,
+    api: UsersContainer,
     pg_url: str,
     nats_server: NatsServer,
     nc: Client,

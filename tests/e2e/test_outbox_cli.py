@@ -17,7 +17,7 @@ from tests.support.processes import production_env, run_usersuite
 from tests.support.relaying import relaying
 from tests.support.tools import describe
 from tests.support.waiting import eventually
-from usersuite.api.container import Container
+from usersuite.bootstrap import UsersContainer
 
 ROW_FIELDS = {
     "seq", "event_id", "event_type", "aggregate_name", "aggregate_version", "state", "attempts",
@@ -52,7 +52,7 @@ async def park(url: str, event_ids: list[str]) -> None:
 
 
 async def test_outbox_cli_lists_parked_rows_and_retry_requeues_them(
-    api: Container, pg_url: str, nats_server: NatsServer, nc: Client
+    api: UsersContainer, pg_url: str, nats_server: NatsServer, nc: Client
 ) -> None:
     await write_history(api.handlers, users=3, events_per_user=2)
     entries = await outbox_entries(pg_url)

@@ -17,8 +17,8 @@ from tests.support.processes import UsersuiteProcess, production_env
 from tests.support.replicas import assert_once_in_user_order, stream_holds_all, writing
 from tests.support.running import running
 from tests.support.waiting import eventually
-from usersuite.adapters.nats.jetstream import connect
-from usersuite.api.container import Container
+from usersuite.bootstrap import UsersContainer
+from usersuite.platform.nats.jetstream import connect
 
 # Three bridge processes, three NATS servers and a replicated stream take a while to start.
 pytestmark = pytest.mark.timeout(600)
@@ -40,7 +40,7 @@ async def reader(urls: list[str]) -> AsyncIterator[Client]:
 
 
 async def test_three_bridges_and_a_nats_cluster_lose_a_node_then_a_bridge_under_load(
-    api: Container, pg_url: str, cluster: NatsCluster, tmp_path: Path
+    api: UsersContainer, pg_url: str, cluster: NatsCluster, tmp_path: Path
 ) -> None:
     bridges = []
     try:

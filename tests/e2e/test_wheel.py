@@ -145,11 +145,13 @@ def test_distributions_hold_the_generated_code_descriptors_and_migrations(
         "user/v1/descriptor_set.json",
         "usersuite/gateway/usersuite.binpb",
         "usersuite/py.typed",
-        "usersuite/adapters/db/migrations/env.py",
-        "usersuite/adapters/db/migrations/script.py.mako",
+        "usersuite/users/adapters/db/migrations/env.py",
+        "usersuite/users/adapters/db/migrations/script.py.mako",
     ):
         assert required in names, f"{required} is missing from {installed.wheel.name}"
-    assert any(re.match(r"usersuite/adapters/db/migrations/versions/.+\.py$", n) for n in names)
+    assert any(
+        re.match(r"usersuite/users/adapters/db/migrations/versions/.+\.py$", n) for n in names
+    )
     assert "user/__init__.py" not in names  # `user` stays a namespace package
     assert installed.sdist.stat().st_size > 0
 

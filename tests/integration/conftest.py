@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from tests.support.consuming import effects_metadata
 from tests.support.observing import HS256_SECRET, Observed, close, observe
 from tests.support.tiers import mark_tier
-from usersuite.consumer import create_inbox
+from usersuite.platform.consumer import create_inbox
 
 
 @pytest.fixture

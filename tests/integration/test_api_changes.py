@@ -9,8 +9,8 @@ from sqlalchemy import select
 from tests.support.status import failure
 from tests.support.stubs import AsyncUserStub, create, events, new_user
 from user.v1 import events_pb2, user_pb2
-from usersuite.adapters.db.tables import outbox
-from usersuite.api.container import Container
+from usersuite.bootstrap import UsersContainer
+from usersuite.platform.db.tables import outbox
 
 Stub = AsyncUserStub
 Code = grpc.StatusCode
@@ -132,7 +132,7 @@ async def test_delete_honours_etag_then_get_and_second_delete_are_not_found(stub
 
 
 async def test_every_change_appends_its_event_with_increasing_versions(
-    stub: Stub, container: Container
+    stub: Stub, container: UsersContainer
 ) -> None:
     user = await create(stub)
     await stub.UpdateUser(
@@ -155,7 +155,7 @@ async def test_every_change_appends_its_event_with_increasing_versions(
     assert {m.metadata.aggregate_name for m in (created, updated, deleted)} == {user.name}
 
 
-async def test_failed_changes_write_no_event(stub: Stub, container: Container) -> None:
+async def test_failed_changes_write_no_event(stub: Stub, container: UsersContainer) -> None:
     await create(stub, user=new_user(email="one@example.com"))
     await failure(create(stub, user=new_user(email="one@example.com")))
     await failure(stub.DeleteUser(user_pb2.DeleteUserRequest(name="users/ghost-user")))
@@ -163,7 +163,7 @@ async def test_failed_changes_write_no_event(stub: Stub, container: Container) -
 
 
 async def test_a_callers_trace_context_reaches_the_event_with_tracing_off(
-    stub: Stub, container: Container
+    stub: Stub, container: UsersContainer
 ) -> None:
     trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
     traceparent = f"00-{trace_id}-00f067aa0ba902b7-01"

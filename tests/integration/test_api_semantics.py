@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 from tests.support.status import failure
 from tests.support.stubs import AsyncUserStub, create, events, new_user
 from user.v1 import user_pb2
-from usersuite.adapters.db.tables import users
-from usersuite.api.container import Container
+from usersuite.bootstrap import UsersContainer
+from usersuite.users.adapters.db.tables import users
 
 Stub = AsyncUserStub
 Code = grpc.StatusCode
@@ -69,7 +69,7 @@ async def test_duplicate_email_and_user_id_are_already_exists(stub: Stub) -> Non
 
 
 async def test_request_id_retry_returns_the_same_response_and_creates_one_user(
-    stub: Stub, container: Container
+    stub: Stub, container: UsersContainer
 ) -> None:
     request_id = str(uuid.uuid4())
     first = await create(stub, request_id=request_id)

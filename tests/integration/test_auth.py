@@ -20,7 +20,7 @@ from tests.support.status import details_of
 from tests.support.tokens import AUDIENCE, HS_SECRET, ISSUER, JwksServer, claims, jwk_of, rsa_key
 from tests.support.waiting import eventually
 from user.v1 import user_pb2, user_pb2_grpc
-from usersuite.api.auth.jwt import mint_token
+from usersuite.platform.grpc.auth.jwt import mint_token
 
 
 @pytest.fixture(scope="module")
@@ -201,8 +201,8 @@ async def test_principal_is_recorded_in_the_event(
     from sqlalchemy import create_engine, select
 
     from user.v1 import events_pb2
-    from usersuite.adapters.db.engine import sync_url
-    from usersuite.adapters.db.tables import outbox
+    from usersuite.platform.db.engine import sync_url
+    from usersuite.platform.db.tables import outbox
 
     token = mint_token(HS_SECRET.encode(), subject="carol", scopes=["users.write"],
                        issuer=ISSUER, audience=AUDIENCE)  # fmt: skip

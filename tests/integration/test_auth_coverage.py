@@ -14,9 +14,9 @@ from tests.support.handlers import RawGenericHandler
 from tests.support.settings import make_settings
 from tests.support.status import Details, details_of
 from tests.support.tokens import AUDIENCE, HS_SECRET, ISSUER, JwksServer, claims, jwk_of, rsa_key
-from usersuite.api.auth.scopes import METHOD_SCOPES
-from usersuite.api.server import create_server
 from usersuite.bootstrap import bootstrap
+from usersuite.platform.grpc.auth.scopes import METHOD_SCOPES
+from usersuite.platform.grpc.server import create_server
 
 Code = grpc.StatusCode
 REFLECTION = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"

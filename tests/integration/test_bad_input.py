@@ -17,9 +17,9 @@ from tests.support.postgres import Postgres
 from tests.support.settings import make_settings
 from tests.support.status import details_of
 from user.v1 import user_pb2, user_pb2_grpc
-from usersuite.api.auth.jwt import mint_token
-from usersuite.api.server import UserServer, start
 from usersuite.bootstrap import bootstrap
+from usersuite.platform.grpc.auth.jwt import mint_token
+from usersuite.platform.grpc.server import ApiServer, start
 
 SECRET = "property-test-hs256-secret-0123456789abcdef"
 METHODS = ("CreateUser", "GetUser", "ListUsers", "UpdateUser", "DeleteUser")
@@ -32,7 +32,7 @@ class ServerThread:
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
         self.url = url
-        self.server: UserServer | None = None
+        self.server: ApiServer | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
         assert self.ready.wait(30), "server did not start"
@@ -62,7 +62,7 @@ def client(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, postgres: Postgres
 ) -> Iterator[tuple[grpc.Channel, Any]]:
     """One server per database for the whole module: the property tests share it."""
-    from usersuite.adapters.db import migrate
+    from usersuite.users.adapters.db.schema import migrations as migrate
 
     if request.param == "postgresql":
         url = postgres.new_database()

@@ -24,10 +24,10 @@ from tests.support.outbox import (
 from tests.support.postgres import PostgresCluster, conninfo
 from tests.support.relaying import relaying
 from tests.support.waiting import eventually
-from usersuite.adapters.nats.jetstream import connect
-from usersuite.api.container import Container
-from usersuite.service import commands
-from usersuite.service.handlers import UserHandlers
+from usersuite.bootstrap import UsersContainer
+from usersuite.platform.nats.jetstream import connect
+from usersuite.users.service import commands
+from usersuite.users.service.handlers import UserHandlers
 
 # Events the steady writer adds while NATS is down: at 20 a second, an outage of some five
 # seconds, more than twice the relay's longest backoff (2 s), so it retries at its slowest.
@@ -81,7 +81,7 @@ class SteadyWriter:
 
 
 async def test_nats_down_under_steady_writes_loses_and_repeats_nothing(
-    api: Container, pg_url: str, nats_server: NatsServer
+    api: UsersContainer, pg_url: str, nats_server: NatsServer
 ) -> None:
     async with relaying(pg_url, nats_server.url, backoff_max_seconds=2.0) as bridge:
         writer = SteadyWriter(api.handlers, per_second=20)
@@ -128,7 +128,7 @@ async def test_nats_down_under_steady_writes_loses_and_repeats_nothing(
 
 
 async def test_a_long_nats_outage_with_a_large_backlog_does_not_stop_the_relay(
-    api: Container, pg_url: str, nats_server: NatsServer
+    api: UsersContainer, pg_url: str, nats_server: NatsServer
 ) -> None:
     """While disconnected, nats-py buffers publishes (2 MiB by default) and raises
     OutboundBufferLimitError once that is full; the relay must treat that as NATS being down."""

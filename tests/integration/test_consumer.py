@@ -23,8 +23,8 @@ from tests.support.events import STREAM, stream_has, stream_messages
 from tests.support.nats import NatsServer
 from tests.support.relaying import relayed_history
 from tests.support.waiting import eventually, holds, stays_true_for
-from usersuite.api.container import Container
-from usersuite.consumer import (
+from usersuite.bootstrap import UsersContainer
+from usersuite.platform.consumer import (
     DLQ_CONSUMER,
     DLQ_DELIVERIES,
     DLQ_REASON,
@@ -33,7 +33,7 @@ from usersuite.consumer import (
     DLQ_SUBJECT,
     Consumer,
 )
-from usersuite.consumer.events import Event
+from usersuite.platform.consumer.events import Event
 
 DLQ = "USER_V1_DLQ"
 
@@ -42,7 +42,7 @@ DLQ = "USER_V1_DLQ"
 
 
 async def test_a_handler_that_always_fails_is_dead_lettered_after_max_deliver(
-    api: Container, pg_url: str, downstream: AsyncEngine, nats_server: NatsServer, nc: Client
+    api: UsersContainer, pg_url: str, downstream: AsyncEngine, nats_server: NatsServer, nc: Client
 ) -> None:
     handler = Recorder("always-fails", fail=lambda _event, _call: True)
     [user_id] = await relayed_history(api.handlers, pg_url, nats_server.url, nc, users=1, updates=0)
@@ -80,7 +80,7 @@ async def test_a_handler_that_always_fails_is_dead_lettered_after_max_deliver(
 
 
 async def test_a_handler_that_fails_once_has_its_effect_exactly_once(
-    api: Container, pg_url: str, downstream: AsyncEngine, nats_server: NatsServer, nc: Client
+    api: UsersContainer, pg_url: str, downstream: AsyncEngine, nats_server: NatsServer, nc: Client
 ) -> None:
     handler = Recorder("flaky", fail=lambda _event, call: call == 1)
     await relayed_history(api.handlers, pg_url, nats_server.url, nc, users=2, updates=1)
@@ -97,7 +97,7 @@ async def test_a_handler_that_fails_once_has_its_effect_exactly_once(
 
 
 async def test_the_same_event_delivered_again_has_its_effect_once(
-    api: Container, pg_url: str, downstream: AsyncEngine, nats_server: NatsServer, nc: Client
+    api: UsersContainer, pg_url: str, downstream: AsyncEngine, nats_server: NatsServer, nc: Client
 ) -> None:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
@@ -126,7 +126,7 @@ async def test_the_same_event_delivered_again_has_its_effect_once(
     assert len(handler.calls) == 3
     assert await inbox_count(downstream, "once") == 3
     outcomes = Counter(
-        (span.attributes or {})["usersuite.consumer.outcome"]
+        (span.attributes or {})["usersuite.platform.consumer.outcome"]
         for span in exporter.get_finished_spans()
         if span.kind is SpanKind.CONSUMER
     )
@@ -134,7 +134,7 @@ async def test_the_same_event_delivered_again_has_its_effect_once(
 
 
 async def test_stopping_finishes_the_message_in_hand_and_hands_back_the_rest(
-    api: Container, pg_url: str, downstream: AsyncEngine, nats_server: NatsServer, nc: Client
+    api: UsersContainer, pg_url: str, downstream: AsyncEngine, nats_server: NatsServer, nc: Client
 ) -> None:
     await relayed_history(api.handlers, pg_url, nats_server.url, nc, users=3, updates=0)
     recorder = Recorder("stopper")

@@ -27,13 +27,12 @@ from tests.support.relaying import relaying
 from tests.support.settings import make_settings
 from tests.support.waiting import eventually
 from user.v1 import user_pb2, user_pb2_grpc
-from usersuite.api.container import Container
-from usersuite.api.server import start
-from usersuite.bootstrap import bootstrap
-from usersuite.consumer import (
+from usersuite.bootstrap import UsersContainer, bootstrap
+from usersuite.platform.consumer import (
     Consumer,
 )
-from usersuite.consumer.events import Event
+from usersuite.platform.consumer.events import Event
+from usersuite.platform.grpc.server import start
 
 # --- One trace from the gRPC call to the consumer -------------------------------------------------
 
@@ -93,7 +92,7 @@ async def test_the_consumer_span_continues_the_trace_of_the_create_user_call(
     assert attributes["messaging.system"] == "nats"
     assert attributes["messaging.destination.name"] == "user.v1.UserCreated"
     assert attributes["messaging.consumer.group.name"] == "traced"
-    assert attributes["usersuite.consumer.outcome"] == "handled"
+    assert attributes["usersuite.platform.consumer.outcome"] == "handled"
     # The handler runs inside the consumer span: its own spans join the same trace.
     assert [context.span_id for context in seen_in_handler] == [consumed.context.span_id]
     assert created.name.startswith("users/")
@@ -103,7 +102,7 @@ async def test_the_consumer_span_continues_the_trace_of_the_create_user_call(
 
 
 async def test_three_durable_consumers_and_a_core_subscriber_each_get_every_event(
-    api: Container, pg_url: str, downstream: AsyncEngine, nats_server: NatsServer, nc: Client
+    api: UsersContainer, pg_url: str, downstream: AsyncEngine, nats_server: NatsServer, nc: Client
 ) -> None:
     core: list[Msg] = []
 

@@ -10,15 +10,15 @@ from tests.support.events import stream_has
 from tests.support.nats import NatsServer
 from tests.support.relaying import relayed_history
 from tests.support.waiting import eventually
-from usersuite.api.container import Container
-from usersuite.consumer import Consumer, ConsumerMetrics
+from usersuite.bootstrap import UsersContainer
+from usersuite.platform.consumer import Consumer, ConsumerMetrics
 
 pytestmark = pytest.mark.integration
 DLQ = "USER_V1_DLQ"
 
 
 async def test_a_dead_letter_counts_for_its_consumer(
-    api: Container, pg_url: str, downstream: AsyncEngine, nats_server: NatsServer, nc: Client
+    api: UsersContainer, pg_url: str, downstream: AsyncEngine, nats_server: NatsServer, nc: Client
 ) -> None:
     await relayed_history(api.handlers, pg_url, nats_server.url, nc, users=1, updates=0)
     registry = CollectorRegistry()

@@ -13,11 +13,9 @@ from tests.support.events import STREAM, stream_has
 from tests.support.nats import NatsServer
 from tests.support.relaying import relayed_history
 from tests.support.waiting import eventually
-from usersuite.adapters.db.inbox import purge_inbox
-from usersuite.adapters.nats.jetstream import ensure_stream
-from usersuite.api.container import Container
-from usersuite.config import StreamSettings
-from usersuite.consumer import (
+from usersuite.bootstrap import UsersContainer
+from usersuite.platform.config import StreamSettings
+from usersuite.platform.consumer import (
     DLQ_DELIVERIES,
     Consumer,
     ConsumerSettings,
@@ -25,6 +23,8 @@ from usersuite.consumer import (
     create_inbox,
     inbox,
 )
+from usersuite.platform.db.inbox import purge_inbox
+from usersuite.platform.nats.jetstream import ensure_stream
 
 DLQ = "USER_V1_DLQ"
 
@@ -47,7 +47,7 @@ class AlwaysFails:
 
 
 async def test_a_message_whose_dead_letter_fails_is_retried_until_the_dlq_accepts_it(
-    api: Container, pg_url: str, downstream: AsyncEngine, nats_server: NatsServer, nc: Client
+    api: UsersContainer, pg_url: str, downstream: AsyncEngine, nats_server: NatsServer, nc: Client
 ) -> None:
     await relayed_history(api.handlers, pg_url, nats_server.url, nc, users=1, updates=0)
     settings = ConsumerSettings(

@@ -17,7 +17,8 @@ from tests.support.serving import serving
 from tests.support.status import details_of
 from tests.support.tokens import AUDIENCE, HS_SECRET, ISSUER, claims
 from user.v1 import user_pb2, user_pb2_grpc
-from usersuite.api.errors import ErrorSpec
+from usersuite.platform.domain.errors import FieldViolation
+from usersuite.platform.grpc.errors import ErrorSpec
 
 RPC = "type.googleapis.com/google.rpc."
 # google/rpc/code.proto's HTTP mapping, which the issue names.
@@ -152,8 +153,11 @@ class EveryCode(user_pb2_grpc.UserServiceServicer):
         self, request: user_pb2.GetUserRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> user_pb2.User:
         code = grpc.StatusCode[request.name.removeprefix("users/")]
-        spec = ErrorSpec(code, user_pb2.ERROR_REASON_VALIDATION_FAILED, f"failed with {code.name}",
-                         {"name": request.name}, retry_after_seconds=1.5)  # fmt: skip
+        spec = ErrorSpec(
+            code, "VALIDATION_FAILED", "usersuite.user.v1", f"failed with {code.name}",
+            {"name": request.name}, [FieldViolation("name", "a field it names")],
+            retry_after_seconds=1.5,
+        )  # fmt: skip
         status = spec.to_status()
         await context.abort(status.code, status.details, status.trailing_metadata)
 
@@ -183,6 +187,8 @@ async def test_each_code_maps_to_its_http_status_with_details(
     body = assert_status(response, code, "VALIDATION_FAILED")
     assert body["message"] == f"failed with {code.name}"
     assert detail(body, "RetryInfo")["retry_delay"] == "1.500s"
+    violations = detail(body, "BadRequest")["field_violations"]
+    assert [(v["field"], v["description"]) for v in violations] == [("name", "a field it names")]
 
 
 def test_cors_preflights_are_answered_for_the_configured_origins_only(tmp_path: Path) -> None:

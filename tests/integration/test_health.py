@@ -12,8 +12,8 @@ from tests.support.settings import make_settings
 from tests.support.status import details_of
 from tests.support.waiting import eventually
 from user.v1 import user_pb2, user_pb2_grpc
-from usersuite.api.server import UserServer, start
 from usersuite.bootstrap import bootstrap
+from usersuite.platform.grpc.server import ApiServer, start
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -69,7 +69,7 @@ async def test_health_follows_the_database(own_cluster: tuple[PostgresCluster, s
 @pytest.fixture
 async def watched_server(
     pg_url: str,
-) -> AsyncIterator[tuple[UserServer, health_pb2_grpc.HealthStub]]:
+) -> AsyncIterator[tuple[ApiServer, health_pb2_grpc.HealthStub]]:
     container = bootstrap(make_settings(pg_url))
     server = await start(container, "127.0.0.1:0")
     async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
@@ -78,7 +78,7 @@ async def watched_server(
 
 
 async def test_health_is_not_serving_as_soon_as_shutdown_starts(
-    watched_server: tuple[UserServer, health_pb2_grpc.HealthStub],
+    watched_server: tuple[ApiServer, health_pb2_grpc.HealthStub],
 ) -> None:
     server, health = watched_server
     await wait_for_status(health, "user.v1.UserService", SERVING)

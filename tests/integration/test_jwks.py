@@ -19,9 +19,8 @@ from tests.support.stubs import AsyncUserStub
 from tests.support.tokens import AUDIENCE, ISSUER, JwksServer, claims, jwk_of, rsa_key
 from tests.support.waiting import eventually, holds
 from user.v1 import user_pb2
-from usersuite.api.container import Container
-from usersuite.api.server import UserServer, start
-from usersuite.bootstrap import bootstrap
+from usersuite.bootstrap import UsersContainer, bootstrap
+from usersuite.platform.grpc.server import ApiServer, start
 
 # Bounds for waiting on a background refresh; a test that needs them fails, never passes, late.
 PATIENCE_SECONDS = 20.0
@@ -42,8 +41,8 @@ def jwks_server(keys: dict[str, Any]) -> Iterator[JwksServer]:
 
 @dataclass
 class Api:
-    container: Container
-    server: UserServer
+    container: UsersContainer
+    server: ApiServer
     stub: AsyncUserStub
 
     def sample(self, name: str) -> float:
@@ -145,7 +144,7 @@ async def test_stale_keys_are_refused_with_unavailable_then_recover(
     keys: dict[str, Any],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.ERROR, logger="usersuite.api.auth.jwks")
+    caplog.set_level(logging.ERROR, logger="usersuite.platform.grpc.auth.jwks")
     async for api in serve(
         sqlite_url,
         jwks_url=jwks_server.url,

@@ -17,9 +17,9 @@ from tests.support.status import details_of
 from tests.support.stubs import AsyncUserStub
 from tests.support.waiting import Check, eventually, holds, stays_true_for
 from user.v1 import user_pb2, user_pb2_grpc
-from usersuite.api.server import start
 from usersuite.bootstrap import bootstrap
-from usersuite.config import AddressInUse
+from usersuite.platform.config import AddressInUse
+from usersuite.platform.grpc.server import start
 
 
 async def create_user(stub: AsyncUserStub, display_name: str, email: str) -> user_pb2.User:

@@ -5,9 +5,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
-from usersuite.adapters.db import migrate
-from usersuite.adapters.db.engine import sync_url
-from usersuite.adapters.db.tables import metadata
+from usersuite.platform.db.engine import sync_url
+from usersuite.users.adapters.db.schema import migrations as migrate
+from usersuite.users.adapters.db.tables import metadata
 
 
 def test_migrated_schema_matches_the_tables(db_url: str) -> None:

@@ -20,11 +20,11 @@ from tests.support.observing import HS256_SECRET, SERVICE, Observed, expect_not_
 from tests.support.settings import make_settings
 from tests.support.waiting import eventually, holds
 from user.v1 import user_pb2
-from usersuite.api.auth.jwt import mint_token
-from usersuite.api.server import start
 from usersuite.bootstrap import bootstrap
-from usersuite.ops.http import OpsHttpServer, ops_listener
-from usersuite.ops.logs import JsonFormatter, TextFormatter
+from usersuite.platform.grpc.auth.jwt import mint_token
+from usersuite.platform.grpc.server import start
+from usersuite.platform.ops.http import OpsHttpServer, ops_listener
+from usersuite.platform.ops.logs import JsonFormatter, TextFormatter
 
 
 def http_get(port: int, path: str) -> tuple[int, str, str]:
@@ -151,7 +151,7 @@ async def test_readiness_follows_the_callable_and_a_failing_check_is_not_ready()
 async def test_the_listener_reports_its_port_and_closes_its_socket(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="usersuite.ops.http")
+    caplog.set_level(logging.INFO, logger="usersuite.platform.ops.http")
     with ops_listener("127.0.0.1:0", CollectorRegistry(), lambda: True) as ops:
         port = ops.port
         assert port > 0

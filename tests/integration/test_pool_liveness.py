@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from usersuite.adapters.db.engine import create_engine
+from usersuite.platform.db.engine import create_engine
 
 IDLE = 0.2
 # How long terminating a session may take; a deadline, not a pause.

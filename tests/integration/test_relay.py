@@ -17,11 +17,10 @@ from tests.support.relaying import InProcessBridge
 from tests.support.settings import relay_settings
 from tests.support.waiting import eventually, stays_true_for
 from user.v1 import events_pb2
-from usersuite.adapters.db.tables import outbox
-from usersuite.adapters.nats.jetstream import StreamConflict
-from usersuite.api.container import Container
-from usersuite.bootstrap import bootstrap_bridge
-from usersuite.service import commands
+from usersuite.bootstrap import UsersContainer, bootstrap_bridge
+from usersuite.platform.db.tables import outbox
+from usersuite.platform.nats.jetstream import StreamConflict
+from usersuite.users.service import commands
 
 StartBridge = Callable[..., Awaitable[InProcessBridge]]
 
@@ -41,7 +40,7 @@ async def start_bridge(nats_server: NatsServer) -> AsyncIterator[StartBridge]:
 
 
 async def test_every_event_is_published_once_in_order_with_its_headers(
-    api: Container, pg_url: str, start_bridge: StartBridge, nc: Client
+    api: UsersContainer, pg_url: str, start_bridge: StartBridge, nc: Client
 ) -> None:
     ids = await make_history(api.handlers, users=5, updates=3)
     await start_bridge(pg_url)
@@ -69,7 +68,7 @@ async def test_every_event_is_published_once_in_order_with_its_headers(
 
 
 async def test_a_late_committing_transaction_is_not_skipped(
-    api: Container, pg_url: str, start_bridge: StartBridge, nc: Client
+    api: UsersContainer, pg_url: str, start_bridge: StartBridge, nc: Client
 ) -> None:
     await start_bridge(pg_url)
     async with await psycopg.AsyncConnection.connect(conninfo(pg_url)) as slow:
@@ -91,7 +90,7 @@ async def test_a_late_committing_transaction_is_not_skipped(
 
 
 async def test_two_bridges_share_the_partitions_and_one_takes_over_when_the_other_stops(
-    api: Container, pg_url: str, start_bridge: StartBridge, nc: Client
+    api: UsersContainer, pg_url: str, start_bridge: StartBridge, nc: Client
 ) -> None:
     first = await start_bridge(pg_url, batch_size=7, rebalance_interval_seconds=0.2)
     second = await start_bridge(pg_url, batch_size=7, rebalance_interval_seconds=0.2)
@@ -120,15 +119,15 @@ async def test_two_bridges_share_the_partitions_and_one_takes_over_when_the_othe
     assert all(v == sorted(v) for v in versions.values())
 
 
-async def make_history_more(api: Container) -> None:
+async def make_history_more(api: UsersContainer) -> None:
     late = commands.CreateUser(display_name="Late", email="late@example.com")
     await api.handlers.create_user(late)
 
 
 async def test_a_poison_event_is_parked_while_others_flow_and_retry_resends_it(
-    api: Container, pg_url: str, nats_server: NatsServer, nc: Client
+    api: UsersContainer, pg_url: str, nats_server: NatsServer, nc: Client
 ) -> None:
-    from usersuite.adapters.db import outbox_store
+    from usersuite.platform.db import outbox_store
 
     poisoned_id, _ = await make_history(api.handlers, users=2, updates=0)
     async with api.engine.begin() as conn:
@@ -185,7 +184,7 @@ async def test_a_poison_event_is_parked_while_others_flow_and_retry_resends_it(
 
 
 async def test_a_commit_wakes_the_relay_through_listen_notify(
-    api: Container, pg_url: str, start_bridge: StartBridge, nc: Client
+    api: UsersContainer, pg_url: str, start_bridge: StartBridge, nc: Client
 ) -> None:
     # Polling every 10 minutes: only the NOTIFY of the commit can bring the event out quickly.
     bridge = await start_bridge(pg_url, poll_interval_seconds=600)

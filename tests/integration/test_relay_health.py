@@ -10,7 +10,7 @@ from tests.support.nats import NatsServer
 from tests.support.postgres import table_locked
 from tests.support.replicas import replicas
 from tests.support.waiting import eventually
-from usersuite.ops.http import ops_listener
+from usersuite.platform.ops.http import ops_listener
 
 
 def healthz(port: int) -> int:

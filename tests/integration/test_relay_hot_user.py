@@ -15,12 +15,12 @@ from tests.support.outbox import all_relayed, assert_relayed
 from tests.support.postgres import conninfo
 from tests.support.relaying import relaying
 from tests.support.waiting import eventually
-from usersuite.adapters.nats.jetstream import ensure_stream
-from usersuite.adapters.nats.messages import headers_for
-from usersuite.api.container import Container
-from usersuite.config import BridgeSettings, StreamSettings
-from usersuite.service import commands
-from usersuite.service.outbox import OutboxRow
+from usersuite.bootstrap import UsersContainer
+from usersuite.platform.config import BridgeSettings, StreamSettings
+from usersuite.platform.nats.jetstream import ensure_stream
+from usersuite.platform.nats.messages import headers_for
+from usersuite.platform.service.outbox import OutboxRow
+from usersuite.users.service import commands
 
 GUARD = "Nats-Expected-Last-Msg-Id"
 
@@ -52,7 +52,7 @@ async def assert_guards_held(nc: Client) -> int:
 
 
 async def test_a_hot_users_events_go_out_pipelined_once_and_in_order(
-    api: Container, pg_url: str, nats_server: NatsServer, nc: Client
+    api: UsersContainer, pg_url: str, nats_server: NatsServer, nc: Client
 ) -> None:
     await write_history(api.handlers, users=1, events_per_user=150)
     async with relaying(pg_url, nats_server.url):
@@ -63,7 +63,7 @@ async def test_a_hot_users_events_go_out_pipelined_once_and_in_order(
 
 
 async def relay_after_a_crash(
-    api: Container, pg_url: str, nats_server: NatsServer, nc: Client
+    api: UsersContainer, pg_url: str, nats_server: NatsServer, nc: Client
 ) -> list[OutboxRow]:
     """The refused-guard scenario below, relayed to the end; returns the rows it wrote."""
     await write_history(api.handlers, users=1, events_per_user=100)
@@ -81,7 +81,7 @@ async def relay_after_a_crash(
 
 
 async def test_a_refused_guard_sends_the_event_again_after_its_predecessor(
-    api: Container, pg_url: str, nats_server: NatsServer, nc: Client
+    api: UsersContainer, pg_url: str, nats_server: NatsServer, nc: Client
 ) -> None:
     """A bridge crashed after publishing 40 of a hot user's events and another user's event,
     before marking them: the next bridge re-sends them (duplicates), and the guard of event 41
@@ -96,7 +96,7 @@ async def test_a_refused_guard_sends_the_event_again_after_its_predecessor(
 
 
 async def test_a_refused_guard_leaves_no_failure_unread(
-    api: Container, pg_url: str, nats_server: NatsServer, nc: Client
+    api: UsersContainer, pg_url: str, nats_server: NatsServer, nc: Client
 ) -> None:
     """The events behind a refused guard are refused too; each of those failures is read."""
     unread: list[dict[str, Any]] = []

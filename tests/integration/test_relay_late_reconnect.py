@@ -16,8 +16,8 @@ from tests.support.replicas import QUICK, assert_once_in_user_order, hand_over_w
 from tests.support.settings import relay_settings
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import eventually
-from usersuite.api.container import Container
-from usersuite.config import Settings
+from usersuite.bootstrap import UsersContainer
+from usersuite.platform.config import Settings
 
 pytestmark = pytest.mark.integration
 WINDOW_SECONDS = 1.0  # below the configurable minimum: set around validation, for this test only
@@ -29,7 +29,7 @@ def short_window(settings: Settings) -> Settings:
 
 
 async def test_a_bridge_reconnecting_after_the_duplicate_window_repeats_nothing(
-    api: Container, pg_url: str, nats_server: NatsServer, nc: Client
+    api: UsersContainer, pg_url: str, nats_server: NatsServer, nc: Client
 ) -> None:
     proxy = await TcpProxy(nats_server.port).start()
     handover = {"leader_handover_seconds": 2.0, "publish_timeout_seconds": 0.5, **QUICK}

@@ -12,12 +12,11 @@ from tests.support.events import make_history, stream_has
 from tests.support.nats import NatsServer
 from tests.support.settings import make_settings
 from tests.support.waiting import eventually, holds
-from usersuite.adapters.db import outbox_store
-from usersuite.adapters.db.tables import outbox
-from usersuite.adapters.nats.jetstream import connect
-from usersuite.api.container import Container
-from usersuite.bootstrap import bootstrap_bridge
-from usersuite.bridge.container import BridgeContainer
+from usersuite.bootstrap import UsersContainer, bootstrap_bridge
+from usersuite.platform.db import outbox_store
+from usersuite.platform.db.tables import outbox
+from usersuite.platform.nats.jetstream import connect
+from usersuite.platform.relay.container import BridgeContainer
 
 
 def sample(registry: CollectorRegistry, name: str, **labels: str) -> float:
@@ -39,7 +38,7 @@ async def bridge(pg_url: str, nats_server: NatsServer) -> AsyncIterator[BridgeCo
 
 
 async def test_metrics_count_published_events_and_the_backlog_drains(
-    api: Container, bridge: BridgeContainer, nats_server: NatsServer
+    api: UsersContainer, bridge: BridgeContainer, nats_server: NatsServer
 ) -> None:
     await make_history(api.handlers, users=4, updates=1)
     registry = bridge.registry
@@ -72,7 +71,7 @@ async def test_metrics_count_published_events_and_the_backlog_drains(
 
 
 async def test_dispatched_rows_older_than_the_retention_are_deleted_in_batches(
-    api: Container, bridge: BridgeContainer
+    api: UsersContainer, bridge: BridgeContainer
 ) -> None:
     await make_history(api.handlers, users=10, updates=0)
     stopping = asyncio.Event()

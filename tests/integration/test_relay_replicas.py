@@ -26,9 +26,9 @@ from tests.support.replicas import (
 )
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import eventually
-from usersuite.adapters.nats.jetstream import connect
-from usersuite.api.container import Container
-from usersuite.service.handlers import UserHandlers
+from usersuite.bootstrap import UsersContainer
+from usersuite.platform.nats.jetstream import connect
+from usersuite.users.service.handlers import UserHandlers
 
 
 async def writing_through(handlers: UserHandlers, *faults: Callable[[], object]) -> Writer:
@@ -43,7 +43,7 @@ async def writing_through(handlers: UserHandlers, *faults: Callable[[], object])
 
 
 async def test_three_replicas_share_the_partitions_through_a_nats_outage(
-    api: Container, pg_url: str, nats_server: NatsServer, nc: Client
+    api: UsersContainer, pg_url: str, nats_server: NatsServer, nc: Client
 ) -> None:
     async with replicas(3, pg_url, [nats_server.url], **QUICK) as running:
         await eventually(lambda: shared(running), what="16 partitions shared by 3")
@@ -76,7 +76,7 @@ def healthz(replica: InProcessBridge) -> int:
 
 
 async def test_a_bridge_cut_off_from_nats_hands_its_partitions_to_one_that_can_reach_it(
-    api: Container, pg_url: str, nats_server: NatsServer, nc: Client
+    api: UsersContainer, pg_url: str, nats_server: NatsServer, nc: Client
 ) -> None:
     proxy = await TcpProxy(nats_server.port).start()
     handover = {"leader_handover_seconds": 2.0, "publish_timeout_seconds": 0.5, **QUICK}

@@ -20,7 +20,7 @@ from tests.support.replicas import (
 )
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import eventually
-from usersuite.api.container import Container
+from usersuite.bootstrap import UsersContainer
 
 pytestmark = pytest.mark.integration
 WAITING_CLAIMS = """
@@ -30,7 +30,7 @@ WAITING_CLAIMS = """
 
 
 async def test_a_bridge_handing_over_after_cancelled_queries_leaves_the_other_every_partition(
-    api: Container,
+    api: UsersContainer,
     pg_url: str,
     nats_server: NatsServer,
     nc: Client,

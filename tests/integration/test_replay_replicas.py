@@ -11,11 +11,11 @@ from tests.support.settings import make_settings
 from tests.support.status import details_of
 from tests.support.stubs import AsyncUserStub
 from user.v1 import user_pb2
-from usersuite.adapters.db.engine import create_engine
-from usersuite.adapters.db.nonces import SqlNonceStore
-from usersuite.api.auth.signing import sign_request
-from usersuite.api.server import start
 from usersuite.bootstrap import bootstrap
+from usersuite.platform.db.engine import create_engine
+from usersuite.platform.db.nonces import SqlNonceStore
+from usersuite.platform.grpc.auth.signing import sign_request
+from usersuite.platform.grpc.server import start
 
 KEY_ID, SECRET = "svc-a", "svc-a-request-signing-secret-0123456789"
 LIST = "/user.v1.UserService/ListUsers"

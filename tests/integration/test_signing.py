@@ -12,9 +12,9 @@ from sqlalchemy import select
 from tests.support.serving import serving
 from tests.support.status import details_of
 from user.v1 import events_pb2, user_pb2, user_pb2_grpc
-from usersuite.adapters.db.tables import outbox
-from usersuite.api.auth.signing import SIGNATURE, sign_request
-from usersuite.api.container import Container
+from usersuite.bootstrap import UsersContainer
+from usersuite.platform.db.tables import outbox
+from usersuite.platform.grpc.auth.signing import SIGNATURE, sign_request
 
 Code = grpc.StatusCode
 Metadata = list[tuple[str, str]]
@@ -30,7 +30,7 @@ CALL_TIMEOUT = 10.0
 
 
 @pytest.fixture
-async def served(sqlite_url: str) -> AsyncIterator[tuple[grpc.aio.Channel, Container]]:
+async def served(sqlite_url: str) -> AsyncIterator[tuple[grpc.aio.Channel, UsersContainer]]:
     auth = {"enabled": True, "signing_keys": {KEY_ID: SECRET}}
     async with (
         serving(sqlite_url, auth=auth) as running,
@@ -82,14 +82,14 @@ async def rejected(call: Awaitable[Any], metadata: Metadata) -> str:
     return details.message
 
 
-async def recorded_principals(container: Container) -> list[str]:
+async def recorded_principals(container: UsersContainer) -> list[str]:
     async with container.engine.connect() as conn:
         payloads = await conn.scalars(select(outbox.c.payload).order_by(outbox.c.seq))
         return [events_pb2.UserCreated.FromString(p).metadata.principal for p in payloads]
 
 
 async def test_signed_call_succeeds_as_the_signer(
-    served: tuple[grpc.aio.Channel, Container],
+    served: tuple[grpc.aio.Channel, UsersContainer],
 ) -> None:
     channel, container = served
     body = create_body("ada@example.com")
@@ -102,7 +102,7 @@ async def test_signed_call_succeeds_as_the_signer(
 
 
 async def test_signed_call_through_the_generated_stub_succeeds(
-    served: tuple[grpc.aio.Channel, Container],
+    served: tuple[grpc.aio.Channel, UsersContainer],
 ) -> None:
     # The stub serializes the message itself; for a simple message those are the bytes signed.
     channel, _ = served
@@ -117,7 +117,7 @@ async def test_signed_call_through_the_generated_stub_succeeds(
 
 
 async def test_tampered_body_is_unauthenticated(
-    served: tuple[grpc.aio.Channel, Container],
+    served: tuple[grpc.aio.Channel, UsersContainer],
 ) -> None:
     channel, container = served
     metadata = signed(CREATE, create_body("ada@example.com"))
@@ -131,7 +131,7 @@ async def test_tampered_body_is_unauthenticated(
 
 
 async def test_replayed_metadata_is_unauthenticated(
-    served: tuple[grpc.aio.Channel, Container],
+    served: tuple[grpc.aio.Channel, UsersContainer],
 ) -> None:
     channel, _ = served
     metadata = signed(LIST, LIST_BODY)
@@ -159,7 +159,7 @@ async def test_replayed_metadata_is_unauthenticated(
     ],
 )
 async def test_a_listing_signed_wrongly_is_unauthenticated(
-    served: tuple[grpc.aio.Channel, Container], signing: dict[str, Any], complaint: str
+    served: tuple[grpc.aio.Channel, UsersContainer], signing: dict[str, Any], complaint: str
 ) -> None:
     channel, _ = served
     keys = {name: value for name, value in signing.items() if name != "timestamp_age"}
@@ -172,7 +172,7 @@ async def test_a_listing_signed_wrongly_is_unauthenticated(
 
 
 async def test_signature_for_another_method_is_unauthenticated(
-    served: tuple[grpc.aio.Channel, Container],
+    served: tuple[grpc.aio.Channel, UsersContainer],
 ) -> None:
     # A read signature cannot be replayed against a write method with the same bytes.
     channel, container = served

@@ -6,12 +6,12 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from usersuite.adapters.db.engine import create_engine
-from usersuite.adapters.db.statement_timeout import SETTING, bound_by_deadline, forget
-from usersuite.adapters.db.unit_of_work import SqlUnitOfWork
-from usersuite.api.mapping import encode_event
-from usersuite.service import request_context
-from usersuite.service.handlers import utc_now
+from usersuite.platform.db.engine import create_engine
+from usersuite.platform.db.statement_timeout import SETTING, bound_by_deadline, forget
+from usersuite.platform.service import request_context
+from usersuite.users.adapters.db.unit_of_work import SqlUnitOfWork
+from usersuite.users.api.mapping import encode_event
+from usersuite.users.service.handlers import utc_now
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from usersuite.bootstrap import bootstrap_bridge
 async def test_the_bridge_waits_for_jetstream_and_provisions_the_stream_once_it_answers(
     pg_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="usersuite.adapters.nats.jetstream")
+    caplog.set_level(logging.WARNING, logger="usersuite.platform.nats.jetstream")
     server = NatsServer().start(jetstream=False)
     settings = relay_settings(pg_url, server.url)
     starting = asyncio.create_task(bootstrap_bridge(settings))

@@ -16,9 +16,8 @@ from tests.support.nats import NatsServer
 from tests.support.relaying import relayed_history, relaying
 from tests.support.settings import make_settings
 from tests.support.waiting import eventually, holds, stays_true_for
-from usersuite.api.container import Container
-from usersuite.bootstrap import tail_events
-from usersuite.service import commands
+from usersuite.bootstrap import UsersContainer, tail_events
+from usersuite.users.service import commands
 
 
 async def consumers_on_stream(nc: Client, count: int) -> bool:
@@ -51,7 +50,7 @@ def check_payload(line: dict[str, Any]) -> None:
 
 
 async def test_tail_waits_for_the_stream_to_exist(
-    api: Container, pg_url: str, nats_server: NatsServer, nc: Client
+    api: UsersContainer, pg_url: str, nats_server: NatsServer, nc: Client
 ) -> None:
     out = io.StringIO()
     settings = make_settings(pg_url, nats_url=nats_server.url)
@@ -70,7 +69,7 @@ async def test_tail_waits_for_the_stream_to_exist(
 
 
 async def test_tail_prints_new_events_only(
-    api: Container, pg_url: str, nats_server: NatsServer, nc: Client
+    api: UsersContainer, pg_url: str, nats_server: NatsServer, nc: Client
 ) -> None:
     out = io.StringIO()
     settings = make_settings(pg_url, nats_url=nats_server.url)
@@ -103,7 +102,7 @@ async def test_tail_prints_new_events_only(
 
 
 async def test_tail_from_start_replays_earlier_events(
-    api: Container, pg_url: str, nats_server: NatsServer, nc: Client
+    api: UsersContainer, pg_url: str, nats_server: NatsServer, nc: Client
 ) -> None:
     await relayed_history(api.handlers, pg_url, nats_server.url, nc, users=3, updates=0)
     out = io.StringIO()
@@ -119,7 +118,7 @@ async def test_tail_from_start_replays_earlier_events(
 
 
 async def test_the_cli_tails_with_a_subject_filter_from_the_start(
-    api: Container, pg_url: str, nats_server: NatsServer, nc: Client, tmp_path: Path
+    api: UsersContainer, pg_url: str, nats_server: NatsServer, nc: Client, tmp_path: Path
 ) -> None:
     ids = await relayed_history(api.handlers, pg_url, nats_server.url, nc, users=2, updates=1)
     env = {**os.environ, "USERSUITE_NATS_URL": nats_server.url}

@@ -12,11 +12,11 @@ from tests.support.serving import serving
 from tests.support.status import failure
 from tests.support.stubs import AsyncUserStub
 from user.v1 import events_pb2, user_pb2
-from usersuite.adapters.db.tables import outbox
-from usersuite.api.container import Container
-from usersuite.api.tls import server_credentials
-from usersuite.config import TlsSettings
-from usersuite.service import commands
+from usersuite.bootstrap import UsersContainer
+from usersuite.platform.config import TlsSettings
+from usersuite.platform.db.tables import outbox
+from usersuite.platform.grpc.tls import server_credentials
+from usersuite.users.service import commands
 
 Code = grpc.StatusCode
 Stub = AsyncUserStub
@@ -80,7 +80,7 @@ def create_request(email: str) -> user_pb2.CreateUserRequest:
     return user_pb2.CreateUserRequest(user=user_pb2.User(display_name="Ada", email=email))
 
 
-async def recorded_principals(container: Container) -> list[str]:
+async def recorded_principals(container: UsersContainer) -> list[str]:
     async with container.engine.connect() as conn:
         payloads = await conn.scalars(select(outbox.c.payload).order_by(outbox.c.seq))
         return [events_pb2.UserCreated.FromString(p).metadata.principal for p in payloads]

@@ -13,8 +13,8 @@ from tests.support.certs import CertificateAuthority, Issued
 from tests.support.settings import make_settings
 from tests.support.waiting import eventually, holds
 from user.v1 import user_pb2, user_pb2_grpc
-from usersuite.api.server import start
 from usersuite.bootstrap import bootstrap
+from usersuite.platform.grpc.server import start
 
 PATIENCE_SECONDS = 20.0
 CALL_TIMEOUT = 5.0

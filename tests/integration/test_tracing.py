@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from tests.support.observing import SERVICE, Observed, expect_not_found, new_user
 from user.v1 import user_pb2
-from usersuite.adapters.db.tables import outbox
-from usersuite.ops.tracing import configure_tracing
+from usersuite.platform.db.tables import outbox
+from usersuite.platform.ops.tracing import configure_tracing
 
 SQLALCHEMY_SCOPE = "opentelemetry.instrumentation.sqlalchemy"
 

@@ -12,20 +12,20 @@ from tests.support.settings import make_settings
 from tests.support.status import details_of
 from tests.support.stubs import AsyncUserStub
 from user.v1 import user_pb2, user_pb2_grpc
-from usersuite.adapters.db.tables import idempotency, outbox, users
-from usersuite.adapters.db.unit_of_work import SqlUnitOfWork
-from usersuite.api.container import Container
-from usersuite.api.mapping import encode_event
-from usersuite.api.server import UserServer, start
-from usersuite.bootstrap import bootstrap
-from usersuite.service import commands
-from usersuite.service.errors import ServiceUnavailable
-from usersuite.service.handlers import UserHandlers, utc_now
-from usersuite.service.page_tokens import PageTokenCodec
+from usersuite.bootstrap import UsersContainer, bootstrap
+from usersuite.platform.db.tables import idempotency, outbox
+from usersuite.platform.grpc.server import ApiServer, start
+from usersuite.platform.service.errors import ServiceUnavailable
+from usersuite.platform.service.page_tokens import PageTokenCodec
+from usersuite.users.adapters.db.tables import users
+from usersuite.users.adapters.db.unit_of_work import SqlUnitOfWork
+from usersuite.users.api.mapping import encode_event
+from usersuite.users.service import commands
+from usersuite.users.service.handlers import UserHandlers, utc_now
 
 
 @pytest.fixture
-async def pg_container(pg_url: str) -> AsyncIterator[Container]:
+async def pg_container(pg_url: str) -> AsyncIterator[UsersContainer]:
     built = bootstrap(
         make_settings(
             pg_url, database={"health_interval_seconds": 0.2, "pool_size": 20, "max_overflow": 0}
@@ -36,20 +36,20 @@ async def pg_container(pg_url: str) -> AsyncIterator[Container]:
 
 
 @pytest.fixture
-async def pg_stub(pg_container: Container) -> AsyncIterator[AsyncUserStub]:
-    running: UserServer = await start(pg_container, "127.0.0.1:0")
+async def pg_stub(pg_container: UsersContainer) -> AsyncIterator[AsyncUserStub]:
+    running: ApiServer = await start(pg_container, "127.0.0.1:0")
     async with grpc.aio.insecure_channel(f"127.0.0.1:{running.port}") as channel:
         yield user_pb2_grpc.UserServiceStub(channel)
     await running.stop(0)
 
 
-async def count(container: Container, table: object) -> int:
+async def count(container: UsersContainer, table: object) -> int:
     async with container.engine.connect() as conn:
         return int(await conn.scalar(select(func.count()).select_from(table)))  # type: ignore[arg-type]
 
 
 async def test_100_concurrent_creates_with_one_request_id_create_one_user(
-    pg_stub: AsyncUserStub, pg_container: Container
+    pg_stub: AsyncUserStub, pg_container: UsersContainer
 ) -> None:
     request = user_pb2.CreateUserRequest(
         user=user_pb2.User(display_name="Once", email="once@example.com"),
@@ -63,7 +63,7 @@ async def test_100_concurrent_creates_with_one_request_id_create_one_user(
 
 
 async def test_concurrent_updates_with_one_etag_exactly_one_wins(
-    pg_stub: AsyncUserStub, pg_container: Container
+    pg_stub: AsyncUserStub, pg_container: UsersContainer
 ) -> None:
     user = await pg_stub.CreateUser(
         user_pb2.CreateUserRequest(
@@ -90,7 +90,7 @@ async def test_concurrent_updates_with_one_etag_exactly_one_wins(
     assert await count(pg_container, outbox) == 2  # UserCreated + exactly one UserUpdated
 
 
-async def test_an_outbox_failure_rolls_back_the_user_row(pg_container: Container) -> None:
+async def test_an_outbox_failure_rolls_back_the_user_row(pg_container: UsersContainer) -> None:
     # Every event gets the same id, so the second change's outbox insert violates the
     # outbox's unique event id: the user row of that transaction must vanish with it.
     handlers = UserHandlers(
@@ -105,7 +105,9 @@ async def test_an_outbox_failure_rolls_back_the_user_row(pg_container: Container
     assert await count(pg_container, outbox) == 1
 
 
-async def test_an_encoder_failure_leaves_neither_row_nor_event(pg_container: Container) -> None:
+async def test_an_encoder_failure_leaves_neither_row_nor_event(
+    pg_container: UsersContainer,
+) -> None:
     def broken_encoder(event: object) -> tuple[str, bytes]:
         raise RuntimeError("encoder exploded")
 
@@ -135,13 +137,13 @@ async def test_unreachable_database_is_service_unavailable() -> None:
 
 
 async def test_expired_request_ids_are_forgotten_and_recent_ones_kept(
-    pg_container: Container,
+    pg_container: UsersContainer,
 ) -> None:
     from datetime import UTC, datetime, timedelta
 
     from sqlalchemy import update
 
-    from usersuite.adapters.db.maintenance import purge_request_ids
+    from usersuite.platform.db.maintenance import purge_request_ids
 
     for i in range(5):
         await pg_container.handlers.create_user(

@@ -8,7 +8,7 @@ from tests.support.serving import served_channel
 from tests.support.status import failure
 from tests.support.stubs import AsyncUserStub
 from user.v1 import user_pb2
-from usersuite.service.handlers import MAX_UPDATE_MASK_PATHS
+from usersuite.users.service.handlers import MAX_UPDATE_MASK_PATHS
 
 pytestmark = pytest.mark.integration
 USER = user_pb2.User(name="users/ada-lovelace", display_name="Ada")

@@ -20,7 +20,7 @@ from tests.support.processes import (
     server_env,
 )
 from tests.support.tools import REPO_ROOT, describe, run, which
-from usersuite.api.auth.jwt import mint_token
+from usersuite.platform.grpc.auth.jwt import mint_token
 
 INTEROP = REPO_ROOT / "tests" / "interop"
 SCENARIO = INTEROP / "scenario.json"

@@ -13,7 +13,7 @@ from google.api import annotations_pb2  # noqa: F401
 from tests.interop.clients import INTEROP
 from tests.support.processes import UsersuiteProcess, child_env
 from tests.support.tools import describe, which
-from usersuite.api.server import UserServer
+from usersuite.platform.grpc.server import ApiServer
 
 REFLECT = INTEROP / "go" / "bin" / "reflect"
 SYMBOLS = {
@@ -64,7 +64,7 @@ def test_go_reflection_client_is_told_an_unknown_method_is_not_found(
     assert "MISSING user.v1.UserService.NoSuchMethod: error 5" in result.stdout, describe(result)
 
 
-async def test_go_reflection_client_finds_a_loaded_extension(server: UserServer) -> None:
+async def test_go_reflection_client_finds_a_loaded_extension(server: ApiServer) -> None:
     process = await asyncio.create_subprocess_exec(
         str(REFLECT),
         f"127.0.0.1:{server.port}",

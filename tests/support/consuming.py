@@ -12,12 +12,12 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tests.support.events import STREAM
-from usersuite.consumer import (
+from usersuite.platform.consumer import (
     Consumer,
     ConsumerSettings,
     inbox,
 )
-from usersuite.consumer.events import Event
+from usersuite.platform.consumer.events import Event
 
 # What a downstream service writes in its handler; no unique key, so a second effect would show.
 effects_metadata = MetaData()

@@ -7,8 +7,8 @@ from typing import Any
 from nats.aio.client import Client
 
 from user.v1 import events_pb2
-from usersuite.service import commands
-from usersuite.service.handlers import UserHandlers
+from usersuite.users.service import commands
+from usersuite.users.service.handlers import UserHandlers
 
 STREAM = "USER_V1"
 CONCURRENT_WRITERS = 8

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Self
 
-from usersuite.domain.errors import EmailAlreadyExists, UserAlreadyExists
-from usersuite.domain.events import DomainEvent
-from usersuite.domain.model import User
-from usersuite.service.unit_of_work import (
+from usersuite.users.domain.errors import EmailAlreadyExists, UserAlreadyExists
+from usersuite.users.domain.events import DomainEvent
+from usersuite.users.domain.model import User
+from usersuite.users.service.unit_of_work import (
     IdempotencyStore,
     IdempotentResult,
     Outbox,

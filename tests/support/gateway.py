@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-from usersuite.config import Settings
 from usersuite.gateway import envoy_config
 from usersuite.gateway.launcher import RunningEnvoy, start_envoy
+from usersuite.platform.config import Settings
 
 
 def gateway_settings(api_target: str, **gateway: Any) -> Settings:

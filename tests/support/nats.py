@@ -6,7 +6,7 @@ import tempfile
 from pathlib import Path
 
 from tests.support.ports import free_port, wait_for_port
-from usersuite.adapters.nats.embedded import nats_server_binary
+from usersuite.platform.nats.embedded import nats_server_binary
 
 
 class NatsServer:

@@ -16,10 +16,9 @@ from tests.support.status import failure
 from tests.support.stubs import AsyncUserStub
 from tests.support.waiting import eventually, holds
 from user.v1 import user_pb2, user_pb2_grpc
-from usersuite.api.container import Container
-from usersuite.api.server import UserServer, start
-from usersuite.bootstrap import bootstrap
-from usersuite.ops.http import OpsHttpServer
+from usersuite.bootstrap import UsersContainer, bootstrap
+from usersuite.platform.grpc.server import ApiServer, start
+from usersuite.platform.ops.http import OpsHttpServer
 
 SERVICE = "user.v1.UserService"
 HS256_SECRET = "observability-test-secret-" + "x" * 20
@@ -27,8 +26,8 @@ HS256_SECRET = "observability-test-secret-" + "x" * 20
 
 @dataclass
 class Observed:
-    container: Container
-    server: UserServer
+    container: UsersContainer
+    server: ApiServer
     ops: OpsHttpServer
     stub: AsyncUserStub
     exporter: InMemorySpanExporter

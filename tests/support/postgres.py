@@ -17,7 +17,7 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from tests.support.ports import free_port
-from usersuite.adapters.db import migrate
+from usersuite.users.adapters.db.schema import migrations as migrate
 
 
 def postgres_bin_dir() -> Path:

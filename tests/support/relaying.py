@@ -12,9 +12,9 @@ from tests.support.outbox import all_relayed
 from tests.support.settings import relay_settings
 from tests.support.waiting import eventually
 from usersuite.bootstrap import bootstrap_bridge
-from usersuite.bridge.container import BridgeContainer
-from usersuite.config import Settings
-from usersuite.service.handlers import UserHandlers
+from usersuite.platform.config import Settings
+from usersuite.platform.relay.container import BridgeContainer
+from usersuite.users.service.handlers import UserHandlers
 
 STOP_TIMEOUT = 30.0
 

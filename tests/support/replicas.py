@@ -16,9 +16,9 @@ from tests.support.settings import relay_settings
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.waiting import eventually
 from user.v1 import events_pb2
-from usersuite.service import commands
-from usersuite.service.errors import ServiceUnavailable
-from usersuite.service.handlers import UserHandlers
+from usersuite.platform.service.errors import ServiceUnavailable
+from usersuite.users.service import commands
+from usersuite.users.service.handlers import UserHandlers
 
 # Short intervals for replicas in a test: rebalances and retries within a fraction of a second.
 QUICK = {"rebalance_interval_seconds": 0.2, "batch_size": 50, "backoff_max_seconds": 1.0}

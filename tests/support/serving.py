@@ -8,15 +8,14 @@ from typing import Any
 import grpc
 
 from tests.support.settings import make_settings
-from usersuite.api.container import Container
-from usersuite.api.server import UserServer, start
-from usersuite.bootstrap import bootstrap
+from usersuite.bootstrap import UsersContainer, bootstrap
+from usersuite.platform.grpc.server import ApiServer, start
 
 
 @dataclass(frozen=True)
 class Serving:
-    container: Container
-    server: UserServer
+    container: UsersContainer
+    server: ApiServer
 
     @property
     def port(self) -> int:

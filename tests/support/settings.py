@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from usersuite.config import Settings
+from usersuite.platform.config import Settings
 
 TEST_PAGE_TOKEN_SECRET = "test-page-token-secret-0123456789abcdef"
 

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from user.v1 import user_pb2
-from usersuite.adapters.db.tables import outbox
-from usersuite.api.container import Container
+from usersuite.bootstrap import UsersContainer
+from usersuite.platform.db.tables import outbox
 
 if TYPE_CHECKING:
     from user.v1.user_pb2_grpc import UserServiceAsyncStub as AsyncUserStub
@@ -30,7 +30,7 @@ async def create(stub: AsyncUserStub, **kwargs: Any) -> user_pb2.User:
     return await stub.CreateUser(user_pb2.CreateUserRequest(user=user, **kwargs))
 
 
-async def events(container: Container) -> list[tuple[str, bytes]]:
+async def events(container: UsersContainer) -> list[tuple[str, bytes]]:
     async with container.engine.connect() as conn:
         rows = await conn.execute(
             select(outbox.c.event_type, outbox.c.payload).order_by(outbox.c.seq)

@@ -6,8 +6,8 @@ import pytest
 
 from tests.support.fakes import PAGE_TOKEN_KEY, Counter, FakeDatabase, SteppingClock
 from tests.support.tiers import mark_tier
-from usersuite.service.handlers import UserHandlers
-from usersuite.service.page_tokens import PageTokenCodec
+from usersuite.platform.service.page_tokens import PageTokenCodec
+from usersuite.users.service.handlers import UserHandlers
 
 
 @pytest.fixture

@@ -5,13 +5,16 @@ from typing import Any
 import pytest
 
 from bench.server import LAYERS, BenchSettings, without
-from usersuite.api.interceptors.chain import build_interceptors
-from usersuite.config import Settings
+from usersuite.platform.config import Settings
+from usersuite.platform.grpc.interceptors.chain import build_interceptors
+from usersuite.users.api.errors import USER_ERRORS
 
 
 def full_stack() -> list[Any]:
     settings = Settings.load(mode="dev")
-    return build_interceptors(settings, authenticator=None, tracer_provider=None, metrics=None)
+    return build_interceptors(
+        settings, authenticator=None, tracer_provider=None, metrics=None, errors=USER_ERRORS
+    )
 
 
 def test_every_layer_the_bench_names_is_in_the_stack() -> None:

@@ -17,3 +17,10 @@ def test_the_parser_and_quick_commands_load_no_server_relay_or_migration_code() 
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == ""
+
+
+def test_the_cli_lists_every_service_bootstrap_can_build() -> None:
+    from usersuite.bootstrap.services import SERVICES
+    from usersuite.cli.common import SERVICE_NAMES
+
+    assert set(SERVICE_NAMES) == set(SERVICES)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from usersuite.api.interceptors.rate_limit import client_address
+from usersuite.platform.grpc.interceptors.rate_limit import client_address
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from tests.support.environment import clean_environment  # noqa: F401 (autouse fixture)
-from usersuite.config import Settings, redact_url
+from usersuite.platform.config import Settings, redact_url
 
 GOOD_SECRET = "prod-page-token-secret-0123456789abcdef"
 DEV: dict[str, Any] = {"mode": "dev"}

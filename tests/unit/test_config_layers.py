@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.environment import clean_environment  # noqa: F401 (autouse fixture)
-from usersuite.config import Settings
-from usersuite.config.layers import names_a_setting, read_file, unknown_in_environment
+from usersuite.platform.config import Settings
+from usersuite.platform.config.layers import names_a_setting, read_file, unknown_in_environment
 
 
 def unknown_env(**environ: str) -> list[str]:

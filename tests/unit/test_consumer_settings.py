@@ -3,8 +3,8 @@
 import pytest
 from pydantic import ValidationError
 
-from usersuite.config import EVENT_SUBJECTS, ConsumerSettings, Settings, StreamSettings
-from usersuite.consumer.durable import durable_config
+from usersuite.platform.config import EVENT_SUBJECTS, ConsumerSettings, Settings, StreamSettings
+from usersuite.platform.consumer.durable import durable_config
 
 
 def test_a_consumer_reads_the_stream_the_service_is_configured_with(

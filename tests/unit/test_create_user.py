@@ -3,15 +3,15 @@
 import pytest
 
 from tests.support.fakes import T0, Counter, FakeDatabase
-from usersuite.domain.errors import (
+from usersuite.users.domain.errors import (
     EmailAlreadyExists,
     RequestIdReused,
     UserAlreadyExists,
     ValidationFailed,
 )
-from usersuite.domain.events import UserCreated
-from usersuite.service import commands
-from usersuite.service.handlers import UserHandlers
+from usersuite.users.domain.events import UserCreated
+from usersuite.users.service import commands
+from usersuite.users.service.handlers import UserHandlers
 
 REQUEST_ID = "6f1c2d3e-4b5a-4c6d-8e7f-001122334455"
 

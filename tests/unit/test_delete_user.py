@@ -3,11 +3,11 @@
 import pytest
 
 from tests.support.fakes import FakeDatabase
-from usersuite.domain.errors import EtagMismatch, UserNotFound
-from usersuite.domain.events import UserDeleted
-from usersuite.domain.model import User
-from usersuite.service import commands
-from usersuite.service.handlers import UserHandlers
+from usersuite.users.domain.errors import EtagMismatch, UserNotFound
+from usersuite.users.domain.events import UserDeleted
+from usersuite.users.domain.model import User
+from usersuite.users.service import commands
+from usersuite.users.service.handlers import UserHandlers
 
 ADA = "ada-lovelace"
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from usersuite.api.errors import RateLimited
-from usersuite.api.interceptors.rate_limit import FailedAuthLimiter
-from usersuite.config.groups import LimitSettings
+from usersuite.platform.config.groups import LimitSettings
+from usersuite.platform.grpc.errors import RateLimited
+from usersuite.platform.grpc.interceptors.rate_limit import FailedAuthLimiter
 
 LIMITS = LimitSettings(
     auth_failure_burst=2,

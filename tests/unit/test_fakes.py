@@ -5,9 +5,9 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.support.fakes import FakeDatabase, FakeUnitOfWork
-from usersuite.domain.errors import EmailAlreadyExists, UserAlreadyExists
-from usersuite.domain.events import EventMetadata, UserCreated
-from usersuite.domain.model import User
+from usersuite.users.domain.errors import EmailAlreadyExists, UserAlreadyExists
+from usersuite.users.domain.events import EventMetadata, UserCreated
+from usersuite.users.domain.model import User
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 

@@ -8,9 +8,9 @@ import pytest
 import yaml
 from google.protobuf import descriptor_pb2
 
-from usersuite.config import Settings
 from usersuite.gateway import default_descriptor_set, envoy_config, services_in, to_yaml
 from usersuite.gateway.clusters import cluster_name
+from usersuite.platform.config import Settings
 
 
 def settings(**gateway: Any) -> Settings:

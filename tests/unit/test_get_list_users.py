@@ -4,11 +4,11 @@ import base64
 
 import pytest
 
-from usersuite.domain.errors import InvalidPageToken, UserNotFound, ValidationFailed
-from usersuite.domain.model import User
-from usersuite.service import commands
-from usersuite.service.handlers import UserHandlers
-from usersuite.service.page_tokens import PageTokenCodec
+from usersuite.platform.service.page_tokens import PageTokenCodec
+from usersuite.users.domain.errors import InvalidPageToken, UserNotFound, ValidationFailed
+from usersuite.users.domain.model import User
+from usersuite.users.service import commands
+from usersuite.users.service.handlers import UserHandlers
 
 
 async def seed(handlers: UserHandlers, count: int) -> list[User]:

@@ -1,7 +1,7 @@
 """The relay's liveness: progress or a known wait keeps it alive; a silent stall does not."""
 
 from tests.support.clock import ManualClock
-from usersuite.bridge.liveness import Liveness
+from usersuite.platform.relay.liveness import Liveness
 
 
 def test_alive_while_progressing_and_dead_after_a_silent_stall() -> None:

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from usersuite.cli import main
-from usersuite.ops.logs import HANDLER_NAME, JsonFormatter, TextFormatter, resolve_format
+from usersuite.platform.ops.logs import HANDLER_NAME, JsonFormatter, TextFormatter, resolve_format
 
 
 class Terminal(io.StringIO):

@@ -8,7 +8,7 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 
-from usersuite.ops.logs import HANDLER_NAME, configure_logging
+from usersuite.platform.ops.logs import HANDLER_NAME, configure_logging
 
 log = logging.getLogger("usersuite.test")
 

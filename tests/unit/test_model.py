@@ -6,15 +6,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from ulid import ULID
 
-from usersuite.domain import model
-from usersuite.domain.errors import InvalidValue
-from usersuite.domain.model import (
+from usersuite.users.domain import model
+from usersuite.users.domain.errors import InvalidValue
+from usersuite.users.domain.model import (
     User,
     check_display_name,
     check_user_id,
     normalize_email,
 )
-from usersuite.service.handlers import new_user_id
+from usersuite.users.service.handlers import new_user_id
 
 T0 = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 

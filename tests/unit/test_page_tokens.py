@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from usersuite.domain.errors import InvalidPageToken
-from usersuite.service.page_tokens import PageTokenCodec
+from usersuite.platform.service.page_tokens import PageTokenCodec
+from usersuite.users.domain.errors import InvalidPageToken
 
 KEY = b"page-token-key-for-unit-tests-0123"
 CODEC = PageTokenCodec(KEY)

@@ -1,7 +1,7 @@
 """Sharing the outbox partitions between bridges, and the partition key's stability."""
 
-from usersuite.adapters.db.partitions import partition_key
-from usersuite.bridge.partitioning import Plan, fair_share, plan
+from usersuite.platform.db.partitions import partition_key
+from usersuite.platform.relay.partitioning import Plan, fair_share, plan
 
 
 def run_to_rest(partitions: int, members: list[int], holders: dict[int, int]) -> dict[int, int]:

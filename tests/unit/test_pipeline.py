@@ -7,8 +7,8 @@ from typing import Any
 from nats.js.api import PubAck
 from nats.js.errors import APIError, ServiceUnavailableError
 
-from usersuite.adapters.nats.publisher import Publisher
-from usersuite.service.outbox import BatchResult, OutboxRow
+from usersuite.platform.nats.publisher import Publisher
+from usersuite.platform.service.outbox import BatchResult, OutboxRow
 
 
 def row(seq: int, user: str) -> OutboxRow:

@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from usersuite.api.public_methods import public_methods
-from usersuite.config import Settings, redact_url
+from usersuite.platform.config import Settings, redact_url
+from usersuite.platform.grpc.public_methods import public_methods
 
 STRONG = "s" * 40
 JWT = {"hs256_secret": STRONG, "issuer": "https://idp.example", "audience": "usersuite-api"}

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from usersuite.cli.serve_workers import metrics_dir_of_this_run, worker_argv
-from usersuite.ops.workers import worker_count
+from usersuite.platform.ops.workers import worker_count
 
 
 def test_a_worker_runs_the_same_command_without_workers_on_the_resolved_address() -> None:

@@ -6,7 +6,7 @@ import hmac
 import pytest
 
 from tests.support.clock import ManualClock
-from usersuite.api.auth.signing import (
+from usersuite.platform.grpc.auth.signing import (
     KEY_ID,
     NONCE,
     SIGNATURE,
@@ -14,8 +14,8 @@ from usersuite.api.auth.signing import (
     SignatureVerifier,
     sign_request,
 )
-from usersuite.api.errors import Unauthenticated
-from usersuite.service.request_context import Principal
+from usersuite.platform.grpc.errors import Unauthenticated
+from usersuite.platform.service.request_context import Principal
 
 METHOD = "/user.v1.UserService/GetUser"
 BODY = b"\n\x0busers/ada-1"

@@ -7,9 +7,9 @@ from cryptography import x509
 from prometheus_client import CollectorRegistry
 
 from tests.support.certs import CertificateAuthority
-from usersuite.api.tls_metrics import register_certificate_metrics
-from usersuite.bridge.metrics import RelayMetrics
-from usersuite.service.outbox import OutboxRow
+from usersuite.platform.grpc.tls_metrics import register_certificate_metrics
+from usersuite.platform.relay.metrics import RelayMetrics
+from usersuite.platform.service.outbox import OutboxRow
 
 FRESHNESS = "usersuite_outbox_commit_to_ack_seconds"
 EXPIRY = "usersuite_tls_certificate_expiry_timestamp_seconds"

@@ -6,8 +6,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from usersuite.api.mapping import timestamp, user_to_proto
-from usersuite.domain.model import User
+from usersuite.users.api.mapping import timestamp, user_to_proto
+from usersuite.users.domain.model import User
 
 AWARE = st.datetimes(
     min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),

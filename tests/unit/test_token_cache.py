@@ -5,10 +5,10 @@ import time
 import pytest
 
 from tests.support.clock import ManualClock
-from usersuite.api.auth.jwt import JwtVerifier, mint_token
-from usersuite.api.auth.token_cache import CachedJwtVerifier
-from usersuite.api.errors import Unauthenticated
-from usersuite.service.request_context import Principal
+from usersuite.platform.grpc.auth.jwt import JwtVerifier, mint_token
+from usersuite.platform.grpc.auth.token_cache import CachedJwtVerifier
+from usersuite.platform.grpc.errors import Unauthenticated
+from usersuite.platform.service.request_context import Principal
 
 SECRET = b"token-cache-test-secret-0123456789abcdef"
 

@@ -3,16 +3,16 @@
 import pytest
 
 from tests.support.fakes import FakeDatabase, SteppingClock
-from usersuite.domain.errors import (
+from usersuite.users.domain.errors import (
     EmailAlreadyExists,
     EtagMismatch,
     UserNotFound,
     ValidationFailed,
 )
-from usersuite.domain.events import UserUpdated
-from usersuite.domain.model import User
-from usersuite.service import commands
-from usersuite.service.handlers import UserHandlers
+from usersuite.users.domain.events import UserUpdated
+from usersuite.users.domain.model import User
+from usersuite.users.service import commands
+from usersuite.users.service.handlers import UserHandlers
 
 ADA = "ada-lovelace"
 

@@ -23,7 +23,7 @@ from usersuite.cli import (
     token,
 )
 from usersuite.cli.failures import ConfigError, explain
-from usersuite.ops.logs import configure_logging
+from usersuite.platform.ops.logs import configure_logging
 
 COMMAND_GROUPS = (serve, dev, bridge, events, outbox, migrate, token, config_show, gateway)
 DESCRIPTION = "Contract-first gRPC user service with a transactional outbox relayed to NATS."

@@ -4,16 +4,16 @@ import argparse
 
 from usersuite.cli import common
 from usersuite.cli.failures import ConfigError
-from usersuite.config import redact_url
+from usersuite.platform.config import redact_url
 
 
 def cmd_bridge(args: argparse.Namespace) -> int:
     # See usersuite.cli: heavy imports run on use.
     import uvloop
 
-    from usersuite.adapters.nats.jetstream import StreamConflict
     from usersuite.bootstrap import bootstrap_bridge
-    from usersuite.bridge.runner import run_bridge
+    from usersuite.platform.nats.jetstream import StreamConflict
+    from usersuite.platform.relay.runner import run_bridge
 
     settings = common.load_settings(args)
     common.database_url(settings)

@@ -11,8 +11,8 @@ from typing import TypeAlias
 from pydantic import ValidationError
 
 from usersuite.cli.failures import ConfigError
-from usersuite.config import Settings, required
-from usersuite.ops.logs import configure_logging
+from usersuite.platform.config import Settings, required
+from usersuite.platform.ops.logs import configure_logging
 
 log = logging.getLogger("usersuite")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -119,10 +119,23 @@ def nats_url(settings: Settings) -> str:
     return required(settings.nats_url, "nats_url")
 
 
-def check_schema(settings: Settings) -> None:
-    """Refuses a schema that is behind, or migrates it when the settings allow."""
-    from usersuite.adapters.db import migrate  # Alembic: only for commands that use a database
+# The services `serve` and `migrate` know (usersuite.bootstrap.services builds them); listed here
+# so that parsing the command line imports no service code.
+SERVICE_NAMES = ("users",)
 
+
+def service_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "service", nargs="?", default="users", choices=SERVICE_NAMES,
+        help="which service (default: users); each owns its database",
+    )  # fmt: skip
+
+
+def check_schema(settings: Settings, service: str = "users") -> None:
+    """Refuses a schema that is behind, or migrates it when the settings allow."""
+    from usersuite.bootstrap.services import service as entry
+
+    migrate = entry(service).migrations  # Alembic: only for commands that use a database
     url = database_url(settings)
     head = migrate.head_revision()
     current = migrate.current_revision(url)

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from usersuite.cli import common
-from usersuite.config import Settings
+from usersuite.platform.config import Settings
 
 
 def with_sources(shown: dict[str, Any], sources: Mapping[str, str]) -> dict[str, Any]:

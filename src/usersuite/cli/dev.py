@@ -8,13 +8,13 @@ from contextlib import asynccontextmanager
 
 from pydantic import SecretStr
 
-from usersuite.adapters.nats.embedded import EmbeddedNatsError, embedded_nats
 from usersuite.cli import common
 from usersuite.cli.dev_secrets import dev_secret
 from usersuite.cli.failures import ConfigError
 from usersuite.cli.serve import ready_line
-from usersuite.config import Settings, redact_url
-from usersuite.ops.lifecycle import stop_on_signals
+from usersuite.platform.config import Settings, redact_url
+from usersuite.platform.nats.embedded import EmbeddedNatsError, embedded_nats
+from usersuite.platform.ops.lifecycle import stop_on_signals
 
 DEV_ONLY = "this command is for dev mode only, but the configured mode is production"
 
@@ -69,9 +69,9 @@ async def run_dev(settings: Settings, on_ready: Callable[[int, str, str], None])
     """Serves and relays until SIGTERM/SIGINT; stops the API first, then the bridge, then NATS.
     Envoy (REST, gRPC-Web, Connect) starts once the API listens and stops after it."""
     # See usersuite.cli: heavy imports run on use.
-    from usersuite.api.server import run_api
     from usersuite.bootstrap import bootstrap, bootstrap_bridge
     from usersuite.gateway.beside import gateway_beside
+    from usersuite.platform.grpc.server import run_api
 
     async with (
         stop_on_signals() as stopping,

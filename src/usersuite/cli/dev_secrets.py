@@ -5,7 +5,7 @@ import os
 import secrets
 from pathlib import Path
 
-from usersuite.config import DEV_SECRET_PREFIX
+from usersuite.platform.config import DEV_SECRET_PREFIX
 
 SECRETS_FILE = "secrets.json"
 OWNER_ONLY = 0o600

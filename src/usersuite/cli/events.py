@@ -5,7 +5,7 @@ import asyncio
 import sys
 
 from usersuite.cli import common
-from usersuite.config import EVENT_SUBJECTS
+from usersuite.platform.config import EVENT_SUBJECTS
 
 
 def cmd_events_tail(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ its traceback: that is a bug to report. `--log-level DEBUG` logs the traceback o
 import tomllib
 from pathlib import Path
 
-from usersuite.config import (
+from usersuite.platform.config import (
     AddressInUse,
     MissingSetting,
     SettingError,
@@ -69,7 +69,7 @@ def explain(
 
 
 def _is_nats_unreachable(exc: ConnectionError) -> bool:
-    from usersuite.adapters.nats.jetstream import NatsUnreachable  # loaded when NATS was used
+    from usersuite.platform.nats.jetstream import NatsUnreachable  # loaded when NATS was used
 
     return isinstance(exc, NatsUnreachable)
 

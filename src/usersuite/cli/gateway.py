@@ -6,7 +6,7 @@ import shlex
 
 from usersuite.cli import common
 from usersuite.cli.failures import ConfigError
-from usersuite.config import Settings
+from usersuite.platform.config import Settings
 
 # Another user than the grpcurl line's, so that a person may paste both.
 REST_SAMPLE_USER = {"display_name": "Grace Hopper", "email": "grace@example.com"}

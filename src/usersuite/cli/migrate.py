@@ -6,7 +6,9 @@ from usersuite.cli import common
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from usersuite.adapters.db import migrate  # see usersuite.cli: heavy imports run on use
+    from usersuite.bootstrap.services import service  # see usersuite.cli: heavy imports on use
+
+    migrate = service(args.service).migrations
 
     url = common.database_url(common.load_settings(args))
     before = migrate.current_revision(url)
@@ -16,4 +18,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def register(commands: common.Commands) -> None:
-    common.add_command(commands, "migrate", "upgrade the schema", cmd_migrate, common.database_flag)
+    common.add_command(
+        commands, "migrate", "upgrade a service's schema", cmd_migrate, common.service_flag,
+        common.database_flag,
+    )  # fmt: skip

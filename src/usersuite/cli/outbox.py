@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, TextIO
 
 from usersuite.cli import common
 from usersuite.cli.failures import ConfigError
-from usersuite.config import Settings
-from usersuite.service.outbox import DISPATCHED, PARKED, PENDING, OutboxRow
+from usersuite.platform.config import Settings
+from usersuite.platform.service.outbox import DISPATCHED, PARKED, PENDING, OutboxRow
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -49,7 +49,7 @@ def row_json(row: OutboxRow) -> str:
 
 async def list_outbox(settings: Settings, *, state: str | None, limit: int, out: TextIO) -> int:
     """Prints one JSON line per row, oldest first."""
-    from usersuite.adapters.db import outbox_store
+    from usersuite.platform.db import outbox_store
 
     async with _engine(settings) as engine, engine.connect() as conn:
         rows = await outbox_store.list_rows(conn, state, limit)
@@ -60,8 +60,8 @@ async def list_outbox(settings: Settings, *, state: str | None, limit: int, out:
 
 async def retry_parked(settings: Settings, *, event_ids: list[str] | None, out: TextIO) -> int:
     """Parked rows (all when `event_ids` is None) go back to pending; prints how many."""
-    from usersuite.adapters.db import outbox_store
-    from usersuite.adapters.db.coordination import wake_relay
+    from usersuite.platform.db import outbox_store
+    from usersuite.platform.db.coordination import wake_relay
 
     async with _engine(settings) as engine, engine.begin() as conn:
         requeued = await outbox_store.requeue_parked(conn, event_ids)

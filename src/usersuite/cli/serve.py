@@ -8,28 +8,31 @@ import shlex
 from usersuite.cli import common
 from usersuite.cli.failures import ConfigError
 from usersuite.cli.serve_workers import WORKER_FLAG, as_worker, supervise
-from usersuite.config import Settings, parse_address
-from usersuite.ops.workers import worker_count
-
-SAMPLE_USER = {"user": {"display_name": "Ada Lovelace", "email": "ada@example.com"}}
+from usersuite.platform.config import Settings, parse_address
+from usersuite.platform.ops.workers import worker_count
 
 
-def ready_line(settings: Settings, port: int, note: str = "") -> str:
+def ready_line(settings: Settings, port: int, note: str = "", service: str = "users") -> str:
     host, _ = parse_address(settings.listen)
     host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - dial, not bind
     target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    from usersuite.bootstrap.services import service as entry
+
+    sample = entry(service)
     auth = ""
     if settings.auth.enabled and settings.mode == "dev":
-        token = f"$({common.command_name('usersuite')} token --scope 'users.read users.write')"
+        scopes = shlex.quote(sample.sample_scopes)
+        token = f"$({common.command_name('usersuite')} token --scope {scopes})"
         auth = f'-H "authorization: Bearer {token}" '
     elif settings.auth.enabled:
         auth = '-H "authorization: Bearer $TOKEN" '  # a token from your identity provider
-    body = shlex.quote(json.dumps(SAMPLE_USER))
+    body = shlex.quote(json.dumps(sample.sample_body))
     command = (
         f"{common.command_name('grpcurl')} -plaintext {auth}-d {body} "
-        f"{target} user.v1.UserService/CreateUser"
+        f"{target} {sample.sample_method}"
     )
-    return f"usersuite ready on {target} (mode {settings.mode}{note}); try: {command}"
+    name = "" if service == "users" else f" {service}"
+    return f"usersuite{name} ready on {target} (mode {settings.mode}{note}); try: {command}"
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -37,36 +40,41 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = common.load_settings(args, **given)
     common.database_url(settings)
     if args.worker:  # started by `serve --workers N`, which checked the schema and the address
-        return _serve(settings, worker=True)
+        return _serve(settings, args.service, worker=True)
     try:
         settings.check_api_security()
     except ValueError as exc:
         raise ConfigError(f"invalid configuration: {exc}") from None
-    common.check_schema(settings)
+    common.check_schema(settings, args.service)
     count = worker_count(settings.workers)
     if count > 1:
         note = f"; {count} workers"
         return supervise(
-            settings, count, lambda port: print(ready_line(settings, port, note), flush=True)
+            settings,
+            count,
+            lambda port: print(ready_line(settings, port, note, args.service), flush=True),
         )
-    return _serve(settings, worker=False)
+    return _serve(settings, args.service, worker=False)
 
 
-def _serve(settings: Settings, *, worker: bool) -> int:
+def _serve(settings: Settings, service: str, *, worker: bool) -> int:
     # See usersuite.cli: heavy imports run on use.
     import uvloop
 
-    from usersuite.api import server
-    from usersuite.bootstrap import bootstrap
+    from usersuite.bootstrap.services import service as entry
+    from usersuite.platform.grpc import server
 
     try:
-        container = bootstrap(settings)  # refuses insecure production settings
+        container = entry(service).build(settings)  # refuses insecure production settings
     except ValueError as exc:
         raise ConfigError(f"invalid configuration: {exc}") from None
 
     def on_ready(port: int) -> None:
         # A worker's one line tells its supervisor it serves; people read the parent's.
-        print(f"worker {os.getpid()} serving" if worker else ready_line(settings, port), flush=True)
+        print(
+            f"worker {os.getpid()} serving" if worker else ready_line(settings, port, "", service),
+            flush=True,
+        )
 
     # uvloop: the same asyncio, a faster loop (measured by `make bench`).
     serving = server.serve(container, on_ready, worker=worker)
@@ -92,7 +100,7 @@ def _workers(value: str) -> int | str:
 
 def register(commands: common.Commands) -> None:
     common.add_command(
-        commands, "serve", "run the gRPC API", cmd_serve,
+        commands, "serve", "run a service's gRPC API", cmd_serve, common.service_flag,
         common.database_flag, common.listen_flag, common.metrics_listen_flag, common.migrate_flag,
         workers_flags,
     )  # fmt: skip

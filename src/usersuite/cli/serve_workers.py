@@ -14,17 +14,17 @@ import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, multiprocess
 
-from usersuite.config import Settings, parse_address
-from usersuite.ops.http import ops_listener
-from usersuite.ops.lifeline import keep_lifeline
-from usersuite.ops.workers import Supervisor, hold_port
+from usersuite.platform.config import Settings, parse_address
+from usersuite.platform.ops.http import ops_listener
+from usersuite.platform.ops.lifeline import keep_lifeline
+from usersuite.platform.ops.workers import Supervisor, hold_port
 
 if TYPE_CHECKING:
-    from usersuite.api.container import Container
+    from usersuite.platform.grpc.container import Container
 
 WORKER_FLAG = "--worker"
 METRICS_DIR_PREFIX = "usersuite-metrics-"
@@ -97,10 +97,10 @@ def _start_time(pid: int) -> str | None:
     return stat.rsplit(")", 1)[1].split()[19]  # the name in parentheses may hold spaces
 
 
-async def as_worker(container: "Container", serving: Awaitable[int]) -> int:
+async def as_worker(container: "Container[Any]", serving: Awaitable[int]) -> int:
     """A worker's `serve`: beats to its parent (writing its pool gauges for the parent's
     /metrics on each beat), and stops when the parent is gone."""
-    from usersuite.adapters.db.pool_metrics import PoolGauges  # see usersuite.cli: heavy imports
+    from usersuite.platform.db.pool_metrics import PoolGauges  # see usersuite.cli: heavy imports
 
     on_beat = PoolGauges(container.engine).update if container.settings.telemetry.metrics else None
     async with keep_lifeline(on_beat or (lambda: None)):

@@ -5,7 +5,7 @@ import argparse
 from usersuite.cli import common
 from usersuite.cli.dev_secrets import stored_dev_secrets
 from usersuite.cli.failures import ConfigError
-from usersuite.config import Settings
+from usersuite.platform.config import Settings
 
 DEFAULT_SCOPES = "users.read users.write"
 DEFAULT_TTL_SECONDS = 3600.0
@@ -29,7 +29,9 @@ def cmd_token(args: argparse.Namespace) -> int:
                 f"no dev secret in {settings.dev.dir}/: start `usersuite dev` (make run) first"
             )
         secret = stored
-    from usersuite.api.auth.jwt import mint_token  # see usersuite.cli: heavy imports run on use
+    from usersuite.platform.grpc.auth.jwt import (
+        mint_token,  # see usersuite.cli: heavy imports run on use
+    )
 
     token = mint_token(
         secret.encode(),

@@ -4,9 +4,9 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 
-from usersuite.config import Settings
 from usersuite.gateway.envoy import envoy_config
 from usersuite.gateway.launcher import GatewayUnavailable, RunningEnvoy, start_envoy
+from usersuite.platform.config import Settings
 
 # What became of the gateway: running, unavailable (and why), or switched off (None).
 Outcome = RunningEnvoy | GatewayUnavailable | None

@@ -3,7 +3,7 @@
 import re
 from typing import Any
 
-from usersuite.config import UpstreamSettings, parse_address
+from usersuite.platform.config import UpstreamSettings, parse_address
 
 CONNECT_TIMEOUT_SECONDS = 5
 HEALTH_INTERVAL_SECONDS = 5

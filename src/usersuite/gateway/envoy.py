@@ -3,11 +3,11 @@
 from pathlib import Path
 from typing import Any
 
-from usersuite.config import Settings, UpstreamSettings, parse_address
 from usersuite.gateway.clusters import cluster, cluster_name, dial
 from usersuite.gateway.descriptors import default_descriptor_set, services_in
 from usersuite.gateway.filters import CORS, cors_policy, http_filters, origins_regex
 from usersuite.gateway.local_replies import local_reply_config
+from usersuite.platform.config import Settings, UpstreamSettings, parse_address
 
 HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3"
 # A path that is no REST binding and no gRPC method (a REST client gets it as a google.rpc.Status,

@@ -4,7 +4,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from usersuite.config import GatewaySettings
+from usersuite.platform.config import GatewaySettings
 
 TYPES = "type.googleapis.com/envoy.extensions.filters.http"
 CORS = "envoy.filters.http.cors"

@@ -1,1 +1,0 @@
-"""Concrete implementations of the service layer's ports."""

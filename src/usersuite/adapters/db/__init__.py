@@ -1,1 +1,0 @@
-"""SQLAlchemy persistence: tables, repositories, the unit of work, the outbox and migrations."""

@@ -1,1 +1,0 @@
-"""The gRPC edge: proto <-> domain mapping, error statuses, interceptors and the server."""

@@ -1,0 +1,44 @@
+"""The services one image can serve, by the name `usersuite serve NAME` takes (the CLI lists
+the same names in usersuite.cli.common.SERVICE_NAMES; a unit test keeps them equal)."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the CLI imports this module to list the names: nothing heavy at import
+    from usersuite.platform.config import Settings
+    from usersuite.platform.db.migrate import Migrations
+    from usersuite.platform.grpc.container import Container
+
+
+@dataclass(frozen=True)
+class ServiceEntry:
+    """How to build a service's API process, its migrations, and the sample call its ready line
+    prints (a gRPC method and a JSON body, with the scopes a dev token needs)."""
+
+    build: "Callable[[Settings], Container[Any]]"
+    migrations: "Migrations"
+    sample_method: str
+    sample_body: dict[str, Any] = field(default_factory=dict)
+    sample_scopes: str = ""
+
+
+def _users() -> ServiceEntry:
+    from usersuite.bootstrap import bootstrap
+    from usersuite.users.adapters.db.schema import migrations
+
+    return ServiceEntry(
+        build=bootstrap,
+        migrations=migrations,
+        sample_method="user.v1.UserService/CreateUser",
+        sample_body={"user": {"display_name": "Ada Lovelace", "email": "ada@example.com"}},
+        sample_scopes="users.read users.write",
+    )
+
+
+# Each entry imports its service only when asked for, so `serve users` loads no other service.
+SERVICES: dict[str, Callable[[], ServiceEntry]] = {"users": _users}
+
+
+def service(name: str) -> ServiceEntry:
+    return SERVICES[name]()

@@ -1,1 +1,0 @@
-"""The user domain: entities, value objects, events and errors, free of any framework."""

@@ -1,0 +1,181 @@
+"""The relay's view of the outbox: claim pending rows, record outcomes, park, retry, purge."""
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Row,
+    Select,
+    Update,
+    and_,
+    any_,
+    bindparam,
+    delete,
+    func,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from usersuite.platform.db.dialect import as_utc
+from usersuite.platform.db.tables import outbox
+from usersuite.platform.service.outbox import (
+    DISPATCHED,
+    PARKED,
+    PENDING,
+    Backlog,
+    Failure,
+    OutboxRow,
+)
+
+NOTIFY_CHANNEL = "usersuite_outbox"
+
+
+# Most events carry no trace context: no JSON decoding for them.
+NO_TRACE_CONTEXT = (None, "", "{}")
+
+
+def _row(r: Row[Any]) -> OutboxRow:
+    return OutboxRow(
+        seq=r.seq,
+        event_id=r.event_id,
+        event_type=r.event_type,
+        aggregate_name=r.aggregate_name,
+        aggregate_version=r.aggregate_version,
+        payload=bytes(r.payload),
+        trace_context=json.loads(r.trace_context)
+        if r.trace_context not in NO_TRACE_CONTEXT
+        else {},
+        principal=r.principal,
+        occurred_time=as_utc(r.occurred_time),
+        attempts=r.attempts,
+        state=r.state,
+        last_error=r.last_error,
+    )
+
+
+@lru_cache(maxsize=64)
+def _claim_query(
+    limit: int, partitions: tuple[int, ...] | None, partition_count: int
+) -> Select[Any]:
+    """Built once per shape: the relay claims every few milliseconds when events trickle in."""
+    parked = outbox.alias("parked")
+    held_back = (
+        select(parked.c.seq)
+        .where(parked.c.aggregate_name == outbox.c.aggregate_name, parked.c.state == PARKED)
+        .exists()
+    )
+    return (
+        select(outbox)
+        .where(outbox.c.state == PENDING, ~held_back)
+        .where(
+            true()
+            if partitions is None
+            else (outbox.c.partition_key % partition_count).in_(partitions)
+        )
+        .order_by(outbox.c.seq)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+
+
+async def claim_pending(
+    conn: AsyncConnection, limit: int, partitions: Sequence[int] | None, partition_count: int
+) -> list[OutboxRow]:
+    """The oldest pending rows of `partitions` (None: all) in commit-safe order, locked.
+
+    A user with a parked event is held back entirely, so the user's later events can never
+    overtake it: they flow again, in order, once the parked row is retried.
+    """
+    shape = None if partitions is None else tuple(partitions)
+    return [_row(r) for r in await conn.execute(_claim_query(limit, shape, partition_count))]
+
+
+@lru_cache(maxsize=2)
+def _mark_query(dialect: str) -> Update:
+    # One array parameter on PostgreSQL, not one bind parameter per row.
+    matching = (
+        outbox.c.seq == any_(bindparam("seqs", type_=ARRAY(BigInteger)))
+        if dialect == "postgresql"
+        else outbox.c.seq.in_(bindparam("seqs", expanding=True))
+    )
+    return (
+        update(outbox)
+        .where(matching)
+        .values(state=DISPATCHED, dispatched_time=bindparam("now"), last_error=None)
+    )
+
+
+async def mark_dispatched(conn: AsyncConnection, seqs: Sequence[int], now: datetime) -> None:
+    if seqs:
+        await conn.execute(_mark_query(conn.dialect.name), {"seqs": list(seqs), "now": now})
+
+
+async def record_failures(
+    conn: AsyncConnection, failures: Sequence[Failure], max_attempts: int
+) -> list[int]:
+    """Counts the failed attempts; returns the rows that are now parked."""
+    parked: list[int] = []
+    for failure in failures:
+        attempts = outbox.c.attempts + (1 if failure.counts else 0)
+        result = await conn.execute(
+            update(outbox)
+            .where(outbox.c.seq == failure.seq)
+            .values(attempts=attempts, last_error=failure.error[:2000])
+            .returning(outbox.c.attempts)
+        )
+        if failure.counts and result.scalar_one() >= max_attempts:
+            await conn.execute(
+                update(outbox).where(outbox.c.seq == failure.seq).values(state=PARKED)
+            )
+            parked.append(failure.seq)
+    return parked
+
+
+async def backlog(conn: AsyncConnection) -> Backlog:
+    pending = (
+        await conn.execute(
+            select(func.count(), func.min(outbox.c.occurred_time)).where(outbox.c.state == PENDING)
+        )
+    ).one()
+    parked = await conn.scalar(select(func.count()).where(outbox.c.state == PARKED))
+    oldest = as_utc(pending[1]) if pending[1] is not None else None
+    return Backlog(pending=int(pending[0]), parked=int(parked or 0), oldest_pending=oldest)
+
+
+async def purge_dispatched(conn: AsyncConnection, older_than: datetime, batch_size: int) -> int:
+    """Deletes one small batch of old dispatched rows; call again while it returns batch_size."""
+    victims = (
+        select(outbox.c.seq)
+        .where(and_(outbox.c.state == DISPATCHED, outbox.c.dispatched_time < older_than))
+        .order_by(outbox.c.seq)
+        .limit(batch_size)
+    )
+    result = await conn.execute(delete(outbox).where(outbox.c.seq.in_(victims.scalar_subquery())))
+    return int(result.rowcount)
+
+
+async def list_rows(conn: AsyncConnection, state: str | None, limit: int) -> list[OutboxRow]:
+    query = select(outbox).order_by(outbox.c.seq).limit(limit)
+    if state is not None:
+        query = query.where(outbox.c.state == state)
+    return [_row(r) for r in await conn.execute(query)]
+
+
+async def requeue_parked(conn: AsyncConnection, event_ids: Sequence[str] | None) -> int:
+    """Parked rows (all, or the given events) go back to pending with fresh attempts."""
+    query = update(outbox).where(outbox.c.state == PARKED)
+    if event_ids is not None:
+        query = query.where(outbox.c.event_id.in_(event_ids))
+    result = await conn.execute(query.values(state=PENDING, attempts=0))
+    return int(result.rowcount)
+
+
+def retention_cutoff(now: datetime, hours: float) -> datetime:
+    return now - timedelta(hours=hours)

@@ -1,0 +1,47 @@
+"""Deadlines: a default for calls without one, a cap for long ones, and a bound on the work."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from usersuite.platform.config.groups import LimitSettings
+from usersuite.platform.grpc.errors import ErrorCatalog
+from usersuite.platform.grpc.interceptors.base import Context, UnaryBehavior, UnaryInterceptor
+from usersuite.platform.grpc.interceptors.errors import abort_with
+from usersuite.platform.service import request_context
+from usersuite.platform.service.errors import DeadlineExceeded
+
+
+class DeadlineInterceptor(UnaryInterceptor):
+    """Runs each call under min(client deadline or default, maximum).
+
+    The budget is published in a contextvar, so the unit of work can bound each database
+    statement by it (PostgreSQL statement_timeout): an expired call stops using the database.
+    """
+
+    def __init__(self, limits: LimitSettings, errors: ErrorCatalog) -> None:
+        self._errors = errors
+        self._default = limits.default_deadline_seconds
+        self._max = limits.max_deadline_seconds
+
+    def budget(self, context: Context) -> float:
+        remaining = context.time_remaining()
+        if remaining is None or remaining > 1e9:  # no deadline: grpc reports "infinite"
+            return self._default
+        return min(remaining, self._max)
+
+    def wrap(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
+        async def bounded(request: Any, context: Context) -> Any:
+            budget = self.budget(context)
+            token = request_context.deadline.set(time.monotonic() + budget)
+            try:
+                async with asyncio.timeout(budget):
+                    return await behavior(request, context)
+            except TimeoutError:
+                await abort_with(context, self._errors.spec_for(DeadlineExceeded()))
+            finally:
+                request_context.deadline.reset(token)
+
+        return bounded

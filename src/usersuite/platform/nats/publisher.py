@@ -1,0 +1,235 @@
+"""Pipelined JetStream publishing that keeps each aggregate's order, also when a publish fails.
+
+Publishes go out with `publish_async`, many acknowledgements in flight at once (bounded by
+`max_in_flight`), but never two of the same aggregate: an aggregate's next event is sent only
+after the previous one was acknowledged. So when a publish fails in the middle of a pipeline (a
+rejection, a lost connection whose buffered messages are flushed after the reconnect, a stream
+leader that changed between two messages), nothing of that aggregate behind it has been sent,
+and the stream can never hold event n+1 without event n. Many aggregates share the pipeline.
+
+One aggregate alone (a hot user, or the tail of a batch) would pay a round trip per event, so
+its events go out together, each with `Nats-Expected-Last-Msg-Id` = the event before it:
+JetStream stores event n+1 only right after event n, and refuses it otherwise (whatever failed
+in between: a lost connection, a new stream leader, another publisher's message). A refused
+event is no failure; it goes out again once its predecessor is acknowledged.
+"""
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from functools import partial
+from typing import Protocol
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.errors import (
+    ConnectionClosedError,
+    MaxPayloadError,
+    NoRespondersError,
+    OutboundBufferLimitError,
+)
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js import JetStreamContext
+from nats.js.api import Header, PubAck
+from nats.js.errors import (
+    APIError,
+    NoStreamResponseError,
+    ServiceUnavailableError,
+    TooManyStalledMsgsError,
+)
+
+from usersuite.platform.nats.messages import headers_for
+from usersuite.platform.ops.errors import describe
+from usersuite.platform.service.outbox import BatchResult, Failure, OutboxRow
+
+log = logging.getLogger(__name__)
+
+# NATS or the stream cannot take messages now; the event is not at fault.
+TRANSIENT = (
+    ConnectionClosedError,
+    OutboundBufferLimitError,  # disconnected and the client's pending buffer is full
+    NatsTimeoutError,
+    TimeoutError,
+    NoRespondersError,
+    NoStreamResponseError,
+    ServiceUnavailableError,  # e.g. no stream leader while a cluster elects one
+    TooManyStalledMsgsError,
+)
+# JetStream (or the client) refuses this very message: it counts towards parking it.
+REJECTED = (APIError, MaxPayloadError)
+EXPECTED = TRANSIENT + REJECTED
+# JetStream's answer to an event whose Nats-Expected-Last-Msg-Id was not the stream's last.
+WRONG_LAST_MSG_ID = 10070
+# The most events of one aggregate in flight together; a window doubles up to it while every
+# event is stored, and falls back to one after a refusal.
+STRETCH_MAX = 256
+
+
+class PublishObserver(Protocol):
+    """Where the publisher reports each attempt (the relay's metrics)."""
+
+    def published(self, event_type: str, seconds: float, duplicate: bool) -> None: ...
+
+    def failed(self, kind: str) -> None: ...
+
+
+class PipelineContext(JetStreamContext):
+    """A JetStream context whose `publish_async` futures also learn of rejections.
+
+    nats-py 2.16's reply handler calls `APIError.from_error`, which raises rather than returns,
+    so a rejection escapes to the error callback and its future only ever times out: a message
+    JetStream refuses would look like NATS being down and never be parked.
+    """
+
+    async def _handle_async_reply(self, msg: Msg) -> None:
+        try:
+            await super()._handle_async_reply(msg)
+        except APIError as exc:
+            # The reply subject ends with the token the future is filed under.
+            future = self._publish_async_futures.get(msg.subject.rsplit(".", 1)[1])
+            if future is not None and not future.done():
+                future.set_exception(exc)
+
+
+def pipeline_context(nc: Client, max_in_flight: int) -> JetStreamContext:
+    return PipelineContext(nc, publish_async_max_pending=max_in_flight)
+
+
+class Publisher:
+    def __init__(
+        self, js: JetStreamContext, source: str, timeout_seconds: float, observer: PublishObserver
+    ) -> None:
+        self._js = js
+        self._source = source
+        self._timeout = timeout_seconds
+        self._observer = observer
+        self._stretch = 1
+
+    async def publish(self, rows: Sequence[OutboxRow], result: BatchResult) -> None:
+        """Publishes `rows` (in commit order); each aggregate's stop at its first failure.
+
+        In rounds: each round sends the next event of every aggregate still going, all in
+        flight together, then waits for their acknowledgements. No task per aggregate and one
+        timer per round: the per-event cost is what bounds a relay on one core.
+        """
+        chains: dict[str, list[OutboxRow]] = {}
+        for row in rows:
+            chains.setdefault(row.aggregate_name, []).append(row)
+        going = [chain[::-1] for chain in chains.values()]  # the next event is at the end
+        while going:
+            if len(going) == 1 and len(going[0]) > 1:
+                going = await self._alone(going[0], result)
+            else:
+                going = await self._round(going, result)
+
+    async def _round(
+        self, chains: list[list[OutboxRow]], result: BatchResult
+    ) -> list[list[OutboxRow]]:
+        """Sends the next event of each chain; returns the chains that go on."""
+        loop = asyncio.get_running_loop()
+        acked_at: dict[int, float] = {}
+
+        def stamp(seq: int, _: "asyncio.Future[PubAck]") -> None:
+            acked_at[seq] = loop.time()
+
+        sent: list[tuple[OutboxRow, asyncio.Future[PubAck], float, list[OutboxRow]]] = []
+        unexpected: Exception | None = None
+        for chain in chains:
+            row = chain.pop()
+            try:
+                future = await self._js.publish_async(
+                    row.event_type,  # the event's full protobuf name is its subject
+                    row.payload,
+                    headers=headers_for(row, self._source),
+                )
+            except EXPECTED as exc:
+                self._failed(row, exc, result)
+                continue
+            except Exception as exc:  # raised once what is in flight has settled
+                unexpected = exc
+                break
+            future.add_done_callback(partial(stamp, row.seq))
+            sent.append((row, future, loop.time(), chain))
+        await self._settle([future for _, future, _, _ in sent])
+        if unexpected is not None:
+            raise unexpected
+        going: list[list[OutboxRow]] = []
+        for row, future, sent_at, chain in sent:
+            error = future.exception()
+            if error is not None:
+                self._failed(row, error, result)
+                continue
+            ack = future.result()
+            self._observer.published(
+                row.event_type, acked_at.get(row.seq, loop.time()) - sent_at, bool(ack.duplicate)
+            )
+            result.acked.append(row.seq)
+            if chain:
+                going.append(chain)
+        return going
+
+    async def _alone(self, chain: list[OutboxRow], result: BatchResult) -> list[list[OutboxRow]]:
+        """Sends the next events of one aggregate together, each guarded by the one before."""
+        loop = asyncio.get_running_loop()
+        window = chain[: -self._stretch - 1 : -1]
+        sent: list[tuple[OutboxRow, asyncio.Future[PubAck], float]] = []
+        previous: str | None = None
+        for row in window:
+            headers = headers_for(row, self._source)
+            if previous is not None:
+                headers[Header.EXPECTED_LAST_MSG_ID] = previous
+            try:
+                future = await self._js.publish_async(row.event_type, row.payload, headers=headers)
+            except EXPECTED as exc:
+                if not sent:
+                    self._failed(row, exc, result)
+                    return []
+                break  # what was sent is settled first; this row goes out again
+            sent.append((row, future, loop.time()))
+            previous = row.event_id
+        await self._settle([future for _, future, _ in sent])
+        for row, future, sent_at in sent:
+            error = future.exception()
+            if isinstance(error, APIError) and error.err_code == WRONG_LAST_MSG_ID:
+                self._stretch = 1
+                return [chain]
+            if error is not None:
+                self._failed(row, error, result)
+                return []
+            ack = future.result()
+            self._observer.published(row.event_type, loop.time() - sent_at, bool(ack.duplicate))
+            result.acked.append(row.seq)
+            chain.pop()
+        self._stretch = min(self._stretch * 2, STRETCH_MAX)
+        return [chain] if chain else []
+
+    async def _settle(self, futures: "list[asyncio.Future[PubAck]]") -> None:
+        """Waits for the acknowledgements; one missing after the publish timeout fails.
+
+        Every outcome is read here: the caller stops at a user's first failure (a refused
+        guard refuses the events behind it too), and a failure nobody read is reported by
+        asyncio as "Future exception was never retrieved", once per event.
+        """
+        if not futures:
+            return
+        _, late = await asyncio.wait(futures, timeout=self._timeout)
+        for future in late:
+            future.set_exception(TimeoutError("no acknowledgement in time"))
+        for future in futures:
+            future.exception()
+
+    def _failed(self, row: OutboxRow, exc: BaseException, result: BatchResult) -> None:
+        """Records the failure of `row`; an error that is neither transient nor a rejection
+        is not the publisher's to judge and goes up."""
+        if isinstance(exc, TRANSIENT):
+            self._observer.failed("transient")
+            result.failures.append(Failure(row.seq, describe(exc), counts=False))
+        elif isinstance(exc, REJECTED):
+            self._observer.failed("rejected")
+            log.warning(
+                "JetStream rejected event %s: %s", row.event_id, describe(exc),
+                extra={"event_id": row.event_id, "trace_id": row.trace_id},
+            )  # fmt: skip
+            result.failures.append(Failure(row.seq, describe(exc), counts=True))
+        else:
+            raise exc
