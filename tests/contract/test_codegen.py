@@ -138,6 +138,8 @@ def edited(path: str, text: str, case_id: str) -> ParameterSet:
             "gen/python/order/v1/descriptor_set.json differs",
             id="order-descriptor-set-missing",
         ),
+        edited("gen/openapi/usersuite.swagger.json", "\n", "openapi-edited"),
+        edited("gen/descriptor/usersuite.binpb", "\n", "descriptor-set-edited"),
         pytest.param(
             append("gen/ts/user/v1/account_pb.ts", "export {};\n"),
             "gen/ts/user/v1/account_pb.ts is not produced by generation",

@@ -88,6 +88,8 @@ def test_dev_starts_on_embedded_defaults_and_its_ready_line_command_works(
         USERSUITE_LISTEN=f"127.0.0.1:{port}",
         USERSUITE_METRICS_LISTEN="127.0.0.1:0",
         USERSUITE_DEV__NATS_LISTEN="127.0.0.1:0",
+        USERSUITE_GATEWAY__LISTEN="127.0.0.1:0",
+        USERSUITE_GATEWAY__ADMIN_LISTEN="127.0.0.1:0",
     )
 
     dev = launch(["dev"], env, cwd=workdir)
@@ -96,7 +98,8 @@ def test_dev_starts_on_embedded_defaults_and_its_ready_line_command_works(
     assert dev.port == port, line
     assert "(mode dev" in line, line
     assert (workdir / ".dev" / "usersuite.db").is_file(), dev.output()
-    command = line.split("try: ", 1)[1]
+    # The grpcurl command; the gateway's curl follows it (tests/e2e/test_gateway.py).
+    command = line.split("try: ", 1)[1].split(" ; or over REST: ", 1)[0]
     assert command.startswith("grpcurl "), line
     result = run_shell(command, workdir)
     assert result.returncode == 0, f"{command}\n{describe(result)}"

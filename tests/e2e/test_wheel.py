@@ -152,6 +152,7 @@ def test_distributions_hold_the_generated_code_descriptors_and_migrations(
         "billing/v1/events_pb2.py",
         "billing/v1/saga_pb2.py",
         "billing/v1/descriptor_set.json",
+        "usersuite/gateway/usersuite.binpb",
         "usersuite/py.typed",
         "usersuite/users/adapters/db/migrations/env.py",
         "usersuite/users/adapters/db/migrations/script.py.mako",
@@ -170,6 +171,22 @@ def test_help(installed: Installed) -> None:
     assert result.returncode == 0, result.stderr
     for command in ("serve", "bridge", "migrate"):
         assert command in result.stdout
+
+
+def test_gateway_config_from_the_wheel_uses_the_descriptor_set_it_ships(
+    installed: Installed,
+) -> None:
+    result = installed.run("gateway", "config", "--format", "json", env=child_env())
+    assert result.returncode == 0, result.stderr
+    filters = json.loads(result.stdout)["static_resources"]["listeners"][0]["filter_chains"][0]
+    manager = filters["filters"][0]["typed_config"]
+    (transcoder,) = [
+        f["typed_config"] for f in manager["http_filters"] if "transcoder" in f["name"]
+    ]
+    descriptor = Path(transcoder["proto_descriptor"])
+    assert descriptor.is_relative_to(installed.bin.parent), descriptor
+    assert descriptor.is_file(), descriptor
+    assert transcoder["services"] == ["user.v1.UserService"]
 
 
 def test_image_entrypoint_is_exec_form_usersuite() -> None:

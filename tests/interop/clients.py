@@ -35,6 +35,8 @@ COMMANDS: dict[str, list[str]] = {
     "ts": ["node", str(INTEROP / "ts" / "dist" / "tests" / "interop" / "ts" / "src" / "client.js")],
     "rust": [str(INTEROP / "rust" / "target" / "debug" / "usersuite-interop")],
     "python": [sys.executable, "-m", "tests.interop.python_client"],
+    # REST/JSON through the gateway (httpx): its target is the gateway's URL.
+    "rest": [sys.executable, "-m", "tests.interop.rest_client"],
 }
 
 
@@ -42,7 +44,7 @@ def client_command(language: str) -> list[str]:
     """The command of a built client; a missing build fails the test (building is a setup step)."""
     command = COMMANDS[language]
     program = command[-1] if language == "ts" else command[0]
-    if language != "python" and not Path(program).exists():
+    if language not in ("python", "rest") and not Path(program).exists():
         pytest.fail(f"the {language} client is not built ({program}): run `make interop-clients`")
     if language == "ts":
         which("node")
@@ -115,8 +117,9 @@ class ScenarioRun:
 def run_scenario(
     command: list[str], target: str, token: str, scenario: Path = SCENARIO
 ) -> ScenarioRun:
+    """`target` is host:port of a gRPC server, or a URL (the gateway's) used as it is."""
     env = child_env(
-        INTEROP_TARGET=f"dns:///{target}",
+        INTEROP_TARGET=target if "://" in target else f"dns:///{target}",
         INTEROP_TOKEN=token,
         INTEROP_SCENARIO=str(scenario),
         INTEROP_SERVICE_CONFIG=str(SERVICE_CONFIG),

@@ -1,4 +1,5 @@
-"""Interop fixtures: one `usersuite serve` on PostgreSQL with authentication on, and a token."""
+"""Interop fixtures: one `usersuite serve` on PostgreSQL with authentication on, the gateway in
+front of it, and a token."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -7,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.interop.clients import authenticating_server, scenario_token
+from tests.support.gateway import envoy_in_front
 from tests.support.processes import UsersuiteProcess
 from tests.support.tiers import mark_tier
 
@@ -18,6 +20,15 @@ def interop_server(
     """One server every client talks to; each client's run works on users of its own."""
     with authenticating_server(postgres, tmp_path_factory.mktemp("interop-server")) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def gateway_url(
+    interop_server: UsersuiteProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A real Envoy with the gateway's configuration in front of the interop server."""
+    with envoy_in_front(interop_server.target, tmp_path_factory.mktemp("gateway")) as envoy:
+        yield envoy.url
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ OWN_FLAGS = {
     ("outbox", "retry"): {"--database-url", "--event-id", "--all"},
     ("migrate",): {"--database-url"},
     ("token",): {"--scope", "--subject", "--ttl"},
+    ("gateway", "config"): {"--listen", "--format"},
     ("config", "show"): {
         "--database-url",
         "--nats-url",

@@ -11,11 +11,21 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
-from usersuite.cli import bridge, config_show, dev, events, migrate, outbox, serve, token
+from usersuite.cli import (
+    bridge,
+    config_show,
+    dev,
+    events,
+    gateway,
+    migrate,
+    outbox,
+    serve,
+    token,
+)
 from usersuite.cli.failures import ConfigError, explain
 from usersuite.platform.ops.logs import configure_logging
 
-COMMAND_GROUPS = (serve, dev, bridge, events, outbox, migrate, token, config_show)
+COMMAND_GROUPS = (serve, dev, bridge, events, outbox, migrate, token, config_show, gateway)
 DESCRIPTION = "Contract-first gRPC user service with a transactional outbox relayed to NATS."
 
 

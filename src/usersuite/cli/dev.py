@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -52,13 +53,31 @@ async def nats_for(settings: Settings) -> AsyncIterator[str]:
         yield url
 
 
-async def run_dev(settings: Settings, on_ready: Callable[[int, str], None]) -> int:
-    """Serves and relays until SIGTERM/SIGINT; stops the API first, then the bridge, then NATS."""
+def gateway_note(settings: Settings, outcome: object) -> str:
+    """The ready line's REST part, or a line on stderr saying why there is no gateway."""
+    from usersuite.cli.gateway import rest_hint
+    from usersuite.gateway.launcher import GatewayUnavailable, RunningEnvoy
+
+    if isinstance(outcome, GatewayUnavailable):
+        print(f"usersuite: gateway not started: {outcome}; serving gRPC only", file=sys.stderr)
+    if not isinstance(outcome, RunningEnvoy):
+        return ""
+    return f" ; or over REST: {rest_hint(settings, outcome.url)}"
+
+
+async def run_dev(settings: Settings, on_ready: Callable[[int, str, str], None]) -> int:
+    """Serves and relays until SIGTERM/SIGINT; stops the API first, then the bridge, then NATS.
+    Envoy (REST, gRPC-Web, Connect) starts once the API listens and stops after it."""
     # See usersuite.cli: heavy imports run on use.
     from usersuite.bootstrap import bootstrap, bootstrap_bridge
+    from usersuite.gateway.beside import gateway_beside
     from usersuite.platform.grpc.server import run_api
 
-    async with stop_on_signals() as stopping, nats_for(settings) as nats_url:
+    async with (
+        stop_on_signals() as stopping,
+        nats_for(settings) as nats_url,
+        gateway_beside(settings) as gateway,
+    ):
         settings = settings.model_copy(update={"nats_url": nats_url})
         api = bootstrap(settings)
         bridge = await bootstrap_bridge(settings)
@@ -66,7 +85,12 @@ async def run_dev(settings: Settings, on_ready: Callable[[int, str], None]) -> i
         relay = asyncio.create_task(bridge.relay.run(relay_stopping), name="relay")
         try:
             await run_api(
-                api, stopping, lambda port: on_ready(port, nats_url), lambda: bridge.relay.ready
+                api,
+                stopping,
+                lambda port: gateway.start_then(
+                    port, lambda outcome: on_ready(port, nats_url, gateway_note(settings, outcome))
+                ),
+                lambda: bridge.relay.ready,
             )
         finally:
             relay_stopping.set()
@@ -80,9 +104,9 @@ def cmd_dev(args: argparse.Namespace) -> int:
     settings = dev_settings(args)
     common.check_schema(settings)
 
-    def on_ready(port: int, nats_url: str) -> None:
+    def on_ready(port: int, nats_url: str, rest: str) -> None:
         tail = f"{common.command_name('usersuite')} events tail --nats-url {redact_url(nats_url)}"
-        print(ready_line(settings, port, f"; watch events with: {tail}"), flush=True)
+        print(ready_line(settings, port, f"; watch events with: {tail}") + rest, flush=True)
 
     try:
         return asyncio.run(run_dev(settings, on_ready))

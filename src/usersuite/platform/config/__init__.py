@@ -2,6 +2,7 @@
 
 from usersuite.platform.config.addresses import AddressInUse, parse_address
 from usersuite.platform.config.consumer import ConsumerSettings
+from usersuite.platform.config.gateway import GatewaySettings, UpstreamSettings
 from usersuite.platform.config.groups import (
     EVENT_STREAM,
     EVENT_SUBJECT_PREFIX,
@@ -28,6 +29,7 @@ __all__ = [
     "AuthSettings",
     "BridgeSettings",
     "ConsumerSettings",
+    "GatewaySettings",
     "LimitSettings",
     "MissingSetting",
     "SettingError",
@@ -35,6 +37,7 @@ __all__ = [
     "StreamSettings",
     "TelemetrySettings",
     "TlsSettings",
+    "UpstreamSettings",
     "env_name",
     "parse_address",
     "redact_url",

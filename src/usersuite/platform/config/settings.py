@@ -23,6 +23,7 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 
 from usersuite.platform.config.addresses import parse_address
+from usersuite.platform.config.gateway import GatewaySettings
 from usersuite.platform.config.groups import (
     AuthSettings,
     BridgeSettings,
@@ -151,6 +152,7 @@ class Settings(_LayeredSettings):
     tls: TlsSettings = TlsSettings()
     limits: LimitSettings = LimitSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
+    gateway: GatewaySettings = GatewaySettings()
 
     @field_validator("listen", "metrics_listen")
     @classmethod

@@ -1,0 +1,13 @@
+"""The shared scenario over REST/JSON through the Envoy gateway, errors included."""
+
+import json
+
+from tests.interop.clients import SCENARIO, client_command, run_scenario
+
+STEPS = [step["name"] for step in json.loads(SCENARIO.read_text())["steps"]]
+
+
+def test_rest_client_passes_every_step_through_the_gateway(gateway_url: str, token: str) -> None:
+    run = run_scenario(client_command("rest"), gateway_url, token)
+    assert run.result.returncode == 0, f"the REST client failed the scenario\n{run}"
+    assert run.verdicts() == dict.fromkeys(STEPS, "PASS"), str(run)
