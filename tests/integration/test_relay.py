@@ -54,7 +54,7 @@ async def test_every_event_is_published_once_in_order_with_its_headers(
         assert headers["Nats-Msg-Id"] == headers["ce-id"]
         assert headers["ce-specversion"] == "1.0"
         assert headers["content-type"] == "application/protobuf"
-        assert headers["ce-source"]
+        assert headers["ce-source"] == "//usersuite/user.v1"
         assert headers["ce-time"].endswith("Z")
         event = decode(msg)
         assert event.metadata.event_id == headers["ce-id"]

@@ -32,5 +32,9 @@ def test_unknown_consumer_settings_are_refused() -> None:
 def test_the_dead_letter_stream_holds_the_dead_letter_subjects() -> None:
     settings = ConsumerSettings(durable="billing")
 
-    assert settings.dead_letter.subjects == (settings.dead_letter_prefix + EVENT_SUBJECTS,)
+    assert settings.dead_letter.subjects == (
+        "dlq.user.v1.>",
+        "dlq.order.v1.>",
+        "dlq.billing.v1.>",
+    )
     assert settings.dead_letter.name != settings.stream

@@ -4,7 +4,12 @@ from typing import Self
 
 from pydantic import BaseModel, Field, model_validator
 
-from usersuite.platform.config.groups import EVENT_STREAM, EVENT_SUBJECTS, StreamSettings
+from usersuite.platform.config.groups import (
+    EVENT_STREAM,
+    EVENT_SUBJECTS,
+    STREAM_SUBJECTS,
+    StreamSettings,
+)
 
 DEAD_LETTER_PREFIX = "dlq."
 DEAD_LETTER_RETENTION_SECONDS = 30 * 24 * 3600.0
@@ -13,7 +18,7 @@ DEAD_LETTER_RETENTION_SECONDS = 30 * 24 * 3600.0
 def _dead_letter_stream() -> StreamSettings:
     return StreamSettings(
         name=f"{EVENT_STREAM}_DLQ",
-        subjects=(DEAD_LETTER_PREFIX + EVENT_SUBJECTS,),
+        subjects=tuple(DEAD_LETTER_PREFIX + subject for subject in STREAM_SUBJECTS),
         max_age_seconds=DEAD_LETTER_RETENTION_SECONDS,
     )
 

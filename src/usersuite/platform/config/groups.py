@@ -7,10 +7,14 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 
 from usersuite.platform.config.addresses import parse_address
 
-# Every event subject starts with this; the stream holds them all.
+# The users service's events; its subscribers' default filter.
 EVENT_SUBJECT_PREFIX = "user.v1."
 EVENT_SUBJECTS = f"{EVENT_SUBJECT_PREFIX}>"
+# One stream holds every package's events and saga messages (docs/suite.md). Its name stays
+# the one the users service gave it, so a deployment's existing stream is updated in place.
 EVENT_STREAM = "USER_V1"
+SUITE_PACKAGES = ("user.v1", "order.v1", "billing.v1")
+STREAM_SUBJECTS = tuple(f"{package}.>" for package in SUITE_PACKAGES)
 
 
 class AuthSettings(BaseModel):
@@ -121,7 +125,7 @@ class StreamSettings(BaseModel):
     model_config = {"frozen": True, "extra": "forbid"}
 
     name: str = Field(EVENT_STREAM, pattern=r"^[A-Za-z0-9_-]+$")
-    subjects: tuple[str, ...] = (EVENT_SUBJECTS,)
+    subjects: tuple[str, ...] = STREAM_SUBJECTS
     storage: Literal["file", "memory"] = "file"
     replicas: int = Field(1, ge=1, le=5)
     max_age_seconds: float = Field(7 * 24 * 3600.0, ge=0, description="0: no limit")
@@ -144,7 +148,8 @@ class BridgeSettings(BaseModel):
     retention_hours: float = Field(24.0, gt=0, description="dispatched rows older are deleted")
     retention_interval_seconds: float = Field(60.0, gt=0)
     retention_batch_size: int = Field(1000, ge=1)
-    cloudevents_source: str = "//usersuite/user.v1"
+    # ce-source is this followed by the message's package: //usersuite/billing.v1
+    cloudevents_source: str = "//usersuite"
     partitions: int = Field(
         16, ge=1, le=4096, description="outbox partitions (hash of the user); same in every bridge"
     )

@@ -18,6 +18,7 @@ from usersuite.platform.consumer.dead_letter import (
 from usersuite.platform.consumer.events import Event, UndecodableEvent
 from usersuite.platform.consumer.metrics import ConsumerMetrics
 from usersuite.platform.consumer.outcome import Outcome
+from usersuite.platform.consumer.worker import ConsumerWorker
 from usersuite.platform.db.inbox import create_inbox
 from usersuite.platform.db.tables import inbox, inbox_metadata
 
@@ -33,6 +34,7 @@ __all__ = [
     "Consumer",
     "ConsumerMetrics",
     "ConsumerSettings",
+    "ConsumerWorker",
     "Event",
     "Handler",
     "Outcome",

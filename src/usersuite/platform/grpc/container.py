@@ -1,7 +1,7 @@
 """What the API process is made of; the composition root builds it, the server runs it."""
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from opentelemetry.sdk.trace import TracerProvider
@@ -34,6 +34,13 @@ class Container(Generic[H]):
     metrics: GrpcMetrics | None
     tracer_provider: TracerProvider | None  # None: tracing off
     janitor: Housekeeper
+    # What else the service runs beside its API (its event and saga consumers, the saga's
+    # deadline scanner): started after the server, stopped before it.
+    background: tuple[Housekeeper, ...] = field(default=())
+
+    @property
+    def housekeepers(self) -> tuple[Housekeeper, ...]:
+        return (self.janitor, *self.background)
 
     async def close(self) -> None:
         if self.authenticator is not None:

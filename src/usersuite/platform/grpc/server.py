@@ -30,11 +30,12 @@ class ApiServer:
     port: int
     health: health_aio.HealthServicer
     monitor: DatabaseHealthMonitor
-    janitor: Housekeeper
+    housekeepers: tuple[Housekeeper, ...]
 
     async def stop(self, grace: float) -> None:
         """Health NOT_SERVING first, then no new calls; in-flight calls get `grace` seconds."""
-        await self.janitor.stop()
+        for housekeeper in reversed(self.housekeepers):
+            await housekeeper.stop()
         await self.monitor.stop()
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
@@ -74,7 +75,7 @@ def create_server(container: Container[Any], listen: str, *, reuse_port: bool = 
         (service.name,),
         container.settings.database.health_interval_seconds,
     )
-    return ApiServer(server, port, health, monitor, container.janitor)
+    return ApiServer(server, port, health, monitor, container.housekeepers)
 
 
 async def start(container: Container[Any], listen: str, *, reuse_port: bool = False) -> ApiServer:
@@ -82,7 +83,8 @@ async def start(container: Container[Any], listen: str, *, reuse_port: bool = Fa
     running = create_server(container, listen, reuse_port=reuse_port)
     await running.monitor.start()
     await running.server.start()
-    running.janitor.start()
+    for housekeeper in running.housekeepers:
+        housekeeper.start()
     return running
 
 
