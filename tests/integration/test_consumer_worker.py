@@ -44,6 +44,5 @@ async def test_a_worker_still_waiting_for_nats_stops_at_once(downstream: AsyncEn
     assert await effect_rows(downstream) == []
 
 
-
 async def effects_are(downstream: AsyncEngine, count: int) -> bool:
     return len(await effect_rows(downstream)) == count
