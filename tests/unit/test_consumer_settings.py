@@ -38,3 +38,10 @@ def test_the_dead_letter_stream_holds_the_dead_letter_subjects() -> None:
         "dlq.billing.v1.>",
     )
     assert settings.dead_letter.name != settings.stream
+
+
+def test_several_subjects_replace_the_single_filter() -> None:
+    subjects = ("billing.v1.ReserveCredit", "user.v1.UserCreated")
+    config = durable_config(ConsumerSettings(durable="billing", filter_subjects=subjects))
+    assert config.filter_subjects == list(subjects)
+    assert config.filter_subject is None

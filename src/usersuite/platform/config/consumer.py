@@ -39,6 +39,8 @@ class ConsumerSettings(BaseModel):
     # The stream the bridge fills: the `stream.name` of the service's settings.
     stream: str = EVENT_STREAM
     filter_subject: str = EVENT_SUBJECTS
+    # Several subjects (a service consuming events and saga messages): replaces filter_subject.
+    filter_subjects: tuple[str, ...] = ()
     max_deliver: int = 5
     ack_wait_seconds: float = 30.0
     backoff_seconds: tuple[float, ...] = (1.0, 5.0, 30.0, 120.0)

@@ -16,5 +16,6 @@ def durable_config(settings: ConsumerSettings) -> ConsumerConfig:
         # Deliveries are counted by the consumer, not limited by the server: a message whose
         # dead letter could not be published keeps coming back until it is dead-lettered.
         max_deliver=-1,
-        filter_subject=settings.filter_subject,
+        filter_subject=None if settings.filter_subjects else settings.filter_subject,
+        filter_subjects=list(settings.filter_subjects) or None,
     )
