@@ -186,7 +186,11 @@ def test_gateway_config_from_the_wheel_uses_the_descriptor_set_it_ships(
     descriptor = Path(transcoder["proto_descriptor"])
     assert descriptor.is_relative_to(installed.bin.parent), descriptor
     assert descriptor.is_file(), descriptor
-    assert transcoder["services"] == ["user.v1.UserService"]
+    assert transcoder["services"] == [
+        "billing.v1.BillingService",
+        "order.v1.OrderService",
+        "user.v1.UserService",
+    ]
 
 
 def test_image_entrypoint_is_exec_form_usersuite() -> None:
