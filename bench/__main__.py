@@ -14,7 +14,7 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
-from bench import api, bridge, chart, deep_page, plans, report
+from bench import api, bridge, chart, deep_page, gateway, plans, report
 from bench.ghz import Ghz, Load, RunStats
 from bench.processes import running
 from bench.report import Row
@@ -64,6 +64,9 @@ NOTES = (
     "the stack's share is 1 - t(no interceptors) / t(full stack).",
     "Bridge rows: rows committed at once, timed until JetStream holds them all; raw "
     "publish_async runs on the same core to the same server.",
+    "Gateway rows: Envoy (on the server's core) in front of a full-stack server; vegeta "
+    "(50 workers, on ghz's core) sends REST/JSON or binary Connect, alternating run by run with "
+    "ghz's gRPC to the same server; the ratio is REST or Connect over gRPC direct.",
     "Commit-to-ack: 10 rows committed every 10 ms; latency from commit to delivery by an ordered "
     "consumer (JetStream delivers a message only once stored, when it acks the bridge).",
 )
@@ -75,7 +78,12 @@ def run(quick: bool, only_bridge: bool) -> list[Row]:
         raise SystemExit("ghz not found: run `make bench` (it installs ghz into .bin)")
     log_dir = Path(tempfile.mkdtemp(prefix="usersuite-bench-"))
     print(f"logs in {log_dir}", flush=True)
-    ghz = Ghz(ghz_binary, LOAD_CPU, QUICK if quick else FULL, log_dir)
+    vegeta_binary = shutil.which("vegeta")
+    if vegeta_binary is None:
+        raise SystemExit("vegeta not found: run `make bench` (it installs vegeta into .bin)")
+    load = QUICK if quick else FULL
+    ghz = Ghz(ghz_binary, LOAD_CPU, load, log_dir)
+    vegeta = gateway.Vegeta(vegeta_binary, load, log_dir)
     stack = Stack(log_dir)
     rss: list[float] = []
     ceilings: list[RunStats] = []
@@ -101,6 +109,7 @@ def run(quick: bool, only_bridge: bool) -> list[Row]:
         rows.insert(0, api.ceiling_row(ceilings))
         rows += api.pricing(stack, ghz, stack.database("bench_pricing"))
         rows += api.workers(stack, ghz, stack.database("bench_workers"))
+        rows += gateway.rows(stack, ghz, vegeta, stack.database("bench_gateway"))
         # The bridge before the deep page: PostgreSQL vacuums the million-row fill for minutes
         # after it, which showed as commit-to-ack latency (p99 223 ms after it, 13 ms alone).
         rows += bridge.scenarios(stack, count, seconds)
