@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from google.protobuf.message import Message
-from user.v1 import user_pb2
 
 from bench import plans
 from bench.api import CREATE, pool_for, stats_row
@@ -24,6 +23,7 @@ from bench.ghz import Call, Ghz, Load, RunStats, median_run
 from bench.processes import running, say
 from bench.report import Row
 from bench.stack import LOAD_CPU, SERVER_CPU, Stack
+from user.v1 import user_pb2
 from usersuite.gateway import envoy_config
 from usersuite.gateway.launcher import RunningEnvoy, start_envoy
 from usersuite.platform.config import Settings
@@ -198,4 +198,3 @@ def rows(stack: Stack, ghz: Ghz, vegeta: Vegeta, url: str) -> list[Row]:
             envoy.stop()
     say("gateway rows done")
     return measured
-
