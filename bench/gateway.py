@@ -81,7 +81,12 @@ class Http:
 
     def connect_create(self, seconds: float) -> list[dict[str, Any]]:
         return [
-            self._connect("CreateUser", user_pb2.CreateUserRequest(user=user_pb2.User(**user)))
+            self._connect(
+                "CreateUser",
+                user_pb2.CreateUserRequest(
+                    user=user_pb2.User(display_name=user["display_name"], email=user["email"])
+                ),
+            )
             for user in _new_users(seconds)
         ]
 
