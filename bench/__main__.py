@@ -1,8 +1,8 @@
 """`make bench`: every scenario side by side in one run; writes bench/results/latest.{md,json,png}.
 
 QUICK=1 (or --quick) runs each scenario briefly: a smoke test of the harness, not numbers to keep.
-ONLY=bridge (or --only-bridge) runs the bridge rows alone and writes them to a temporary folder
-(or --out), never over the full report.
+ONLY=bridge or ONLY=gateway (or --only NAME) runs those rows alone and writes them to a
+temporary folder (or --out), never over the full report.
 """
 
 import argparse
@@ -72,7 +72,7 @@ NOTES = (
 )
 
 
-def run(quick: bool, only_bridge: bool) -> list[Row]:
+def run(quick: bool, only: str | None) -> list[Row]:
     ghz_binary = shutil.which("ghz")
     if ghz_binary is None:
         raise SystemExit("ghz not found: run `make bench` (it installs ghz into .bin)")
@@ -95,8 +95,11 @@ def run(quick: bool, only_bridge: bool) -> list[Row]:
     try:
         rows: list[Row] = []
         count, seconds = (5_000, 5.0) if quick else (20_000, 20.0)
-        if only_bridge:
+        if only == "bridge":
             return report.judge(bridge.scenarios(stack, count, seconds), plans.PLANS)
+        if only == "gateway":
+            rows = gateway.rows(stack, ghz, vegeta, stack.database("bench_gateway"))
+            return report.judge(rows, plans.PLANS)
         with running(stack.ceiling()) as ceiling:
             top = f"127.0.0.1:{ceiling.port()}"
             for database, url in (
@@ -126,18 +129,19 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", default=os.environ.get("QUICK") == "1")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
-        "--only-bridge",
-        action="store_true",
-        default=os.environ.get("ONLY") == "bridge",
-        help="run only the bridge rows (raw publish, relay, commit-to-ack, bridge RSS)",
+        "--only",
+        choices=("bridge", "gateway"),
+        default=os.environ.get("ONLY") or None,
+        help="run only these rows: bridge (raw publish, relay, commit-to-ack, bridge RSS) or "
+        "gateway (REST and Connect through Envoy beside gRPC direct)",
     )
     parser.add_argument(
         "--render", type=Path, metavar="JSON", help="write the report of these results, no runs"
     )
     parser.add_argument("--note", action="append", default=[], help="a note for the report")
     args = parser.parse_args()
-    if args.only_bridge and args.out == RESULTS:
-        args.out = Path(tempfile.mkdtemp(prefix="usersuite-bench-bridge-"))
+    if args.only and args.out == RESULTS:
+        args.out = Path(tempfile.mkdtemp(prefix=f"usersuite-bench-{args.only}-"))
     if args.render is not None:
         # The header of a re-rendered report is the one it was measured with.
         previous = (args.out / "latest.md").read_text().splitlines()
@@ -145,7 +149,7 @@ def main() -> int:
         rows = report.load(args.render)
     else:
         header = (machine(), versions())
-        rows = run(args.quick, args.only_bridge)
+        rows = run(args.quick, args.only)
     notes = [*args.note, *NOTES]
     if args.quick:
         notes.insert(0, "QUICK run: every scenario briefly; not numbers to keep.")
