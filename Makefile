@@ -43,6 +43,7 @@ help:
 	@echo "make chart          helm lint/template, Kubernetes schemas, checkov on the Helm chart"
 	@echo "make bench          benchmark report in bench/results (QUICK=1: every scenario briefly)"
 	@echo "make bench-profile  py-spy profile of the server under GetUser load"
+	@echo "make chart-gateway  regenerate the chart's Envoy configuration and descriptor set"
 	@echo "make slo            regenerate the Prometheus rules and Grafana dashboard from deploy/slo"
 
 # ---------------------------------------------------------------- setup
@@ -110,6 +111,12 @@ gen: setup $(OPENAPIV2) buf-lint breaking slo
 slo: $(STAMPS)/python
 	$(PY) deploy/slo/generate.py
 	$(PY) deploy/slo/dashboard.py
+
+# The gateway's Envoy configuration and descriptor set, written into the chart's files/gateway
+# (committed; a chart test fails when they drift from `usersuite gateway config`).
+.PHONY: chart-gateway
+chart-gateway: $(STAMPS)/python
+	$(PY) deploy/gateway/generate.py
 
 check-gen: setup $(OPENAPIV2)
 	tools/check_gen.sh
