@@ -80,20 +80,22 @@ def generate() -> dict[str, bytes]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 when the files are stale")
+    parser.add_argument("--output", type=Path, default=OUTPUT, help="the chart's files/gateway")
     args = parser.parse_args()
+    output: Path = args.output
     files = generate()
     if args.check:
         stale = [
             n for n, data in files.items()
-            if not (OUTPUT / n).is_file() or (OUTPUT / n).read_bytes() != data
+            if not (output / n).is_file() or (output / n).read_bytes() != data
         ]
         if stale:
             print(f"stale: {', '.join(stale)}; run `make chart-gateway`", file=sys.stderr)
             return 1
         return 0
-    OUTPUT.mkdir(parents=True, exist_ok=True)
+    output.mkdir(parents=True, exist_ok=True)
     for name, data in files.items():
-        (OUTPUT / name).write_bytes(data)
+        (output / name).write_bytes(data)
     return 0
 
 

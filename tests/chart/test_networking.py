@@ -27,15 +27,24 @@ def test_headless_service_for_client_side_balancing(rendering: Manifests) -> Non
     assert [(p["name"], p["appProtocol"]) for p in headless["ports"]] == [("grpc", "grpc")]
 
 
+def policies_of(rendering: Manifests) -> dict[str, dict[str, Any]]:
+    """The NetworkPolicies' specs by component (their name after the full name)."""
+    prefix = f"{FULLNAME}-"
+    return {p["metadata"]["name"].removeprefix(prefix): p["spec"]
+            for p in rendering.all("NetworkPolicy")}  # fmt: skip
+
+
+def egress_ports(spec: dict[str, Any]) -> set[int]:
+    return {p["port"] for rule in spec["egress"] for p in rule["ports"]}
+
+
 def test_network_policies(renderings: dict[str, Manifests]) -> None:
     assert renderings["default"].all("NetworkPolicy") == []
     production = renderings["production"]
-    policies = {p["metadata"]["name"].rsplit("-", 1)[1]: p["spec"] for p in production.all(
-        "NetworkPolicy")}  # fmt: skip
-    assert set(policies) == {"api", "bridge", "migrations", "test"}
-
-    def egress_ports(spec: dict[str, Any]) -> set[int]:
-        return {p["port"] for rule in spec["egress"] for p in rule["ports"]}
+    policies = policies_of(production)
+    per_service = {f"{prefix}{component}" for prefix in ("", "orders-", "billing-")
+                   for component in ("bridge", "migrations")} | {"api", "orders", "billing"}  # fmt: skip
+    assert set(policies) == per_service | {"test"}
 
     api, bridge = policies["api"], policies["bridge"]
     # PostgreSQL, DNS, and the identity provider's JWKS endpoint (auth.jwksUrl is set).
@@ -114,7 +123,12 @@ def test_service_monitor_and_grpc_route(renderings: dict[str, Manifests]) -> Non
         for s in production.all("Service")
         if selector.items() <= s["metadata"]["labels"].items()
     ]
-    assert sorted(scraped) == [FULLNAME, f"{FULLNAME}-bridge"]
+    # Every service's API and bridge.
+    assert sorted(scraped) == sorted(
+        f"{FULLNAME}{suffix}"
+        for service in production.services()
+        for suffix in (service.service, service.bridge)
+    )
     assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
     route = production.one("GRPCRoute")["spec"]
     assert route["parentRefs"] == [{"name": "public", "namespace": "gateway"}]
