@@ -38,7 +38,7 @@ SERVICES = {
 
 
 def placeholder(service: str) -> str:
-    """The host the chart replaces with the service's in-cluster name (`.invalid` never resolves)."""
+    """The host the chart replaces with the service's in-cluster name (`.invalid`: never real)."""
     return f"{service}.upstream.invalid"
 
 
@@ -86,7 +86,8 @@ def main() -> int:
     files = generate()
     if args.check:
         stale = [
-            n for n, data in files.items()
+            n
+            for n, data in files.items()
             if not (output / n).is_file() or (output / n).read_bytes() != data
         ]
         if stale:

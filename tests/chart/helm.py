@@ -18,7 +18,7 @@ RELEASE = "users"
 NAMESPACE = "usersuite"
 FULLNAME = f"{RELEASE}-usersuite"
 
-# The default values and the value sets under values/ (suite: all three services behind the gateway).
+# The default values and the value sets under values/ (suite: the services behind the gateway).
 VALUE_SETS: dict[str, tuple[str, ...]] = {
     "default": (),
     "minimal": ("minimal.yaml",),

@@ -106,3 +106,21 @@ def env_names(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def mounts(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {m["mountPath"]: m for m in container.get("volumeMounts", [])}
+
+
+def policies_of(rendering: Manifests) -> dict[str, dict[str, Any]]:
+    """The NetworkPolicies' specs by component (their name after the full name)."""
+    prefix = f"{FULLNAME}-"
+    return {p["metadata"]["name"].removeprefix(prefix): p["spec"]
+            for p in rendering.all("NetworkPolicy")}  # fmt: skip
+
+
+def egress_ports(spec: dict[str, Any]) -> set[int]:
+    return {p["port"] for rule in spec["egress"] for p in rule["ports"]}
+
+
+def egress_to(spec: dict[str, Any], port: int) -> list[dict[str, Any]]:
+    """The `to` of the egress rule for `port` (absent means any address)."""
+    rules = [rule for rule in spec["egress"] if {"port": port, "protocol": "TCP"} in rule["ports"]]
+    assert len(rules) == 1, spec["egress"]
+    return list(rules[0].get("to", [{"any address": True}]))

@@ -183,8 +183,9 @@ def test_service_pdb_ingress_and_http_route(suite: Manifests) -> None:
     assert service["ports"] == [
         {"name": "http", "port": 80, "targetPort": "http", "protocol": "TCP", "appProtocol": "http"}
     ]
-    assert service["selector"] == (
-        suite.one("Deployment", "-gateway")["spec"]["selector"]["matchLabels"]
+    assert (
+        service["selector"]
+        == (suite.one("Deployment", "-gateway")["spec"]["selector"]["matchLabels"])
     )
     assert suite.one("PodDisruptionBudget", "-gateway")["spec"]["maxUnavailable"] == 1
     ingress = suite.one("Ingress", "-gateway")["spec"]

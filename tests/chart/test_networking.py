@@ -1,11 +1,9 @@
 """Services, the headless Service, NetworkPolicies, ServiceMonitor and GRPCRoute."""
 
-from typing import Any
-
 import pytest
 
 from tests.chart.helm import FULLNAME, render, template
-from tests.chart.manifests import Manifests
+from tests.chart.manifests import Manifests, egress_ports, egress_to, policies_of
 from tests.support.tools import describe
 
 
@@ -27,23 +25,15 @@ def test_headless_service_for_client_side_balancing(rendering: Manifests) -> Non
     assert [(p["name"], p["appProtocol"]) for p in headless["ports"]] == [("grpc", "grpc")]
 
 
-def policies_of(rendering: Manifests) -> dict[str, dict[str, Any]]:
-    """The NetworkPolicies' specs by component (their name after the full name)."""
-    prefix = f"{FULLNAME}-"
-    return {p["metadata"]["name"].removeprefix(prefix): p["spec"]
-            for p in rendering.all("NetworkPolicy")}  # fmt: skip
-
-
-def egress_ports(spec: dict[str, Any]) -> set[int]:
-    return {p["port"] for rule in spec["egress"] for p in rule["ports"]}
-
-
 def test_network_policies(renderings: dict[str, Manifests]) -> None:
     assert renderings["default"].all("NetworkPolicy") == []
     production = renderings["production"]
     policies = policies_of(production)
-    per_service = {f"{prefix}{component}" for prefix in ("", "orders-", "billing-")
-                   for component in ("bridge", "migrations")} | {"api", "orders", "billing"}  # fmt: skip
+    per_service = {"api", "orders", "billing"} | {
+        f"{prefix}{component}"
+        for prefix in ("", "orders-", "billing-")
+        for component in ("bridge", "migrations")
+    }
     assert set(policies) == per_service | {"test"}
 
     api, bridge = policies["api"], policies["bridge"]
@@ -73,13 +63,6 @@ def test_network_policies(renderings: dict[str, Manifests]) -> None:
     for spec in (api, bridge, policies["migrations"]):
         assert egress_to(spec, 5432) == db
     assert egress_to(bridge, 4222) == nats
-
-
-def egress_to(spec: dict[str, Any], port: int) -> list[dict[str, Any]]:
-    """The `to` of the egress rule for `port` (absent means any address)."""
-    rules = [rule for rule in spec["egress"] if {"port": port, "protocol": "TCP"} in rule["ports"]]
-    assert len(rules) == 1, spec["egress"]
-    return list(rules[0].get("to", [{"any address": True}]))
 
 
 NO_PEERS = "networkPolicy.enabled=true"
