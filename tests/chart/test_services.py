@@ -102,7 +102,7 @@ def test_each_database_url_is_a_key_of_the_secret(renderings: dict[str, Manifest
 
 def test_users_url_falls_back_to_the_first_chart_value(renderings: dict[str, Manifests]) -> None:
     """secrets.databaseUrl, the single-service chart's value, still sets users' database."""
-    data = renderings["minimal"].one("Secret")["data"]
+    data = renderings["bridge-replicas"].one("Secret")["data"]
     assert base64.b64decode(data["database-url"]).decode().endswith("/usersuite")
     assert "orders-database-url" not in data  # unset: left out, as before
 
