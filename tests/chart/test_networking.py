@@ -5,6 +5,7 @@ import pytest
 from tests.chart.helm import FULLNAME, render, template
 from tests.chart.manifests import Manifests, egress_ports, egress_to, policies_of
 from tests.support.tools import describe
+from usersuite.gateway.descriptors import default_descriptor_set, services_in
 
 
 def test_service_names_the_grpc_port_for_grpc(rendering: Manifests) -> None:
@@ -115,6 +116,15 @@ def test_service_monitor_and_grpc_route(renderings: dict[str, Manifests]) -> Non
     assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
     route = production.one("GRPCRoute")["spec"]
     assert route["parentRefs"] == [{"name": "public", "namespace": "gateway"}]
-    assert route["rules"][0]["backendRefs"] == [
-        {"name": production.one("Service")["metadata"]["name"], "port": 50051}
-    ]
+    # Each gRPC service of the contract to its service's Service; the rest (health,
+    # reflection) to users'.
+    routed = {
+        rule["matches"][0]["method"]["service"]: rule["backendRefs"]
+        for rule in route["rules"]
+        if "matches" in rule
+    }
+    assert sorted(routed) == sorted(services_in(default_descriptor_set()))
+    for service in production.services():
+        name = production.one("Service", service.service)["metadata"]["name"]
+        assert [{"name": name, "port": 50051}] in routed.values(), service.name
+    assert route["rules"][-1] == {"backendRefs": [{"name": FULLNAME, "port": 50051}]}

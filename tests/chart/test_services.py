@@ -107,6 +107,15 @@ def test_users_url_falls_back_to_the_first_chart_value(renderings: dict[str, Man
     assert "orders-database-url" not in data  # unset: left out, as before
 
 
+def test_without_users_there_is_no_helm_test_to_run() -> None:
+    """`helm test` calls users; without it the rest of the suite still renders whole."""
+    rendering = Manifests(render(("suite.yaml",), ("services.users.enabled=false",)))
+    assert [s.name for s in rendering.services()] == ["orders", "billing"]
+    assert rendering.maybe("Pod", "-test") is None
+    assert "test" not in policies_of(rendering)
+    assert rendering.maybe("Deployment", "-gateway") is not None
+
+
 @pytest.mark.parametrize("disabled", ["orders", "billing"])
 def test_a_disabled_service_leaves_nothing_behind(disabled: str) -> None:
     rendering = Manifests(render(("suite.yaml",), (f"services.{disabled}.enabled=false",)))

@@ -136,6 +136,7 @@ headlessName: {{ ternary $full (printf "%s-%s" $full $name) $users }}-headless
 bridgeComponent: {{ ternary "bridge" (printf "%s-bridge" $name) $users }}
 migrationsComponent: {{ ternary "migrations" (printf "%s-migrations" $name) $users }}
 secretKey: {{ ternary "database-url" (printf "%s-database-url" $name) $users }}
+grpcService: {{ get (dict "users" "user.v1.UserService" "orders" "order.v1.OrderService" "billing" "billing.v1.BillingService") $name }}
 databaseUrl: {{ ternary (default $.Values.secrets.databaseUrl $values.databaseUrl) $values.databaseUrl $users | quote }}
 replicas: {{ default $.Values.api.replicaCount $values.replicaCount }}
 {{- end }}
