@@ -104,6 +104,7 @@ gen: setup $(OPENAPIV2) buf-lint breaking slo
 	buf generate 2> >(grep -v "^Writing mypy to" >&2)
 	mkdir -p $(dir $(DESCRIPTOR_SET))
 	buf build --as-file-descriptor-set --exclude-source-info -o $(DESCRIPTOR_SET)
+	$(PY) deploy/gateway/generate.py  # the chart's copy of the set and Envoy's configuration
 
 # The SLO rules and the dashboard, written into the chart's files/ (committed; the contract
 # tests fail when they drift, and run promtool's check and unit tests on them).
@@ -113,7 +114,8 @@ slo: $(STAMPS)/python
 	$(PY) deploy/slo/dashboard.py
 
 # The gateway's Envoy configuration and descriptor set, written into the chart's files/gateway
-# (committed; a chart test fails when they drift from `usersuite gateway config`).
+# (committed; a chart test fails when they drift from `usersuite gateway config`). `make gen`
+# runs it too, after writing the descriptor set.
 .PHONY: chart-gateway
 chart-gateway: $(STAMPS)/python
 	$(PY) deploy/gateway/generate.py
