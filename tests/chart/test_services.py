@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.chart.helm import FULLNAME, VALUES, render
+from tests.chart.helm import FULLNAME, VALUES, render, template
 from tests.chart.manifests import (
     SERVICES,
     Manifests,
@@ -17,6 +17,7 @@ from tests.chart.manifests import (
     env_names,
     policies_of,
 )
+from tests.support.tools import describe
 
 NATS_PORT, DB_PORT = 4222, 5432
 
@@ -185,3 +186,17 @@ def matches(peer: dict[str, Any], labels: dict[str, str]) -> bool:
         return False
     wanted: dict[str, str] = peer["podSelector"].get("matchLabels", {})
     return wanted.items() <= labels.items()
+
+
+@pytest.mark.parametrize(
+    ("setting", "complaint"),
+    [
+        ("services.shipping.enabled=true", "shipping"),
+        ("services.orders.replicaCuont=2", "replicaCuont"),
+        ("services.billing.databaseUrl=mysql://billing@db/billing", "databaseUrl"),
+    ],
+)
+def test_the_schema_knows_the_services(setting: str, complaint: str) -> None:
+    result = template(("minimal.yaml",), (setting,))
+    assert result.returncode != 0, describe(result)
+    assert complaint in result.stderr, describe(result)
