@@ -44,6 +44,7 @@ help:
 	@echo "make chart          helm lint/template, Kubernetes schemas, checkov on the Helm chart"
 	@echo "make bench          benchmark report in bench/results (QUICK=1: every scenario briefly)"
 	@echo "make bench-profile  py-spy profile of the server under GetUser load"
+	@echo "make chart-gateway  regenerate the chart's Envoy configuration and descriptor set"
 	@echo "make slo            regenerate the Prometheus rules and Grafana dashboard from deploy/slo"
 
 # ---------------------------------------------------------------- setup
@@ -109,6 +110,7 @@ gen: setup $(OPENAPIV2) buf-lint breaking slo
 	buf generate 2> >(grep -v "^Writing mypy to" >&2)
 	mkdir -p $(dir $(DESCRIPTOR_SET))
 	buf build --as-file-descriptor-set --exclude-source-info -o $(DESCRIPTOR_SET)
+	$(PY) deploy/gateway/generate.py  # the chart's copy of the set and Envoy's configuration
 
 # The SLO rules and the dashboard, written into the chart's files/ (committed; the contract
 # tests fail when they drift, and run promtool's check and unit tests on them).
@@ -116,6 +118,13 @@ gen: setup $(OPENAPIV2) buf-lint breaking slo
 slo: $(STAMPS)/python
 	$(PY) deploy/slo/generate.py
 	$(PY) deploy/slo/dashboard.py
+
+# The gateway's Envoy configuration and descriptor set, written into the chart's files/gateway
+# (committed; a chart test fails when they drift from `usersuite gateway config`). `make gen`
+# runs it too, after writing the descriptor set.
+.PHONY: chart-gateway
+chart-gateway: $(STAMPS)/python
+	$(PY) deploy/gateway/generate.py
 
 check-gen: setup $(OPENAPIV2)
 	tools/check_gen.sh

@@ -7,6 +7,41 @@ from typing import Any
 from tests.chart.helm import FULLNAME
 
 WORKLOAD_KINDS = ("Deployment", "Job", "Pod")
+SERVICES = ("users", "orders", "billing")
+
+
+@dataclass(frozen=True)
+class ServiceNames:
+    """The name suffixes and components of one service's objects. users keeps the names of the
+    chart's single-service days (a Deployment's selector cannot change on upgrade)."""
+
+    name: str
+
+    @property
+    def component(self) -> str:
+        return "api" if self.name == "users" else self.name
+
+    @property
+    def api(self) -> str:
+        """The API Deployment's suffix (and its HPA's, PDB's and NetworkPolicy's)."""
+        return f"-{self.component}"
+
+    @property
+    def service(self) -> str:
+        """The gRPC Service's suffix."""
+        return "" if self.name == "users" else f"-{self.name}"
+
+    @property
+    def bridge(self) -> str:
+        return "-bridge" if self.name == "users" else f"-{self.name}-bridge"
+
+    @property
+    def migrations(self) -> str:
+        return "-migrations" if self.name == "users" else f"-{self.name}-migrations"
+
+    @property
+    def secret_key(self) -> str:
+        return "database-url" if self.name == "users" else f"{self.name}-database-url"
 
 
 @dataclass
@@ -46,11 +81,15 @@ class Manifests:
         assert len(found) == 1, f"container {name} in {kind} {FULLNAME}{suffix}: {containers}"
         return found[0]
 
-    def api(self) -> dict[str, Any]:
-        return self.container("Deployment", "-api", "api")
+    def api(self, service: str = "users") -> dict[str, Any]:
+        return self.container("Deployment", ServiceNames(service).api, "api")
 
-    def bridge(self) -> dict[str, Any]:
-        return self.container("Deployment", "-bridge", "bridge")
+    def bridge(self, service: str = "users") -> dict[str, Any]:
+        return self.container("Deployment", ServiceNames(service).bridge, "bridge")
+
+    def services(self) -> list[ServiceNames]:
+        """The services this rendering deploys (an API Deployment each)."""
+        return [n for n in map(ServiceNames, SERVICES) if self.maybe("Deployment", n.api)]
 
     def config_toml(self) -> str:
         text: str = self.one("ConfigMap")["data"]["config.toml"]
@@ -67,3 +106,21 @@ def env_names(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def mounts(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {m["mountPath"]: m for m in container.get("volumeMounts", [])}
+
+
+def policies_of(rendering: Manifests) -> dict[str, dict[str, Any]]:
+    """The NetworkPolicies' specs by component (their name after the full name)."""
+    prefix = f"{FULLNAME}-"
+    return {p["metadata"]["name"].removeprefix(prefix): p["spec"]
+            for p in rendering.all("NetworkPolicy")}  # fmt: skip
+
+
+def egress_ports(spec: dict[str, Any]) -> set[int]:
+    return {p["port"] for rule in spec["egress"] for p in rule["ports"]}
+
+
+def egress_to(spec: dict[str, Any], port: int) -> list[dict[str, Any]]:
+    """The `to` of the egress rule for `port` (absent means any address)."""
+    rules = [rule for rule in spec["egress"] if {"port": port, "protocol": "TCP"} in rule["ports"]]
+    assert len(rules) == 1, spec["egress"]
+    return list(rules[0].get("to", [{"any address": True}]))

@@ -102,7 +102,7 @@ def test_config_file_is_mounted_and_passed(rendering: Manifests) -> None:
 
 def test_the_api_never_migrates_on_start(rendering: Manifests) -> None:
     """The migration hook owns the schema; the API refuses one that is behind."""
-    assert rendering.api()["args"][0] == "serve"
+    assert rendering.api()["args"][:2] == ["serve", "users"]
     assert "--migrate" not in rendering.api()["args"]
     assert rendering.settings().get("migrate_on_start", False) is False
 
@@ -110,8 +110,8 @@ def test_the_api_never_migrates_on_start(rendering: Manifests) -> None:
 def test_workers_follow_the_cpu_limit_unless_set() -> None:
     def workers(*sets: str) -> str:
         args: list[str] = Manifests(render(("minimal.yaml",), sets)).api()["args"]
-        assert args[:2] == ["serve", "--workers"], args
-        return args[2]
+        assert args[:3] == ["serve", "users", "--workers"], args
+        return args[3]
 
     assert workers("api.resources.limits.cpu=1") == "1"
     assert workers("api.resources.limits.cpu=2500m") == "2"  # whole cores only

@@ -5,7 +5,7 @@ from tests.chart.manifests import Manifests
 
 def test_bridge_probes_metrics_and_resources(rendering: Manifests) -> None:
     bridge = rendering.bridge()
-    assert bridge["args"][0] == "bridge"
+    assert bridge["args"][0] == "bridge"  # one per service database: see test_services
     assert {p["name"]: p["containerPort"] for p in bridge["ports"]} == {"metrics": 9464}
     assert bridge["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
     assert bridge["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
@@ -29,27 +29,30 @@ def test_bridge_replicas_and_pdb(renderings: dict[str, Manifests]) -> None:
 
 
 def test_migrations_run_as_a_pre_install_and_pre_upgrade_hook(rendering: Manifests) -> None:
-    job = rendering.one("Job", "-migrations")
-    annotations = job["metadata"]["annotations"]
-    assert set(annotations["helm.sh/hook"].split(",")) == {"pre-install", "pre-upgrade"}
-    assert "before-hook-creation" in annotations["helm.sh/hook-delete-policy"].split(",")
-    assert job["spec"]["backoffLimit"] == 2
-    assert job["spec"]["activeDeadlineSeconds"] == 600
-    container = job["spec"]["template"]["spec"]["containers"][0]
-    assert container["args"] == ["migrate"]
-    assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
-    # Hooks run before the release's own Secret exists: the URL comes from a hook Secret that
-    # is created first, or from the existing Secret.
-    ref = container["env"][1]["valueFrom"]["secretKeyRef"]
-    assert ref["key"] == "database-url"
+    """One hook Job per service's database, each migrating its own service's schema."""
     hook_secret = rendering.maybe("Secret", "-migrations")
-    if hook_secret is None:
-        assert ref["name"] == "usersuite-credentials"
-    else:
-        assert ref["name"] == hook_secret["metadata"]["name"]
-        weight = int(hook_secret["metadata"]["annotations"]["helm.sh/hook-weight"])
-        assert weight < int(annotations["helm.sh/hook-weight"])
-        assert hook_secret["metadata"]["annotations"]["helm.sh/hook"] == annotations["helm.sh/hook"]
+    for service in rendering.services():
+        job = rendering.one("Job", service.migrations)
+        annotations = job["metadata"]["annotations"]
+        assert set(annotations["helm.sh/hook"].split(",")) == {"pre-install", "pre-upgrade"}
+        assert "before-hook-creation" in annotations["helm.sh/hook-delete-policy"].split(",")
+        assert job["spec"]["backoffLimit"] == 2
+        assert job["spec"]["activeDeadlineSeconds"] == 600
+        container = job["spec"]["template"]["spec"]["containers"][0]
+        assert container["args"] == ["migrate", service.name]
+        assert job["spec"]["template"]["spec"]["restartPolicy"] == "Never"
+        # Hooks run before the release's own Secret exists: the URL comes from a hook Secret
+        # that is created first, or from the existing Secret.
+        ref = container["env"][1]["valueFrom"]["secretKeyRef"]
+        assert ref["key"] == service.secret_key
+        if hook_secret is None:
+            assert ref["name"] == "usersuite-credentials"
+        else:
+            assert ref["name"] == hook_secret["metadata"]["name"]
+            weight = int(hook_secret["metadata"]["annotations"]["helm.sh/hook-weight"])
+            assert weight < int(annotations["helm.sh/hook-weight"])
+            hook = hook_secret["metadata"]["annotations"]["helm.sh/hook"]
+            assert hook == annotations["helm.sh/hook"]
 
 
 def test_helm_test_checks_health_and_lists_users_with_a_token(

@@ -9,10 +9,12 @@ from tests.chart.helm import kube_version
 from tests.chart.manifests import Manifests
 
 # Custom resources that Kubernetes itself has no schema for; the chart renders them only when
-# asked (serviceMonitor, prometheusRule, grpcRoute enabled), and test_properties checks their shape.
+# asked (serviceMonitor, prometheusRule, grpcRoute, gateway.httpRoute enabled), and the tests of
+# each check their shape.
 CUSTOM_RESOURCES = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"),
     ("gateway.networking.k8s.io/v1", "GRPCRoute"),
+    ("gateway.networking.k8s.io/v1", "HTTPRoute"),
     ("monitoring.coreos.com/v1", "PrometheusRule"),
 }
 

@@ -1,12 +1,11 @@
 """Services, the headless Service, NetworkPolicies, ServiceMonitor and GRPCRoute."""
 
-from typing import Any
-
 import pytest
 
 from tests.chart.helm import FULLNAME, render, template
-from tests.chart.manifests import Manifests
+from tests.chart.manifests import Manifests, egress_ports, egress_to, policies_of
 from tests.support.tools import describe
+from usersuite.gateway.descriptors import default_descriptor_set, services_in
 
 
 def test_service_names_the_grpc_port_for_grpc(rendering: Manifests) -> None:
@@ -30,12 +29,13 @@ def test_headless_service_for_client_side_balancing(rendering: Manifests) -> Non
 def test_network_policies(renderings: dict[str, Manifests]) -> None:
     assert renderings["default"].all("NetworkPolicy") == []
     production = renderings["production"]
-    policies = {p["metadata"]["name"].rsplit("-", 1)[1]: p["spec"] for p in production.all(
-        "NetworkPolicy")}  # fmt: skip
-    assert set(policies) == {"api", "bridge", "migrations", "test"}
-
-    def egress_ports(spec: dict[str, Any]) -> set[int]:
-        return {p["port"] for rule in spec["egress"] for p in rule["ports"]}
+    policies = policies_of(production)
+    per_service = {"api", "orders", "billing"} | {
+        f"{prefix}{component}"
+        for prefix in ("", "orders-", "billing-")
+        for component in ("bridge", "migrations")
+    }
+    assert set(policies) == per_service | {"test"}
 
     api, bridge = policies["api"], policies["bridge"]
     # PostgreSQL, DNS, and the identity provider's JWKS endpoint (auth.jwksUrl is set).
@@ -64,13 +64,6 @@ def test_network_policies(renderings: dict[str, Manifests]) -> None:
     for spec in (api, bridge, policies["migrations"]):
         assert egress_to(spec, 5432) == db
     assert egress_to(bridge, 4222) == nats
-
-
-def egress_to(spec: dict[str, Any], port: int) -> list[dict[str, Any]]:
-    """The `to` of the egress rule for `port` (absent means any address)."""
-    rules = [rule for rule in spec["egress"] if {"port": port, "protocol": "TCP"} in rule["ports"]]
-    assert len(rules) == 1, spec["egress"]
-    return list(rules[0].get("to", [{"any address": True}]))
 
 
 NO_PEERS = "networkPolicy.enabled=true"
@@ -114,10 +107,24 @@ def test_service_monitor_and_grpc_route(renderings: dict[str, Manifests]) -> Non
         for s in production.all("Service")
         if selector.items() <= s["metadata"]["labels"].items()
     ]
-    assert sorted(scraped) == [FULLNAME, f"{FULLNAME}-bridge"]
+    # Every service's API and bridge.
+    assert sorted(scraped) == sorted(
+        f"{FULLNAME}{suffix}"
+        for service in production.services()
+        for suffix in (service.service, service.bridge)
+    )
     assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
     route = production.one("GRPCRoute")["spec"]
     assert route["parentRefs"] == [{"name": "public", "namespace": "gateway"}]
-    assert route["rules"][0]["backendRefs"] == [
-        {"name": production.one("Service")["metadata"]["name"], "port": 50051}
-    ]
+    # Each gRPC service of the contract to its service's Service; the rest (health,
+    # reflection) to users'.
+    routed = {
+        rule["matches"][0]["method"]["service"]: rule["backendRefs"]
+        for rule in route["rules"]
+        if "matches" in rule
+    }
+    assert sorted(routed) == sorted(services_in(default_descriptor_set()))
+    for service in production.services():
+        name = production.one("Service", service.service)["metadata"]["name"]
+        assert [{"name": name, "port": 50051}] in routed.values(), service.name
+    assert route["rules"][-1] == {"backendRefs": [{"name": FULLNAME, "port": 50051}]}

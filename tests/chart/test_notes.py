@@ -53,3 +53,17 @@ def test_notes_warn_without_a_database_and_follow_tls(tmp_path: Path) -> None:
     assert "-cert client.crt -key client.key" in with_tls
     public = notes(tmp_path, "bridge-replicas.yaml")
     assert "grpcurl -plaintext 127.0.0.1:50051 describe user.v1.UserService" in public
+
+
+def test_notes_name_the_services_warn_per_database_and_show_the_gateway(tmp_path: Path) -> None:
+    bare = notes(tmp_path)
+    assert "Services: users, orders, billing." in bare
+    for service, value in (("users", "secrets.databaseUrl"),
+                           ("orders", "services.orders.databaseUrl"),
+                           ("billing", "services.billing.databaseUrl")):  # fmt: skip
+        assert f"no database URL is set for {service} ({value}" in bare
+    suite = notes(tmp_path, "suite.yaml")
+    assert "WARNING" not in suite
+    assert "port-forward service/users-usersuite-gateway 8080:80" in suite
+    assert "curl -sS" in suite
+    assert "gateway" not in notes(tmp_path, "minimal.yaml")
