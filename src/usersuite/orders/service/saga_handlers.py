@@ -49,8 +49,8 @@ class SagaHandlers:
         sent_at = _last_sent(current)
         moved = saga.on_reply(current, order, reply, now=now)
         if not moved.applied:
-            log.info("stale reply %s (command %s) for saga %s of %s ignored",
-                     type(reply).__name__, reply.command_id, current.saga_id, current.order)  # fmt: skip
+            log.info("stale reply %s (command %s) for saga %s of %s ignored", type(reply).__name__,
+                     reply.command_id, current.saga_id, current.order)  # fmt: skip
             return False
         await self._store(uow, current, order, moved, now)
         if sent_at is not None:
@@ -88,9 +88,9 @@ class SagaHandlers:
         self, uow: UnitOfWork, before: Saga, order: Order, moved: Transition, now: datetime
     ) -> None:
         await uow.sagas.save(moved.saga)
-        if moved.order is not order:
-            if not await uow.orders.update(moved.order, expected_version=order.version):
-                raise RuntimeError(f"{order.name} changed under its locked saga {before.saga_id}")
+        changed = moved.order is not order
+        if changed and not await uow.orders.update(moved.order, expected_version=order.version):
+            raise RuntimeError(f"{order.name} changed under its locked saga {before.saga_id}")
         await self._messages.write(uow.outbox, moved, now)
         if moved.order_change is not None and moved.order_change is not OrderState.CANCELLED:
             self._observer.order_changed(moved.order.state, moved.order.rejection_reason)
