@@ -2,16 +2,19 @@
 consumer's transaction (the one that records the inbox row), so one reply has one effect."""
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from usersuite.orders.api.mapping import reply_from_proto
 from usersuite.orders.service.saga_handlers import SagaHandlers
 from usersuite.orders.service.unit_of_work import UnitOfWork
-from usersuite.platform.consumer import Event, Handler
+from usersuite.platform.consumer.events import Event
 
 log = logging.getLogger(__name__)
+
+# usersuite.platform.consumer's Handler, named here so the API edge loads no database code.
+Handler = Callable[[Event, AsyncConnection], Awaitable[None]]
 
 
 def reply_handler(sagas: SagaHandlers, uow_on: Callable[[AsyncConnection], UnitOfWork]) -> Handler:
