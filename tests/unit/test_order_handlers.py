@@ -66,8 +66,10 @@ async def test_create_writes_the_pending_order_its_saga_and_reserve_credit_in_on
     assert order.total_minor == 3000
     assert db.commits == 1
     [created, sent] = db.outbox
-    assert isinstance(created, OrderEvent) and created.change is OrderChange.CREATED
-    assert isinstance(sent, CommandSent) and isinstance(sent.command, ReserveCredit)
+    assert isinstance(created, OrderEvent)
+    assert created.change is OrderChange.CREATED
+    assert isinstance(sent, CommandSent)
+    assert isinstance(sent.command, ReserveCredit)
     assert sent.command.account == "accounts/ada-lovelace"
     assert sent.command.amount_minor == 3000
     assert sent.metadata.aggregate_name == "orders/first-order"
@@ -151,7 +153,9 @@ async def test_get_and_list_by_user_in_pages(handlers: OrderHandlers) -> None:
     assert rest.orders == [a2]
     assert rest.next_page_token == ""
     with pytest.raises(InvalidPageToken):
-        await handlers.list_orders(commands.ListOrders(page_size=1, page_token=page.next_page_token))
+        await handlers.list_orders(
+            commands.ListOrders(page_size=1, page_token=page.next_page_token)
+        )
 
 
 async def test_only_an_approved_order_is_cancelled(

@@ -119,7 +119,8 @@ async def test_no_reply_resends_the_same_command_then_compensates(
     assert await sagas.scan_deadlines() == 1
     release = sent(db)[-1]
     assert isinstance(release, ReleaseCredit)
-    assert isinstance(reserve, ReserveCredit) and release.command_id != reserve.command_id
+    assert isinstance(reserve, ReserveCredit)
+    assert release.command_id != reserve.command_id
     rejected = db.order(order.id)
     assert rejected.rejection_reason is RejectionReason.BILLING_TIMEOUT
     # A late CreditReserved of the compensated reservation changes nothing.
