@@ -65,6 +65,14 @@ async def test_reserved_credit_approves_the_order(
         assert got.state == State.STATE_APPROVED
         await eventually(lambda: event_count(nc, "order.v1.OrderApproved", 1))
         assert len(await events_of(nc, "order.v1.OrderCreated")) == 1
+        registry = api.container.registry
+        started = registry.get_sample_value(
+            "usersuite_orders_sagas_started_total", {"kind": "CREATE"}
+        )
+        assert started == 1
+        assert registry.get_sample_value("usersuite_orders_approved_total") == 1
+        step = {"step": "RESERVE_CREDIT"}
+        assert registry.get_sample_value("usersuite_orders_saga_step_seconds_count", step) == 1
     assert await saga_steps(orders_url, "first-order") == [("CREATE", "DONE")]
 
 
@@ -115,6 +123,10 @@ async def test_no_reply_resends_the_same_command_then_compensates(
             "REJECTED", "BILLING_TIMEOUT", 2,
         )  # fmt: skip
         assert len(await events_of(nc, "order.v1.OrderRejected")) == 1
+        registry = api.container.registry
+        assert registry.get_sample_value("usersuite_orders_sagas_compensated_total") == 1
+        reason = {"reason": "BILLING_TIMEOUT"}
+        assert registry.get_sample_value("usersuite_orders_rejected_total", reason) == 1
 
 
 async def test_a_duplicate_reply_has_one_effect_and_a_stale_one_none(
