@@ -3,6 +3,7 @@ and deadline scanner on real PostgreSQL and nats-server; billing is played by th
 reads the commands off JetStream and publishes the replies."""
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from nats.aio.client import Client
@@ -36,8 +37,15 @@ from usersuite.platform.consumer import Consumer, Outcome
 State = order_pb2.Order.State
 
 
-@pytest.fixture
-def orders_url(postgres: Postgres) -> Iterator[str]:
+@pytest.fixture(params=["postgresql", "sqlite"])
+def orders_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Orders' database, migrated: PostgreSQL, and SQLite (one process serves it)."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'orders.db'}"
+        migrations.upgrade(url)
+        yield url
+        return
+    postgres: Postgres = request.getfixturevalue("postgres")
     url = postgres.empty_database()
     migrations.upgrade(url)
     yield url
