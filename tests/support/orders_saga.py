@@ -30,10 +30,13 @@ from usersuite.platform.grpc.server import ApiServer, start
 PATIENT = {"step_timeout_seconds": 600.0, "max_wait_seconds": 600.0, "scan_interval_seconds": 0.05}
 
 
-def orders_settings(url: str, nats_url: str, **orders_group: Any) -> Settings:
+def orders_settings(
+    url: str, nats_url: str, *, other: dict[str, Any] | None = None, **orders_group: Any
+) -> Settings:
+    """The `orders` group as given (patient by default); `other` settings override the rest."""
     return make_settings(
         url, nats_url=nats_url, orders={**PATIENT, **orders_group},
-        bridge={"poll_interval_seconds": 0.05, "backoff_initial_seconds": 0.05},
+        bridge={"poll_interval_seconds": 0.05, "backoff_initial_seconds": 0.05}, **(other or {}),
     )  # fmt: skip
 
 
