@@ -17,7 +17,7 @@ from usersuite.orders.domain.messages import (
 )
 from usersuite.orders.domain.order import Order, OrderState, RejectionReason
 from usersuite.orders.domain.retry import RetryPolicy
-from usersuite.orders.domain.saga import Saga
+from usersuite.orders.domain.saga import Saga, SagaKind, SagaStep
 from usersuite.orders.service import commands
 from usersuite.orders.service.handlers import OrderHandlers
 from usersuite.orders.service.saga_handlers import SagaHandlers
@@ -130,3 +130,51 @@ async def test_no_reply_resends_the_same_command_then_compensates(
     assert await reply(db, sagas, CreditReleased(release.command_id, saga.saga_id, order.name))
     assert waiting(db) == []
     assert db.order(order.id) == rejected
+
+
+class Seen:
+    """A SagaObserver that writes down what it is told."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, object]] = []
+
+    def started(self, kind: SagaKind) -> None:
+        self.calls.append(("started", kind))
+
+    def order_changed(self, state: OrderState, reason: RejectionReason | None) -> None:
+        self.calls.append(("order_changed", (state, reason)))
+
+    def compensated(self) -> None:
+        self.calls.append(("compensated", None))
+
+    def step_replied(self, step: SagaStep, seconds: float) -> None:
+        self.calls.append(("step_replied", (step, seconds)))
+
+    def overdue(self, count: int) -> None:
+        self.calls.append(("overdue", count))
+
+
+async def test_the_observer_hears_compensation_overdue_sagas_and_step_latency(
+    db: FakeOrdersDatabase, placed: tuple[Order, Saga], clock: Clock
+) -> None:
+    order, saga = placed
+    seen = Seen()
+    uuids = Counter("20000000-0000-4000-8000-{:012d}")
+    policy = RetryPolicy(first_wait=timedelta(seconds=10), reserve_attempts=1, release_attempts=1)
+    sagas = SagaHandlers(db.uow, policy, clock=clock, uuid_factory=uuids, observer=seen)
+
+    clock.now = T0 + timedelta(seconds=10)
+    await sagas.scan_deadlines()  # gives up: compensates
+    assert ("compensated", None) in seen.calls
+    rejected = (OrderState.REJECTED, RejectionReason.BILLING_TIMEOUT)
+    assert ("order_changed", rejected) in seen.calls
+    assert seen.calls[-1] == ("overdue", 0)
+
+    clock.now += timedelta(seconds=10)
+    await sagas.scan_deadlines()  # the release is not answered either: parked, still overdue
+    assert seen.calls[-1] == ("overdue", 1)
+
+    [release] = [c for c in sent(db) if isinstance(c, ReleaseCredit)]
+    clock.now += timedelta(seconds=5)
+    assert await reply(db, sagas, CreditReleased(release.command_id, saga.saga_id, order.name))
+    assert seen.calls[-1] == ("step_replied", (SagaStep.RELEASE_CREDIT, 15.0))
