@@ -177,4 +177,4 @@ async def test_the_observer_hears_compensation_overdue_sagas_and_step_latency(
     [release] = [c for c in sent(db) if isinstance(c, ReleaseCredit)]
     clock.now += timedelta(seconds=5)
     assert await reply(db, sagas, CreditReleased(release.command_id, saga.saga_id, order.name))
-    assert seen.calls[-1] == ("step_replied", (SagaStep.RELEASE_CREDIT, 15.0))
+    assert seen.calls[-1:] == [("step_replied", (SagaStep.RELEASE_CREDIT, 15.0))]
