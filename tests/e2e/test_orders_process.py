@@ -5,6 +5,7 @@ played by the test, and `usersuite saga show`."""
 import asyncio
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import grpc
 import pytest
@@ -14,7 +15,7 @@ from order.v1 import order_pb2, order_pb2_grpc
 from tests.support.bridge_process import bridge_env, wait_bridge_ready
 from tests.support.nats import NatsServer
 from tests.support.orders_saga import commands_of, new_order, publish, reserved
-from tests.support.processes import Launch, run_usersuite, serve_args, server_env
+from tests.support.processes import Launch, run_shell, run_usersuite, serve_args, server_env
 from tests.support.status import failure
 from tests.support.tools import describe
 from tests.support.waiting import eventually
@@ -35,7 +36,7 @@ def orders_database(empty_database: Callable[[], str]) -> str:
 
 
 async def test_serve_orders_runs_the_saga_and_saga_show_prints_it(
-    launch: Launch, orders_database: str, nats_server: NatsServer, nc: Client
+    launch: Launch, orders_database: str, nats_server: NatsServer, nc: Client, tmp_path: Path
 ) -> None:
     env = server_env(orders_database, USERSUITE_NATS_URL=nats_server.url, **PATIENT)
     api = launch(serve_args("orders"), env)
@@ -44,6 +45,10 @@ async def test_serve_orders_runs_the_saga_and_saga_show_prints_it(
     assert ready.startswith("usersuite orders ready on")
     assert "order.v1.OrderService/CreateOrder" in ready
     await wait_bridge_ready(bridge)
+    # The ready line's sample call works as printed (reflection describes OrderService).
+    sample = run_shell(ready.split("try: ", 1)[1], tmp_path)
+    assert sample.returncode == 0, describe(sample)
+    assert json.loads(sample.stdout)["state"] == "STATE_PENDING"
 
     async with grpc.aio.insecure_channel(api.target) as channel:
         stub = order_pb2_grpc.OrderServiceStub(channel)
@@ -68,7 +73,8 @@ async def test_serve_orders_runs_the_saga_and_saga_show_prints_it(
 
         await eventually(approved, what="the order approved")
         page = await stub.ListOrders(order_pb2.ListOrdersRequest(user="users/ada-lovelace"))
-        assert [o.name for o in page.orders] == [order.name]
+        assert len(page.orders) == 2  # the sample's order, then this one
+        assert page.orders[1].name == order.name
 
     shown = run_usersuite("saga", "show", order.name, env=server_env(orders_database))
     assert shown.returncode == 0, describe(shown)
