@@ -27,7 +27,8 @@ def user_cluster(config: dict[str, Any]) -> dict[str, Any]:
         c["name"]: c for c in config["static_resources"]["clusters"]
     }
     assert list(clusters) == [cluster_name(s) for s in services_in(default_descriptor_set())]
-    return clusters[cluster_name("user.v1.UserService")]
+    cluster: dict[str, Any] = clusters[cluster_name("user.v1.UserService")]
+    return cluster
 
 
 def test_services_are_read_from_the_descriptor_set_as_protobuf_reads_it() -> None:

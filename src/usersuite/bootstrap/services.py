@@ -36,8 +36,27 @@ def _users() -> ServiceEntry:
     )
 
 
+def _orders() -> ServiceEntry:
+    from usersuite.bootstrap.orders import bootstrap_orders
+    from usersuite.orders.adapters.db.schema import migrations
+
+    return ServiceEntry(
+        build=bootstrap_orders,
+        migrations=migrations,
+        sample_method="order.v1.OrderService/CreateOrder",
+        sample_body={
+            "order": {
+                "user": "users/ada-lovelace",
+                "line_items": [{"sku": "BOOK-1", "quantity": 1, "unit_price_minor": 1999}],
+                "currency_code": "EUR",
+            }
+        },
+        sample_scopes="orders.read orders.write",
+    )
+
+
 # Each entry imports its service only when asked for, so `serve users` loads no other service.
-SERVICES: dict[str, Callable[[], ServiceEntry]] = {"users": _users}
+SERVICES: dict[str, Callable[[], ServiceEntry]] = {"users": _users, "orders": _orders}
 
 
 def service(name: str) -> ServiceEntry:

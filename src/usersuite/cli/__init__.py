@@ -19,13 +19,16 @@ from usersuite.cli import (
     gateway,
     migrate,
     outbox,
+    saga,
     serve,
     token,
 )
 from usersuite.cli.failures import ConfigError, explain
 from usersuite.platform.ops.logs import configure_logging
 
-COMMAND_GROUPS = (serve, dev, bridge, events, outbox, migrate, token, config_show, gateway)
+COMMAND_GROUPS = (
+    serve, dev, bridge, events, outbox, saga, migrate, token, config_show, gateway,
+)  # fmt: skip
 DESCRIPTION = "Contract-first gRPC user service with a transactional outbox relayed to NATS."
 
 

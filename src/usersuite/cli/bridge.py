@@ -18,7 +18,7 @@ def cmd_bridge(args: argparse.Namespace) -> int:
     settings = common.load_settings(args)
     common.database_url(settings)
     common.nats_url(settings)
-    common.check_schema(settings)
+    common.check_schema(settings, args.service)  # the schema of the service owning the database
 
     def on_ready() -> None:
         target = redact_url(str(settings.nats_url))
@@ -33,6 +33,6 @@ def cmd_bridge(args: argparse.Namespace) -> int:
 
 def register(commands: common.Commands) -> None:
     common.add_command(
-        commands, "bridge", "relay the outbox to NATS JetStream", cmd_bridge,
+        commands, "bridge", "relay the outbox to NATS JetStream", cmd_bridge, common.service_flag,
         common.database_flag, common.nats_flag, common.metrics_listen_flag, common.migrate_flag,
     )  # fmt: skip

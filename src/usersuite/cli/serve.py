@@ -101,6 +101,6 @@ def _workers(value: str) -> int | str:
 def register(commands: common.Commands) -> None:
     common.add_command(
         commands, "serve", "run a service's gRPC API", cmd_serve, common.service_flag,
-        common.database_flag, common.listen_flag, common.metrics_listen_flag, common.migrate_flag,
-        workers_flags,
+        common.database_flag, common.nats_flag, common.listen_flag, common.metrics_listen_flag,
+        common.migrate_flag, workers_flags,
     )  # fmt: skip

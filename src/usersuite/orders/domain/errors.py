@@ -1,15 +1,30 @@
 """Orders' domain errors: what can go wrong, in the domain's words; the API maps them."""
 
+from usersuite.platform.domain import errors as shared
+from usersuite.platform.domain.errors import (
+    DomainError,
+    FieldViolation,
+    InvalidPageToken,
+    RequestIdReused,
+    ValidationFailed,
+)
 
-class DomainError(Exception):
-    """Base of every error orders raises on purpose."""
+__all__ = [
+    "DomainError",
+    "EtagMismatch",
+    "FieldViolation",
+    "InvalidPageToken",
+    "InvalidValue",
+    "OrderAlreadyExists",
+    "OrderNotCancellable",
+    "OrderNotFound",
+    "OrderNotPending",
+    "RequestIdReused",
+    "ValidationFailed",
+]
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
-
-class InvalidValue(ValueError):
+class InvalidValue(shared.InvalidValue):
     """A value object refused a value.
 
     `field` is the path inside the order (`line_items[2].quantity`) when the value object knows
@@ -24,6 +39,12 @@ class InvalidValue(ValueError):
 class OrderNotFound(DomainError):
     def __init__(self, order_id: str) -> None:
         super().__init__(f"order 'orders/{order_id}' not found")
+        self.order_id = order_id
+
+
+class OrderAlreadyExists(DomainError):
+    def __init__(self, order_id: str) -> None:
+        super().__init__(f"order 'orders/{order_id}' already exists")
         self.order_id = order_id
 
 

@@ -198,3 +198,25 @@ class DevSettings(BaseModel):
     def _address(cls, value: str) -> str:
         parse_address(value)
         return value
+
+
+class OrdersSettings(BaseModel):
+    """The orders service's credit saga: how long a step waits for billing, how often it asks."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    step_timeout_seconds: float = Field(5.0, gt=0, description="the first attempt's wait")
+    backoff_multiplier: int = Field(2, ge=1, description="each retry waits this much longer")
+    max_wait_seconds: float = Field(300.0, gt=0, description="no attempt waits longer")
+    max_attempts: int = Field(5, ge=1, description="ReserveCredit sends before compensating")
+    release_attempts: int | None = Field(
+        None, ge=1, description="ReleaseCredit sends before parking; unset: never parks"
+    )
+    scan_interval_seconds: float = Field(1.0, gt=0, description="overdue-saga scan period")
+    scan_batch_size: int = Field(100, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _waits(self) -> Self:
+        if self.max_wait_seconds < self.step_timeout_seconds:
+            raise ValueError("max_wait_seconds must be at least step_timeout_seconds")
+        return self

@@ -30,6 +30,7 @@ from usersuite.platform.config.groups import (
     DatabaseSettings,
     DevSettings,
     LimitSettings,
+    OrdersSettings,
     StreamSettings,
     TelemetrySettings,
     TlsSettings,
@@ -153,6 +154,7 @@ class Settings(_LayeredSettings):
     limits: LimitSettings = LimitSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
     gateway: GatewaySettings = GatewaySettings()
+    orders: OrdersSettings = OrdersSettings()
 
     @field_validator("listen", "metrics_listen")
     @classmethod

@@ -1,17 +1,15 @@
 """The User aggregate and its value objects."""
 
 import hashlib
-import re
 import unicodedata
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from email_validator import EmailNotValidError, validate_email
 
+from usersuite.platform.domain.resource_ids import check_resource_id
 from usersuite.users.domain.errors import InvalidValue
 
-USER_ID_PATTERN = re.compile(r"[a-z][a-z0-9-]{2,61}[a-z0-9]")
-GENERATED_ID_PATTERN = re.compile(r"[0-9a-hjkmnp-tv-z]{26}")
 DISPLAY_NAME_MAX = 100
 EMAIL_MAX = 254
 MUTABLE_FIELDS = ("display_name", "email")
@@ -19,13 +17,7 @@ MUTABLE_FIELDS = ("display_name", "email")
 
 def check_user_id(value: str, *, allow_generated: bool) -> str:
     """A client-chosen id (AIP-122 style), or with allow_generated also a server ULID."""
-    if USER_ID_PATTERN.fullmatch(value):
-        return value
-    if allow_generated and GENERATED_ID_PATTERN.fullmatch(value):
-        return value
-    raise InvalidValue(
-        "must be 4-63 characters of a-z, 0-9 and '-', start with a letter and not end with '-'"
-    )
+    return check_resource_id(value, allow_generated=allow_generated)
 
 
 # Zero-width non-joiner and joiner are format characters that real names need (Persian,

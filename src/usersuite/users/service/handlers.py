@@ -6,15 +6,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TypeVar
 
 from ulid import ULID
 
 from usersuite.platform.service.page_tokens import PageTokenCodec
+from usersuite.platform.service.validation import Violations, canonical_request_id
 from usersuite.users.domain.errors import (
     EtagMismatch,
     FieldViolation,
-    InvalidValue,
     RequestIdReused,
     UserNotFound,
     ValidationFailed,
@@ -29,8 +28,6 @@ from usersuite.users.domain.model import (
 )
 from usersuite.users.service import commands
 from usersuite.users.service.unit_of_work import UnitOfWork
-
-_T = TypeVar("_T")
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -57,38 +54,6 @@ def new_user_id() -> str:
 class ListPage:
     users: list[User]
     next_page_token: str
-
-
-class _Violations:
-    """Collects every bad field of a request, so the caller learns all of them at once."""
-
-    def __init__(self) -> None:
-        self.items: list[FieldViolation] = []
-
-    def check(self, field: str, check: Callable[[], _T]) -> _T | None:
-        try:
-            return check()
-        except InvalidValue as exc:
-            self.items.append(FieldViolation(field, f"{field} {exc}"))
-            return None
-
-    def add(self, field: str, description: str) -> None:
-        self.items.append(FieldViolation(field, description))
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise ValidationFailed(self.items)
-
-
-def canonical_request_id(request_id: str, violations: _Violations) -> str:
-    """The request id in its canonical UUID spelling, so every spelling of one UUID is one key."""
-    if not request_id:
-        return ""
-    try:
-        return str(uuid.UUID(request_id))
-    except ValueError:
-        violations.add("request_id", "request_id must be a UUID")
-        return ""
 
 
 async def _locked_for_change(uow: UnitOfWork, user_id: str, etag: str) -> User:
@@ -137,7 +102,7 @@ class UserHandlers:
         )
 
     async def create_user(self, cmd: commands.CreateUser) -> User:
-        violations = _Violations()
+        violations = Violations()
         display_name = violations.check(
             "user.display_name", lambda: check_display_name(cmd.display_name)
         )
@@ -198,7 +163,7 @@ class UserHandlers:
 
     def _update_values(self, cmd: commands.UpdateUser) -> dict[str, str]:
         """Validates the mask and the values it names; returns the normalised new values."""
-        violations = _Violations()
+        violations = Violations()
         paths = cmd.paths
         if paths is None:
             paths = [f for f in MUTABLE_FIELDS if cmd.values.get(f)]

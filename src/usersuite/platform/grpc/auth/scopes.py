@@ -2,6 +2,8 @@
 
 READ = "users.read"
 WRITE = "users.write"
+ORDERS_READ = "orders.read"
+ORDERS_WRITE = "orders.write"
 
 METHOD_SCOPES: dict[str, str] = {
     "/user.v1.UserService/GetUser": READ,
@@ -9,6 +11,10 @@ METHOD_SCOPES: dict[str, str] = {
     "/user.v1.UserService/CreateUser": WRITE,
     "/user.v1.UserService/UpdateUser": WRITE,
     "/user.v1.UserService/DeleteUser": WRITE,
+    "/order.v1.OrderService/GetOrder": ORDERS_READ,
+    "/order.v1.OrderService/ListOrders": ORDERS_READ,
+    "/order.v1.OrderService/CreateOrder": ORDERS_WRITE,
+    "/order.v1.OrderService/CancelOrder": ORDERS_WRITE,
     # When reflection is not public, describing the API takes the right to read it.
     "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo": READ,
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": READ,

@@ -7,14 +7,13 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from opentelemetry import propagate
 from sqlalchemy import Row, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from usersuite.platform.db.dialect import as_utc, upsert_insert
-from usersuite.platform.db.partitions import partition_key
-from usersuite.platform.db.tables import idempotency, outbox
+from usersuite.platform.db.dialect import as_utc
+from usersuite.platform.db.idempotency import claim_request, complete_request
+from usersuite.platform.db.outbox_writer import append_outbox
 from usersuite.users.adapters.db.tables import users
 from usersuite.users.domain.errors import EmailAlreadyExists, UserAlreadyExists
 from usersuite.users.domain.events import DomainEvent
@@ -49,7 +48,6 @@ _LIST_USERS = (
     .order_by(users.c.seq)
     .limit(bindparam("limit"))
 )
-_INSERT_OUTBOX = outbox.insert().inline()
 
 
 def _user_values(user: User) -> dict[str, Any]:
@@ -127,23 +125,17 @@ class SqlOutbox(Outbox):
 
     async def append(self, event: DomainEvent) -> None:
         event_type, payload = self._encode(event)
-        carrier: dict[str, str] = {}
-        propagate.inject(carrier)
         meta = event.metadata
-        await self._conn.execute(
-            _INSERT_OUTBOX,
-            {
-                "event_id": meta.event_id,
-                "event_type": event_type,
-                "aggregate_type": "user.v1.User",
-                "aggregate_name": meta.aggregate_name,
-                "aggregate_version": meta.aggregate_version,
-                "partition_key": partition_key(meta.aggregate_name),
-                "payload": payload,
-                "trace_context": json.dumps(carrier, sort_keys=True),
-                "principal": meta.principal,
-                "occurred_time": meta.occurred_time,
-            },
+        await append_outbox(
+            self._conn,
+            event_id=meta.event_id,
+            event_type=event_type,
+            aggregate_type="user.v1.User",
+            aggregate_name=meta.aggregate_name,
+            aggregate_version=meta.aggregate_version,
+            payload=payload,
+            principal=meta.principal,
+            occurred_time=meta.occurred_time,
         )
 
 
@@ -178,30 +170,10 @@ class SqlIdempotencyStore(IdempotencyStore):
         self._clock = clock
 
     async def claim(self, request_id: str, fingerprint: str) -> IdempotentResult | None:
-        # A concurrent claim of the same id blocks on the primary key until the first
-        # transaction ends; then it either conflicts (and reads the stored result) or wins.
-        claimed = await self._conn.execute(
-            upsert_insert(self._conn, idempotency)
-            .values(request_id=request_id, fingerprint=fingerprint, create_time=self._clock())
-            .on_conflict_do_nothing(index_elements=["request_id"])
-            .returning(idempotency.c.request_id)
-        )
-        if claimed.first() is not None:
+        earlier = await claim_request(self._conn, request_id, fingerprint, self._clock())
+        if earlier is None:
             return None
-        row = (
-            await self._conn.execute(
-                select(idempotency.c.fingerprint, idempotency.c.response).where(
-                    idempotency.c.request_id == request_id
-                )
-            )
-        ).one()
-        if row.response is None:
-            raise RuntimeError(f"idempotency record {request_id} was committed without a response")
-        return IdempotentResult(fingerprint=row.fingerprint, user=_user_from_json(row.response))
+        return IdempotentResult(fingerprint=earlier[0], user=_user_from_json(earlier[1]))
 
     async def complete(self, request_id: str, user: User) -> None:
-        await self._conn.execute(
-            idempotency.update()
-            .where(idempotency.c.request_id == request_id)
-            .values(response=_user_to_json(user))
-        )
+        await complete_request(self._conn, request_id, _user_to_json(user))

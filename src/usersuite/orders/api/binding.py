@@ -1,0 +1,25 @@
+"""The orders service as the shared gRPC server hosts it."""
+
+from pathlib import Path
+
+import grpc
+
+from order.v1 import order_pb2, order_pb2_grpc
+from usersuite.orders.api.errors import ORDER_ERRORS
+from usersuite.orders.api.servicer import OrderServicer
+from usersuite.orders.service.handlers import OrderHandlers
+from usersuite.platform.grpc.binding import ServiceBinding
+
+ORDER_SERVICE = order_pb2.DESCRIPTOR.services_by_name["OrderService"].full_name
+
+
+def order_service(handlers: OrderHandlers) -> ServiceBinding:
+    def add_to_server(server: grpc.aio.Server) -> None:
+        order_pb2_grpc.add_OrderServiceServicer_to_server(OrderServicer(handlers), server)
+
+    return ServiceBinding(
+        name=ORDER_SERVICE,
+        add_to_server=add_to_server,
+        errors=ORDER_ERRORS,
+        documented_descriptors=Path(order_pb2.__file__).with_name("descriptor_set.json"),
+    )
