@@ -8,7 +8,7 @@ import shlex
 from usersuite.cli import common
 from usersuite.cli.failures import ConfigError
 from usersuite.cli.serve_workers import WORKER_FLAG, as_worker, supervise
-from usersuite.platform.config import Settings, parse_address
+from usersuite.platform.config import Settings, parse_address, required
 from usersuite.platform.ops.workers import worker_count
 
 
@@ -39,6 +39,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     given = {"workers": args.workers} if args.workers is not None else {}
     settings = common.load_settings(args, **given)
     common.database_url(settings)
+    from usersuite.bootstrap.services import service as entry
+
+    for setting in entry(args.service).needs:  # one line naming it, before anything starts
+        required(getattr(settings, setting), setting)
     if args.worker:  # started by `serve --workers N`, which checked the schema and the address
         return _serve(settings, args.service, worker=True)
     try:
@@ -101,6 +105,6 @@ def _workers(value: str) -> int | str:
 def register(commands: common.Commands) -> None:
     common.add_command(
         commands, "serve", "run a service's gRPC API", cmd_serve, common.service_flag,
-        common.database_flag, common.listen_flag, common.metrics_listen_flag, common.migrate_flag,
-        workers_flags,
+        common.database_flag, common.nats_flag, common.listen_flag, common.metrics_listen_flag,
+        common.migrate_flag, workers_flags,
     )  # fmt: skip

@@ -195,3 +195,16 @@ class DevSettings(BaseModel):
     def _address(cls, value: str) -> str:
         parse_address(value)
         return value
+
+
+class BillingSettings(BaseModel):
+    """The billing service: what an account opened for a new user starts with."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    default_credit_limit_minor: int = Field(
+        100_000, ge=0, le=2**63 - 1, description="a new account's credit limit, in minor units"
+    )
+    default_currency_code: str = Field(
+        "EUR", pattern=r"^[A-Z]{3}$", description="a new account's ISO 4217 currency"
+    )

@@ -26,6 +26,7 @@ from usersuite.platform.config.addresses import parse_address
 from usersuite.platform.config.gateway import GatewaySettings
 from usersuite.platform.config.groups import (
     AuthSettings,
+    BillingSettings,
     BridgeSettings,
     DatabaseSettings,
     DevSettings,
@@ -153,6 +154,7 @@ class Settings(_LayeredSettings):
     limits: LimitSettings = LimitSettings()
     telemetry: TelemetrySettings = TelemetrySettings()
     gateway: GatewaySettings = GatewaySettings()
+    billing: BillingSettings = BillingSettings()
 
     @field_validator("listen", "metrics_listen")
     @classmethod

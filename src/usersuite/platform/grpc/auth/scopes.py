@@ -2,6 +2,8 @@
 
 READ = "users.read"
 WRITE = "users.write"
+BILLING_READ = "billing.read"
+BILLING_WRITE = "billing.write"
 
 METHOD_SCOPES: dict[str, str] = {
     "/user.v1.UserService/GetUser": READ,
@@ -9,6 +11,8 @@ METHOD_SCOPES: dict[str, str] = {
     "/user.v1.UserService/CreateUser": WRITE,
     "/user.v1.UserService/UpdateUser": WRITE,
     "/user.v1.UserService/DeleteUser": WRITE,
+    "/billing.v1.BillingService/GetAccount": BILLING_READ,
+    "/billing.v1.BillingService/UpdateAccount": BILLING_WRITE,
     # When reflection is not public, describing the API takes the right to read it.
     "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo": READ,
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": READ,

@@ -7,14 +7,13 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from opentelemetry import propagate
 from sqlalchemy import Row, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from usersuite.platform.db.dialect import as_utc, upsert_insert
-from usersuite.platform.db.partitions import partition_key
-from usersuite.platform.db.tables import idempotency, outbox
+from usersuite.platform.db.outbox_writer import OutboxEntry, append_outbox
+from usersuite.platform.db.tables import idempotency
 from usersuite.users.adapters.db.tables import users
 from usersuite.users.domain.errors import EmailAlreadyExists, UserAlreadyExists
 from usersuite.users.domain.events import DomainEvent
@@ -49,7 +48,6 @@ _LIST_USERS = (
     .order_by(users.c.seq)
     .limit(bindparam("limit"))
 )
-_INSERT_OUTBOX = outbox.insert().inline()
 
 
 def _user_values(user: User) -> dict[str, Any]:
@@ -127,24 +125,18 @@ class SqlOutbox(Outbox):
 
     async def append(self, event: DomainEvent) -> None:
         event_type, payload = self._encode(event)
-        carrier: dict[str, str] = {}
-        propagate.inject(carrier)
         meta = event.metadata
-        await self._conn.execute(
-            _INSERT_OUTBOX,
-            {
-                "event_id": meta.event_id,
-                "event_type": event_type,
-                "aggregate_type": "user.v1.User",
-                "aggregate_name": meta.aggregate_name,
-                "aggregate_version": meta.aggregate_version,
-                "partition_key": partition_key(meta.aggregate_name),
-                "payload": payload,
-                "trace_context": json.dumps(carrier, sort_keys=True),
-                "principal": meta.principal,
-                "occurred_time": meta.occurred_time,
-            },
+        entry = OutboxEntry(
+            event_id=meta.event_id,
+            event_type=event_type,
+            aggregate_type="user.v1.User",
+            aggregate_name=meta.aggregate_name,
+            aggregate_version=meta.aggregate_version,
+            payload=payload,
+            principal=meta.principal,
+            occurred_time=meta.occurred_time,
         )
+        await append_outbox(self._conn, entry)
 
 
 def _user_to_json(user: User) -> str:

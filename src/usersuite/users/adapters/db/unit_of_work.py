@@ -1,33 +1,21 @@
-"""The SQLAlchemy unit of work: one connection, one transaction, repositories bound to it.
-
-A read-only unit of work (the reads' factory) runs without a transaction on PostgreSQL: each
-read is one statement, which sees one consistent snapshot, and no BEGIN or ROLLBACK travels.
-"""
+"""The users service's SQLAlchemy unit of work: the platform's transaction, users' repositories."""
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Self
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from usersuite.platform.db.availability import (
-    is_cancelled_by_deadline,
-    is_data_error,
-    is_unavailable,
-)
-from usersuite.platform.db.statement_timeout import bound_by_deadline, forget
-from usersuite.platform.service.errors import DeadlineExceeded, ServiceUnavailable
+from usersuite.platform.db.unit_of_work import SqlTransaction
 from usersuite.users.adapters.db.repository import (
     EventEncoder,
     SqlIdempotencyStore,
     SqlOutbox,
     SqlUserRepository,
 )
-from usersuite.users.domain.errors import FieldViolation, ValidationFailed
 from usersuite.users.service.unit_of_work import UnitOfWork
 
 
-class SqlUnitOfWork(UnitOfWork):
+class SqlUnitOfWork(SqlTransaction, UnitOfWork):
     def __init__(
         self,
         engine: AsyncEngine,
@@ -36,71 +24,11 @@ class SqlUnitOfWork(UnitOfWork):
         *,
         read_only: bool = False,
     ) -> None:
-        self._engine = engine
-        self._read_only = read_only
-        self._committed = False
+        super().__init__(engine, read_only=read_only)
         self._encode = encode
         self._clock = clock
-        self._conn: AsyncConnection | None = None
-        self._tx: AsyncTransaction | None = None
 
-    async def __aenter__(self) -> Self:
-        try:
-            conn = self._conn = await self._engine.connect()
-            if not self._read_only:
-                self._tx = await conn.begin()
-            elif conn.dialect.name == "postgresql":
-                await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await bound_by_deadline(conn)
-        except Exception as exc:
-            await self._close()
-            if is_unavailable(exc):
-                raise ServiceUnavailable("the database is unavailable") from exc
-            raise
-        self.users = SqlUserRepository(self._conn)
-        self.outbox = SqlOutbox(self._conn, self._encode)
-        self.idempotency = SqlIdempotencyStore(self._conn, self._clock)
-        return self
-
-    async def end(self, error: BaseException | None) -> None:
-        """Rolls back, closes, and turns database trouble into the service's errors."""
-        try:
-            await self.rollback()
-        except Exception:  # noqa: S110 - the connection is gone; the original error matters
-            pass
-        finally:
-            await self._close()
-        if error is not None and is_unavailable(error):
-            raise ServiceUnavailable("the database is unavailable") from error
-        if error is not None and is_data_error(error):
-            # Validation should have refused the value first; never let it become INTERNAL.
-            violation = FieldViolation(
-                "request", "a value cannot be stored (malformed or too long)"
-            )
-            raise ValidationFailed([violation]) from error
-        if error is not None and is_cancelled_by_deadline(error):
-            raise DeadlineExceeded(
-                "the database work did not finish before the deadline"
-            ) from error
-
-    async def commit(self) -> None:
-        if self._read_only:
-            raise RuntimeError("a read-only unit of work has nothing to commit")
-        if self._tx is not None and self._tx.is_active:
-            await self._tx.commit()
-            self._committed = True
-
-    async def rollback(self) -> None:
-        if self._tx is not None and self._tx.is_active:
-            await self._tx.rollback()
-
-    async def _close(self) -> None:
-        if self._conn is not None:
-            if self._tx is not None and not self._committed:
-                # Rolled back (or it failed): a timeout set inside it is undone too.
-                forget(self._conn)
-            try:
-                await self._conn.close()
-            finally:
-                self._conn = None
-                self._tx = None
+    def _bind(self, conn: AsyncConnection) -> None:
+        self.users = SqlUserRepository(conn)
+        self.outbox = SqlOutbox(conn, self._encode)
+        self.idempotency = SqlIdempotencyStore(conn, self._clock)

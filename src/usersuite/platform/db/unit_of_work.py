@@ -1,0 +1,110 @@
+"""The SQLAlchemy unit of work every service builds on: one connection, one transaction.
+
+A service's unit of work binds its repositories to the connection (`_bind`). A read-only one runs
+without a transaction on PostgreSQL: each read is one statement, which sees one consistent
+snapshot, and no BEGIN or ROLLBACK travels. One `joining` a connection (a consumer's handler,
+inside the transaction that records the inbox row) leaves beginning, committing and closing to
+the connection's owner, so the effect commits together with whatever else the owner writes.
+"""
+
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+
+from usersuite.platform.db.availability import (
+    is_cancelled_by_deadline,
+    is_data_error,
+    is_unavailable,
+)
+from usersuite.platform.db.statement_timeout import bound_by_deadline, forget
+from usersuite.platform.domain.errors import FieldViolation, ValidationFailed
+from usersuite.platform.service.errors import DeadlineExceeded, ServiceUnavailable
+
+
+class SqlTransaction:
+    def __init__(
+        self,
+        engine: AsyncEngine | None,
+        *,
+        read_only: bool = False,
+        joining: AsyncConnection | None = None,
+    ) -> None:
+        if (engine is None) == (joining is None):
+            raise ValueError("a unit of work needs an engine or a connection to join, not both")
+        self._engine = engine
+        self._read_only = read_only
+        self._joined = joining
+        self._committed = False
+        self._conn: AsyncConnection | None = None
+        self._tx: AsyncTransaction | None = None
+
+    def _bind(self, conn: AsyncConnection) -> None:
+        """Binds the service's repositories to `conn`."""
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        if self._joined is not None:
+            self._bind(self._joined)
+            return self
+        assert self._engine is not None
+        try:
+            conn = self._conn = await self._engine.connect()
+            if not self._read_only:
+                self._tx = await conn.begin()
+            elif conn.dialect.name == "postgresql":
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await bound_by_deadline(conn)
+        except Exception as exc:
+            await self._close()
+            if is_unavailable(exc):
+                raise ServiceUnavailable("the database is unavailable") from exc
+            raise
+        self._bind(conn)
+        return self
+
+    async def end(self, error: BaseException | None) -> None:
+        """Rolls back, closes, and turns database trouble into the service's errors."""
+        if self._joined is not None:
+            return  # the owner of the connection ends its transaction and sees the error
+        try:
+            await self.rollback()
+        except Exception:  # noqa: S110 - the connection is gone; the original error matters
+            pass
+        finally:
+            await self._close()
+        if error is not None and is_unavailable(error):
+            raise ServiceUnavailable("the database is unavailable") from error
+        if error is not None and is_data_error(error):
+            # Validation should have refused the value first; never let it become INTERNAL.
+            violation = FieldViolation(
+                "request", "a value cannot be stored (malformed or too long)"
+            )
+            raise ValidationFailed([violation]) from error
+        if error is not None and is_cancelled_by_deadline(error):
+            raise DeadlineExceeded(
+                "the database work did not finish before the deadline"
+            ) from error
+
+    async def commit(self) -> None:
+        if self._read_only:
+            raise RuntimeError("a read-only unit of work has nothing to commit")
+        if self._joined is not None:
+            return  # committed with the owner's transaction
+        if self._tx is not None and self._tx.is_active:
+            await self._tx.commit()
+            self._committed = True
+
+    async def rollback(self) -> None:
+        if self._tx is not None and self._tx.is_active:
+            await self._tx.rollback()
+
+    async def _close(self) -> None:
+        if self._conn is not None:
+            if self._tx is not None and not self._committed:
+                # Rolled back (or it failed): a timeout set inside it is undone too.
+                forget(self._conn)
+            try:
+                await self._conn.close()
+            finally:
+                self._conn = None
+                self._tx = None
