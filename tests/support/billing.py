@@ -20,7 +20,7 @@ from usersuite.platform.config import StreamSettings
 from usersuite.platform.db.tables import outbox
 from usersuite.platform.nats.jetstream import ensure_stream
 
-REPLY_TYPES = {
+REPLY_TYPES: dict[str, type[Message]] = {
     "billing.v1.CreditReserved": saga_pb2.CreditReserved,
     "billing.v1.CreditRefused": saga_pb2.CreditRefused,
     "billing.v1.CreditReleased": saga_pb2.CreditReleased,

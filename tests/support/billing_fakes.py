@@ -73,6 +73,10 @@ class FakeOutbox(Outbox):
 
 
 class FakeUnitOfWork(UnitOfWork):
+    accounts: FakeAccounts
+    reservations: FakeReservations
+    outbox: FakeOutbox
+
     def __init__(self, store: BillingStore) -> None:
         self._store = store
         self.accounts = FakeAccounts(copy(store.accounts))

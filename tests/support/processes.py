@@ -15,6 +15,8 @@ import pytest
 from tests.support.tools import describe, run, tool_path, which
 
 READY_PREFIX = "usersuite ready on"
+# Every service's ready line: `usersuite ready on ...` (users) or `usersuite billing ready on ...`.
+READY_LINE = re.compile(r"usersuite(?: [a-z]+)? ready on \S*:(\d+) ")
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 60.0
 E2E_PAGE_TOKEN_SECRET = "e2e-page-token-secret-0123456789abcdefghij"
@@ -144,10 +146,9 @@ class UsersuiteProcess:
             if line is None:
                 self.proc.wait(timeout=STOP_TIMEOUT)
                 pytest.fail(f"usersuite exited before it was ready\n{self.output()}")
-            if line.startswith(READY_PREFIX):
+            match = READY_LINE.match(line)
+            if match:
                 self.ready_line = line
-                match = re.match(rf"{READY_PREFIX} \S*:(\d+) ", line)
-                assert match, f"ready line names no port: {line!r}"
                 self.port = int(match.group(1))
                 assert self.port > 0, f"ready line reports port 0: {line!r}"
                 return line

@@ -18,7 +18,8 @@ PREFIX = "ERROR_REASON_"
 
 
 def test_every_reason_the_catalog_gives_is_in_the_contract() -> None:
-    contract = {name.removeprefix(PREFIX) for name in billing_pb2.ErrorReason.keys()}
+    names = billing_pb2.ErrorReason.keys()
+    contract = {name.removeprefix(PREFIX) for name in names}
     assert BILLING_ERRORS.reasons() <= contract
     assert BILLING_ERRORS.domain == "usersuite.billing.v1"
 

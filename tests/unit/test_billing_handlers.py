@@ -60,7 +60,9 @@ def accounts(store: BillingStore) -> AccountHandlers:
     return AccountHandlers(store.uow, clock=lambda: NOW, event_id_factory=lambda: f"a-{next(ids)}")
 
 
-def reserve(order: str, amount: int, command_id: str = "c1", user: str | None = "ada"):  # noqa: ANN201
+def reserve(
+    order: str, amount: int, command_id: str = "c1", user: str | None = "ada"
+) -> commands.ReserveCredit:
     return commands.ReserveCredit(command_id, "saga-1", order, user, amount, "EUR")
 
 
@@ -74,7 +76,8 @@ async def test_user_created_opens_an_account_once_with_the_default_limit(
     first = await credit.open_account(store.uow(), commands.OpenAccount("ada", "users-api"))
     again = await credit.open_account(store.uow(), commands.OpenAccount("ada"))
 
-    assert first is not None and again is None
+    assert first is not None
+    assert again is None
     account = store.accounts["ada"]
     assert (account.credit_limit_minor, account.currency_code) == (LIMIT, "EUR")
     [event] = store.outbox
@@ -131,7 +134,7 @@ async def test_a_repeated_command_has_one_effect_and_the_same_answer(
         (100, "ada", "USD", RefusalReason.CURRENCY_MISMATCH),
     ],
 )
-async def test_refusals(
+async def test_refusals(  # noqa: PLR0917 - fixtures and parameters
     store: BillingStore,
     credit: CreditHandlers,
     amount: int,

@@ -9,7 +9,14 @@ from usersuite.cli import build_parser, installed_version, main
 
 # Each command's own flags; every command also has --config, --log-level and --log-format.
 OWN_FLAGS = {
-    ("serve",): {"--database-url", "--nats-url", "--listen", "--metrics-listen", "--migrate", "--workers"},
+    ("serve",): {
+        "--database-url",
+        "--nats-url",
+        "--listen",
+        "--metrics-listen",
+        "--migrate",
+        "--workers",
+    },
     ("dev",): {"--database-url", "--listen", "--metrics-listen"},
     ("bridge",): {"--database-url", "--nats-url", "--metrics-listen", "--migrate"},
     ("events", "tail"): {"--nats-url", "--subject", "--from-start", "--limit"},
