@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from billing.v1 import saga_pb2
@@ -19,6 +20,7 @@ from tests.support.billing import (
     replies,
     reserve_credit,
     reserved_minor,
+    trace_contexts,
     user_created,
     user_deleted,
 )
@@ -40,10 +42,14 @@ async def billing_db(billing_pg_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-def start_billing(url: str, nats_url: str, **consumer: Any) -> BillingContainer:
+def start_billing(
+    url: str, nats_url: str, tracer_provider: TracerProvider | None = None, **consumer: Any
+) -> BillingContainer:
     settings = make_settings(url, nats_url=nats_url, billing={"default_credit_limit_minor": LIMIT})
     container = bootstrap_billing(
-        settings, consumer=quick(DURABLE, filter_subjects=SUBJECTS, **consumer)
+        settings,
+        consumer=quick(DURABLE, filter_subjects=SUBJECTS, **consumer),
+        tracer_provider=tracer_provider,
     )
     for worker in container.background:
         worker.start()
@@ -209,3 +215,22 @@ async def test_a_crash_after_the_effect_before_the_ack_redelivers_without_a_seco
     assert dropped == ["billing.v1.ReserveCredit"]
     assert [r.event_type for r in await replies(billing_db)] == ["billing.v1.CreditReserved"]
     assert await reserved_minor(billing_db, "ada") == 2500
+
+
+async def test_the_reply_carries_the_commands_trace(
+    billing_pg_url: str, billing_db: AsyncEngine, nats_server: NatsServer, nc: Client
+) -> None:
+    await provision(nc)
+    container = start_billing(billing_pg_url, nats_server.url, TracerProvider())
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    traceparent = f"00-{trace_id}-00f067aa0ba902b7-01"
+    try:
+        await open_account(nc, billing_db)
+        command = reserve_credit("orders/o1", "ada", 100)
+        await publish(nc, command, headers={"traceparent": traceparent})
+        await eventually(count_is(lambda: replies(billing_db), 1), what="the reply")
+    finally:
+        await stop_billing(container)
+
+    reply_context = (await trace_contexts(billing_db))[-1]
+    assert reply_context["traceparent"].split("-")[1] == trace_id

@@ -1,6 +1,7 @@
 """Billing as its integration tests drive it: its own database, messages published the way the
 relay publishes them, and what billing wrote (accounts, outbox rows)."""
 
+import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -81,15 +82,19 @@ async def provision(nc: Client) -> None:
     await ensure_stream(nc.jetstream(), StreamSettings())
 
 
-async def publish(nc: Client, message: Any, *, msg_id: str = "") -> None:
+async def publish(
+    nc: Client, message: Any, *, msg_id: str = "", headers: dict[str, str] | None = None
+) -> None:
     """As the relay publishes: subject and ce-type = full name, Nats-Msg-Id = ce-id = the id.
 
     `msg_id` overrides the JetStream id only, so a repeat of one event passes the stream's
     duplicate window and reaches the consumer's inbox (what a redelivery or a replay does)."""
     name = message.DESCRIPTOR.full_name
     event_id = message.metadata.event_id
-    headers = {"ce-id": event_id, "ce-type": name, "Nats-Msg-Id": msg_id or event_id}
-    await nc.jetstream().publish(name, message.SerializeToString(), headers=headers)
+    sent = {"ce-id": event_id, "ce-type": name, "Nats-Msg-Id": msg_id or event_id}
+    await nc.jetstream().publish(
+        name, message.SerializeToString(), headers={**sent, **(headers or {})}
+    )
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,13 @@ class OutboxMessage:
     event_type: str
     aggregate_name: str
     message: Message
+
+
+async def trace_contexts(engine: AsyncEngine) -> list[dict[str, str]]:
+    """Each outbox row's W3C trace context, in outbox order."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(select(outbox.c.trace_context).order_by(outbox.c.seq))
+        return [json.loads(value) for value in rows.scalars()]
 
 
 async def outbox_messages(engine: AsyncEngine) -> list[OutboxMessage]:
