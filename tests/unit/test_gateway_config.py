@@ -23,7 +23,9 @@ def filters(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def user_cluster(config: dict[str, Any]) -> dict[str, Any]:
-    clusters = {c["name"]: c for c in config["static_resources"]["clusters"]}
+    clusters: dict[str, dict[str, Any]] = {
+        c["name"]: c for c in config["static_resources"]["clusters"]
+    }
     assert list(clusters) == [cluster_name(s) for s in services_in(default_descriptor_set())]
     return clusters[cluster_name("user.v1.UserService")]
 
