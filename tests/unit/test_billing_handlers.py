@@ -9,13 +9,13 @@ import pytest
 from tests.support.billing_fakes import BillingStore
 from usersuite.billing.domain.account import AccountState
 from usersuite.billing.domain.errors import (
+    AccountClosed,
     AccountNotFound,
     CreditLimitBelowReserved,
     EtagMismatch,
     ValidationFailed,
 )
 from usersuite.billing.domain.events import (
-    AccountClosed,
     AccountOpened,
     CreditLimitChanged,
     ReplySent,
@@ -95,7 +95,7 @@ async def test_user_deleted_closes_the_account_once(
     await credit.close_account(store.uow(), commands.CloseAccount("nobody"))
 
     assert store.accounts["ada"].state is AccountState.CLOSED
-    assert [type(m) for m in store.outbox] == [AccountOpened, AccountClosed]
+    assert [type(m).__name__ for m in store.outbox] == ["AccountOpened", "AccountClosed"]
 
 
 async def test_a_reservation_answers_with_the_commands_ids_on_the_orders_aggregate(
@@ -210,3 +210,17 @@ async def test_update_account_refusals(
     with pytest.raises(AccountNotFound):
         await accounts.update_account(commands.UpdateAccount("nobody", 5000))
     assert store.accounts["ada"].credit_limit_minor == LIMIT
+
+
+async def test_a_closed_account_keeps_its_limit(
+    store: BillingStore, credit: CreditHandlers, accounts: AccountHandlers
+) -> None:
+    await opened(store, credit)
+    await credit.close_account(store.uow(), commands.CloseAccount("ada"))
+
+    with pytest.raises(AccountClosed):
+        await accounts.update_account(commands.UpdateAccount("ada", 5000))
+    await credit.reserve_credit(store.uow(), reserve("orders/o1", 1))
+    reply = store.outbox[-1]
+    assert isinstance(reply, ReplySent)
+    assert reply.reply == CreditRefused("c1", "saga-1", "orders/o1", RefusalReason.ACCOUNT_CLOSED)
