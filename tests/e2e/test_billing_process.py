@@ -1,6 +1,4 @@
-"""`usersuite migrate billing` and `usersuite serve billing` as an operator runs them: the API
-answers over a real channel, with structured errors for bad input, and the consumer running in
-the same process opens accounts from user.v1 events and reserves credit for orders."""
+"""`usersuite migrate billing` and `serve billing`, its API over a real channel and its consumer."""
 
 from collections.abc import Callable
 

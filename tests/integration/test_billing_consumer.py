@@ -1,6 +1,7 @@
-"""Billing's consumer on real PostgreSQL and nats-server, as `serve billing` runs it: accounts
-follow users, ReserveCredit and ReleaseCredit answer once per order, and the inbox, the effect
-and the reply commit together (a redelivery after the effect changes nothing)."""
+"""Billing's consumer on real PostgreSQL and nats-server, as `serve billing` runs it."""
+
+# Accounts follow users, ReserveCredit and ReleaseCredit answer once per order, and the inbox, the
+# effect and the reply commit together (a redelivery after the effect changes nothing).
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any

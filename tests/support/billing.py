@@ -1,5 +1,4 @@
-"""Billing as its integration tests drive it: its own database, messages published the way the
-relay publishes them, and what billing wrote (accounts, outbox rows)."""
+"""Billing as its tests drive it: its database, messages published as the relay does, its rows."""
 
 import json
 import uuid

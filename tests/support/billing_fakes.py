@@ -1,5 +1,4 @@
-"""Billing's ports in memory, for unit tests of its use cases (the SQL adapters have their own
-integration tests): accounts, reservations and the outbox of one committed state."""
+"""Billing's ports in memory (accounts, reservations, outbox), for unit tests of its use cases."""
 
 from copy import copy
 

@@ -1,5 +1,4 @@
-"""Billing's use cases over in-memory ports: accounts follow users, credit is reserved and
-released once per order, and the API's UpdateAccount checks its input, etag and limit."""
+"""Billing's use cases over in-memory ports: accounts, credit once per order, UpdateAccount."""
 
 from datetime import UTC, datetime
 from itertools import count
@@ -146,7 +145,9 @@ async def test_refusals(  # noqa: PLR0917 - fixtures and parameters
     command = commands.ReserveCredit("c1", "saga-1", "orders/o1", user, amount, currency)
     await credit.reserve_credit(store.uow(), command)
 
-    assert store.outbox[-1].reply == CreditRefused("c1", "saga-1", "orders/o1", reason)  # type: ignore[union-attr]
+    sent = store.outbox[-1]
+    assert isinstance(sent, ReplySent)
+    assert sent.reply == CreditRefused("c1", "saga-1", "orders/o1", reason)
     assert store.accounts["ada"].reserved_minor == 0
 
 

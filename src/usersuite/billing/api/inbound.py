@@ -1,8 +1,8 @@
-"""Billing's message edge: the events and saga commands its consumer receives, as commands.
+"""Billing's message edge: the events and saga commands its consumer receives, as commands."""
 
-The platform consumer calls the handler inside the transaction that records the message in the
-inbox; the use case runs in a unit of work joining that connection, so the inbox row, the effect
-and the reply (written to billing's outbox) commit together or not at all."""
+# The platform consumer calls the handler inside the transaction that records the message in the
+# inbox; the use case runs in a unit of work joining that connection, so the inbox row, the effect
+# and the reply (written to billing's outbox) commit together or not at all.
 
 from collections.abc import Callable
 from typing import cast

@@ -1,5 +1,4 @@
-"""Billing's domain errors, on the shared base: what can go wrong, in the domain's words; the API
-maps them."""
+"""Billing's domain errors on the shared base, in the domain's words; the API maps them."""
 
 from usersuite.platform.domain.errors import (
     DomainError,

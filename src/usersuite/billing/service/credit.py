@@ -1,7 +1,8 @@
-"""The use cases inbound messages drive: accounts follow users (choreography), and the order
-saga's ReserveCredit and ReleaseCredit. Each runs in the unit of work it is given, which a
-consumer binds to the transaction that records the message in its inbox: the effect, its reply
-and the inbox row commit together, so a redelivered message finds it handled."""
+"""The use cases inbound messages drive: accounts follow users, and the saga's credit commands."""
+
+# Each runs in the unit of work it is given, which a consumer binds to the transaction that
+# records the message in its inbox: the effect, its reply and the inbox row commit together, so a
+# redelivered message finds it handled.
 
 from collections.abc import Callable
 from datetime import datetime

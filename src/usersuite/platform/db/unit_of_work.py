@@ -1,11 +1,10 @@
-"""The SQLAlchemy unit of work every service builds on: one connection, one transaction.
+"""The SQLAlchemy unit of work every service builds on: one connection, one transaction."""
 
-A service's unit of work binds its repositories to the connection (`_bind`). A read-only one runs
-without a transaction on PostgreSQL: each read is one statement, which sees one consistent
-snapshot, and no BEGIN or ROLLBACK travels. One `joining` a connection (a consumer's handler,
-inside the transaction that records the inbox row) leaves beginning, committing and closing to
-the connection's owner, so the effect commits together with whatever else the owner writes.
-"""
+# A service's unit of work binds its repositories to the connection (`_bind`). A read-only one
+# runs without a transaction on PostgreSQL: each read is one statement, which sees one consistent
+# snapshot, and no BEGIN or ROLLBACK travels. One `joining` a connection (a consumer's handler,
+# inside the transaction that records the inbox row) leaves beginning, committing and closing to
+# the connection's owner, so the effect commits together with whatever else the owner writes.
 
 from typing import Self
 

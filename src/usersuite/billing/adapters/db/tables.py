@@ -1,5 +1,4 @@
-"""The billing service's schema: its tables, the shared ones and the consumer inbox; its
-migrations create exactly it."""
+"""Billing's schema (its tables, the shared ones, the inbox); its migrations create exactly it."""
 
 from sqlalchemy import BigInteger, Column, DateTime, MetaData, String, Table
 

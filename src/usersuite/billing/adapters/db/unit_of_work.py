@@ -1,5 +1,4 @@
-"""Billing's SQLAlchemy unit of work: the platform's transaction, billing's repositories; one
-joining a consumer's connection (`joined`) runs inside the consumer's inbox transaction."""
+"""Billing's SQLAlchemy unit of work: the platform's transaction with billing's repositories."""
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
