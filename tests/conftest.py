@@ -109,3 +109,13 @@ async def nc(nats_server: NatsServer) -> AsyncIterator[Client]:
     client = await connect(nats_server.url, "test-reader", first_attempts=5)
     yield client
     await client.close()
+
+
+@pytest.fixture
+def billing_pg_url(postgres: Postgres) -> Iterator[str]:
+    """A fresh PostgreSQL database migrated by billing's own history."""
+    from tests.support.billing import billing_database
+
+    url = billing_database(postgres)
+    yield url
+    postgres.drop_database(url)

@@ -81,6 +81,29 @@ def test_the_tree_keeps_every_contract(tree: Path) -> None:
         ("users/domain/events.py", "import usersuite.users.service.commands", "Inside a service"),
         # The SDK and a service importing each other.
         ("client/channel.py", "import usersuite.users.domain.model", "never import each other"),
+        # Billing: reaching into users, the platform reaching into billing, its layers.
+        (
+            "billing/api/inbound.py",
+            "import usersuite.users.domain.model",
+            "never import each other",
+        ),
+        (
+            "platform/consumer/worker.py",
+            "import usersuite.billing.api.inbound",
+            "imports no service",
+        ),
+        ("billing/domain/account.py", "import billing.v1.billing_pb2", "A domain imports only"),
+        ("billing/service/credit.py", "import sqlalchemy", "A service layer imports only"),
+        (
+            "billing/api/servicer.py",
+            "import usersuite.billing.adapters.db.repository",
+            "only through the service",
+        ),
+        (
+            "billing/domain/events.py",
+            "import usersuite.billing.service.commands",
+            "Inside a service",
+        ),
     ],
 )
 def test_a_planted_wrong_way_import_breaks_a_contract(

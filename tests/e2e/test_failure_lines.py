@@ -123,8 +123,10 @@ def test_a_missing_database(
         (("events", "tail"), {}, "nats_url is required: set USERSUITE_NATS_URL or --nats-url"),
         (("bridge",), {"USERSUITE_DATABASE_URL": "postgresql+psycopg://app@db/users"},
          "nats_url is required: set USERSUITE_NATS_URL or --nats-url"),
+        (("serve", "billing"), {"USERSUITE_DATABASE_URL": "postgresql+psycopg://app@db/billing"},
+         "nats_url is required: set USERSUITE_NATS_URL or --nats-url"),
     ],
-    ids=["serve", "outbox-list", "events-tail", "bridge"],
+    ids=["serve", "outbox-list", "events-tail", "bridge", "serve-billing"],
 )  # fmt: skip
 def test_a_required_setting_left_unset(
     tmp_path: Path, command: tuple[str, ...], env: dict[str, str], says: str

@@ -15,7 +15,7 @@ import pytest
 from tests.support.tools import describe, run, tool_path, which
 
 READY_PREFIX = "usersuite ready on"
-# `usersuite ready on ...`, or `usersuite orders ready on ...` for another service.
+# Every service's ready line: `usersuite ready on ...` (users) or `usersuite billing ready on ...`.
 READY_LINE = re.compile(r"usersuite(?: [a-z]+)? ready on \S*:(\d+) ")
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 60.0
@@ -146,10 +146,9 @@ class UsersuiteProcess:
             if line is None:
                 self.proc.wait(timeout=STOP_TIMEOUT)
                 pytest.fail(f"usersuite exited before it was ready\n{self.output()}")
-            if READY_LINE.match(line) or line.startswith(READY_PREFIX):
+            match = READY_LINE.match(line)
+            if match:
                 self.ready_line = line
-                match = READY_LINE.match(line)
-                assert match, f"ready line names no port: {line!r}"
                 self.port = int(match.group(1))
                 assert self.port > 0, f"ready line reports port 0: {line!r}"
                 return line

@@ -1,6 +1,7 @@
 """The composition root: the one place that builds engines and wires concrete classes."""
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TextIO
 
@@ -115,31 +116,53 @@ def bootstrap(
         clock=clock,
         read_uow_factory=lambda: SqlUnitOfWork(engine, encode_event, clock, read_only=True),
     )
-    # Database spans only when someone looks at spans: tracing on, or a provider from a test.
-    if tracer_provider is not None or settings.telemetry.tracing:
-        tracer_provider = tracer_provider or configure_tracing()
-        instrument_engine(engine, tracer_provider)
-    registry = CollectorRegistry()
-    metrics = None
-    if settings.telemetry.metrics:
-        metrics = GrpcMetrics(registry)
-        register_pool_metrics(registry, engine)
-        register_certificate_metrics(registry, settings.tls.cert_file)
+    observing = Observability.of(settings, engine, tracer_provider)
     return Container(
         settings=settings,
         engine=engine,
         service=user_service(handlers),
         handlers=handlers,
-        authenticator=build_authenticator(settings, registry, shared_nonces(engine)),
-        janitor=RequestIdJanitor(
-            engine,
-            timedelta(hours=settings.idempotency_retention_hours),
-            interval=REQUEST_ID_PURGE_INTERVAL_SECONDS,
-            clock=clock,
-        ),
-        registry=registry,
-        metrics=metrics,
-        tracer_provider=tracer_provider,
+        authenticator=build_authenticator(settings, observing.registry, shared_nonces(engine)),
+        janitor=request_id_janitor(settings, engine, clock),
+        registry=observing.registry,
+        metrics=observing.metrics,
+        tracer_provider=observing.tracer_provider,
+    )
+
+
+@dataclass(frozen=True)
+class Observability:
+    """An API process's metrics registry, its gRPC metrics and its tracer provider."""
+
+    registry: CollectorRegistry
+    metrics: GrpcMetrics | None
+    tracer_provider: TracerProvider | None
+
+    @classmethod
+    def of(
+        cls, settings: Settings, engine: AsyncEngine, tracer_provider: TracerProvider | None
+    ) -> "Observability":
+        # Database spans only when someone looks at spans: tracing on, or a provider from a test.
+        if tracer_provider is not None or settings.telemetry.tracing:
+            tracer_provider = tracer_provider or configure_tracing()
+            instrument_engine(engine, tracer_provider)
+        registry = CollectorRegistry()
+        metrics = None
+        if settings.telemetry.metrics:
+            metrics = GrpcMetrics(registry)
+            register_pool_metrics(registry, engine)
+            register_certificate_metrics(registry, settings.tls.cert_file)
+        return cls(registry, metrics, tracer_provider)
+
+
+def request_id_janitor(
+    settings: Settings, engine: AsyncEngine, clock: Callable[[], datetime]
+) -> RequestIdJanitor:
+    return RequestIdJanitor(
+        engine,
+        timedelta(hours=settings.idempotency_retention_hours),
+        interval=REQUEST_ID_PURGE_INTERVAL_SECONDS,
+        clock=clock,
     )
 
 

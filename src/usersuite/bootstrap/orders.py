@@ -13,7 +13,7 @@ from usersuite.bootstrap import (
     database_engine,
     shared_nonces,
 )
-from usersuite.orders.adapters.db.unit_of_work import JoinedUnitOfWork, SqlUnitOfWork
+from usersuite.orders.adapters.db.unit_of_work import SqlUnitOfWork
 from usersuite.orders.adapters.deadlines import DeadlineScanner
 from usersuite.orders.adapters.metrics import PrometheusSagaObserver
 from usersuite.orders.api.binding import order_service
@@ -96,8 +96,8 @@ def bootstrap_orders(
         scan_batch_size=settings.orders.scan_batch_size,
     )
 
-    def joined(conn: AsyncConnection) -> JoinedUnitOfWork:
-        return JoinedUnitOfWork(conn, encode_message, clock)
+    def joined(conn: AsyncConnection) -> SqlUnitOfWork:
+        return SqlUnitOfWork.joined(conn, encode_message, clock)
 
     replies = ConsumerWorker(
         nats_url,

@@ -21,6 +21,8 @@ class ServiceEntry:
     sample_method: str
     sample_body: dict[str, Any] = field(default_factory=dict)
     sample_scopes: str = ""
+    # Settings `serve` refuses to start without (besides database_url), checked before it forks.
+    needs: tuple[str, ...] = ()
 
 
 def _users() -> ServiceEntry:
@@ -52,11 +54,32 @@ def _orders() -> ServiceEntry:
             }
         },
         sample_scopes="orders.read orders.write",
+        # Its saga's reply consumer and deadline scanner run in the process.
+        needs=("nats_url",),
+    )
+
+
+def _billing() -> ServiceEntry:
+    from usersuite.billing.adapters.db.schema import migrations
+    from usersuite.bootstrap.billing import bootstrap_billing
+
+    return ServiceEntry(
+        build=bootstrap_billing,
+        migrations=migrations,
+        sample_method="billing.v1.BillingService/GetAccount",
+        sample_body={"name": "accounts/ada-lovelace"},
+        sample_scopes="billing.read billing.write",
+        # Its consumer (accounts follow users; the order saga's credit) runs in the process.
+        needs=("nats_url",),
     )
 
 
 # Each entry imports its service only when asked for, so `serve users` loads no other service.
-SERVICES: dict[str, Callable[[], ServiceEntry]] = {"users": _users, "orders": _orders}
+SERVICES: dict[str, Callable[[], ServiceEntry]] = {
+    "users": _users,
+    "orders": _orders,
+    "billing": _billing,
+}
 
 
 def service(name: str) -> ServiceEntry:

@@ -121,7 +121,7 @@ def nats_url(settings: Settings) -> str:
 
 # The services `serve` and `migrate` know (usersuite.bootstrap.services builds them); listed here
 # so that parsing the command line imports no service code.
-SERVICE_NAMES = ("users", "orders")
+SERVICE_NAMES = ("users", "orders", "billing")
 
 
 def service_flag(parser: argparse.ArgumentParser) -> None:

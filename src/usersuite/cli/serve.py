@@ -8,7 +8,7 @@ import shlex
 from usersuite.cli import common
 from usersuite.cli.failures import ConfigError
 from usersuite.cli.serve_workers import WORKER_FLAG, as_worker, supervise
-from usersuite.platform.config import Settings, parse_address
+from usersuite.platform.config import Settings, parse_address, required
 from usersuite.platform.ops.workers import worker_count
 
 
@@ -39,6 +39,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     given = {"workers": args.workers} if args.workers is not None else {}
     settings = common.load_settings(args, **given)
     common.database_url(settings)
+    from usersuite.bootstrap.services import service as entry
+
+    for setting in entry(args.service).needs:  # one line naming it, before anything starts
+        required(getattr(settings, setting), setting)
     if args.worker:  # started by `serve --workers N`, which checked the schema and the address
         return _serve(settings, args.service, worker=True)
     try:

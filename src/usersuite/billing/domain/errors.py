@@ -1,16 +1,22 @@
-"""Billing's domain errors: what can go wrong, in the domain's words; the API maps them."""
+"""Billing's domain errors on the shared base, in the domain's words; the API maps them."""
 
+from usersuite.platform.domain.errors import (
+    DomainError,
+    FieldViolation,
+    InvalidValue,
+    ValidationFailed,
+)
 
-class DomainError(Exception):
-    """Base of every error billing raises on purpose."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class InvalidValue(ValueError):
-    """A value object refused a value; the caller knows which request field it came from."""
+__all__ = [
+    "AccountClosed",
+    "AccountNotFound",
+    "CreditLimitBelowReserved",
+    "DomainError",
+    "EtagMismatch",
+    "FieldViolation",
+    "InvalidValue",
+    "ValidationFailed",
+]
 
 
 class AccountNotFound(DomainError):

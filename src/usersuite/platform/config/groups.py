@@ -220,3 +220,16 @@ class OrdersSettings(BaseModel):
         if self.max_wait_seconds < self.step_timeout_seconds:
             raise ValueError("max_wait_seconds must be at least step_timeout_seconds")
         return self
+
+
+class BillingSettings(BaseModel):
+    """The billing service: what an account opened for a new user starts with."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    default_credit_limit_minor: int = Field(
+        100_000, ge=0, le=2**63 - 1, description="a new account's credit limit, in minor units"
+    )
+    default_currency_code: str = Field(
+        "EUR", pattern=r"^[A-Z]{3}$", description="a new account's ISO 4217 currency"
+    )

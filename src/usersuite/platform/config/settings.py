@@ -26,6 +26,7 @@ from usersuite.platform.config.addresses import parse_address
 from usersuite.platform.config.gateway import GatewaySettings
 from usersuite.platform.config.groups import (
     AuthSettings,
+    BillingSettings,
     BridgeSettings,
     DatabaseSettings,
     DevSettings,
@@ -155,6 +156,7 @@ class Settings(_LayeredSettings):
     telemetry: TelemetrySettings = TelemetrySettings()
     gateway: GatewaySettings = GatewaySettings()
     orders: OrdersSettings = OrdersSettings()
+    billing: BillingSettings = BillingSettings()
 
     @field_validator("listen", "metrics_listen")
     @classmethod

@@ -131,10 +131,14 @@ class ErrorCatalog:
     domain: str
     service_errors: ErrorTable = field(default_factory=dict)
     resource_of: Callable[[Exception], dict[str, str]] = lambda exc: {}
+    # Shared reasons the service can never give (no paging, no request ids), which its
+    # ErrorReason enum may therefore leave out.
+    unused_shared_reasons: frozenset[str] = frozenset()
 
     def reasons(self) -> frozenset[str]:
         """Every reason this catalog can give: the service's ErrorReason enum must hold them."""
-        return SHARED_REASONS | {reason for _, reason, _ in self.service_errors.values()}
+        shared = SHARED_REASONS - self.unused_shared_reasons
+        return shared | {reason for _, reason, _ in self.service_errors.values()}
 
     def spec(
         self, code: grpc.StatusCode, reason: str, message: str, metadata: dict[str, str]

@@ -23,7 +23,7 @@ from usersuite.orders.service.unit_of_work import (
 )
 from usersuite.platform.db.dialect import as_utc
 from usersuite.platform.db.idempotency import claim_request, complete_request
-from usersuite.platform.db.outbox_writer import append_outbox
+from usersuite.platform.db.outbox_writer import OutboxEntry, append_outbox
 
 # (event type, serialized protobuf) of an outbox message; the codec lives at the API edge.
 MessageEncoder = Callable[[OutboxMessage], tuple[str, bytes]]
@@ -200,8 +200,7 @@ class SqlOutbox(Outbox):
     async def append(self, message: OutboxMessage) -> None:
         event_type, payload = self._encode(message)
         meta = message.metadata
-        await append_outbox(
-            self._conn,
+        entry = OutboxEntry(
             event_id=meta.event_id,
             event_type=event_type,
             aggregate_type=AGGREGATE_TYPE,
@@ -211,6 +210,7 @@ class SqlOutbox(Outbox):
             principal=meta.principal,
             occurred_time=meta.occurred_time,
         )
+        await append_outbox(self._conn, entry)
 
 
 class SqlIdempotencyStore(IdempotencyStore):

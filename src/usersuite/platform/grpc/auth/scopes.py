@@ -4,6 +4,8 @@ READ = "users.read"
 WRITE = "users.write"
 ORDERS_READ = "orders.read"
 ORDERS_WRITE = "orders.write"
+BILLING_READ = "billing.read"
+BILLING_WRITE = "billing.write"
 
 METHOD_SCOPES: dict[str, str] = {
     "/user.v1.UserService/GetUser": READ,
@@ -15,6 +17,8 @@ METHOD_SCOPES: dict[str, str] = {
     "/order.v1.OrderService/ListOrders": ORDERS_READ,
     "/order.v1.OrderService/CreateOrder": ORDERS_WRITE,
     "/order.v1.OrderService/CancelOrder": ORDERS_WRITE,
+    "/billing.v1.BillingService/GetAccount": BILLING_READ,
+    "/billing.v1.BillingService/UpdateAccount": BILLING_WRITE,
     # When reflection is not public, describing the API takes the right to read it.
     "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo": READ,
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": READ,

@@ -1,11 +1,11 @@
-"""The users service's SQLAlchemy unit of work: the platform's transaction, its repositories."""
+"""The users service's SQLAlchemy unit of work: the platform's transaction, users' repositories."""
 
 from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from usersuite.platform.db.transaction import SqlTransaction
+from usersuite.platform.db.unit_of_work import SqlTransaction
 from usersuite.users.adapters.db.repository import (
     EventEncoder,
     SqlIdempotencyStore,

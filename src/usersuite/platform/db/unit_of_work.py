@@ -1,9 +1,10 @@
-"""A service's SQLAlchemy unit of work: one connection, one transaction, database trouble
-turned into the service's errors. A service subclasses it and binds its repositories.
+"""The SQLAlchemy unit of work every service builds on: one connection, one transaction."""
 
-A read-only unit of work (the reads' factory) runs without a transaction on PostgreSQL: each
-read is one statement, which sees one consistent snapshot, and no BEGIN or ROLLBACK travels.
-"""
+# A service's unit of work binds its repositories to the connection (`_bind`). A read-only one
+# runs without a transaction on PostgreSQL: each read is one statement, which sees one consistent
+# snapshot, and no BEGIN or ROLLBACK travels. One `joining` a connection (a consumer's handler,
+# inside the transaction that records the inbox row) leaves beginning, committing and closing to
+# the connection's owner, so the effect commits together with whatever else the owner writes.
 
 from typing import Self
 
@@ -20,18 +21,31 @@ from usersuite.platform.service.errors import DeadlineExceeded, ServiceUnavailab
 
 
 class SqlTransaction:
-    def __init__(self, engine: AsyncEngine, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine | None,
+        *,
+        read_only: bool = False,
+        joining: AsyncConnection | None = None,
+    ) -> None:
+        if (engine is None) == (joining is None):
+            raise ValueError("a unit of work needs an engine or a connection to join, not both")
         self._engine = engine
         self._read_only = read_only
+        self._joined = joining
         self._committed = False
         self._conn: AsyncConnection | None = None
         self._tx: AsyncTransaction | None = None
 
     def _bind(self, conn: AsyncConnection) -> None:
-        """Binds the service's repositories to the connection."""
+        """Binds the service's repositories to `conn`."""
         raise NotImplementedError
 
     async def __aenter__(self) -> Self:
+        if self._joined is not None:
+            self._bind(self._joined)
+            return self
+        assert self._engine is not None
         try:
             conn = self._conn = await self._engine.connect()
             if not self._read_only:
@@ -49,6 +63,8 @@ class SqlTransaction:
 
     async def end(self, error: BaseException | None) -> None:
         """Rolls back, closes, and turns database trouble into the service's errors."""
+        if self._joined is not None:
+            return  # the owner of the connection ends its transaction and sees the error
         try:
             await self.rollback()
         except Exception:  # noqa: S110 - the connection is gone; the original error matters
@@ -71,6 +87,8 @@ class SqlTransaction:
     async def commit(self) -> None:
         if self._read_only:
             raise RuntimeError("a read-only unit of work has nothing to commit")
+        if self._joined is not None:
+            return  # committed with the owner's transaction
         if self._tx is not None and self._tx.is_active:
             await self._tx.commit()
             self._committed = True
