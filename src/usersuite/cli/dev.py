@@ -53,19 +53,23 @@ async def nats_for(settings: Settings) -> AsyncIterator[str]:
         yield url
 
 
-def gateway_note(settings: Settings, outcome: object) -> str:
-    """The ready line's REST part, or a line on stderr saying why there is no gateway."""
-    from usersuite.cli.gateway import rest_hint
+def gateway_notes(settings: Settings, outcome: object) -> tuple[str, str]:
+    """The ready line's console part (inside its parentheses) and its REST part, or a line on
+    stderr saying why there is no gateway."""
+    from usersuite.cli.gateway import console_hint, rest_hint
     from usersuite.gateway.launcher import GatewayUnavailable, RunningEnvoy
 
     if isinstance(outcome, GatewayUnavailable):
         print(f"usersuite: gateway not started: {outcome}; serving gRPC only", file=sys.stderr)
     if not isinstance(outcome, RunningEnvoy):
-        return ""
-    return f" ; or over REST: {rest_hint(settings, outcome.url)}"
+        return "", ""
+    console = f"; {console_hint(settings, outcome.url)}" if settings.gateway.console else ""
+    return console, f" ; or over REST: {rest_hint(settings, outcome.url)}"
 
 
-async def run_dev(settings: Settings, on_ready: Callable[[int, str, str], None]) -> int:
+async def run_dev(
+    settings: Settings, on_ready: Callable[[int, str, tuple[str, str]], None]
+) -> int:
     """Serves and relays until SIGTERM/SIGINT; stops the API first, then the bridge, then NATS.
     Envoy (REST, gRPC-Web, Connect) starts once the API listens and stops after it."""
     # See usersuite.cli: heavy imports run on use.
@@ -88,7 +92,7 @@ async def run_dev(settings: Settings, on_ready: Callable[[int, str, str], None])
                 api,
                 stopping,
                 lambda port: gateway.start_then(
-                    port, lambda outcome: on_ready(port, nats_url, gateway_note(settings, outcome))
+                    port, lambda outcome: on_ready(port, nats_url, gateway_notes(settings, outcome))
                 ),
                 lambda: bridge.relay.ready,
             )
@@ -104,9 +108,11 @@ def cmd_dev(args: argparse.Namespace) -> int:
     settings = dev_settings(args)
     common.check_schema(settings)
 
-    def on_ready(port: int, nats_url: str, rest: str) -> None:
+    def on_ready(port: int, nats_url: str, gateway: tuple[str, str]) -> None:
+        console, rest = gateway
         tail = f"{common.command_name('usersuite')} events tail --nats-url {redact_url(nats_url)}"
-        print(ready_line(settings, port, f"; watch events with: {tail}") + rest, flush=True)
+        note = f"{console}; watch events with: {tail}"
+        print(ready_line(settings, port, note) + rest, flush=True)
 
     try:
         return asyncio.run(run_dev(settings, on_ready))
