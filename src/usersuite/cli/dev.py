@@ -67,9 +67,7 @@ def gateway_notes(settings: Settings, outcome: object) -> tuple[str, str]:
     return console, f" ; or over REST: {rest_hint(settings, outcome.url)}"
 
 
-async def run_dev(
-    settings: Settings, on_ready: Callable[[int, str, tuple[str, str]], None]
-) -> int:
+async def run_dev(settings: Settings, on_ready: Callable[[int, str, tuple[str, str]], None]) -> int:
     """Serves and relays until SIGTERM/SIGINT; stops the API first, then the bridge, then NATS.
     Envoy (REST, gRPC-Web, Connect) starts once the API listens and stops after it."""
     # See usersuite.cli: heavy imports run on use.
