@@ -35,7 +35,7 @@ help:
 	@echo "make buf-lint       buf lint and buf format on proto/"
 	@echo "make lint           buf lint/format, ruff check/format, mypy --strict, import layers"
 	@echo "make breaking       buf breaking against AGAINST (default: $(AGAINST))"
-	@echo "make test           every test (unit, integration, e2e, contract, interop, chart)"
+	@echo "make test           every test (unit, integration, e2e, contract, interop, chart, browser)"
 	@echo "make flake          FLAKE_ROUNDS rounds (default $(FLAKE_ROUNDS)) of the integration and"
 	@echo "                    e2e tiers, or of FLAKE_ARGS; lists every test that failed in any round"
 	@echo "make run            start the suite locally on embedded defaults"

@@ -153,6 +153,9 @@ def test_distributions_hold_the_generated_code_descriptors_and_migrations(
         "billing/v1/saga_pb2.py",
         "billing/v1/descriptor_set.json",
         "usersuite/gateway/usersuite.binpb",
+        "usersuite/gateway/console/index.html",
+        "usersuite/gateway/console/console.js",
+        "usersuite/gateway/console/console.css",
         "usersuite/py.typed",
         "usersuite/users/adapters/db/migrations/env.py",
         "usersuite/users/adapters/db/migrations/script.py.mako",
@@ -186,6 +189,14 @@ def test_gateway_config_from_the_wheel_uses_the_descriptor_set_it_ships(
     descriptor = Path(transcoder["proto_descriptor"])
     assert descriptor.is_relative_to(installed.bin.parent), descriptor
     assert descriptor.is_file(), descriptor
+    # The console Envoy serves at / is the wheel's copy too.
+    pages = [
+        Path(r["direct_response"]["body"]["filename"])
+        for r in manager["route_config"]["virtual_hosts"][0]["routes"]
+        if r.get("direct_response", {}).get("status") == 200
+    ]
+    assert [p.name for p in pages] == ["index.html", "console.js", "console.css"], pages
+    assert all(p.is_relative_to(installed.bin.parent) and p.is_file() for p in pages), pages
     assert transcoder["services"] == ["user.v1.UserService"]
 
 
