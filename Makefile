@@ -18,6 +18,7 @@ PYTEST_ARGS ?=
 
 GRPCURL_VERSION := v1.9.3
 GHZ_VERSION     := v0.120.0
+VEGETA_VERSION  := v12.13.0
 HELM_VERSION    := v3.22.0
 CHECKOV_VERSION := 3.3.30
 GRPC_GATEWAY_VERSION := v2.34.0
@@ -75,6 +76,11 @@ $(STAMPS)/npm: gen/ts/package.json gen/ts/package-lock.json | $(STAMPS)
 # need them (never by `make run`), cached in .bin with a stamp per version.
 $(STAMPS)/ghz-$(GHZ_VERSION): | $(STAMPS)
 	GOBIN=$(BIN) GOFLAGS= go install github.com/bojand/ghz/cmd/ghz@$(GHZ_VERSION)
+	@touch $@
+
+# HTTP load for the gateway rows of `make bench` (REST/JSON and Connect through Envoy).
+$(STAMPS)/vegeta-$(VEGETA_VERSION): | $(STAMPS)
+	GOBIN=$(BIN) GOFLAGS= go install github.com/tsenart/vegeta/v12@$(VEGETA_VERSION)
 	@touch $@
 
 $(STAMPS)/helm-$(HELM_VERSION): | $(STAMPS)
@@ -162,7 +168,7 @@ $(WHEELHOUSE_STAMP): pyproject.toml | $(STAMPS)/python
 	rm -rf $(WHEELHOUSE) $(STAMPS)/wheelhouse-*
 	$(PY) -m pip download --quiet --dest $(WHEELHOUSE) \
 	  $$($(PY) -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["build-system"]["requires"])') .
-	touch $@
+	@touch $@
 
 # The Helm chart's checks (tests/chart), with the pinned helm and checkov they need.
 CHART_TOOLS := $(STAMPS)/helm-$(HELM_VERSION) $(STAMPS)/checkov-$(CHECKOV_VERSION)
@@ -220,7 +226,7 @@ interop: setup interop-clients $(STAMPS)/ghz-$(GHZ_VERSION)
 # ---------------------------------------------------------------- benchmark
 # Not part of `make test`: numbers, not verdicts. Writes bench/results/latest.{md,json,png}.
 .PHONY: bench
-bench: $(STAMPS)/python $(STAMPS)/ghz-$(GHZ_VERSION)
+bench: $(STAMPS)/python $(STAMPS)/ghz-$(GHZ_VERSION) $(STAMPS)/vegeta-$(VEGETA_VERSION)
 	GHZ_VERSION=$(GHZ_VERSION) $(PY) -m bench $(if $(filter 1,$(QUICK)),--quick)
 
 # A py-spy profile of the full-stack server under GetUser load: bench/results/profile-getuser.md.

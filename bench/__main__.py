@@ -1,8 +1,8 @@
 """`make bench`: every scenario side by side in one run; writes bench/results/latest.{md,json,png}.
 
 QUICK=1 (or --quick) runs each scenario briefly: a smoke test of the harness, not numbers to keep.
-ONLY=bridge (or --only-bridge) runs the bridge rows alone and writes them to a temporary folder
-(or --out), never over the full report.
+ONLY=bridge or ONLY=gateway (or --only NAME) runs those rows alone and writes them to a
+temporary folder (or --out), never over the full report.
 """
 
 import argparse
@@ -14,7 +14,7 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
-from bench import api, bridge, chart, deep_page, plans, report
+from bench import api, bridge, chart, deep_page, gateway, plans, report
 from bench.ghz import Ghz, Load, RunStats
 from bench.processes import running
 from bench.report import Row
@@ -64,18 +64,26 @@ NOTES = (
     "the stack's share is 1 - t(no interceptors) / t(full stack).",
     "Bridge rows: rows committed at once, timed until JetStream holds them all; raw "
     "publish_async runs on the same core to the same server.",
+    "Gateway rows: Envoy (on the server's core) in front of a full-stack server; vegeta "
+    "(50 workers, on ghz's core) sends REST/JSON or binary Connect, alternating run by run with "
+    "ghz's gRPC to the same server; the ratio is REST or Connect over gRPC direct.",
     "Commit-to-ack: 10 rows committed every 10 ms; latency from commit to delivery by an ordered "
     "consumer (JetStream delivers a message only once stored, when it acks the bridge).",
 )
 
 
-def run(quick: bool, only_bridge: bool) -> list[Row]:
+def run(quick: bool, only: str | None) -> list[Row]:
     ghz_binary = shutil.which("ghz")
     if ghz_binary is None:
         raise SystemExit("ghz not found: run `make bench` (it installs ghz into .bin)")
     log_dir = Path(tempfile.mkdtemp(prefix="usersuite-bench-"))
     print(f"logs in {log_dir}", flush=True)
-    ghz = Ghz(ghz_binary, LOAD_CPU, QUICK if quick else FULL, log_dir)
+    vegeta_binary = shutil.which("vegeta")
+    if vegeta_binary is None:
+        raise SystemExit("vegeta not found: run `make bench` (it installs vegeta into .bin)")
+    load = QUICK if quick else FULL
+    ghz = Ghz(ghz_binary, LOAD_CPU, load, log_dir)
+    vegeta = gateway.Vegeta(vegeta_binary, load, log_dir)
     stack = Stack(log_dir)
     rss: list[float] = []
     ceilings: list[RunStats] = []
@@ -87,8 +95,11 @@ def run(quick: bool, only_bridge: bool) -> list[Row]:
     try:
         rows: list[Row] = []
         count, seconds = (5_000, 5.0) if quick else (20_000, 20.0)
-        if only_bridge:
+        if only == "bridge":
             return report.judge(bridge.scenarios(stack, count, seconds), plans.PLANS)
+        if only == "gateway":
+            rows = gateway.rows(stack, ghz, vegeta, stack.database("bench_gateway"))
+            return report.judge(rows, plans.PLANS)
         with running(stack.ceiling()) as ceiling:
             top = f"127.0.0.1:{ceiling.port()}"
             for database, url in (
@@ -101,6 +112,7 @@ def run(quick: bool, only_bridge: bool) -> list[Row]:
         rows.insert(0, api.ceiling_row(ceilings))
         rows += api.pricing(stack, ghz, stack.database("bench_pricing"))
         rows += api.workers(stack, ghz, stack.database("bench_workers"))
+        rows += gateway.rows(stack, ghz, vegeta, stack.database("bench_gateway"))
         # The bridge before the deep page: PostgreSQL vacuums the million-row fill for minutes
         # after it, which showed as commit-to-ack latency (p99 223 ms after it, 13 ms alone).
         rows += bridge.scenarios(stack, count, seconds)
@@ -117,18 +129,19 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", default=os.environ.get("QUICK") == "1")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
-        "--only-bridge",
-        action="store_true",
-        default=os.environ.get("ONLY") == "bridge",
-        help="run only the bridge rows (raw publish, relay, commit-to-ack, bridge RSS)",
+        "--only",
+        choices=("bridge", "gateway"),
+        default=os.environ.get("ONLY") or None,
+        help="run only these rows: bridge (raw publish, relay, commit-to-ack, bridge RSS) or "
+        "gateway (REST and Connect through Envoy beside gRPC direct)",
     )
     parser.add_argument(
         "--render", type=Path, metavar="JSON", help="write the report of these results, no runs"
     )
     parser.add_argument("--note", action="append", default=[], help="a note for the report")
     args = parser.parse_args()
-    if args.only_bridge and args.out == RESULTS:
-        args.out = Path(tempfile.mkdtemp(prefix="usersuite-bench-bridge-"))
+    if args.only and args.out == RESULTS:
+        args.out = Path(tempfile.mkdtemp(prefix=f"usersuite-bench-{args.only}-"))
     if args.render is not None:
         # The header of a re-rendered report is the one it was measured with.
         previous = (args.out / "latest.md").read_text().splitlines()
@@ -136,7 +149,7 @@ def main() -> int:
         rows = report.load(args.render)
     else:
         header = (machine(), versions())
-        rows = run(args.quick, args.only_bridge)
+        rows = run(args.quick, args.only)
     notes = [*args.note, *NOTES]
     if args.quick:
         notes.insert(0, "QUICK run: every scenario briefly; not numbers to keep.")

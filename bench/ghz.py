@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-PROTO = "proto/user/v1/user.proto"
+# The contract as the gateway reads it: every service with its imports (google.api too).
+PROTOSET = "gen/descriptor/usersuite.binpb"
 SERVICE = "user.v1.UserService"
 
 
@@ -94,7 +95,7 @@ class Ghz:
             data.flush()
             args = [
                 "taskset", "-c", str(self._cpu), self._binary, "--insecure", "--cpus", "1",
-                "--proto", PROTO, "--import-paths", "proto",
+                "--protoset", PROTOSET,
                 "--call", f"{SERVICE}.{call.method}", "--data-file", data.name,
                 "--metadata", json.dumps(call.metadata),
                 "-c", str(load.concurrency), "--connections", str(load.connections),
@@ -107,6 +108,10 @@ class Ghz:
             raise RuntimeError(f"ghz failed ({done.returncode}): {done.stderr.strip()}")
         report: dict[str, Any] = json.loads(done.stdout)
         return report
+
+    def measure_once(self, target: str, call: Call, seconds: float) -> RunStats:
+        """One run of `seconds`, parsed."""
+        return parse_report(self._once(target, call, seconds))
 
     def measure(self, target: str, call: Call) -> RunStats:
         """A warm-up run (discarded), then `runs` measured runs; the median run."""

@@ -20,6 +20,10 @@ BRIDGE_MANY = "bridge, many users"
 BRIDGE_100 = "bridge, 100 users"
 BRIDGE_HOT = "bridge, one hot user"
 COMMIT_TO_ACK = "commit-to-ack at 1,000 events/s"
+GET_REST = "GetUser over REST/JSON through Envoy"
+CREATE_REST = "CreateUser over REST/JSON through Envoy"
+GET_CONNECT = "GetUser over Connect through Envoy"
+CREATE_CONNECT = "CreateUser over Connect through Envoy"
 RSS_SERVER = "peak RSS, server under load"
 RSS_BRIDGE = "peak RSS, bridge under load"
 
@@ -50,6 +54,11 @@ PLANS: dict[str, Plan] = {
     BRIDGE_100: Plan(RAW_PUBLISH),
     BRIDGE_HOT: Plan(RAW_PUBLISH, (Target("≥ 3,000/s", "value", "min", 3_000),)),
     COMMIT_TO_ACK: Plan(targets=(Target("p99 ≤ 100 ms", "p99", "max", 100.0),)),
+    # Paired with gRPC direct to the same server: the ratio is the gateway's price.
+    GET_REST: Plan(GET_PG),
+    CREATE_REST: Plan(CREATE_PG),
+    GET_CONNECT: Plan(GET_PG),
+    CREATE_CONNECT: Plan(CREATE_PG),
     RSS_SERVER: Plan(targets=(Target("≤ 200 MB", "value", "max", 200.0),)),
     RSS_BRIDGE: Plan(targets=(Target("≤ 200 MB", "value", "max", 200.0),)),
 }

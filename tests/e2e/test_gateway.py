@@ -40,7 +40,11 @@ def test_gateway_config_prints_yaml_and_json_that_envoy_validates(tmp_path: Path
     listener = config["static_resources"]["listeners"][0]
     assert listener["address"]["socket_address"] == {"address": "127.0.0.1", "port_value": 8080}
     clusters = config["static_resources"]["clusters"]
-    assert [c["name"] for c in clusters] == ["user_v1_UserService"]
+    assert [c["name"] for c in clusters] == [
+        "billing_v1_BillingService",
+        "order_v1_OrderService",
+        "user_v1_UserService",
+    ]
     (tmp_path / "envoy.yaml").write_text(printed)
     envoy_validates(tmp_path / "envoy.yaml")
 
@@ -59,7 +63,9 @@ def test_tls_upstreams_cors_and_more_services_by_configuration(tmp_path: Path) -
     )
     printed = gateway_config(tmp_path, "--config", str(settings))
     config = yaml.safe_load(printed)
-    (cluster,) = config["static_resources"]["clusters"]
+    clusters = {c["name"]: c for c in config["static_resources"]["clusters"]}
+    cluster = clusters["user_v1_UserService"]
+    assert "transport_socket" not in clusters["order_v1_OrderService"]
     assert cluster["transport_socket"]["typed_config"]["sni"] == "api.internal"
     host = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
     cors = host["typed_config"]["route_config"]["virtual_hosts"][0]["typed_per_filter_config"]

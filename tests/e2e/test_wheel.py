@@ -156,6 +156,9 @@ def test_distributions_hold_the_generated_code_descriptors_and_migrations(
         "usersuite/gateway/console/index.html",
         "usersuite/gateway/console/console.js",
         "usersuite/gateway/console/console.css",
+        "usersuite/client/service_configs/user.v1.json",
+        "usersuite/client/service_configs/order.v1.json",
+        "usersuite/client/service_configs/billing.v1.json",
         "usersuite/py.typed",
         "usersuite/users/adapters/db/migrations/env.py",
         "usersuite/users/adapters/db/migrations/script.py.mako",
@@ -197,7 +200,11 @@ def test_gateway_config_from_the_wheel_uses_the_descriptor_set_it_ships(
     ]
     assert [p.name for p in pages] == ["index.html", "console.js", "console.css"], pages
     assert all(p.is_relative_to(installed.bin.parent) and p.is_file() for p in pages), pages
-    assert transcoder["services"] == ["user.v1.UserService"]
+    assert transcoder["services"] == [
+        "billing.v1.BillingService",
+        "order.v1.OrderService",
+        "user.v1.UserService",
+    ]
 
 
 def test_image_entrypoint_is_exec_form_usersuite() -> None:

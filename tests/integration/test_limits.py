@@ -91,6 +91,31 @@ async def test_deadline_exceeded_carries_error_info_when_the_server_cuts_the_cal
         )
 
 
+async def test_a_call_arriving_with_less_than_the_floor_left_is_refused_at_once(
+    sqlite_url: str,
+) -> None:
+    # A floor far above the client's deadline: the server refuses before any work, with its
+    # ErrorInfo, long before the client's own timer could fire.
+    limits = {"min_deadline_seconds": 30.0}
+    async with served_channel(sqlite_url, limits=limits) as channel:
+        stub = user_pb2_grpc.UserServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.CreateUser(
+                user_pb2.CreateUserRequest(
+                    user=user_pb2.User(display_name="Hasty", email="h@example.com")
+                ),
+                timeout=20,
+            )
+        details = details_of(caught.value)
+        assert (details.code, details.reason) == (
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+            "DEADLINE_EXCEEDED",
+        )
+        assert "less than the 30000 ms any call needs" in (caught.value.details() or "")
+        listed = await stub.ListUsers(user_pb2.ListUsersRequest(), timeout=None)
+        assert list(listed.users) == []  # nothing was created
+
+
 async def test_rate_limit_per_principal_is_resource_exhausted_with_retry_info(
     sqlite_url: str,
 ) -> None:

@@ -67,13 +67,14 @@ def gateway_notes(settings: Settings, outcome: object) -> tuple[str, str]:
     return console, f" ; or over REST: {rest_hint(settings, outcome.url)}"
 
 
-async def run_dev(settings: Settings, on_ready: Callable[[int, str, tuple[str, str]], None]) -> int:
-    """Serves and relays until SIGTERM/SIGINT; stops the API first, then the bridge, then NATS.
-    Envoy (REST, gRPC-Web, Connect) starts once the API listens and stops after it."""
-    # See usersuite.cli: heavy imports run on use.
-    from usersuite.bootstrap import bootstrap, bootstrap_bridge
+async def run_dev(
+    settings: Settings, on_ready: Callable[[dict[str, int], str, tuple[str, str]], None]
+) -> int:
+    """Serves every service and relays until SIGTERM/SIGINT; stops the APIs first, then the
+    relays, then NATS. Envoy (REST, gRPC-Web, Connect) starts once the APIs listen and stops
+    after them. `on_ready(ports by service, NATS URL, the gateway's notes)`."""
+    from usersuite.cli.dev_suite import run_suite
     from usersuite.gateway.beside import gateway_beside
-    from usersuite.platform.grpc.server import run_api
 
     async with (
         stop_on_signals() as stopping,
@@ -81,36 +82,33 @@ async def run_dev(settings: Settings, on_ready: Callable[[int, str, tuple[str, s
         gateway_beside(settings) as gateway,
     ):
         settings = settings.model_copy(update={"nats_url": nats_url})
-        api = bootstrap(settings)
-        bridge = await bootstrap_bridge(settings)
-        relay_stopping = asyncio.Event()
-        relay = asyncio.create_task(bridge.relay.run(relay_stopping), name="relay")
-        try:
-            await run_api(
-                api,
-                stopping,
-                lambda port: gateway.start_then(
-                    port, lambda outcome: on_ready(port, nats_url, gateway_notes(settings, outcome))
-                ),
-                lambda: bridge.relay.ready,
-            )
-        finally:
-            relay_stopping.set()
-            await relay
-            await bridge.close()
-            await api.close()
+        await run_suite(
+            settings,
+            stopping,
+            gateway,
+            lambda ports, outcome: on_ready(ports, nats_url, gateway_notes(settings, outcome)),
+        )
     return 0
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    settings = dev_settings(args)
-    common.check_schema(settings)
+    from usersuite.cli.dev_suite import check_schemas, suite_settings
 
-    def on_ready(port: int, nats_url: str, gateway: tuple[str, str]) -> None:
+    settings = dev_settings(args)
+    check_schemas(settings)
+    services = suite_settings(settings)
+
+    def on_ready(ports: dict[str, int], nats_url: str, gateway: tuple[str, str]) -> None:
         console, rest = gateway
         tail = f"{common.command_name('usersuite')} events tail --nats-url {redact_url(nats_url)}"
         note = f"{console}; watch events with: {tail}"
-        print(ready_line(settings, port, note) + rest, flush=True)
+        lines = [ready_line(settings, ports["users"], note) + rest]
+        lines += [
+            ready_line(services[name], port, "", name)
+            for name, port in ports.items()
+            if name != "users"
+        ]
+        print("\n".join(lines), flush=True)
 
     try:
         return asyncio.run(run_dev(settings, on_ready))

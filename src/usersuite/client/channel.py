@@ -10,19 +10,21 @@ from typing import Any
 import grpc
 
 SERVICE_CONFIG_NAME = "service_config.json"
-# The wheel carries the file beside this module; a source checkout has it in the contract.
-SOURCE_TREE_CONFIG = (
-    Path(__file__).resolve().parents[3] / "proto" / "user" / "v1" / SERVICE_CONFIG_NAME
-)
+# The wheel carries each package's file beside this module (service_configs/user.v1.json); a
+# source checkout has them in the contract.
+PACKAGED_CONFIGS = "service_configs"
+SOURCE_TREE_PROTO = Path(__file__).resolve().parents[3] / "proto"
 KEEPALIVE_TIME_MS = 60_000
 KEEPALIVE_TIMEOUT_MS = 20_000
 
 
-def load_service_config(path: Path | None = None) -> dict[str, Any]:
-    """The published service config: from `path`, the installed package or the source tree."""
+def load_service_config(path: Path | None = None, package: str = "user.v1") -> dict[str, Any]:
+    """A package's published service config: from `path`, the installed package or the
+    source tree."""
     if path is None:
-        packaged = resources.files("usersuite.client") / SERVICE_CONFIG_NAME
-        text = packaged.read_text() if packaged.is_file() else SOURCE_TREE_CONFIG.read_text()
+        packaged = resources.files("usersuite.client") / PACKAGED_CONFIGS / f"{package}.json"
+        source = SOURCE_TREE_PROTO.joinpath(*package.split("."), SERVICE_CONFIG_NAME)
+        text = packaged.read_text() if packaged.is_file() else source.read_text()
     else:
         text = path.read_text()
     config: dict[str, Any] = json.loads(text)

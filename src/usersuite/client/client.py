@@ -1,79 +1,23 @@
 """UserClient: a typed async client of user.v1.UserService over the generated stubs."""
 
-import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
-from pathlib import Path
-from typing import Any, cast
+from collections.abc import AsyncIterator
 
 import grpc
 from google.protobuf import field_mask_pb2
-from opentelemetry import propagate
 
 from user.v1 import user_pb2, user_pb2_grpc
-from usersuite.client.breaker import CircuitBreaker
-from usersuite.client.channel import default_timeout, load_service_config, open_channel
-from usersuite.client.errors import error_from
+from usersuite.client.base import ServiceClient, TokenSupply
 
-# A token, or a function (plain or async) called before every call, e.g. to refresh it.
-TokenSupply = str | Callable[[], str] | Callable[[], Awaitable[str]]
-Metadata = Iterable[tuple[str, str | bytes]]
+__all__ = ["TokenSupply", "UserClient"]
 
 
-class UserClient:
-    """Every call has a deadline (`deadline` seconds, else the service config timeout), carries the
-    token and the current trace context (`traceparent`), passes the circuit breaker, and fails
-    with a typed `UserServiceError` that carries the ErrorInfo reason and BadRequest fields."""
+class UserClient(ServiceClient):
+    """user.v1.UserService; see ServiceClient for deadlines, tokens, the breaker and errors."""
 
-    def __init__(
-        self,
-        target: str,
-        *,
-        token: TokenSupply | None = None,
-        service_config: Path | None = None,
-        breaker: CircuitBreaker | None = None,
-        credentials: grpc.ChannelCredentials | None = None,
-    ) -> None:
-        config = load_service_config(service_config)
-        self.timeout = default_timeout(config)
-        self.breaker = breaker or CircuitBreaker()
-        self._token = token
-        self._channel = open_channel(target, config, credentials)
-        self._stub = user_pb2_grpc.UserServiceStub(self._channel)
+    package = "user.v1"
 
-    async def __aenter__(self) -> "UserClient":
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
-
-    async def close(self) -> None:
-        await self._channel.close(None)
-
-    async def _metadata(self) -> Sequence[tuple[str, str]]:
-        carrier: dict[str, str] = {}
-        propagate.inject(carrier)
-        if self._token is not None:
-            token = self._token() if callable(self._token) else self._token
-            if inspect.isawaitable(token):
-                token = await token
-            carrier["authorization"] = f"Bearer {token}"
-        return tuple(carrier.items())
-
-    async def _call(self, method: Any, request: Any, deadline: float | None) -> Any:
-        self.breaker.before_call()
-        try:
-            reply = await method(
-                request,
-                timeout=self.timeout if deadline is None else deadline,
-                metadata=await self._metadata(),
-            )
-        except grpc.aio.AioRpcError as failure:
-            self.breaker.record(failure.code())
-            # grpc-stubs types metadata entries as objects; at run time they are (key, value).
-            trailing = cast(Metadata, failure.trailing_metadata() or ())
-            raise error_from(failure.code(), failure.details() or "", trailing) from failure
-        self.breaker.record(grpc.StatusCode.OK)
-        return reply
+    def _bind(self, channel: grpc.aio.Channel) -> None:
+        self._stub = user_pb2_grpc.UserServiceStub(channel)
 
     async def create_user(
         self,

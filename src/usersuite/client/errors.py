@@ -11,7 +11,7 @@ STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
 
 @dataclass
-class UserServiceError(Exception):
+class ServiceError(Exception):
     """A failed call. `reason` is the ErrorInfo reason (e.g. `ETAG_MISMATCH`), `violations` maps
     each BadRequest field to its description, `retry_delay` is the RetryInfo delay in seconds.
     `undecodable_details` counts details the server sent that could not be decoded."""
@@ -30,51 +30,60 @@ class UserServiceError(Exception):
         return f"{self.code.name}{reason}: {self.message}"
 
 
-class InvalidArgument(UserServiceError):
+# The name from when the SDK had one service; every client raises ServiceError (and its kinds).
+UserServiceError = ServiceError
+
+
+class FailedPrecondition(ServiceError):
+    """FAILED_PRECONDITION, e.g. ORDER_NOT_CANCELLABLE or CREDIT_LIMIT_BELOW_RESERVED."""
+
+
+class InvalidArgument(ServiceError):
     """INVALID_ARGUMENT: see `violations`."""
 
 
-class NotFound(UserServiceError):
+class NotFound(ServiceError):
     """NOT_FOUND."""
 
 
-class AlreadyExists(UserServiceError):
+class AlreadyExists(ServiceError):
     """ALREADY_EXISTS."""
 
 
-class Aborted(UserServiceError):
-    """ABORTED, e.g. ETAG_MISMATCH: get the user again and retry with the fresh etag."""
+class Aborted(ServiceError):
+    """ABORTED, e.g. ETAG_MISMATCH: read the resource again and retry with its fresh etag."""
 
 
-class Unauthenticated(UserServiceError):
+class Unauthenticated(ServiceError):
     """UNAUTHENTICATED: no valid credentials."""
 
 
-class PermissionDenied(UserServiceError):
+class PermissionDenied(ServiceError):
     """PERMISSION_DENIED: the token lacks a scope."""
 
 
-class Unavailable(UserServiceError):
+class Unavailable(ServiceError):
     """UNAVAILABLE after the service config's retries; see `retry_delay`."""
 
 
-class DeadlineExceeded(UserServiceError):
+class DeadlineExceeded(ServiceError):
     """DEADLINE_EXCEEDED."""
 
 
-class ResourceExhausted(UserServiceError):
+class ResourceExhausted(ServiceError):
     """RESOURCE_EXHAUSTED, e.g. RATE_LIMITED; see `retry_delay`."""
 
 
-class CircuitOpen(UserServiceError):
+class CircuitOpen(ServiceError):
     """The client's circuit breaker is open: the call was not sent."""
 
 
-_BY_CODE: dict[grpc.StatusCode, type[UserServiceError]] = {
+_BY_CODE: dict[grpc.StatusCode, type[ServiceError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArgument,
     grpc.StatusCode.NOT_FOUND: NotFound,
     grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
     grpc.StatusCode.ABORTED: Aborted,
+    grpc.StatusCode.FAILED_PRECONDITION: FailedPrecondition,
     grpc.StatusCode.UNAUTHENTICATED: Unauthenticated,
     grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
     grpc.StatusCode.UNAVAILABLE: Unavailable,
@@ -83,7 +92,7 @@ _BY_CODE: dict[grpc.StatusCode, type[UserServiceError]] = {
 }
 
 
-def _apply(error: UserServiceError, status: status_pb2.Status) -> None:
+def _apply(error: ServiceError, status: status_pb2.Status) -> None:
     for detail in status.details:
         info = error_details_pb2.ErrorInfo()
         bad = error_details_pb2.BadRequest()
@@ -105,9 +114,9 @@ def _apply(error: UserServiceError, status: status_pb2.Status) -> None:
 
 def error_from(
     code: grpc.StatusCode, message: str, trailing: Iterable[tuple[str, str | bytes]]
-) -> UserServiceError:
+) -> ServiceError:
     """The typed error of a failed call, from its code, message and trailing metadata."""
-    error = _BY_CODE.get(code, UserServiceError)(code=code, message=message)
+    error = _BY_CODE.get(code, ServiceError)(code=code, message=message)
     raw = [
         value for key, value in trailing if key == STATUS_DETAILS_KEY and isinstance(value, bytes)
     ]

@@ -89,6 +89,9 @@ class LimitSettings(BaseModel):
 
     default_deadline_seconds: float = Field(10.0, gt=0)
     max_deadline_seconds: float = Field(60.0, gt=0)
+    # No call finishes in less: one that arrives with less time left is refused at once
+    # (DEADLINE_EXCEEDED) instead of starting work its caller will not wait for.
+    min_deadline_seconds: float = Field(0.002, ge=0, description="0: no floor")
     rate_limit_enabled: bool = True
     principal_rate_per_second: float = Field(100.0, gt=0)
     principal_burst: int = Field(200, ge=1)

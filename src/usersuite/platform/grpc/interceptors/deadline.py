@@ -25,6 +25,7 @@ class DeadlineInterceptor(UnaryInterceptor):
         self._errors = errors
         self._default = limits.default_deadline_seconds
         self._max = limits.max_deadline_seconds
+        self._min = limits.min_deadline_seconds
 
     def budget(self, context: Context) -> float:
         remaining = context.time_remaining()
@@ -35,6 +36,14 @@ class DeadlineInterceptor(UnaryInterceptor):
     def wrap(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
         async def bounded(request: Any, context: Context) -> Any:
             budget = self.budget(context)
+            remaining = context.time_remaining()
+            if remaining is not None and remaining < self._min:
+                left = f"{max(remaining, 0.0) * 1000:.2f} ms"
+                too_short = DeadlineExceeded(
+                    f"the call arrived with {left} left, less than the "
+                    f"{self._min * 1000:g} ms any call needs"
+                )
+                await abort_with(context, self._errors.spec_for(too_short))
             token = request_context.deadline.set(time.monotonic() + budget)
             try:
                 async with asyncio.timeout(budget):
