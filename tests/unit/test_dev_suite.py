@@ -2,6 +2,7 @@
 following ports with a SQLite file each; Envoy gets an upstream per service."""
 
 from pathlib import Path
+from typing import Any
 
 from usersuite.cli import common
 from usersuite.cli.dev_suite import database_file, service_settings, shifted, suite_settings
@@ -9,7 +10,7 @@ from usersuite.gateway.beside import with_upstreams
 from usersuite.platform.config import Settings
 
 
-def dev(tmp_path: Path, **values: object) -> Settings:
+def dev(tmp_path: Path, **values: Any) -> Settings:
     return Settings(
         mode="dev",
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'usersuite.db'}",
