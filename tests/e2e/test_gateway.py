@@ -1,11 +1,14 @@
 """`usersuite gateway config` prints a configuration Envoy accepts; `usersuite dev` starts Envoy
-beside the API, prints a curl that works as printed, and keeps serving gRPC without it."""
+beside the API, prints a curl that works as printed and the console's URL, and keeps serving gRPC
+without it."""
 
 import json
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
@@ -15,6 +18,7 @@ from tests.support.processes import Launch, child_env, run_shell, run_usersuite
 from tests.support.tools import describe, run
 
 REST_MARK = " ; or over REST: "
+CONSOLE = re.compile(r"; console at (http://\S+/), token from: usersuite token;")
 
 
 def gateway_config(tmp_path: Path, *args: str, **env: str) -> str:
@@ -106,6 +110,13 @@ def test_dev_prints_a_curl_that_creates_a_user_over_rest(tmp_path: Path, launch:
     grpcurl = line.split("try: ", 1)[1].split(REST_MARK, 1)[0]
     created = run_shell(grpcurl, tmp_path)
     assert created.returncode == 0, f"{grpcurl}\n{describe(created)}"
+    # The console is at the printed URL, on the gateway's port.
+    console = CONSOLE.search(line)
+    assert console is not None, line
+    page = httpx.get(console.group(1))
+    assert page.status_code == 200, page.text
+    assert page.headers["content-type"].startswith("text/html"), page.headers
+    assert "<title>usersuite console</title>" in page.text, page.text
     dev.terminate()
     assert dev.wait() == 0, dev.output()
     # dev stops Envoy before it exits: nothing listens on the gateway's port any more.

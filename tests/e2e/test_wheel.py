@@ -153,6 +153,9 @@ def test_distributions_hold_the_generated_code_descriptors_and_migrations(
         "billing/v1/saga_pb2.py",
         "billing/v1/descriptor_set.json",
         "usersuite/gateway/usersuite.binpb",
+        "usersuite/gateway/console/index.html",
+        "usersuite/gateway/console/console.js",
+        "usersuite/gateway/console/console.css",
         "usersuite/client/service_configs/user.v1.json",
         "usersuite/client/service_configs/order.v1.json",
         "usersuite/client/service_configs/billing.v1.json",
@@ -189,6 +192,14 @@ def test_gateway_config_from_the_wheel_uses_the_descriptor_set_it_ships(
     descriptor = Path(transcoder["proto_descriptor"])
     assert descriptor.is_relative_to(installed.bin.parent), descriptor
     assert descriptor.is_file(), descriptor
+    # The console Envoy serves at / is the wheel's copy too.
+    pages = [
+        Path(r["direct_response"]["body"]["filename"])
+        for r in manager["route_config"]["virtual_hosts"][0]["routes"]
+        if r.get("direct_response", {}).get("status") == 200
+    ]
+    assert [p.name for p in pages] == ["index.html", "console.js", "console.css"], pages
+    assert all(p.is_relative_to(installed.bin.parent) and p.is_file() for p in pages), pages
     assert transcoder["services"] == [
         "billing.v1.BillingService",
         "order.v1.OrderService",

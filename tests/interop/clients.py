@@ -115,10 +115,12 @@ class ScenarioRun:
 
 
 def run_scenario(
-    command: list[str], target: str, token: str, scenario: Path = SCENARIO
+    command: list[str], target: str, token: str, scenario: Path = SCENARIO, transport: str = "grpc"
 ) -> ScenarioRun:
-    """`target` is host:port of a gRPC server, or a URL (the gateway's) used as it is."""
+    """`target` is host:port of a gRPC server, or a URL (the gateway's) used as it is;
+    `transport` is the TypeScript client's (grpc, grpc-web or connect)."""
     env = child_env(
+        INTEROP_TRANSPORT=transport,
         INTEROP_TARGET=target if "://" in target else f"dns:///{target}",
         INTEROP_TOKEN=token,
         INTEROP_SCENARIO=str(scenario),

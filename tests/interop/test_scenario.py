@@ -1,4 +1,5 @@
-"""Every client, generated from this repository's protos, passes the one shared scenario."""
+"""Every client, generated from this repository's protos, passes the one shared scenario; the
+TypeScript client passes it over gRPC-Web and the Connect protocol through the gateway too."""
 
 import json
 
@@ -18,3 +19,13 @@ def test_client_passes_every_step(
     assert run.result.returncode == 0, f"the {language} client failed the scenario\n{run}"
     assert run.verdicts() == dict.fromkeys(STEPS, "PASS"), str(run)
     assert len([line for line in run.lines if line.startswith("PASS ")]) == len(STEPS), str(run)
+
+
+@pytest.mark.parametrize("transport", ["grpc-web", "connect"])
+def test_ts_client_passes_every_step_through_the_gateway(
+    transport: str, gateway_url: str, token: str
+) -> None:
+    run = run_scenario(client_command("ts"), gateway_url, token, transport=transport)
+    assert run.result.returncode == 0, f"the ts client over {transport} failed\n{run}"
+    assert run.verdicts() == dict.fromkeys(STEPS, "PASS"), str(run)
+    assert run.lines[-1].startswith(f"ts ({transport}): "), str(run)

@@ -10,11 +10,18 @@ from google.protobuf import descriptor_pb2
 
 from usersuite.gateway import default_descriptor_set, envoy_config, services_in, to_yaml
 from usersuite.gateway.clusters import cluster_name
+from usersuite.gateway.console import ASSETS, default_console_dir
 from usersuite.platform.config import Settings
 
 
 def settings(**gateway: Any) -> Settings:
     return Settings(mode="dev", listen="0.0.0.0:50051", gateway=gateway)
+
+
+def route_config(config: dict[str, Any]) -> dict[str, Any]:
+    manager = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+    routes: dict[str, Any] = manager["typed_config"]["route_config"]
+    return routes
 
 
 def filters(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -64,6 +71,8 @@ def test_a_service_per_route_and_cluster_to_the_apis_address_by_default() -> Non
     assert list(filters(config)) == [
         "envoy.filters.http.cors",
         "envoy.filters.http.grpc_web",
+        # Before the bridge, so that it sees Connect errors after the bridge made them.
+        "envoy.filters.http.lua",
         "envoy.filters.http.connect_grpc_bridge",
         "envoy.filters.http.grpc_json_transcoder",
         "envoy.filters.http.router",
@@ -127,3 +136,38 @@ def test_yaml_reads_back_as_the_same_configuration(tmp_path: Path) -> None:
     config = envoy_config(settings(cors_allowed_origins=["https://a.example", "*"]))
     config["extra"] = {"no": "no", "number": "8080", "empty": [], "quote": 'say "hi"\n'}
     assert yaml.safe_load(to_yaml(config)) == config
+
+
+def test_the_console_is_served_at_the_root_before_the_catch_all() -> None:
+    config = envoy_config(settings())
+    routes = route_config(config)["virtual_hosts"][0]["routes"]
+    served = {r["match"].get("path"): r for r in routes if "path" in r["match"]}
+    assert list(served) == ["/", "/console.js", "/console.css"]
+    # Every file's route precedes the JSON NOT_FOUND, which takes any path.
+    assert routes[-1]["match"] == {"prefix": "/"}
+    assert all(routes.index(r) < len(routes) - 1 for r in served.values())
+    for path, (name, content_type) in ASSETS.items():
+        route = served[path]
+        assert route["direct_response"] == {
+            "status": 200,
+            "body": {"filename": str(default_console_dir() / name)},
+        }
+        headers = {
+            h["header"]["key"]: h["header"]["value"] for h in route["response_headers_to_add"]
+        }
+        assert headers["content-type"] == content_type
+        assert "connect-src 'self'" in headers["content-security-policy"]
+        # A POST to / is no page: it falls through to the JSON NOT_FOUND.
+        (method,) = route["match"]["headers"]
+        assert method["string_match"]["safe_regex"]["regex"] == "^(GET|HEAD)$"
+    largest = max((default_console_dir() / name).stat().st_size for name, _ in ASSETS.values())
+    assert route_config(config)["max_direct_response_body_size_bytes"] > largest
+
+
+def test_the_console_can_be_switched_off_and_must_be_built(tmp_path: Path) -> None:
+    routes = route_config(envoy_config(settings(console=False)))["virtual_hosts"][0]["routes"]
+    assert not [
+        r for r in routes if "direct_response" in r and r["direct_response"]["status"] == 200
+    ]
+    with pytest.raises(ValueError, match=r"is not built \(run `make web`\)"):
+        envoy_config(settings(console_dir=str(tmp_path)))

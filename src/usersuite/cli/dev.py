@@ -53,22 +53,26 @@ async def nats_for(settings: Settings) -> AsyncIterator[str]:
         yield url
 
 
-def gateway_note(settings: Settings, outcome: object) -> str:
-    """The ready line's REST part, or a line on stderr saying why there is no gateway."""
-    from usersuite.cli.gateway import rest_hint
+def gateway_notes(settings: Settings, outcome: object) -> tuple[str, str]:
+    """The ready line's console part (inside its parentheses) and its REST part, or a line on
+    stderr saying why there is no gateway."""
+    from usersuite.cli.gateway import console_hint, rest_hint
     from usersuite.gateway.launcher import GatewayUnavailable, RunningEnvoy
 
     if isinstance(outcome, GatewayUnavailable):
         print(f"usersuite: gateway not started: {outcome}; serving gRPC only", file=sys.stderr)
     if not isinstance(outcome, RunningEnvoy):
-        return ""
-    return f" ; or over REST: {rest_hint(settings, outcome.url)}"
+        return "", ""
+    console = f"; {console_hint(settings, outcome.url)}" if settings.gateway.console else ""
+    return console, f" ; or over REST: {rest_hint(settings, outcome.url)}"
 
 
-async def run_dev(settings: Settings, on_ready: Callable[[dict[str, int], str, str], None]) -> int:
+async def run_dev(
+    settings: Settings, on_ready: Callable[[dict[str, int], str, tuple[str, str]], None]
+) -> int:
     """Serves every service and relays until SIGTERM/SIGINT; stops the APIs first, then the
     relays, then NATS. Envoy (REST, gRPC-Web, Connect) starts once the APIs listen and stops
-    after them. `on_ready(ports by service, NATS URL, the gateway's note)`."""
+    after them. `on_ready(ports by service, NATS URL, the gateway's notes)`."""
     from usersuite.cli.dev_suite import run_suite
     from usersuite.gateway.beside import gateway_beside
 
@@ -82,7 +86,7 @@ async def run_dev(settings: Settings, on_ready: Callable[[dict[str, int], str, s
             settings,
             stopping,
             gateway,
-            lambda ports, outcome: on_ready(ports, nats_url, gateway_note(settings, outcome)),
+            lambda ports, outcome: on_ready(ports, nats_url, gateway_notes(settings, outcome)),
         )
     return 0
 
@@ -94,9 +98,11 @@ def cmd_dev(args: argparse.Namespace) -> int:
     check_schemas(settings)
     services = suite_settings(settings)
 
-    def on_ready(ports: dict[str, int], nats_url: str, rest: str) -> None:
+    def on_ready(ports: dict[str, int], nats_url: str, gateway: tuple[str, str]) -> None:
+        console, rest = gateway
         tail = f"{common.command_name('usersuite')} events tail --nats-url {redact_url(nats_url)}"
-        lines = [ready_line(settings, ports["users"], f"; watch events with: {tail}") + rest]
+        note = f"{console}; watch events with: {tail}"
+        lines = [ready_line(settings, ports["users"], note) + rest]
         lines += [
             ready_line(services[name], port, "", name)
             for name, port in ports.items()

@@ -24,6 +24,13 @@ def rest_hint(settings: Settings, url: str) -> str:
     return f"curl -sS {auth}-H 'content-type: application/json' -d {body} {url}/v1/users"
 
 
+def console_hint(settings: Settings, url: str) -> str:
+    """Where the browser console is, and the token it asks for."""
+    if settings.auth.enabled and settings.mode == "dev":
+        return f"console at {url}/, token from: {common.command_name('usersuite')} token"
+    return f"console at {url}/"
+
+
 def cmd_gateway_config(args: argparse.Namespace) -> int:
     settings = common.load_settings(args)
     from usersuite.gateway import envoy_config, to_yaml  # see usersuite.cli: loaded on use

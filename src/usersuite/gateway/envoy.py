@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Any
 
 from usersuite.gateway.clusters import cluster, cluster_name, dial
+from usersuite.gateway.console import MAX_BODY_BYTES, console_routes, default_console_dir
 from usersuite.gateway.descriptors import default_descriptor_set, services_in
 from usersuite.gateway.filters import CORS, cors_policy, http_filters, origins_regex
 from usersuite.gateway.local_replies import local_reply_config
@@ -65,6 +66,8 @@ def preflight_route(settings: Settings, cluster: str) -> dict[str, Any]:
 
 def virtual_host(settings: Settings, services: list[str]) -> dict[str, Any]:
     routes = [service_route(s, settings) for s in services]
+    if settings.gateway.console:
+        routes += console_routes(settings.gateway.console_dir or default_console_dir())
     host: dict[str, Any] = {"name": "api", "domains": ["*"]}
     if settings.gateway.cors_allowed_origins and services:
         host["typed_per_filter_config"] = {CORS: cors_policy(settings.gateway)}
@@ -83,7 +86,12 @@ def listener(settings: Settings, descriptor_set: Path, services: list[str]) -> d
         # OpenAPI clients escape the slash of a resource name in a path parameter
         # (/v1/users%2F123); the transcoder matches `{name=users/*}` on the unescaped path.
         "path_with_escaped_slashes_action": "UNESCAPE_AND_FORWARD",
-        "route_config": {"name": "routes", "virtual_hosts": [virtual_host(settings, services)]},
+        "route_config": {
+            "name": "routes",
+            "virtual_hosts": [virtual_host(settings, services)],
+            # The console's files are direct responses, which Envoy caps at 4 KiB by default.
+            "max_direct_response_body_size_bytes": MAX_BODY_BYTES,
+        },
         "http_filters": http_filters(descriptor_set, services),
         "local_reply_config": local_reply_config(),
     }

@@ -4,6 +4,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from usersuite.gateway.connect_errors import connect_error_details
 from usersuite.platform.config import GatewaySettings
 
 TYPES = "type.googleapis.com/envoy.extensions.filters.http"
@@ -72,13 +73,15 @@ def transcoder(descriptor_set: Path, services: list[str]) -> dict[str, Any]:
 
 def http_filters(descriptor_set: Path, services: list[str]) -> list[dict[str, Any]]:
     """CORS answers preflights first; gRPC-Web and Connect become gRPC before the transcoder
-    looks at the request (it passes gRPC through), and the router sends it upstream."""
+    looks at the request (it passes gRPC through), and the router sends it upstream. Responses
+    pass the filters in reverse: the Lua filter sees a Connect error after the bridge made it."""
     return [
         {"name": CORS, "typed_config": {"@type": f"{TYPES}.cors.v3.Cors"}},
         {
             "name": "envoy.filters.http.grpc_web",
             "typed_config": {"@type": f"{TYPES}.grpc_web.v3.GrpcWeb"},
         },
+        connect_error_details(),
         {
             "name": "envoy.filters.http.connect_grpc_bridge",
             "typed_config": {"@type": f"{TYPES}.connect_grpc_bridge.v3.FilterConfig"},

@@ -53,6 +53,10 @@ class GatewaySettings(BaseModel):
     request_timeout_seconds: float = Field(
         15.0, gt=0, description="a call without a deadline (grpc-timeout) is cut after this"
     )
+    console: bool = Field(True, description="serve the browser console at / (gen/console)")
+    console_dir: Path | None = Field(
+        None, description="the console's built files; unset: the ones usersuite ships"
+    )
     descriptor_set: Path | None = Field(
         None, description="the contract's FileDescriptorSet; unset: the one usersuite ships"
     )

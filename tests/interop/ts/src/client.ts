@@ -1,12 +1,15 @@
-// Runs the shared interop scenario against usersuite with connect-es over its gRPC transport.
+// Runs the shared interop scenario against usersuite with connect-es, over gRPC (to the API), or
+// over gRPC-Web or the Connect protocol (through the Envoy gateway): the same generated client,
+// another transport.
 //
 // Configuration comes from the environment, the same for every interop client: INTEROP_TARGET
-// (host:port), INTEROP_TOKEN, INTEROP_SCENARIO, INTEROP_SERVICE_CONFIG and INTEROP_RUN_ID.
+// (host:port, or the gateway's URL), INTEROP_TOKEN, INTEROP_SCENARIO, INTEROP_SERVICE_CONFIG and
+// INTEROP_RUN_ID; INTEROP_TRANSPORT is grpc (the default), grpc-web or connect.
 import { randomUUID } from "node:crypto";
 import { create, createRegistry } from "@bufbuild/protobuf";
 import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
-import { type CallOptions, type Client, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { type CallOptions, type Client, ConnectError, type Interceptor, type Transport, createClient } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import {
   BadRequestSchema,
   ErrorInfoSchema,
@@ -157,17 +160,33 @@ class Runner {
   }
 }
 
+/** The transport by name; `target` is host:port (dns:///host:port) or a URL used as it is. */
+function transportFor(kind: string, target: string, retry: Interceptor, timeoutMs: number): Transport {
+  const baseUrl = /^https?:\/\//.test(target) ? target : `http://${target.replace(/^dns:\/\/\//, "")}`;
+  const common = { baseUrl, interceptors: [retry], defaultTimeoutMs: timeoutMs };
+  switch (kind) {
+    case "grpc":
+      // HTTP/2 keepalive: PING every 60 s while calls are open, give up after 20 s without a reply.
+      return createGrpcTransport({ ...common, pingIntervalMs: 60_000, pingTimeoutMs: 20_000 });
+    case "grpc-web":
+      // HTTP/1.1, as a browser calls the gateway.
+      return createGrpcWebTransport({ ...common, httpVersion: "1.1" });
+    case "connect":
+      // Binary, which Envoy's connect_grpc_bridge turns into gRPC (it does not transcode JSON).
+      return createConnectTransport({ ...common, httpVersion: "1.1", useBinaryFormat: true });
+  }
+  throw new Error(`INTEROP_TRANSPORT is ${kind}: grpc, grpc-web or connect`);
+}
+
 async function main(): Promise<number> {
   const scenario = loadScenario(env("INTEROP_SCENARIO"));
   const resilience = loadResilience(env("INTEROP_SERVICE_CONFIG"), scenario.codes);
-  const transport = createGrpcTransport({
-    baseUrl: `http://${env("INTEROP_TARGET").replace(/^dns:\/\/\//, "")}`,
-    interceptors: [resilience.retry],
-    defaultTimeoutMs: resilience.timeoutMs,
-    // HTTP/2 keepalive: PING every 60 s while calls are open, give up after 20 s without a reply.
-    pingIntervalMs: 60_000,
-    pingTimeoutMs: 20_000,
-  });
+  const transport = transportFor(
+    process.env.INTEROP_TRANSPORT ?? "grpc",
+    env("INTEROP_TARGET"),
+    resilience.retry,
+    resilience.timeoutMs,
+  );
   const client = createClient(UserService, transport);
   const runner = new Runner(scenario, client, env("INTEROP_TOKEN"), env("INTEROP_RUN_ID"), resilience.timeoutMs);
   let failed = 0;
@@ -181,7 +200,7 @@ async function main(): Promise<number> {
       console.log(`PASS ${step.name} code=${outcome.code} reason=${outcome.reason ?? ""}`);
     }
   }
-  console.log(`ts: ${scenario.steps.length - failed} of ${scenario.steps.length} steps passed`);
+  console.log(`ts (${process.env.INTEROP_TRANSPORT ?? "grpc"}): ${scenario.steps.length - failed} of ${scenario.steps.length} steps passed`);
   return failed ? 1 : 0;
 }
 
