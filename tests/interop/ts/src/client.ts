@@ -1,7 +1,8 @@
 // Runs the shared interop scenario against usersuite with connect-es over its gRPC transport.
 //
 // Configuration comes from the environment, the same for every interop client: INTEROP_TARGET
-// (host:port), INTEROP_TOKEN, INTEROP_SCENARIO, INTEROP_SERVICE_CONFIG and INTEROP_RUN_ID.
+// (host:port), INTEROP_TOKEN, INTEROP_SCENARIO, INTEROP_SERVICE_CONFIG and INTEROP_RUN_ID; the order
+// flow (orders.ts) runs when INTEROP_ORDERS_TARGET and INTEROP_BILLING_TARGET are set.
 import { randomUUID } from "node:crypto";
 import { create, createRegistry } from "@bufbuild/protobuf";
 import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
@@ -14,7 +15,8 @@ import {
 } from "../build/google/rpc/error_details_pb.js";
 import { type User, UserSchema, UserService } from "../../../../gen/ts/user/v1/user_pb.js";
 import { loadResilience } from "./resilience.js";
-import { type Outcome, type Scenario, type Step, loadScenario, mismatch } from "./scenario.js";
+import { openOrderFlow } from "./orders.js";
+import { type Outcome, type Scenario, type Step, attempt, loadScenario, serviceOf } from "./scenario.js";
 
 const MAX_PAGES = 1000;
 // Every google.rpc detail type, to tell a detail that does not decode from one we do not read.
@@ -57,6 +59,10 @@ class Runner {
     private readonly runId: string,
     private readonly timeoutMs: number,
   ) {}
+
+  get subjectName(): string {
+    return this.subject?.name ?? "";
+  }
 
   private options(step: Step): CallOptions {
     const headers: Record<string, string> = {};
@@ -170,10 +176,23 @@ async function main(): Promise<number> {
   });
   const client = createClient(UserService, transport);
   const runner = new Runner(scenario, client, env("INTEROP_TOKEN"), env("INTEROP_RUN_ID"), resilience.timeoutMs);
+  const flow = openOrderFlow(
+    scenario,
+    env("INTEROP_TOKEN"),
+    env("INTEROP_RUN_ID"),
+    (error) => outcomeOf(scenario, error),
+    () => runner.subjectName,
+  );
   let failed = 0;
+  let skipped = 0;
   for (const step of scenario.steps) {
-    const [outcome, found] = await runner.run(step);
-    const problem = found || mismatch(scenario, step.expect, outcome);
+    const users = serviceOf(step) === "users";
+    if (!users && !flow.serves(step)) {
+      skipped++;
+      console.log(`SKIP ${step.name}: ${scenario.services[serviceOf(step)].target_env} is not set`);
+      continue;
+    }
+    const [outcome, problem] = await attempt(scenario, step, () => (users ? runner.run(step) : flow.run(step)));
     if (problem) {
       failed++;
       console.log(`FAIL ${step.name}: ${problem}`);
@@ -181,7 +200,8 @@ async function main(): Promise<number> {
       console.log(`PASS ${step.name} code=${outcome.code} reason=${outcome.reason ?? ""}`);
     }
   }
-  console.log(`ts: ${scenario.steps.length - failed} of ${scenario.steps.length} steps passed`);
+  const ran = scenario.steps.length - skipped;
+  console.log(`ts: ${ran - failed} of ${ran} steps passed (${skipped} skipped)`);
   return failed ? 1 : 0;
 }
 
