@@ -163,13 +163,17 @@ export class OrderFlow {
   }
 }
 
-/** The order flow on the services whose target variable is set (each on its service config). */
+/**
+ * The order flow on the services whose target variable is set (each on its service config),
+ * over the transport `transportFor` makes (connect-es's gRPC transport unless told otherwise).
+ */
 export function openOrderFlow(
   scenario: Scenario,
   token: string,
   runId: string,
   outcomeOf: (error: unknown) => Outcome,
   subject: () => string,
+  transportFor: (target: string, resilience: Resilience) => Transport = grpcTransport,
 ): OrderFlow {
   const connect = <S extends typeof OrderService | typeof BillingService>(service: string, desc: S) => {
     const { target_env: targetEnv, service_config_env: configEnv } = scenario.services[service];
@@ -178,7 +182,7 @@ export function openOrderFlow(
     const config = process.env[configEnv];
     if (!config) throw new Error(`${configEnv} is not set`);
     const resilience = loadResilience(config, scenario.codes);
-    return { client: createClient(desc, grpcTransport(target, resilience)), timeoutMs: resilience.timeoutMs };
+    return { client: createClient(desc, transportFor(target, resilience)), timeoutMs: resilience.timeoutMs };
   };
   return new OrderFlow(
     connect("orders", OrderService),
