@@ -1,5 +1,6 @@
 """The interop clients as built by `make interop-clients`, and how one runs the scenario."""
 
+import json
 import subprocess
 import sys
 import uuid
@@ -24,7 +25,14 @@ from usersuite.platform.grpc.auth.jwt import mint_token
 
 INTEROP = REPO_ROOT / "tests" / "interop"
 SCENARIO = INTEROP / "scenario.json"
-SERVICE_CONFIG = REPO_ROOT / "proto" / "user" / "v1" / "service_config.json"
+PROTO = REPO_ROOT / "proto"
+SERVICE_CONFIG = PROTO / "user" / "v1" / "service_config.json"
+# Each service's published config, as the clients read it from INTEROP_*SERVICE_CONFIG.
+SERVICE_CONFIGS = {
+    "INTEROP_SERVICE_CONFIG": SERVICE_CONFIG,
+    "INTEROP_ORDERS_SERVICE_CONFIG": PROTO / "order" / "v1" / "service_config.json",
+    "INTEROP_BILLING_SERVICE_CONFIG": PROTO / "billing" / "v1" / "service_config.json",
+}
 CLIENT_TIMEOUT = 180
 HS256_SECRET = "interop-hs256-secret-0123456789abcdef0123456789"
 ISSUER = AUDIENCE = "usersuite"
@@ -85,7 +93,14 @@ def scenario_token() -> str:
     return mint_token(
         HS256_SECRET.encode(),
         subject="interop",
-        scopes=["users.read", "users.write"],
+        scopes=[
+            "users.read",
+            "users.write",
+            "orders.read",
+            "orders.write",
+            "billing.read",
+            "billing.write",
+        ],
         issuer=ISSUER,
         audience=AUDIENCE,
     )
@@ -114,18 +129,39 @@ class ScenarioRun:
         return describe(self.result)
 
 
+def scenario_steps(*services: str, scenario: Path = SCENARIO) -> list[str]:
+    """The names of the steps a client runs with targets for `services` (the others it skips)."""
+    steps = json.loads(scenario.read_text())["steps"]
+    return [step["name"] for step in steps if step.get("service", "users") in services]
+
+
+def grpc_target(target: str) -> str:
+    """host:port as a dns:/// target; a URL (the gateway's) as it is."""
+    return target if "://" in target else f"dns:///{target}"
+
+
 def run_scenario(
-    command: list[str], target: str, token: str, scenario: Path = SCENARIO, transport: str = "grpc"
+    command: list[str],
+    target: str,
+    token: str,
+    scenario: Path = SCENARIO,
+    *,
+    transport: str = "grpc",
+    orders: str = "",
+    billing: str = "",
 ) -> ScenarioRun:
-    """`target` is host:port of a gRPC server, or a URL (the gateway's) used as it is;
-    `transport` is the TypeScript client's (grpc, grpc-web or connect)."""
+    """`target` is the users service's host:port, or a URL (the gateway's) used as it is;
+    `transport` is the TypeScript client's (grpc, grpc-web or connect). The order steps run
+    only with the `orders` and `billing` targets; without, the client skips them."""
+    targets = {"INTEROP_ORDERS_TARGET": orders, "INTEROP_BILLING_TARGET": billing}
     env = child_env(
         INTEROP_TRANSPORT=transport,
-        INTEROP_TARGET=target if "://" in target else f"dns:///{target}",
+        INTEROP_TARGET=grpc_target(target),
         INTEROP_TOKEN=token,
         INTEROP_SCENARIO=str(scenario),
-        INTEROP_SERVICE_CONFIG=str(SERVICE_CONFIG),
         INTEROP_RUN_ID=uuid.uuid4().hex[:12],
+        **{name: str(path) for name, path in SERVICE_CONFIGS.items()},
+        **{name: grpc_target(value) for name, value in targets.items() if value},
     )
     result = run(*command, env=env, cwd=REPO_ROOT, timeout=CLIENT_TIMEOUT)
     return ScenarioRun(result)

@@ -1,5 +1,6 @@
 """Interop fixtures: one `usersuite serve` on PostgreSQL with authentication on, the gateway in
-front of it, and a token."""
+front of it, the whole suite (users, orders, billing, their bridges and NATS) for the scenario,
+and a token."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -7,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests.interop.clients import authenticating_server, scenario_token
+from tests.interop.clients import auth_env, authenticating_server, scenario_token
 from tests.support.gateway import envoy_in_front
 from tests.support.processes import UsersuiteProcess
+from tests.support.suite import Suite, running_suite
 from tests.support.tiers import mark_tier
 
 
@@ -20,6 +22,14 @@ def interop_server(
     """One server every client talks to; each client's run works on users of its own."""
     with authenticating_server(postgres, tmp_path_factory.mktemp("interop-server")) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def interop_suite(postgres: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
+    """Every service with auth on, as the scenario's order flow needs them: billing opens the
+    account of each user the scenario creates, and reserves the credit of its orders."""
+    with running_suite(postgres, tmp_path_factory.mktemp("interop-suite"), auth_env) as suite:
+        yield suite
 
 
 @pytest.fixture(scope="session")

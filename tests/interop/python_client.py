@@ -1,7 +1,9 @@
 """Runs the shared interop scenario with the Python SDK (`usersuite.client`).
 
 Configuration comes from the environment, the same for every interop client: INTEROP_TARGET,
-INTEROP_TOKEN, INTEROP_SCENARIO, INTEROP_SERVICE_CONFIG and INTEROP_RUN_ID.
+INTEROP_TOKEN, INTEROP_SCENARIO, INTEROP_SERVICE_CONFIG and INTEROP_RUN_ID; INTEROP_ORDERS_TARGET
+and INTEROP_BILLING_TARGET (with INTEROP_ORDERS_SERVICE_CONFIG and INTEROP_BILLING_SERVICE_CONFIG)
+for the order steps (python_orders.py), which are skipped without them.
 """
 
 import asyncio
@@ -9,34 +11,24 @@ import json
 import os
 import sys
 import uuid
+from contextlib import AsyncExitStack
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from tests.interop.expectations import attempt, error_outcome, service_of
+from tests.interop.python_orders import OrderSteps
 from user.v1 import user_pb2
-from usersuite.client import UserClient, UserServiceError
+from usersuite.client import BillingClient, OrderClient, ServiceClient, UserClient, UserServiceError
 
 MAX_PAGES = 1000
 
 
-def mismatch(scenario: dict[str, Any], expect: dict[str, Any], outcome: dict[str, Any]) -> str:
-    """What differs between the outcome and the expectation; empty when they agree."""
-    problems = []
-    if outcome["code"] != expect["code"]:
-        problems.append(f"code {outcome['code']}, expected {expect['code']}")
-    reason, domain = expect.get("reason"), scenario["error_domain"]
-    if reason and (outcome.get("reason") != reason or outcome.get("domain") != domain):
-        problems.append(
-            f"ErrorInfo {outcome.get('domain')}/{outcome.get('reason')}, expected {reason}"
-        )
-    fields = expect.get("field_violations")
-    if fields is not None and sorted(outcome.get("violations", [])) != sorted(fields):
-        problems.append(f"BadRequest fields {outcome.get('violations')}, expected {fields}")
-    return "; ".join(problems)
-
-
 class Runner:
-    def __init__(self, client: UserClient, anonymous: UserClient, run_id: str) -> None:
-        self.client, self.anonymous, self.run_id = client, anonymous, run_id
+    def __init__(
+        self, client: UserClient, anonymous: UserClient, orders: OrderSteps, run_id: str
+    ) -> None:
+        self.client, self.anonymous, self.orders, self.run_id = client, anonymous, orders, run_id
         self.subject = user_pb2.User()
         self.request_id = ""
         self.stale_etag = ""
@@ -49,18 +41,12 @@ class Runner:
             return {"code": ""}, "no subject user: the create step failed"
         client = self.client if step.get("token", True) else self.anonymous
         deadline = step["deadline_ms"] / 1000 if "deadline_ms" in step else None
+        if service_of(step) != "users":
+            return await self.orders.run(step, self.subject.name, deadline)
         try:
             problem = await getattr(self, step["call"])(client, step, deadline)
         except UserServiceError as error:
-            outcome = {
-                "code": error.code.name,
-                "reason": error.reason,
-                "domain": error.domain,
-                "violations": list(error.violations),
-            }
-            if error.undecodable_details:
-                outcome["code"] = f"UNDECODABLE_DETAIL ({error.undecodable_details})"
-            return outcome, ""
+            return error_outcome(error), ""
         return {"code": "OK"}, problem
 
     def check_name(self, step: dict[str, Any], user: user_pb2.User) -> str:
@@ -122,18 +108,46 @@ class Runner:
         return ""
 
 
+Connected = TypeVar("Connected", bound=ServiceClient)
+
+
+def connect(
+    scenario: dict[str, Any], service: str, kind: type[Connected], token: str
+) -> Connected | None:
+    """A client of the service if its target variable is set, on its published service config."""
+    names = scenario["services"][service]
+    target = os.environ.get(names["target_env"])
+    if not target:
+        return None
+    config = Path(os.environ[names["service_config_env"]])
+    return kind(target, token=lambda: token, service_config=config)
+
+
 async def run(scenario: dict[str, Any]) -> int:
     config = Path(os.environ["INTEROP_SERVICE_CONFIG"])
     target, token = os.environ["INTEROP_TARGET"], os.environ["INTEROP_TOKEN"]
-    async with (
-        UserClient(target, token=lambda: token, service_config=config) as client,
-        UserClient(target, service_config=config) as anonymous,
-    ):
-        runner = Runner(client, anonymous, os.environ["INTEROP_RUN_ID"])
-        failed = 0
+    async with AsyncExitStack() as stack:
+        client = await stack.enter_async_context(
+            UserClient(target, token=lambda: token, service_config=config)
+        )
+        anonymous = await stack.enter_async_context(UserClient(target, service_config=config))
+        orders, billing = (
+            connect(scenario, "orders", OrderClient, token),
+            connect(scenario, "billing", BillingClient, token),
+        )
+        for opened in (orders, billing):
+            if opened is not None:
+                stack.push_async_callback(opened.close)
+        steps = OrderSteps(orders, billing, os.environ["INTEROP_RUN_ID"])
+        runner = Runner(client, anonymous, steps, os.environ["INTEROP_RUN_ID"])
+        failed = skipped = 0
         for step in scenario["steps"]:
-            outcome, problem = await runner.run(step)
-            problem = problem or mismatch(scenario, step["expect"], outcome)
+            if service_of(step) != "users" and not steps.serves(step):
+                skipped += 1
+                variable = scenario["services"][service_of(step)]["target_env"]
+                print(f"SKIP {step['name']}: {variable} is not set")
+                continue
+            outcome, problem = await attempt(scenario, step, partial(runner.run, step))
             if problem:
                 failed += 1
                 print(f"FAIL {step['name']}: {problem}")
@@ -141,8 +155,8 @@ async def run(scenario: dict[str, Any]) -> int:
                 print(
                     f"PASS {step['name']} code={outcome['code']} reason={outcome.get('reason', '')}"
                 )
-    steps = len(scenario["steps"])
-    print(f"python: {steps - failed} of {steps} steps passed")
+    ran = len(scenario["steps"]) - skipped
+    print(f"python: {ran - failed} of {ran} steps passed ({skipped} skipped)")
     return 1 if failed else 0
 
 

@@ -2,11 +2,16 @@
 //!
 //! Configuration comes from the environment, the same for every interop client: INTEROP_TARGET
 //! (e.g. dns:///127.0.0.1:50051), INTEROP_TOKEN, INTEROP_SCENARIO, INTEROP_SERVICE_CONFIG and
-//! INTEROP_RUN_ID.
+//! INTEROP_RUN_ID; INTEROP_ORDERS_TARGET and INTEROP_BILLING_TARGET (with
+//! INTEROP_ORDERS_SERVICE_CONFIG and INTEROP_BILLING_SERVICE_CONFIG) for the order steps, which
+//! are skipped without them.
+mod orders;
 mod resilience;
 mod scenario;
+mod users;
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use tonic::transport::Channel;
 use tonic::{Request, Status};
@@ -18,8 +23,8 @@ use scenario::{Outcome, Scenario, Step};
 pub mod userv1 {
     tonic::include_proto!("user.v1");
 }
-// The order and billing contracts, compiled with the client so that a contract Rust cannot
-// generate or compile fails `make interop-clients`; the scenario does not call them (yet).
+// The order and billing contracts; their events and saga messages are compiled too, so that a
+// contract Rust cannot generate or compile fails `make interop-clients`, though unused here.
 #[allow(dead_code)]
 pub mod orderv1 {
     tonic::include_proto!("order.v1");
@@ -28,33 +33,54 @@ pub mod orderv1 {
 pub mod billingv1 {
     tonic::include_proto!("billing.v1");
 }
+use billingv1::billing_service_client::BillingServiceClient;
+use billingv1::Account;
+use orderv1::order_service_client::OrderServiceClient;
+use orderv1::Order;
 use userv1::user_service_client::UserServiceClient;
-use userv1::{
-    CreateUserRequest, DeleteUserRequest, GetUserRequest, ListUsersRequest, UpdateUserRequest, User,
-};
+use userv1::User;
 
-const MAX_PAGES: usize = 1000;
+// A step that waits (wait_ms) calls again after these pauses, doubling from the first.
+const FIRST_PAUSE: Duration = Duration::from_millis(20);
+const MAX_PAUSE: Duration = Duration::from_millis(500);
 
 /// One RPC through `Runner::call`: tonic's client methods share no trait, so a macro names one.
+/// The connected service is the users one unless named.
 macro_rules! rpc {
     ($runner:expr, $step:expr, $method:ident, $message:expr) => {
+        rpc!($runner, &$runner.users, $step, $method, $message)
+    };
+    ($runner:expr, $connected:expr, $step:expr, $method:ident, $message:expr) => {
         $runner.call(
+            $connected,
             $step,
+            stringify!($method),
             $message,
             |mut c, r| async move { c.$method(r).await },
         )
     };
 }
+pub(crate) use rpc;
+
+/// A service's client with its published service config.
+struct Connected<C> {
+    client: C,
+    resilience: Resilience,
+}
 
 struct Runner {
     scenario: Scenario,
-    resilience: Resilience,
-    client: UserServiceClient<Channel>,
+    users: Connected<UserServiceClient<Channel>>,
+    orders: Option<Connected<OrderServiceClient<Channel>>>,
+    billing: Option<Connected<BillingServiceClient<Channel>>>,
     token: String,
     run_id: String,
     subject: User,
     request_id: String,
     stale_etag: String,
+    // The account as last seen (its etag), and the orders kept under the steps' labels.
+    account: Option<Account>,
+    labelled: HashMap<String, Order>,
 }
 
 fn env(name: &str) -> Result<String, Box<dyn std::error::Error>> {
@@ -90,9 +116,9 @@ impl Runner {
     }
 
     /// One attempt's request: the step's deadline (or the service config's) and the token.
-    fn request<T>(&self, step: &Step, message: T) -> Request<T> {
+    fn request<T>(&self, step: &Step, timeout: Duration, message: T) -> Request<T> {
         let mut request = Request::new(message);
-        request.set_timeout(self.deadline(step));
+        request.set_timeout(Self::deadline(step, timeout));
         if step.token.unwrap_or(true) {
             let value = format!("Bearer {}", self.token)
                 .parse()
@@ -102,21 +128,33 @@ impl Runner {
         request
     }
 
-    fn deadline(&self, step: &Step) -> Duration {
-        step.deadline_ms
-            .map_or(self.resilience.timeout, Duration::from_millis)
+    /// The step's deadline, else the service config's timeout.
+    fn deadline(step: &Step, timeout: Duration) -> Duration {
+        step.deadline_ms.map_or(timeout, Duration::from_millis)
     }
 
-    /// A unary call with the step's deadline enforced here too, retried as the policy says.
-    async fn call<T: Clone, R, F, Fut>(&self, step: &Step, message: T, rpc: F) -> Result<R, Status>
+    /// A unary call with the step's deadline enforced here too, retried as the method's policy
+    /// says.
+    async fn call<C: Clone, T: Clone, R, F, Fut>(
+        &self,
+        connected: &Connected<C>,
+        step: &Step,
+        method: &str,
+        message: T,
+        rpc: F,
+    ) -> Result<R, Status>
     where
-        F: Fn(UserServiceClient<Channel>, Request<T>) -> Fut,
+        F: Fn(C, Request<T>) -> Fut,
         Fut: std::future::Future<Output = Result<tonic::Response<R>, Status>>,
     {
-        let attempts = self
-            .resilience
-            .retry(|| rpc(self.client.clone(), self.request(step, message.clone())));
-        match tokio::time::timeout(self.deadline(step), attempts).await {
+        let timeout = connected.resilience.timeout;
+        let attempts = connected.resilience.retry(method, || {
+            rpc(
+                connected.client.clone(),
+                self.request(step, timeout, message.clone()),
+            )
+        });
+        match tokio::time::timeout(Self::deadline(step, timeout), attempts).await {
             Ok(result) => result
                 .map(tonic::Response::into_inner)
                 .map_err(deadline_as_such),
@@ -150,26 +188,36 @@ impl Runner {
         outcome
     }
 
+    /// Runs a step and compares its outcome; a step with wait_ms runs again, after a growing
+    /// pause, until the outcome matches or the time is up.
+    async fn attempt(&mut self, step: &Step) -> (Outcome, String) {
+        let wait = Duration::from_millis(step.wait_ms.unwrap_or(0));
+        let give_up = Instant::now() + wait;
+        let mut pause = FIRST_PAUSE;
+        let mut calls = 1;
+        loop {
+            let (outcome, mut problem) = self.run(step).await;
+            if problem.is_empty() {
+                problem = self.scenario.mismatch(step, &outcome);
+            }
+            if problem.is_empty() || wait.is_zero() {
+                return (outcome, problem);
+            }
+            if Instant::now() + pause >= give_up {
+                let waited = format!("waited {} ms ({calls} calls)", wait.as_millis());
+                let expected = step.expect.describe();
+                return (outcome, format!("{waited} for {expected}; last: {problem}"));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(MAX_PAUSE);
+            calls += 1;
+        }
+    }
+
     fn ok() -> Outcome {
         Outcome {
             code: "OK".into(),
             ..Default::default()
-        }
-    }
-
-    fn check_name(step: &Step, user: &User) -> String {
-        let want = &step.expect.display_name;
-        if !want.is_empty() && &user.display_name != want {
-            return format!("display_name {:?}, expected {want:?}", user.display_name);
-        }
-        String::new()
-    }
-
-    fn etag(&self, step: &Step) -> String {
-        if step.etag == "stale" {
-            self.stale_etag.clone()
-        } else {
-            self.subject.etag.clone()
         }
     }
 
@@ -187,6 +235,9 @@ impl Runner {
             "ListUsers" => self.list(step).await,
             "UpdateUser" => self.update(step).await,
             "DeleteUser" => self.delete(step).await,
+            "GetAccount" | "UpdateAccount" | "CreateOrder" | "GetOrder" | "CancelOrder" => {
+                return self.order_flow(step).await
+            }
             other => Ok(format!("unknown call {other}")),
         };
         match result {
@@ -195,132 +246,69 @@ impl Runner {
         }
     }
 
-    async fn create(&mut self, step: &Step) -> Result<String, Status> {
+    /// The step's request id: a new one, the previous one, or none.
+    fn next_request_id(&mut self, step: &Step) -> String {
         match step.request_id.as_str() {
             "fresh" => self.request_id = new_uuid(),
             "none" => self.request_id.clear(),
             _ => {}
         }
-        let message = CreateUserRequest {
-            user: Some(User {
-                display_name: step.display_name.clone(),
-                email: self.text(&step.email),
-                ..Default::default()
-            }),
-            request_id: self.request_id.clone(),
-            ..Default::default()
-        };
-        let user = rpc!(self, step, create_user, message).await?;
-        if step.expect.same_user && user.name != self.subject.name {
-            return Ok(format!(
-                "retry returned {}, not the first call's user",
-                user.name
-            ));
-        }
-        if step.request_id == "fresh" {
-            self.subject = user;
-        }
-        Ok(String::new())
+        self.request_id.clone()
     }
+}
 
-    async fn get(&self, step: &Step) -> Result<String, Status> {
-        let message = GetUserRequest {
-            name: self.subject.name.clone(),
-        };
-        let user = rpc!(self, step, get_user, message).await?;
-        Ok(Self::check_name(step, &user))
-    }
-
-    async fn list(&self, step: &Step) -> Result<String, Status> {
-        for i in 0..step.seed_users {
-            let user = User {
-                display_name: format!("Seed {i}"),
-                email: self.text(&format!("seed{i}.{{run}}@example.com")),
-                ..Default::default()
-            };
-            let message = CreateUserRequest {
-                user: Some(user),
-                ..Default::default()
-            };
-            rpc!(self, step, create_user, message).await?;
-        }
-        let (mut pages, mut found, mut page_token) = (0, false, String::new());
-        while pages < MAX_PAGES {
-            let message = ListUsersRequest {
-                page_size: step.page_size,
-                page_token,
-            };
-            let page = rpc!(self, step, list_users, message).await?;
-            pages += 1;
-            found |= page.users.iter().any(|u| u.name == self.subject.name);
-            page_token = page.next_page_token;
-            if page_token.is_empty() {
-                break;
-            }
-        }
-        if pages < step.expect.min_pages || !found {
-            return Ok(format!("{pages} pages, subject listed: {found}"));
-        }
-        Ok(String::new())
-    }
-
-    async fn update(&mut self, step: &Step) -> Result<String, Status> {
-        let user = User {
-            name: self.subject.name.clone(),
-            display_name: step.display_name.clone(),
-            etag: self.etag(step),
-            ..Default::default()
-        };
-        let mask = prost_types::FieldMask {
-            paths: step.update_mask.clone(),
-        };
-        let message = UpdateUserRequest {
-            user: Some(user),
-            update_mask: Some(mask),
-        };
-        let user = rpc!(self, step, update_user, message).await?;
-        if user.etag == self.subject.etag {
-            return Ok("the etag did not change".into());
-        }
-        self.stale_etag = std::mem::replace(&mut self.subject, user).etag;
-        Ok(Self::check_name(step, &self.subject))
-    }
-
-    async fn delete(&self, step: &Step) -> Result<String, Status> {
-        let message = DeleteUserRequest {
-            name: self.subject.name.clone(),
-            etag: self.etag(step),
-        };
-        rpc!(self, step, delete_user, message).await?;
-        Ok(String::new())
-    }
+/// A client of the service if its target variable is set, on its published service config.
+async fn connect<C>(
+    scenario: &Scenario,
+    service: &str,
+    new: impl FnOnce(Channel) -> C,
+) -> Result<Option<Connected<C>>, Box<dyn std::error::Error>> {
+    let service = &scenario.services[service];
+    let Ok(target) = std::env::var(&service.target_env) else {
+        return Ok(None);
+    };
+    let resilience = Resilience::load(&env(&service.service_config_env)?, &scenario.codes)?;
+    let client = new(resilience::connect(&target).await?);
+    Ok(Some(Connected { client, resilience }))
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let scenario = Scenario::load(&env("INTEROP_SCENARIO")?)?;
-    let resilience = Resilience::load(&env("INTEROP_SERVICE_CONFIG")?, &scenario.codes)?;
-    let client = UserServiceClient::new(resilience::connect(&env("INTEROP_TARGET")?).await?);
+    let users = connect(&scenario, "users", UserServiceClient::new)
+        .await?
+        .ok_or("INTEROP_TARGET is not set")?;
+    let orders = connect(&scenario, "orders", OrderServiceClient::new).await?;
+    let billing = connect(&scenario, "billing", BillingServiceClient::new).await?;
     let mut runner = Runner {
         scenario,
-        resilience,
-        client,
+        users,
+        orders,
+        billing,
         token: env("INTEROP_TOKEN")?,
         run_id: env("INTEROP_RUN_ID")?,
         subject: User::default(),
         request_id: String::new(),
         stale_etag: String::new(),
+        account: None,
+        labelled: HashMap::new(),
     };
     // The runner changes as steps run, so the steps leave it before the loop.
     let steps = std::mem::take(&mut runner.scenario.steps);
-    let mut failed = 0;
+    let (mut failed, mut skipped) = (0, 0);
     for step in &steps {
-        let (outcome, found) = runner.run(step).await;
-        let problem = if found.is_empty() {
-            runner.scenario.mismatch(&step.expect, &outcome)
-        } else {
-            found
+        let connected = match step.service.as_str() {
+            "orders" => runner.orders.is_some(),
+            "billing" => runner.billing.is_some(),
+            _ => true,
         };
+        if !connected {
+            skipped += 1;
+            let variable = &runner.scenario.services[&step.service].target_env;
+            println!("SKIP {}: {variable} is not set", step.name);
+            continue;
+        }
+        let (outcome, problem) = runner.attempt(step).await;
         if problem.is_empty() {
             println!(
                 "PASS {} code={} reason={}",
@@ -331,10 +319,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             println!("FAIL {}: {problem}", step.name);
         }
     }
+    let ran = steps.len() - skipped;
     println!(
-        "rust: {} of {} steps passed",
-        steps.len() - failed,
-        steps.len()
+        "rust: {} of {ran} steps passed ({skipped} skipped)",
+        ran - failed
     );
     std::process::exit(i32::from(failed > 0));
 }

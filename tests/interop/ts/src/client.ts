@@ -4,7 +4,8 @@
 //
 // Configuration comes from the environment, the same for every interop client: INTEROP_TARGET
 // (host:port, or the gateway's URL), INTEROP_TOKEN, INTEROP_SCENARIO, INTEROP_SERVICE_CONFIG and
-// INTEROP_RUN_ID; INTEROP_TRANSPORT is grpc (the default), grpc-web or connect.
+// INTEROP_RUN_ID; INTEROP_TRANSPORT is grpc (the default), grpc-web or connect. The order flow
+// (orders.ts) runs when INTEROP_ORDERS_TARGET and INTEROP_BILLING_TARGET are set.
 import { randomUUID } from "node:crypto";
 import { create, createRegistry } from "@bufbuild/protobuf";
 import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
@@ -17,7 +18,8 @@ import {
 } from "../build/google/rpc/error_details_pb.js";
 import { type User, UserSchema, UserService } from "../../../../gen/ts/user/v1/user_pb.js";
 import { loadResilience } from "./resilience.js";
-import { type Outcome, type Scenario, type Step, loadScenario, mismatch } from "./scenario.js";
+import { openOrderFlow } from "./orders.js";
+import { type Outcome, type Scenario, type Step, attempt, loadScenario, serviceOf } from "./scenario.js";
 
 const MAX_PAGES = 1000;
 // Every google.rpc detail type, to tell a detail that does not decode from one we do not read.
@@ -60,6 +62,10 @@ class Runner {
     private readonly runId: string,
     private readonly timeoutMs: number,
   ) {}
+
+  get subjectName(): string {
+    return this.subject?.name ?? "";
+  }
 
   private options(step: Step): CallOptions {
     const headers: Record<string, string> = {};
@@ -181,18 +187,33 @@ function transportFor(kind: string, target: string, retry: Interceptor, timeoutM
 async function main(): Promise<number> {
   const scenario = loadScenario(env("INTEROP_SCENARIO"));
   const resilience = loadResilience(env("INTEROP_SERVICE_CONFIG"), scenario.codes);
+  const kind = process.env.INTEROP_TRANSPORT ?? "grpc";
   const transport = transportFor(
-    process.env.INTEROP_TRANSPORT ?? "grpc",
+    kind,
     env("INTEROP_TARGET"),
     resilience.retry,
     resilience.timeoutMs,
   );
   const client = createClient(UserService, transport);
   const runner = new Runner(scenario, client, env("INTEROP_TOKEN"), env("INTEROP_RUN_ID"), resilience.timeoutMs);
+  const flow = openOrderFlow(
+    scenario,
+    env("INTEROP_TOKEN"),
+    env("INTEROP_RUN_ID"),
+    (error) => outcomeOf(scenario, error),
+    () => runner.subjectName,
+    (target, orderResilience) => transportFor(kind, target, orderResilience.retry, orderResilience.timeoutMs),
+  );
   let failed = 0;
+  let skipped = 0;
   for (const step of scenario.steps) {
-    const [outcome, found] = await runner.run(step);
-    const problem = found || mismatch(scenario, step.expect, outcome);
+    const users = serviceOf(step) === "users";
+    if (!users && !flow.serves(step)) {
+      skipped++;
+      console.log(`SKIP ${step.name}: ${scenario.services[serviceOf(step)].target_env} is not set`);
+      continue;
+    }
+    const [outcome, problem] = await attempt(scenario, step, () => (users ? runner.run(step) : flow.run(step)));
     if (problem) {
       failed++;
       console.log(`FAIL ${step.name}: ${problem}`);
@@ -200,7 +221,8 @@ async function main(): Promise<number> {
       console.log(`PASS ${step.name} code=${outcome.code} reason=${outcome.reason ?? ""}`);
     }
   }
-  console.log(`ts (${process.env.INTEROP_TRANSPORT ?? "grpc"}): ${scenario.steps.length - failed} of ${scenario.steps.length} steps passed`);
+  const ran = scenario.steps.length - skipped;
+  console.log(`ts (${kind}): ${ran - failed} of ${ran} steps passed (${skipped} skipped)`);
   return failed ? 1 : 0;
 }
 

@@ -11,8 +11,14 @@ interface RetryPolicy {
   retryableStatusCodes: string[];
 }
 
+interface MethodConfig {
+  name: { service: string; method?: string }[];
+  timeout: string;
+  retryPolicy?: RetryPolicy;
+}
+
 interface ServiceConfig {
-  methodConfig: { timeout: string; retryPolicy: RetryPolicy }[];
+  methodConfig: MethodConfig[];
 }
 
 export interface Resilience {
@@ -24,10 +30,21 @@ function durationMs(text: string): number {
   return Number(text.replace(/s$/, "")) * 1000;
 }
 
-/** Retries the codes the policy names with exponential backoff and full jitter (gRFC A6). */
-function retryInterceptor(policy: RetryPolicy, codeNames: string[]): Interceptor {
-  const retryable = new Set(policy.retryableStatusCodes.map((name) => codeNames.indexOf(name)));
+/** The policy of a method as gRPC picks it: the config naming the method, else its service's. */
+function policyOf(config: ServiceConfig, service: string, method: string): RetryPolicy | undefined {
+  const named = (exact: boolean) =>
+    config.methodConfig.find((entry) =>
+      entry.name.some((name) => name.service === service && (exact ? name.method === method : !name.method)),
+    );
+  return (named(true) ?? named(false))?.retryPolicy;
+}
+
+/** Retries the codes the method's policy names with exponential backoff and full jitter (gRFC A6). */
+function retryInterceptor(config: ServiceConfig, codeNames: string[]): Interceptor {
   return (next) => async (request) => {
+    const policy = policyOf(config, request.method.parent.typeName, request.method.name);
+    if (!policy) return next(request);
+    const retryable = new Set(policy.retryableStatusCodes.map((name) => codeNames.indexOf(name)));
     let backoff = durationMs(policy.initialBackoff);
     for (let attempt = 1; ; attempt++) {
       try {
@@ -46,6 +63,6 @@ function retryInterceptor(policy: RetryPolicy, codeNames: string[]): Interceptor
 
 export function loadResilience(path: string, codeNames: string[]): Resilience {
   const config = JSON.parse(readFileSync(path, "utf8")) as ServiceConfig;
-  const method = config.methodConfig[0];
-  return { timeoutMs: durationMs(method.timeout), retry: retryInterceptor(method.retryPolicy, codeNames) };
+  // Every method of a package has the same timeout: the first config's is the default deadline.
+  return { timeoutMs: durationMs(config.methodConfig[0].timeout), retry: retryInterceptor(config, codeNames) };
 }

@@ -2,7 +2,9 @@
 //
 // Configuration comes from the environment, the same for every interop client:
 // INTEROP_TARGET (e.g. dns:///127.0.0.1:50051), INTEROP_TOKEN, INTEROP_SCENARIO,
-// INTEROP_SERVICE_CONFIG and INTEROP_RUN_ID. `client roundtrip` instead reads a serialized
+// INTEROP_SERVICE_CONFIG and INTEROP_RUN_ID; INTEROP_ORDERS_TARGET and INTEROP_BILLING_TARGET
+// (with INTEROP_ORDERS_SERVICE_CONFIG and INTEROP_BILLING_SERVICE_CONFIG) for the order steps,
+// which are skipped without them. `client roundtrip` instead reads a serialized
 // user.v1.User on stdin and writes it back as this client's generated code re-serializes it,
 // which shows whether fields unknown to this contract survive.
 package main
@@ -16,6 +18,8 @@ import (
 	"strings"
 	"time"
 
+	billingv1 "github.com/usersuite/usersuite/gen/go/billing/v1"
+	orderv1 "github.com/usersuite/usersuite/gen/go/order/v1"
 	userv1 "github.com/usersuite/usersuite/gen/go/user/v1"
 	"github.com/usersuite/usersuite/tests/interop/go/scenario"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -25,18 +29,24 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/fieldmaskpb"
 )
 
 // The default deadline of a call whose step names none; the service config's timeout caps it.
 const defaultDeadline = 5 * time.Second
 
-// maxPages bounds a listing, so a server that never ends its pages fails the step.
-const maxPages = 1000
+// A step that waits (wait_ms) calls again after these pauses, doubling from the first.
+const (
+	firstPause = 20 * time.Millisecond
+	maxPause   = 500 * time.Millisecond
+)
 
 type runner struct {
 	scn       *scenario.Scenario
 	client    userv1.UserServiceClient
+	orders    orderv1.OrderServiceClient
+	billing   billingv1.BillingServiceClient
+	account   *billingv1.Account
+	labelled  map[string]*orderv1.Order
 	token     string
 	runID     string
 	subject   *userv1.User
@@ -85,28 +95,35 @@ func run() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	serviceConfig, err := os.ReadFile(os.Getenv("INTEROP_SERVICE_CONFIG"))
-	if err != nil {
-		return 0, err
-	}
-	conn, err := grpc.NewClient(
-		os.Getenv("INTEROP_TARGET"),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		// retryPolicy (UNAVAILABLE only, exponential backoff with jitter), timeout and round_robin.
-		grpc.WithDefaultServiceConfig(string(serviceConfig)),
-		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 60 * time.Second, Timeout: 20 * time.Second}),
-	)
-	if err != nil {
-		return 0, err
-	}
-	defer conn.Close()
-	r := &runner{scn: scn, client: userv1.NewUserServiceClient(conn), token: os.Getenv("INTEROP_TOKEN"), runID: os.Getenv("INTEROP_RUN_ID")}
-	failed := 0
-	for _, step := range scn.Steps {
-		outcome, problem := r.do(step)
-		if problem == "" {
-			problem = scn.Mismatch(step.Expect, outcome)
+	conns := map[string]*grpc.ClientConn{}
+	for name, service := range scn.Services {
+		conn, err := dial(service)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", name, err)
 		}
+		if conn != nil {
+			defer conn.Close()
+			conns[name] = conn
+		}
+	}
+	if conns["users"] == nil {
+		return 0, fmt.Errorf("%s is not set", scn.Services["users"].TargetEnv)
+	}
+	r := &runner{scn: scn, client: userv1.NewUserServiceClient(conns["users"]), token: os.Getenv("INTEROP_TOKEN"), runID: os.Getenv("INTEROP_RUN_ID"), labelled: map[string]*orderv1.Order{}}
+	if conn := conns["orders"]; conn != nil {
+		r.orders = orderv1.NewOrderServiceClient(conn)
+	}
+	if conn := conns["billing"]; conn != nil {
+		r.billing = billingv1.NewBillingServiceClient(conn)
+	}
+	failed, skipped := 0, 0
+	for _, step := range scn.Steps {
+		if conns[step.ServiceName()] == nil {
+			skipped++
+			fmt.Printf("SKIP %s: %s is not set\n", step.Name, scn.Services[step.ServiceName()].TargetEnv)
+			continue
+		}
+		outcome, problem := r.attempt(step)
 		if problem != "" {
 			failed++
 			fmt.Printf("FAIL %s: %s\n", step.Name, problem)
@@ -114,8 +131,50 @@ func run() (int, error) {
 			fmt.Printf("PASS %s code=%s reason=%s\n", step.Name, outcome.Code, outcome.Reason)
 		}
 	}
-	fmt.Printf("go: %d of %d steps passed\n", len(scn.Steps)-failed, len(scn.Steps))
+	ran := len(scn.Steps) - skipped
+	fmt.Printf("go: %d of %d steps passed (%d skipped)\n", ran-failed, ran, skipped)
 	return failed, nil
+}
+
+// dial opens the channel of a service whose target variable is set (nil otherwise), on the
+// service's published config: retryPolicy (UNAVAILABLE only, exponential backoff with jitter),
+// timeout and round_robin.
+func dial(service scenario.Service) (*grpc.ClientConn, error) {
+	target := os.Getenv(service.TargetEnv)
+	if target == "" {
+		return nil, nil
+	}
+	serviceConfig, err := os.ReadFile(os.Getenv(service.ServiceConfigEnv))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", service.ServiceConfigEnv, err)
+	}
+	return grpc.NewClient(
+		target,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultServiceConfig(string(serviceConfig)),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 60 * time.Second, Timeout: 20 * time.Second}),
+	)
+}
+
+// attempt runs a step and compares its outcome; a step with wait_ms runs again, after a growing
+// pause, until the outcome matches or the time is up.
+func (r *runner) attempt(step scenario.Step) (scenario.Outcome, string) {
+	giveUp := time.Now().Add(time.Duration(step.WaitMs) * time.Millisecond)
+	pause := firstPause
+	for attempts := 1; ; attempts++ {
+		outcome, problem := r.do(step)
+		if problem == "" {
+			problem = r.scn.Mismatch(step, outcome)
+		}
+		if problem == "" || step.WaitMs == 0 {
+			return outcome, problem
+		}
+		if !time.Now().Add(pause).Before(giveUp) {
+			return outcome, fmt.Sprintf("waited %d ms (%d calls) for %s; last: %s", step.WaitMs, attempts, step.Expect.Describe(), problem)
+		}
+		time.Sleep(pause)
+		pause = min(2*pause, maxPause)
+	}
 }
 
 // call makes the context of one call: its deadline and, unless the step says otherwise, the token.
@@ -168,114 +227,29 @@ func (r *runner) do(step scenario.Step) (scenario.Outcome, string) {
 		return r.update(step)
 	case "DeleteUser":
 		return r.delete(step)
+	case "GetAccount":
+		return r.getAccount(step)
+	case "UpdateAccount":
+		return r.updateAccount(step)
+	case "CreateOrder":
+		return r.createOrder(step)
+	case "GetOrder":
+		return r.getOrder(step)
+	case "CancelOrder":
+		return r.cancelOrder(step)
 	}
 	return scenario.Outcome{}, "unknown call " + step.Call
 }
 
-func (r *runner) create(step scenario.Step) (scenario.Outcome, string) {
+// requestID is the step's request id: a new one, the previous one, or none.
+func (r *runner) requestID(step scenario.Step) string {
 	switch step.RequestID {
 	case "fresh":
 		r.reqID = newUUID()
 	case "none":
 		r.reqID = ""
 	}
-	ctx, cancel := r.call(step)
-	defer cancel()
-	user, err := r.client.CreateUser(ctx, &userv1.CreateUserRequest{
-		User:      &userv1.User{DisplayName: step.DisplayName, Email: r.text(step.Email)},
-		RequestId: r.reqID,
-	})
-	if err != nil {
-		return r.outcome(err), ""
-	}
-	if step.Expect.SameUser && (r.subject == nil || user.Name != r.subject.Name) {
-		return r.outcome(nil), fmt.Sprintf("retry returned %s, not the first call's user", user.Name)
-	}
-	if step.RequestID == "fresh" {
-		r.subject = user
-	}
-	return r.outcome(nil), ""
-}
-
-func (r *runner) get(step scenario.Step) (scenario.Outcome, string) {
-	ctx, cancel := r.call(step)
-	defer cancel()
-	user, err := r.client.GetUser(ctx, &userv1.GetUserRequest{Name: r.subject.Name})
-	if err != nil {
-		return r.outcome(err), ""
-	}
-	return r.outcome(nil), checkName(step, user)
-}
-
-func checkName(step scenario.Step, user *userv1.User) string {
-	if step.Expect.DisplayName != "" && user.DisplayName != step.Expect.DisplayName {
-		return fmt.Sprintf("display_name %q, expected %q", user.DisplayName, step.Expect.DisplayName)
-	}
-	return ""
-}
-
-func (r *runner) list(step scenario.Step) (scenario.Outcome, string) {
-	for i := range step.SeedUsers {
-		ctx, cancel := r.call(step)
-		_, err := r.client.CreateUser(ctx, &userv1.CreateUserRequest{User: &userv1.User{
-			DisplayName: fmt.Sprintf("Seed %d", i), Email: r.text(fmt.Sprintf("seed%d.{run}@example.com", i)),
-		}})
-		cancel()
-		if err != nil {
-			return r.outcome(err), "seeding failed"
-		}
-	}
-	pages, found, token := 0, false, ""
-	for pages < maxPages {
-		ctx, cancel := r.call(step)
-		page, err := r.client.ListUsers(ctx, &userv1.ListUsersRequest{PageSize: step.PageSize, PageToken: token})
-		cancel()
-		if err != nil {
-			return r.outcome(err), ""
-		}
-		pages++
-		for _, user := range page.Users {
-			found = found || user.Name == r.subject.Name
-		}
-		if token = page.NextPageToken; token == "" {
-			break
-		}
-	}
-	if pages < step.Expect.MinPages || !found {
-		return r.outcome(nil), fmt.Sprintf("%d pages, subject listed: %v", pages, found)
-	}
-	return r.outcome(nil), ""
-}
-
-func (r *runner) etag(step scenario.Step) string {
-	if step.Etag == "stale" {
-		return r.staleEtag
-	}
-	return r.subject.Etag
-}
-
-func (r *runner) update(step scenario.Step) (scenario.Outcome, string) {
-	ctx, cancel := r.call(step)
-	defer cancel()
-	user, err := r.client.UpdateUser(ctx, &userv1.UpdateUserRequest{
-		User:       &userv1.User{Name: r.subject.Name, DisplayName: step.DisplayName, Etag: r.etag(step)},
-		UpdateMask: &fieldmaskpb.FieldMask{Paths: step.UpdateMask},
-	})
-	if err != nil {
-		return r.outcome(err), ""
-	}
-	if user.Etag == r.subject.Etag {
-		return r.outcome(nil), "the etag did not change"
-	}
-	r.staleEtag, r.subject = r.subject.Etag, user
-	return r.outcome(nil), checkName(step, user)
-}
-
-func (r *runner) delete(step scenario.Step) (scenario.Outcome, string) {
-	ctx, cancel := r.call(step)
-	defer cancel()
-	_, err := r.client.DeleteUser(ctx, &userv1.DeleteUserRequest{Name: r.subject.Name, Etag: r.etag(step)})
-	return r.outcome(err), ""
+	return r.reqID
 }
 
 func newUUID() string {
