@@ -59,7 +59,7 @@ def running_suite(
         bridges, servers = {}, {}
         for service, url in urls.items():
             migrate_service(service, url)
-            bridges[service] = start(stack, ["bridge"], bridge_env(url, nats.url), workdir)
+            bridges[service] = start(stack, ["bridge", service], bridge_env(url, nats.url), workdir)
         for bridge in bridges.values():
             asyncio.run(wait_bridge_ready(bridge))
         for service, url in urls.items():
