@@ -1,5 +1,6 @@
 """The command line as an operator meets it: config show, dev mode, configuration errors."""
 
+import asyncio
 import json
 import socket
 from pathlib import Path
@@ -7,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from tests.support.ports import free_port
 from tests.support.processes import (
     Launch,
     child_env,
@@ -17,6 +17,7 @@ from tests.support.processes import (
     server_env,
 )
 from tests.support.tools import describe
+from tests.support.waiting import eventually, holds
 
 DB_PASSWORD = "pw-e2e-Zq8vN3xK"
 PAGE_SECRET = "page-secret-e2e-7f3a9c1b5d2e8f4a6b0c"
@@ -83,9 +84,9 @@ def test_dev_starts_on_embedded_defaults_and_its_ready_line_command_works(
 ) -> None:
     workdir = tmp_path / "laptop"
     workdir.mkdir()
-    port = free_port()
+    # Free ports for all three services (dev gives the next services the ports after users').
     env = child_env(
-        USERSUITE_LISTEN=f"127.0.0.1:{port}",
+        USERSUITE_LISTEN="127.0.0.1:0",
         USERSUITE_METRICS_LISTEN="127.0.0.1:0",
         USERSUITE_DEV__NATS_LISTEN="127.0.0.1:0",
         USERSUITE_GATEWAY__LISTEN="127.0.0.1:0",
@@ -94,9 +95,12 @@ def test_dev_starts_on_embedded_defaults_and_its_ready_line_command_works(
 
     dev = launch(["dev"], env, cwd=workdir)
     line = dev.wait_ready()
+    orders_line = dev.wait_ready()
+    billing_line = dev.wait_ready()
 
-    assert dev.port == port, line
     assert "(mode dev" in line, line
+    assert orders_line.startswith("usersuite orders ready on "), orders_line
+    assert billing_line.startswith("usersuite billing ready on "), billing_line
     assert (workdir / ".dev" / "usersuite.db").is_file(), dev.output()
     # The grpcurl command; the gateway's curl follows it (tests/e2e/test_gateway.py).
     command = line.split("try: ", 1)[1].split(" ; or over REST: ", 1)[0]
@@ -104,7 +108,7 @@ def test_dev_starts_on_embedded_defaults_and_its_ready_line_command_works(
     result = run_shell(command, workdir)
     assert result.returncode == 0, f"{command}\n{describe(result)}"
     user = json.loads(result.stdout)
-    assert user["name"].startswith("users/")
+    assert user["name"] == "users/ada-lovelace"
     assert user["email"] == "ada@example.com"
     assert user["displayName"] == "Ada Lovelace"
 
@@ -117,6 +121,40 @@ def test_dev_starts_on_embedded_defaults_and_its_ready_line_command_works(
     assert event["type"] == "user.v1.UserCreated"
     assert event["subject"] == user["name"]
     assert event["payload"]["user"]["email"] == "ada@example.com"
+
+    # The orders line places an order for that user, once billing opened Ada's account from
+    # the UserCreated (the billing line's GetAccount finds it); billing approves it, and `saga
+    # show` tells the story.
+    get_account = billing_line.split("try: ", 1)[1]
+    assert get_account.startswith("grpcurl "), billing_line
+    asyncio.run(
+        eventually(
+            holds(lambda: run_shell(get_account, workdir).returncode == 0),
+            what="Ada's account opened by billing",
+        )
+    )
+    command = orders_line.split("try: ", 1)[1]
+    assert command.startswith("grpcurl "), orders_line
+    assert "then see its saga: usersuite saga show orders/ID" in orders_line, orders_line
+    placed = run_shell(command, workdir)
+    assert placed.returncode == 0, f"{command}\n{describe(placed)}"
+    order = json.loads(placed.stdout)
+    assert order["user"] == "users/ada-lovelace"
+    shown: dict[str, Any] = {}
+
+    def decided() -> bool:
+        result = run_shell(f"usersuite saga show {order['name']} --json", workdir)
+        assert result.returncode == 0, describe(result)
+        shown.update(json.loads(result.stdout))
+        return bool(shown["state"] != "PENDING")
+
+    asyncio.run(eventually(holds(decided), what="the order's saga decided"))
+    assert shown["state"] == "APPROVED", shown
+    (saga,) = shown["sagas"]
+    assert [(e["step"], e["event"]) for e in saga["timeline"]] == [
+        ("RESERVE_CREDIT", "SENT"),
+        ("RESERVE_CREDIT", "REPLIED"),
+    ]
 
 
 # --- configuration errors -----------------------------------------------------------------------

@@ -33,7 +33,11 @@ def _users() -> ServiceEntry:
         build=bootstrap,
         migrations=migrations,
         sample_method="user.v1.UserService/CreateUser",
-        sample_body={"user": {"display_name": "Ada Lovelace", "email": "ada@example.com"}},
+        # The id the orders and billing samples name, so the printed commands chain in dev.
+        sample_body={
+            "user_id": "ada-lovelace",
+            "user": {"display_name": "Ada Lovelace", "email": "ada@example.com"},
+        },
         sample_scopes="users.read users.write",
     )
 

@@ -103,8 +103,10 @@ def cmd_dev(args: argparse.Namespace) -> int:
         tail = f"{common.command_name('usersuite')} events tail --nats-url {redact_url(nats_url)}"
         note = f"{console}; watch events with: {tail}"
         lines = [ready_line(settings, ports["users"], note) + rest]
+        saga = f"; then see its saga: {common.command_name('usersuite')} saga show orders/ID"
+        notes = {"orders": saga}
         lines += [
-            ready_line(services[name], port, "", name)
+            ready_line(services[name], port, notes.get(name, ""), name)
             for name, port in ports.items()
             if name != "users"
         ]

@@ -6,6 +6,8 @@ import json
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
+from pydantic import SecretStr
+
 from usersuite.cli import common
 from usersuite.cli.failures import Failure
 from usersuite.platform.config import Settings
@@ -102,9 +104,22 @@ def show(order: "Order", sagas: "list[Saga]", out: TextIO, *, as_json: bool) -> 
             )
 
 
+def with_dev_database(settings: Settings, explicit_mode: str | None) -> Settings:
+    """With no database given and production not chosen, the orders database `usersuite dev`
+    keeps (as `usersuite token` signs with dev's secret), once dev has made it."""
+    from usersuite.cli.dev_suite import database_file
+
+    if settings.database_url is not None or explicit_mode == "production":
+        return settings
+    path = settings.dev.dir.resolve() / database_file("orders")
+    if not path.is_file():
+        return settings
+    return settings.model_copy(update={"database_url": SecretStr(f"sqlite+aiosqlite:///{path}")})
+
+
 def cmd_saga_show(args: argparse.Namespace) -> int:
     order_id = order_id_of(args.name)
-    settings = common.load_settings(args)
+    settings = with_dev_database(common.load_settings(args), Settings.explicit_mode(args.config))
     common.database_url(settings)
     order, sagas = asyncio.run(_load(settings, order_id))
     if order is None:
