@@ -4,13 +4,13 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from opentelemetry.sdk.trace import TracerProvider
-from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from usersuite.bootstrap import (
-    REQUEST_ID_PURGE_INTERVAL_SECONDS,
+    Observability,
     build_authenticator,
     database_engine,
+    request_id_janitor,
     shared_nonces,
 )
 from usersuite.orders.adapters.db.unit_of_work import SqlUnitOfWork
@@ -27,12 +27,7 @@ from usersuite.platform.config import Settings, required
 from usersuite.platform.config.consumer import ConsumerSettings
 from usersuite.platform.config.groups import OrdersSettings
 from usersuite.platform.consumer import ConsumerMetrics, ConsumerWorker
-from usersuite.platform.db.maintenance import RequestIdJanitor
-from usersuite.platform.db.pool_metrics import register_pool_metrics
 from usersuite.platform.grpc.container import Container
-from usersuite.platform.grpc.interceptors.observability import GrpcMetrics
-from usersuite.platform.grpc.tls_metrics import register_certificate_metrics
-from usersuite.platform.ops.tracing import configure_tracing, instrument_engine
 from usersuite.platform.service.page_tokens import PageTokenCodec
 
 OrdersContainer = Container[OrderHandlers]
@@ -65,19 +60,13 @@ def bootstrap_orders(
     page_token_secret = required(settings.page_token_secret, "page_token_secret")
     nats_url = required(settings.nats_url, "nats_url")
     engine = database_engine(settings)
-    if tracer_provider is not None or settings.telemetry.tracing:
-        tracer_provider = tracer_provider or configure_tracing()
-        instrument_engine(engine, tracer_provider)
-    registry = CollectorRegistry()
-    metrics = None
+    observing = Observability.of(settings, engine, tracer_provider)
+    registry = observing.registry
     consumer_metrics = None
     observer: SagaObserver | None = None
     if settings.telemetry.metrics:
-        metrics = GrpcMetrics(registry)
         consumer_metrics = ConsumerMetrics(registry)
         observer = PrometheusSagaObserver(registry)
-        register_pool_metrics(registry, engine)
-        register_certificate_metrics(registry, settings.tls.cert_file)
     policy = retry_policy(settings.orders)
     handlers = OrderHandlers(
         lambda: SqlUnitOfWork(engine, encode_message, clock),
@@ -104,7 +93,7 @@ def bootstrap_orders(
         engine,
         reply_handler(sagas, joined),
         reply_consumer_settings(settings),
-        tracer_provider=tracer_provider,
+        tracer_provider=observing.tracer_provider,
         metrics=consumer_metrics,
     )
     deadlines = DeadlineScanner(
@@ -116,14 +105,9 @@ def bootstrap_orders(
         service=order_service(handlers),
         handlers=handlers,
         authenticator=build_authenticator(settings, registry, shared_nonces(engine)),
-        janitor=RequestIdJanitor(
-            engine,
-            timedelta(hours=settings.idempotency_retention_hours),
-            interval=REQUEST_ID_PURGE_INTERVAL_SECONDS,
-            clock=clock,
-        ),
+        janitor=request_id_janitor(settings, engine, clock),
         registry=registry,
-        metrics=metrics,
-        tracer_provider=tracer_provider,
+        metrics=observing.metrics,
+        tracer_provider=observing.tracer_provider,
         background=(replies, deadlines),
     )

@@ -1,4 +1,4 @@
-"""Server spans for the user service (OpenTelemetry's gRPC instrumentation)."""
+"""Server spans for the served service (OpenTelemetry's gRPC instrumentation)."""
 
 from typing import Any
 
@@ -7,8 +7,12 @@ from opentelemetry.sdk.trace import TracerProvider
 
 
 def tracing_interceptor(tracer_provider: TracerProvider) -> Any:
-    """Server spans for our service. Health and reflection are left out: probes would flood
-    the traces, and their streaming handlers (which write to the context) are not supported
-    by the instrumentation's stream wrapper."""
-    ours = filters.service_prefix("user.")
+    """Server spans for every service but health and reflection: probes would flood the traces,
+    and their streaming handlers (which write to the context) are not supported by the
+    instrumentation's stream wrapper."""
+    ours = filters.negate(
+        filters.any_of(
+            filters.service_prefix("grpc.health."), filters.service_prefix("grpc.reflection.")
+        )
+    )
     return aio_server_interceptor(tracer_provider=tracer_provider, filter_=ours)  # type: ignore[no-untyped-call]
