@@ -14,6 +14,13 @@ from tests.support.processes import UsersuiteProcess
 from tests.support.suite import Suite, running_suite
 from tests.support.tiers import mark_tier
 
+# Each service of the suite by the gRPC service it serves.
+SUITE_SERVICES = {
+    "users": "user.v1.UserService",
+    "orders": "order.v1.OrderService",
+    "billing": "billing.v1.BillingService",
+}
+
 
 @pytest.fixture(scope="session")
 def interop_server(
@@ -38,6 +45,20 @@ def gateway_url(
 ) -> Iterator[str]:
     """A real Envoy with the gateway's configuration in front of the interop server."""
     with envoy_in_front(interop_server.target, tmp_path_factory.mktemp("gateway")) as envoy:
+        yield envoy.url
+
+
+@pytest.fixture(scope="session")
+def suite_gateway_url(
+    interop_suite: Suite, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A real Envoy in front of the whole suite: each service's calls to its own server."""
+    upstreams = {
+        grpc_service: {"address": interop_suite.target(service)}
+        for service, grpc_service in SUITE_SERVICES.items()
+    }
+    workdir = tmp_path_factory.mktemp("suite-gateway")
+    with envoy_in_front(interop_suite.target("users"), workdir, upstreams=upstreams) as envoy:
         yield envoy.url
 
 

@@ -1,6 +1,6 @@
 """Every client, generated from this repository's protos, passes the one shared scenario against
-the whole suite (the user steps and the order flow); the TypeScript client passes the user steps
-over gRPC-Web and the Connect protocol through the gateway too."""
+the whole suite (the user steps and the order flow); the TypeScript client passes them over
+gRPC-Web and the Connect protocol through the gateway in front of the suite too."""
 
 import pytest
 
@@ -26,9 +26,12 @@ def test_client_passes_every_step(language: str, interop_suite: Suite, token: st
 
 @pytest.mark.parametrize("transport", ["grpc-web", "connect"])
 def test_ts_client_passes_every_step_through_the_gateway(
-    transport: str, gateway_url: str, token: str
+    transport: str, suite_gateway_url: str, token: str
 ) -> None:
-    run = run_scenario(client_command("ts"), gateway_url, token, transport=transport)
+    gateway = suite_gateway_url
+    run = run_scenario(
+        client_command("ts"), gateway, token, transport=transport, orders=gateway, billing=gateway
+    )
     assert run.result.returncode == 0, f"the ts client over {transport} failed\n{run}"
-    assert run.verdicts() == dict.fromkeys(scenario_steps("users"), "PASS"), str(run)
+    assert run.verdicts() == dict.fromkeys(STEPS, "PASS"), str(run)
     assert run.lines[-1].startswith(f"ts ({transport}): "), str(run)
