@@ -1,12 +1,11 @@
 """The ports billing's use cases need from persistence: accounts, reservations, the outbox."""
 
 import abc
-from types import TracebackType
-from typing import Self
 
 from usersuite.billing.domain.account import Account
 from usersuite.billing.domain.events import OutboundMessage
 from usersuite.billing.domain.reservations import Reservation
+from usersuite.platform.service.unit_of_work import UnitOfWorkBase
 
 
 class AccountRepository(abc.ABC):
@@ -44,30 +43,9 @@ class Outbox(abc.ABC):
         """Records the message in the same transaction as the change it describes."""
 
 
-class UnitOfWork(abc.ABC):
-    """One database transaction; changes are discarded unless commit() is called."""
+class UnitOfWork(UnitOfWorkBase):
+    """One database transaction of the service, with its repositories."""
 
     accounts: AccountRepository
     reservations: ReservationRepository
     outbox: Outbox
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.end(exc)
-
-    async def end(self, error: BaseException | None) -> None:
-        """Ends the transaction, discarding what was not committed; `error` ended the block."""
-        await self.rollback()
-
-    @abc.abstractmethod
-    async def commit(self) -> None: ...
-
-    @abc.abstractmethod
-    async def rollback(self) -> None: ...

@@ -3,12 +3,11 @@
 import abc
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
-from typing import Self
 
 from usersuite.orders.domain.events import OutboxMessage
 from usersuite.orders.domain.order import Order
 from usersuite.orders.domain.saga import Saga
+from usersuite.platform.service.unit_of_work import UnitOfWorkBase
 
 
 class OrderRepository(abc.ABC):
@@ -74,30 +73,10 @@ class IdempotencyStore(abc.ABC):
     async def complete(self, request_id: str, order: Order) -> None: ...
 
 
-class UnitOfWork(abc.ABC):
-    """One database transaction; changes are discarded unless commit() is called."""
+class UnitOfWork(UnitOfWorkBase):
+    """One database transaction of the service, with its repositories."""
 
     orders: OrderRepository
     sagas: SagaRepository
     outbox: Outbox
     idempotency: IdempotencyStore
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.end(exc)
-
-    async def end(self, error: BaseException | None) -> None:
-        await self.rollback()
-
-    @abc.abstractmethod
-    async def commit(self) -> None: ...
-
-    @abc.abstractmethod
-    async def rollback(self) -> None: ...

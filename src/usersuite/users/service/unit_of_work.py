@@ -2,9 +2,8 @@
 
 import abc
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
 
+from usersuite.platform.service.unit_of_work import UnitOfWorkBase
 from usersuite.users.domain.events import DomainEvent
 from usersuite.users.domain.model import User
 
@@ -58,30 +57,9 @@ class IdempotencyStore(abc.ABC):
         """Stores the response of the call that claimed the request id."""
 
 
-class UnitOfWork(abc.ABC):
-    """One database transaction; changes are discarded unless commit() is called."""
+class UnitOfWork(UnitOfWorkBase):
+    """One database transaction of the service, with its repositories."""
 
     users: UserRepository
     outbox: Outbox
     idempotency: IdempotencyStore
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.end(exc)
-
-    async def end(self, error: BaseException | None) -> None:
-        """Ends the transaction, discarding what was not committed; `error` ended the block."""
-        await self.rollback()
-
-    @abc.abstractmethod
-    async def commit(self) -> None: ...
-
-    @abc.abstractmethod
-    async def rollback(self) -> None: ...
