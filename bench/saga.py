@@ -1,0 +1,269 @@
+"""Saga rows: orders approved per second end to end, and create-to-APPROVED latency at a fixed
+rate (issue 17, point 7), on the whole suite: users, orders and billing, a bridge per database.
+
+A client sees an order approved when `order.v1.OrderApproved` reaches it from JetStream (an
+ordered push consumer, matched by the order's name), as a real client waiting for the outcome
+could; polling GetOrder would add load and its own quantization. The bias: that event is one
+more relay hop (orders' outbox to the stream) after the APPROVED commit, so the latency is the
+moment the outcome is *published*, a few ms later than GetOrder could first have shown it.
+"""
+
+import asyncio
+import statistics
+import time
+import urllib.request
+import uuid
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+
+import grpc
+import nats
+from nats.aio.msg import Msg
+from prometheus_client.parser import text_string_to_metric_families
+
+from bench import plans
+from bench.bridge import on_one_core
+from bench.processes import Process, running, say
+from bench.report import Row
+from bench.stack import LOAD_CPU, Stack
+from billing.v1 import billing_pb2, billing_pb2_grpc
+from order.v1 import events_pb2, order_pb2, order_pb2_grpc
+from tests.support.nats import NatsServer
+from tests.support.ports import free_port
+
+SCOPES = "users.read users.write orders.read orders.write billing.read billing.write"
+SERVICES = ("users", "orders", "billing")
+USERS = 20
+# High enough that no order in a run is refused: every saga ends APPROVED.
+CREDIT_LIMIT_MINOR = 10**15
+CREDIT = {"USERSUITE_BILLING__DEFAULT_CREDIT_LIMIT_MINOR": str(CREDIT_LIMIT_MINOR)}
+LATENCY_RATE = 100.0
+ORDER_TIMEOUT_SECONDS = 30.0
+ITEMS = (order_pb2.LineItem(sku="bench-sku", quantity=1, unit_price_minor=100),)
+
+
+@dataclass(frozen=True)
+class SagaLoad:
+    """Closed-loop clients for throughput; an open-loop rate for latency."""
+
+    concurrency: int
+    warmup_seconds: float
+    run_seconds: float
+    latency_seconds: float
+
+
+FULL = SagaLoad(concurrency=50, warmup_seconds=3.0, run_seconds=15.0, latency_seconds=20.0)
+QUICK = SagaLoad(concurrency=50, warmup_seconds=0.5, run_seconds=2.0, latency_seconds=2.0)
+
+
+@dataclass
+class Outcomes:
+    """Orders awaited by name; JetStream's OrderApproved (or OrderRejected) settles them."""
+
+    waiting: dict[str, asyncio.Future[float]] = field(default_factory=dict)
+    rejected: int = 0
+
+    def expect(self, name: str) -> "asyncio.Future[float]":
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self.waiting[name] = future
+        return future
+
+    async def approved(self, msg: Msg) -> None:
+        now = time.perf_counter()
+        name = events_pb2.OrderApproved.FromString(msg.data).order.name
+        future = self.waiting.pop(name, None)
+        if future is not None and not future.done():
+            future.set_result(now)
+
+    async def refused(self, msg: Msg) -> None:
+        name = events_pb2.OrderRejected.FromString(msg.data).order.name
+        future = self.waiting.pop(name, None)
+        if future is not None and not future.done():
+            self.rejected += 1
+            future.set_exception(RuntimeError(f"{name} rejected"))
+
+
+class Shopper:
+    """Places orders and awaits their approval; one channel, like ghz's few connections."""
+
+    def __init__(self, target: str, metadata: dict[str, str], users: list[str]) -> None:
+        self._channel = grpc.aio.insecure_channel(target)
+        self._stub = order_pb2_grpc.OrderServiceStub(self._channel)
+        self._metadata = tuple(metadata.items())
+        self._users = users
+        self.outcomes = Outcomes()
+        self.failed = 0
+
+    async def order(self, index: int) -> tuple[float, float] | None:
+        """(created at, approved at) by this process's clock; None when it failed."""
+        order_id = f"o{uuid.uuid4().hex}"
+        approved = self.outcomes.expect(f"orders/{order_id}")
+        request = order_pb2.CreateOrderRequest(
+            order=order_pb2.Order(
+                user=self._users[index % len(self._users)], line_items=ITEMS, currency_code="EUR"
+            ),
+            order_id=order_id,
+        )
+        started = time.perf_counter()
+        try:
+            await self._stub.CreateOrder(request, metadata=self._metadata, timeout=10)
+            return started, await asyncio.wait_for(approved, ORDER_TIMEOUT_SECONDS)
+        except (grpc.RpcError, RuntimeError, TimeoutError):
+            self.failed += 1
+            self.outcomes.waiting.pop(f"orders/{order_id}", None)
+            return None
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+
+async def _subscribe(nats_url: str, outcomes: Outcomes) -> nats.NATS:
+    client = await nats.connect(nats_url)
+    js = client.jetstream()
+    new = nats.js.api.DeliverPolicy.NEW
+    await js.subscribe("order.v1.OrderApproved", cb=outcomes.approved, ordered_consumer=True,
+                       deliver_policy=new)  # fmt: skip
+    await js.subscribe("order.v1.OrderRejected", cb=outcomes.refused, ordered_consumer=True,
+                       deliver_policy=new)  # fmt: skip
+    return client
+
+
+async def throughput(shopper: Shopper, load: SagaLoad) -> tuple[float, list[float], int]:
+    """A closed loop of `concurrency` clients; approvals per second after the warm-up."""
+    loop_started = time.perf_counter()
+    measure_from = loop_started + load.warmup_seconds
+    stop_at = measure_from + load.run_seconds
+    latencies: list[float] = []
+    counter = iter(range(10**9))
+
+    async def client() -> None:
+        while time.perf_counter() < stop_at:
+            done = await shopper.order(next(counter))
+            if done is not None and measure_from <= done[1] < stop_at:
+                latencies.append((done[1] - done[0]) * 1000)
+
+    failed_before = shopper.failed
+    await asyncio.gather(*(client() for _ in range(load.concurrency)))
+    return len(latencies) / load.run_seconds, latencies, shopper.failed - failed_before
+
+
+async def fixed_rate(shopper: Shopper, rate: float, seconds: float) -> tuple[list[float], int]:
+    """An open loop: one order every 1/rate s, whatever the earlier ones are doing."""
+    count = int(rate * seconds)
+    started = time.perf_counter()
+    tasks = []
+    failed_before = shopper.failed
+    for i in range(count):
+        await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
+        tasks.append(asyncio.create_task(shopper.order(i)))
+    done = await asyncio.gather(*tasks)
+    latencies = [(end - start) * 1000 for item in done if item is not None for start, end in [item]]
+    return latencies, shopper.failed - failed_before
+
+
+def _cuts(latencies: list[float]) -> tuple[float | None, float | None]:
+    if len(latencies) < 2:
+        return None, None
+    cuts = statistics.quantiles(latencies, n=100)
+    return cuts[49], cuts[98]
+
+
+def step_seconds(metrics_port: int) -> str:
+    """Mean of the orders service's saga step histogram (create to reply applied), per step."""
+    url = f"http://127.0.0.1:{metrics_port}/metrics"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        text = response.read().decode()
+    sums: dict[str, float] = {}
+    counts: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != "usersuite_orders_saga_step_seconds":
+            continue
+        for sample in family.samples:
+            step = sample.labels.get("step", "")
+            if sample.name.endswith("_sum"):
+                sums[step] = sums.get(step, 0.0) + sample.value
+            elif sample.name.endswith("_count"):
+                counts[step] = counts.get(step, 0.0) + sample.value
+    return ", ".join(
+        f"{step} mean {sums[step] / counts[step] * 1000:.1f} ms ({counts[step]:,.0f})"
+        for step in sorted(sums)
+        if counts.get(step)
+    )
+
+
+async def _measure(target: str, stack: Stack, users: list[str], nats_url: str,
+                   load: SagaLoad) -> tuple[Row, Row]:  # fmt: skip
+    shopper = Shopper(target, stack.metadata(SCOPES), users)
+    client = await _subscribe(nats_url, shopper.outcomes)
+    try:
+        rate, closed, failed = await throughput(shopper, load)
+        p50, p99 = _cuts(closed)
+        note = f"{load.concurrency} clients, closed loop, {load.run_seconds:g} s"
+        note += f"; {failed} failed" if failed else ""
+        top = Row("saga", plans.SAGA_THROUGHPUT, "orders/s", rate, p50, p99, note=note)
+        say(f"{plans.SAGA_THROUGHPUT}: {rate:,.0f} orders/s, p50 {p50 or 0:.1f} ms")
+        await asyncio.sleep(1.0)  # the closed loop's tail drains before the fixed rate starts
+        latencies, failed = await fixed_rate(shopper, LATENCY_RATE, load.latency_seconds)
+        p50, p99 = _cuts(latencies)
+        note = f"{len(latencies):,} orders in {load.latency_seconds:g} s"
+        note += f"; {failed} failed" if failed else ""
+        achieved = len(latencies) / load.latency_seconds
+        fixed = Row("saga", plans.SAGA_LATENCY, "orders/s", achieved, p50, p99, note=note)
+        say(f"{plans.SAGA_LATENCY}: p50 {p50 or 0:.1f} ms, p99 {p99 or 0:.1f} ms")
+    finally:
+        await client.close()
+        await shopper.close()
+    return top, fixed
+
+
+async def _accounts(target: str, metadata: dict[str, str], users: list[str]) -> None:
+    """Waits (bounded) for billing to open each user's account (it consumes UserCreated)."""
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = billing_pb2_grpc.BillingServiceStub(channel)
+        for user in users:
+            name = "accounts/" + user.removeprefix("users/")
+            give_up = time.monotonic() + 60
+            while True:
+                try:
+                    request = billing_pb2.GetAccountRequest(name=name)
+                    account = await stub.GetAccount(request, metadata=tuple(metadata.items()))
+                    if account.credit_limit_minor >= CREDIT_LIMIT_MINOR:
+                        break
+                except grpc.aio.AioRpcError as error:
+                    if error.code() != grpc.StatusCode.NOT_FOUND or time.monotonic() > give_up:
+                        raise
+                await asyncio.sleep(0.1)
+
+
+def rows(stack: Stack, load: SagaLoad) -> list[Row]:
+    """The suite started as the tests start it (tests/support/suite.py), servers and bridges on
+    the server core, this client on the load core."""
+    nats_server = NatsServer().start()
+    try:
+        with ExitStack() as processes:
+            servers: dict[str, Process] = {}
+            metrics: dict[str, int] = {}
+            urls = {service: stack.database(f"bench_saga_{service}") for service in SERVICES}
+            for service, url in urls.items():
+                metrics[service] = free_port()
+                env = {"USERSUITE_DATABASE__POOL_SIZE": str(load.concurrency), **CREDIT}
+                if service != "users":
+                    env["USERSUITE_NATS_URL"] = nats_server.url
+                launched = stack.launch(f"saga-{service}", url, service, "--metrics-listen",
+                                        f"127.0.0.1:{metrics[service]}", **env)  # fmt: skip
+                servers[service] = processes.enter_context(running(launched))
+            for server in servers.values():
+                server.ready()
+            for service, url in urls.items():
+                processes.enter_context(running(stack.bridge(url, nats_server.url, service)))
+            users = stack.seed_users(servers["users"].port(), USERS)
+            billing = f"127.0.0.1:{servers['billing'].port()}"
+            asyncio.run(_accounts(billing, stack.metadata(SCOPES), users))
+            say(f"saga: {USERS} users with open accounts")
+            target = f"127.0.0.1:{servers['orders'].port()}"
+            with on_one_core(LOAD_CPU):
+                top, fixed = asyncio.run(_measure(target, stack, users, nats_server.url, load))
+            fixed.note += f"; saga steps: {step_seconds(metrics['orders'])}"
+    finally:
+        nats_server.remove()
+    return [top, fixed]
