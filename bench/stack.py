@@ -92,7 +92,9 @@ class Stack:
         )
 
     def bridge(self, database_url: str, nats_url: str, service: str = "users") -> Process:
-        args = pinned(SERVER_CPU, *usersuite("bridge", service, "--nats-url", nats_url))
+        # Port 0: several bridges (and other runs on the machine) each get a metrics port.
+        args = pinned(SERVER_CPU, *usersuite("bridge", service, "--nats-url", nats_url,
+                                             "--metrics-listen", "127.0.0.1:0"))  # fmt: skip
         process = Process(f"bridge-{service}", args, self.server_env(database_url), self.log_dir)
         process.ready("bridge ready")
         return process
