@@ -13,7 +13,8 @@ import statistics
 import time
 import urllib.request
 import uuid
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
 import grpc
@@ -235,35 +236,62 @@ async def _accounts(target: str, metadata: dict[str, str], users: list[str]) -> 
                 await asyncio.sleep(0.1)
 
 
-def rows(stack: Stack, load: SagaLoad) -> list[Row]:
-    """The suite started as the tests start it (tests/support/suite.py), servers and bridges on
-    the server core, this client on the load core."""
+@dataclass
+class Suite:
+    """The running suite: each service's database, gRPC target and metrics port."""
+
+    nats_url: str
+    urls: dict[str, str]
+    targets: dict[str, str]
+    metrics: dict[str, int]
+    pids: dict[str, int]
+    users: list[str]
+
+
+@contextmanager
+def suite(stack: Stack, pool_size: int) -> Iterator[Suite]:
+    """The suite started as the tests start it (tests/support/suite.py): servers and bridges
+    on the server core; `USERS` users whose billing accounts are open."""
     nats_server = NatsServer().start()
     try:
         with ExitStack() as processes:
             servers: dict[str, Process] = {}
             metrics: dict[str, int] = {}
+            pids: dict[str, int] = {}
             urls = {service: stack.database(f"bench_saga_{service}") for service in SERVICES}
             for service, url in urls.items():
                 metrics[service] = free_port()
-                env = {"USERSUITE_DATABASE__POOL_SIZE": str(load.concurrency), **CREDIT}
+                env = {"USERSUITE_DATABASE__POOL_SIZE": str(pool_size), **CREDIT}
                 if service != "users":
                     env["USERSUITE_NATS_URL"] = nats_server.url
                 launched = stack.launch(f"saga-{service}", url, service, "--metrics-listen",
                                         f"127.0.0.1:{metrics[service]}", **env)  # fmt: skip
                 servers[service] = processes.enter_context(running(launched))
+                pids[service] = launched.pid
             for server in servers.values():
                 server.ready()
             for service, url in urls.items():
-                processes.enter_context(running(stack.bridge(url, nats_server.url, service)))
+                bridge = processes.enter_context(
+                    running(stack.bridge(url, nats_server.url, service))
+                )
+                pids[f"bridge-{service}"] = bridge.pid
             users = stack.seed_users(servers["users"].port(), USERS)
-            billing = f"127.0.0.1:{servers['billing'].port()}"
-            asyncio.run(_accounts(billing, stack.metadata(SCOPES), users))
+            targets = {name: f"127.0.0.1:{server.port()}" for name, server in servers.items()}
+            asyncio.run(_accounts(targets["billing"], stack.metadata(SCOPES), users))
             say(f"saga: {USERS} users with open accounts")
-            target = f"127.0.0.1:{servers['orders'].port()}"
-            with on_one_core(LOAD_CPU):
-                top, fixed = asyncio.run(_measure(target, stack, users, nats_server.url, load))
-            fixed.note += f"; saga steps: {step_seconds(metrics['orders'])}"
+            yield Suite(nats_server.url, urls, targets, metrics, pids, users)
     finally:
         nats_server.remove()
+
+
+def rows(stack: Stack, load: SagaLoad) -> list[Row]:
+    """Throughput, then latency at the fixed rate, this client on the load core."""
+    with suite(stack, load.concurrency) as running_suite:
+        with on_one_core(LOAD_CPU):
+            measure = _measure(
+                running_suite.targets["orders"], stack, running_suite.users,
+                running_suite.nats_url, load,
+            )  # fmt: skip
+            top, fixed = asyncio.run(measure)
+        fixed.note += f"; saga steps: {step_seconds(running_suite.metrics['orders'])}"
     return [top, fixed]
