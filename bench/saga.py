@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 
 import grpc
 import nats
+from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench import plans
-from bench.bridge import on_one_core
+from bench.bridge import cpu_seconds, on_one_core
 from bench.processes import Process, running, say
 from bench.report import Row
 from bench.stack import LOAD_CPU, Stack
@@ -31,6 +32,7 @@ from billing.v1 import billing_pb2, billing_pb2_grpc
 from order.v1 import events_pb2, order_pb2, order_pb2_grpc
 from tests.support.nats import NatsServer
 from tests.support.ports import free_port
+from usersuite.platform.config.groups import EVENT_STREAM
 
 SCOPES = "users.read users.write orders.read orders.write billing.read billing.write"
 SERVICES = ("users", "orders", "billing")
@@ -39,6 +41,8 @@ USERS = 20
 CREDIT_LIMIT_MINOR = 10**15
 CREDIT = {"USERSUITE_BILLING__DEFAULT_CREDIT_LIMIT_MINOR": str(CREDIT_LIMIT_MINOR)}
 LATENCY_RATE = 100.0
+# Well below the throughput measured here: the pipeline's latency without a queue.
+SLOW_RATE = 20.0
 ORDER_TIMEOUT_SECONDS = 30.0
 ITEMS = (order_pb2.LineItem(sku="bench-sku", quantity=1, unit_price_minor=100),)
 
@@ -115,10 +119,10 @@ class Shopper:
             return None
 
     async def close(self) -> None:
-        await self._channel.close()
+        await self._channel.close(None)
 
 
-async def _subscribe(nats_url: str, outcomes: Outcomes) -> nats.NATS:
+async def _subscribe(nats_url: str, outcomes: Outcomes) -> NatsClient:
     client = await nats.connect(nats_url)
     js = client.jetstream()
     new = nats.js.api.DeliverPolicy.NEW
@@ -192,29 +196,60 @@ def step_seconds(metrics_port: int) -> str:
     )
 
 
-async def _measure(target: str, stack: Stack, users: list[str], nats_url: str,
-                   load: SagaLoad) -> tuple[Row, Row]:  # fmt: skip
-    shopper = Shopper(target, stack.metadata(SCOPES), users)
-    client = await _subscribe(nats_url, shopper.outcomes)
+async def _backlog(nats_url: str, after: float) -> str:
+    """Each saga consumer's messages not yet acknowledged, `after` seconds into the run: the
+    hop where orders queue."""
+    await asyncio.sleep(after)
+    client = await nats.connect(nats_url)
     try:
+        js = client.jetstream()
+        seen = []
+        for durable in ("billing", "orders"):
+            info = await js.consumer_info(EVENT_STREAM, durable)
+            seen.append(f"{durable} {info.num_pending + info.num_ack_pending}")
+    finally:
+        await client.close()
+    return "consumer backlog mid-run: " + ", ".join(seen)
+
+
+def _cpu(pids: dict[str, int]) -> dict[str, float]:
+    return {name: cpu_seconds(pid) for name, pid in pids.items()}
+
+
+async def _measure(running_suite: "Suite", stack: Stack, load: SagaLoad) -> list[Row]:
+    shopper = Shopper(running_suite.targets["orders"], stack.metadata(SCOPES), running_suite.users)
+    client = await _subscribe(running_suite.nats_url, shopper.outcomes)
+    pids = {k: v for k, v in running_suite.pids.items() if k not in ("users", "bridge-users")}
+    try:
+        backlog = asyncio.create_task(
+            _backlog(running_suite.nats_url, load.warmup_seconds + load.run_seconds / 2)
+        )
+        cpu_before, started = _cpu(pids), time.perf_counter()
         rate, closed, failed = await throughput(shopper, load)
+        elapsed = time.perf_counter() - started
+        used = {name: seconds - cpu_before[name] for name, seconds in _cpu(pids).items()}
+        # Orders settled in the whole loop (warm-up included), for CPU per order.
+        settled = max(1.0, rate * elapsed)
+        cpu = ", ".join(f"{name} {used[name] / settled * 1000:.1f}" for name in pids)
         p50, p99 = _cuts(closed)
         note = f"{load.concurrency} clients, closed loop, {load.run_seconds:g} s"
         note += f"; {failed} failed" if failed else ""
-        top = Row("saga", plans.SAGA_THROUGHPUT, "orders/s", rate, p50, p99, note=note)
-        say(f"{plans.SAGA_THROUGHPUT}: {rate:,.0f} orders/s, p50 {p50 or 0:.1f} ms")
-        await asyncio.sleep(1.0)  # the closed loop's tail drains before the fixed rate starts
-        latencies, failed = await fixed_rate(shopper, LATENCY_RATE, load.latency_seconds)
-        p50, p99 = _cuts(latencies)
-        note = f"{len(latencies):,} orders in {load.latency_seconds:g} s"
-        note += f"; {failed} failed" if failed else ""
-        achieved = len(latencies) / load.latency_seconds
-        fixed = Row("saga", plans.SAGA_LATENCY, "orders/s", achieved, p50, p99, note=note)
-        say(f"{plans.SAGA_LATENCY}: p50 {p50 or 0:.1f} ms, p99 {p99 or 0:.1f} ms")
+        note += f"; CPU ms per order: {cpu}; {await backlog}"
+        rows = [Row("saga", plans.SAGA_THROUGHPUT, "orders/s", rate, p50, p99, note=note)]
+        say(f"{plans.SAGA_THROUGHPUT}: {rate:,.0f} orders/s, p50 {p50 or 0:.1f} ms ({note})")
+        for name, per_second in ((plans.SAGA_LATENCY, LATENCY_RATE), (plans.SAGA_SLOW, SLOW_RATE)):
+            await asyncio.sleep(1.0)  # the earlier run's tail drains first
+            latencies, failed = await fixed_rate(shopper, per_second, load.latency_seconds)
+            p50, p99 = _cuts(latencies)
+            note = f"{len(latencies):,} orders in {load.latency_seconds:g} s"
+            note += f"; {failed} failed" if failed else ""
+            achieved = len(latencies) / load.latency_seconds
+            rows.append(Row("saga", name, "orders/s", achieved, p50, p99, note=note))
+            say(f"{name}: p50 {p50 or 0:.1f} ms, p99 {p99 or 0:.1f} ms")
     finally:
         await client.close()
         await shopper.close()
-    return top, fixed
+    return rows
 
 
 async def _accounts(target: str, metadata: dict[str, str], users: list[str]) -> None:
@@ -288,10 +323,8 @@ def rows(stack: Stack, load: SagaLoad) -> list[Row]:
     """Throughput, then latency at the fixed rate, this client on the load core."""
     with suite(stack, load.concurrency) as running_suite:
         with on_one_core(LOAD_CPU):
-            measure = _measure(
-                running_suite.targets["orders"], stack, running_suite.users,
-                running_suite.nats_url, load,
-            )  # fmt: skip
-            top, fixed = asyncio.run(measure)
-        fixed.note += f"; saga steps: {step_seconds(running_suite.metrics['orders'])}"
-    return [top, fixed]
+            measured = asyncio.run(_measure(running_suite, stack, load))
+        measured[
+            -1
+        ].note += f"; saga steps, all runs: {step_seconds(running_suite.metrics['orders'])}"
+    return measured
