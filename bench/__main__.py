@@ -74,9 +74,12 @@ NOTES = (
     "20 users whose credit never runs out and sees each approved when order.v1.OrderApproved "
     "reaches its JetStream ordered consumer (matched by order name): one relay hop after the "
     "APPROVED commit, which GetOrder polling would not pay but would add load for. Throughput: "
-    "50 clients in a closed loop, approvals counted after a warm-up; latency: an open loop at "
-    "100 orders/s, from sending CreateOrder. The latency row's note has the orders service's "
-    "own saga step means (create to reply applied) from its /metrics.",
+    "50 clients in a closed loop, approvals counted after a warm-up; its note has each "
+    "process's CPU per order and the consumers' backlog mid-run. Latency: an open loop at 20 "
+    "and at 100 orders/s, from sending CreateOrder, each once both consumers caught up; an "
+    "order not approved in 30 s counts as failed. The last row's note has the orders "
+    "service's own saga step means (create to reply applied) from its /metrics. "
+    "bench/results/saga.md explains where the time goes.",
 )
 
 
