@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from bench import plans, report, saga
+from bench import plans, report, saga_client
 from bench.report import Row
 from order.v1 import events_pb2, order_pb2
 
@@ -27,7 +27,7 @@ def rejected(name: str) -> FakeMsg:
 
 def test_an_approval_settles_the_awaited_order_only() -> None:
     async def scenario() -> None:
-        outcomes = saga.Outcomes()
+        outcomes = saga_client.Outcomes()
         mine = outcomes.expect("orders/o1")
         other = outcomes.expect("orders/o2")
         await outcomes.approved(approved("orders/o1"))  # type: ignore[arg-type]
@@ -42,7 +42,7 @@ def test_an_approval_settles_the_awaited_order_only() -> None:
 
 def test_a_rejection_fails_the_awaited_order_and_is_counted() -> None:
     async def scenario() -> None:
-        outcomes = saga.Outcomes()
+        outcomes = saga_client.Outcomes()
         mine = outcomes.expect("orders/o1")
         await outcomes.refused(rejected("orders/o1"))  # type: ignore[arg-type]
         with pytest.raises(RuntimeError):
@@ -53,8 +53,8 @@ def test_a_rejection_fails_the_awaited_order_and_is_counted() -> None:
 
 
 def test_percentiles_need_two_samples() -> None:
-    assert saga._cuts([5.0]) == (None, None)
-    p50, p99 = saga._cuts([float(i) for i in range(1, 101)])
+    assert saga_client.cuts([5.0]) == (None, None)
+    p50, p99 = saga_client.cuts([float(i) for i in range(1, 101)])
     assert p50 == pytest.approx(50.5)
     assert p99 is not None
     assert p99 > 98
