@@ -52,10 +52,10 @@ FROM unnest(%(ids)s::text[]) AS id
 
 
 @contextlib.contextmanager
-def on_one_core() -> Iterator[None]:
-    """This process on the server's core while it publishes, like the bridge under test."""
+def on_one_core(cpu: int = SERVER_CPU) -> Iterator[None]:
+    """This process on one core (the server's, while it publishes like the bridge under test)."""
     before = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {SERVER_CPU})
+    os.sched_setaffinity(0, {cpu})
     try:
         yield
     finally:

@@ -76,3 +76,13 @@ PRICING = (
     NO_INTERCEPTORS,
 )  # fmt: skip
 PLANS.update({name: Plan(GET_PG) for name in PRICING})
+
+SAGA_THROUGHPUT = "saga: orders approved end to end"
+SAGA_LATENCY = "saga: create to APPROVED at 100 orders/s"
+SAGA_SLOW = "saga: create to APPROVED at 20 orders/s"
+PLANS.update(
+    {
+        SAGA_THROUGHPUT: Plan(targets=(Target("≥ 300/s", "value", "min", 300.0),)),
+        SAGA_LATENCY: Plan(targets=(Target("p99 ≤ 100 ms", "p99", "max", 100.0),)),
+    }
+)

@@ -31,7 +31,7 @@ class Stack:
         self.hs256_secret = secrets.token_urlsafe(32)
         self.page_token_secret = secrets.token_urlsafe(32)
         self.cluster = PostgresCluster().start()
-        self._token: str | None = None
+        self._tokens: dict[str, str] = {}
         self._started = 0
 
     @staticmethod
@@ -91,9 +91,11 @@ class Stack:
             usersuite("migrate"), env=self.server_env(database_url), check=True, capture_output=True
         )
 
-    def bridge(self, database_url: str, nats_url: str) -> Process:
-        args = pinned(SERVER_CPU, *usersuite("bridge", "--nats-url", nats_url))
-        process = Process("bridge", args, self.server_env(database_url), self.log_dir)
+    def bridge(self, database_url: str, nats_url: str, service: str = "users") -> Process:
+        # Port 0: several bridges (and other runs on the machine) each get a metrics port.
+        args = pinned(SERVER_CPU, *usersuite("bridge", service, "--nats-url", nats_url,
+                                             "--metrics-listen", "127.0.0.1:0"))  # fmt: skip
+        process = Process(f"bridge-{service}", args, self.server_env(database_url), self.log_dir)
         process.ready("bridge ready")
         return process
 
@@ -103,19 +105,19 @@ class Stack:
         process.ready()
         return process
 
-    def token(self) -> str:
+    def token(self, scopes: str = SCOPES) -> str:
         """A real token from `usersuite token`, signed with the servers' secret."""
-        if self._token is None:
+        if scopes not in self._tokens:
             env = environment(USERSUITE_MODE="dev", USERSUITE_AUTH__HS256_SECRET=self.hs256_secret)
             done = subprocess.run(
-                usersuite("token", "--scope", SCOPES, "--ttl", "7200"),
+                usersuite("token", "--scope", scopes, "--ttl", "7200"),
                 env=env, capture_output=True, text=True, check=True,
             )  # fmt: skip
-            self._token = done.stdout.strip()
-        return self._token
+            self._tokens[scopes] = done.stdout.strip()
+        return self._tokens[scopes]
 
-    def metadata(self) -> dict[str, str]:
-        return {"authorization": f"Bearer {self.token()}"}
+    def metadata(self, scopes: str = SCOPES) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.token(scopes)}"}
 
     def seed_users(self, port: int, count: int) -> list[str]:
         """Creates users through the API itself; returns their resource names."""
