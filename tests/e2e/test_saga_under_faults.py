@@ -1,0 +1,292 @@
+"""The credit saga under crashes (issue 17): a bounded load of concurrent orders for a few users
+with small credit limits runs against the whole suite as real processes while the test SIGKILLs
+billing, orders and the bridges, restarts NATS and injects duplicate and late deliveries; once
+the suite has settled, the databases must show the saga's invariants, with exact counts printed.
+
+Every fault happens at a point the test chooses: the placers place orders only up to a gate the
+fault script opens, so each fault strikes after a known number of orders, with the next ones
+being placed (and their sagas running) while the process is down."""
+
+import asyncio
+import random
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from nats.aio.client import Client
+from sqlalchemy import func, select
+
+from billing.v1 import saga_pb2
+from order.v1 import order_pb2
+from tests.support.postgres import Postgres
+from tests.support.processes import server_env
+from tests.support.saga_faults import SagaMessage, saga_messages, send_late, store_again
+from tests.support.saga_invariants import (
+    Engines,
+    check_invariants,
+    engines_of,
+    rows,
+    settled,
+)
+from tests.support.suite import Suite, running_suite
+from tests.support.waiting import eventually
+from usersuite.client import (
+    BillingClient,
+    CircuitBreaker,
+    DeadlineExceeded,
+    NotFound,
+    OrderClient,
+    Unavailable,
+    UserClient,
+    line_item,
+)
+from usersuite.orders.adapters.db.tables import orders
+from usersuite.platform.nats.jetstream import connect
+
+# Short saga timeouts, so re-sends, timeouts and compensations happen within the test: a
+# ReserveCredit is sent 3 times (waits 1, 2, 4 s), then released and the order rejected.
+SAGA = {
+    "USERSUITE_ORDERS__STEP_TIMEOUT_SECONDS": "1",
+    "USERSUITE_ORDERS__MAX_WAIT_SECONDS": "4",
+    "USERSUITE_ORDERS__MAX_ATTEMPTS": "3",
+    "USERSUITE_ORDERS__SCAN_INTERVAL_SECONDS": "0.2",
+}
+CREDIT_LIMITS = (4_000, 6_000, 9_000, 12_000)
+ORDERS = 160
+PLACERS = 4
+# Each fault strikes once this many orders were placed (the gates of the fault script).
+STEP = 20
+# A placer looks at one of its earlier orders every this many orders, and cancels it if approved.
+CANCEL_EVERY = 3
+# Client calls refused while a process is down are retried (same request id) this often.
+RETRIES = 80
+SETTLE_WITHIN = 120.0
+State = order_pb2.Order.State
+RELEASED = saga_pb2.CreditRefused.Reason.REASON_RELEASED
+
+T = TypeVar("T")
+
+
+@pytest.fixture
+def suite(postgres: Postgres, tmp_path: Path) -> Iterator[Suite]:
+    with running_suite(postgres, tmp_path, server_env, **SAGA) as running:
+        yield running
+
+
+async def retried(call: Callable[[], Awaitable[T]]) -> T:
+    """The call, again while the service is down or restarting (bounded)."""
+    for attempt in range(RETRIES):
+        try:
+            return await call()
+        except (Unavailable, DeadlineExceeded):
+            if attempt == RETRIES - 1:
+                raise
+            # Backoff between attempts at a process that is coming back; not a wait for an effect.
+            await asyncio.sleep(min(0.05 * 2**attempt, 0.5))
+    raise AssertionError("unreachable")
+
+
+class Load:
+    """The placers: order n goes out once the gate passed n; every few orders a placer cancels
+    one of its earlier orders that it finds APPROVED."""
+
+    def __init__(self, client: OrderClient, users: list[str]) -> None:
+        self.client, self.users = client, users
+        self.allowed = self.placed = 0
+        self.changed = asyncio.Condition()
+        self.names: list[str] = []
+        self.cancelled: list[str] = []
+
+    async def allow(self, count: int) -> None:
+        async with self.changed:
+            self.allowed = count
+            self.changed.notify_all()
+
+    async def reach(self, count: int) -> None:
+        async with self.changed:
+            await self.changed.wait_for(lambda: self.placed >= count)
+
+    async def place(self, n: int) -> str:
+        shape = random.Random(n)
+        lines = [line_item(f"SKU-{n}", shape.randint(1, 2), shape.randrange(300, 1500, 50))]
+        request_id = str(uuid.uuid4())
+        user = self.users[n % len(self.users)]
+        order = await retried(lambda: self.client.create_order(user, lines, request_id=request_id))
+        return order.name
+
+    async def cancel_if_approved(self, name: str) -> None:
+        order = await retried(lambda: self.client.get_order(name))
+        if order.state != State.STATE_APPROVED:
+            return
+        request_id = str(uuid.uuid4())
+        done = await retried(lambda: self.client.cancel_order(name, request_id=request_id))
+        assert done.state == State.STATE_CANCELLED, done
+        self.cancelled.append(name)
+
+    async def placer(self, index: int) -> None:
+        mine: list[str] = []
+        for n in range(index, ORDERS, PLACERS):
+            async with self.changed:
+                await self.changed.wait_for(lambda n=n: self.allowed > n)  # type: ignore[misc]
+            mine.append(await self.place(n))
+            self.names.append(mine[-1])
+            async with self.changed:
+                self.placed += 1
+                self.changed.notify_all()
+            if len(mine) % CANCEL_EVERY == 0:
+                await self.cancel_if_approved(mine[len(mine) // 2])
+
+
+async def timed_out(engines: Engines) -> bool:
+    """Some saga gave up on billing: its order was rejected with BILLING_TIMEOUT."""
+    query = select(func.count()).select_from(orders)
+    query = query.where(orders.c.rejection_reason == "BILLING_TIMEOUT")
+    return bool((await rows(engines["orders"], query))[0][0])
+
+
+async def faults(suite: Suite, load: Load, nc: Client, engines: Engines) -> list[str]:
+    """The fault script: each fault after the gate's orders were placed, the next gate opened
+    while the process is down. Returns what it did, in order."""
+    done: list[str] = []
+    gate = STEP
+
+    async def next_gate() -> None:
+        nonlocal gate
+        gate += STEP
+        await load.allow(gate)
+
+    async def between(
+        what: str, stops: list[Callable[[], None]], *starts: Callable[[], Any]
+    ) -> None:
+        await load.reach(gate)
+        for stop in stops:
+            stop()
+        await next_gate()
+        for restart in starts:
+            await asyncio.to_thread(restart)
+        done.append(f"{what} after {gate - STEP} orders")
+
+    await load.allow(gate)
+    await load.reach(gate)
+    # Billing down until some saga gives up and compensates, the next orders pending meanwhile.
+    suite.kill_server("billing")
+    await next_gate()
+    await eventually(lambda: timed_out(engines), within=60, what="a BILLING_TIMEOUT rejection")
+    await asyncio.to_thread(suite.start_server, "billing")
+    done.append(f"SIGKILL billing after {gate - STEP} orders, restarted after a saga timed out")
+    await between(
+        "SIGKILL the orders bridge",
+        [lambda: suite.kill_bridge("orders")],
+        lambda: suite.start_bridge("orders"),
+    )
+    await between(
+        "SIGKILL orders",
+        [lambda: suite.kill_server("orders")],
+        lambda: suite.start_server("orders"),
+    )
+    await between("restart NATS", [suite.nats.stop], suite.nats.start)
+    await between(
+        "SIGKILL the billing and users bridges",
+        [lambda: suite.kill_bridge("billing"), lambda: suite.kill_bridge("users")],
+        lambda: suite.start_bridge("billing"),
+        lambda: suite.start_bridge("users"),
+    )
+    await between(
+        "SIGKILL orders and billing together",
+        [lambda: suite.kill_server("orders"), lambda: suite.kill_server("billing")],
+        lambda: suite.start_server("orders"),
+        lambda: suite.start_server("billing"),
+    )
+    await load.reach(gate)
+    stored = await saga_messages(nc)
+    for message in stored[::4]:
+        await store_again(nc, message)
+    await next_gate()
+    done.append(f"{len(stored[::4])} saga messages stored again after {gate - STEP} orders")
+    return done
+
+
+async def late_deliveries(nc: Client, engines: Engines) -> Counter[str]:
+    """After the suite settled: the first ReserveCredit and every CreditReserved of each order
+    sent again as new messages (so billing meets released, refused and active reservations, and
+    orders gets replies for sagas that ended), and every release's messages stored again."""
+    sent: Counter[str] = Counter()
+    first: dict[tuple[str, str], SagaMessage] = {}
+    for message in await saga_messages(nc):
+        if message.kind in ("ReserveCredit", "CreditReserved", "CreditRefused"):
+            first.setdefault((message.order, message.kind), message)
+        elif message.kind in ("ReleaseCredit", "CreditReleased"):
+            await store_again(nc, message)
+            sent[f"{message.kind} stored again"] += 1
+    for message in first.values():
+        await send_late(nc, message)
+        sent[f"late {message.kind}"] += 1
+    return sent
+
+
+async def refused_released(nc: Client) -> int:
+    """Billing's refusals of a ReserveCredit that came after its order's release."""
+    return sum(
+        message.kind == "CreditRefused" and message.message.reason == RELEASED
+        for message in await saga_messages(nc)
+    )
+
+
+async def test_the_saga_keeps_its_invariants_under_crashes_and_odd_deliveries(
+    suite: Suite,
+) -> None:
+    breaker = CircuitBreaker(failure_threshold=10**6)  # the test retries; never fail fast
+    users_client = UserClient(suite.target("users"))
+    billing = BillingClient(suite.target("billing"), breaker=breaker)
+    client = OrderClient(suite.target("orders"), breaker=breaker)
+    nc = await connect(suite.nats.url, "saga-faults", first_attempts=5)
+    try:
+        async with engines_of(suite.urls) as engines:
+            users = []
+            for index, limit in enumerate(CREDIT_LIMITS):
+                user = await users_client.create_user(f"Buyer {index}", f"buyer{index}@example.com")
+                account = user.name.replace("users/", "accounts/", 1)
+
+                async def opened(account: str = account) -> bool:
+                    try:
+                        await billing.get_account(account)
+                    except NotFound:
+                        return False
+                    return True
+
+                await eventually(opened, what=f"billing opened {account}")
+                await billing.set_credit_limit(account, limit)
+                users.append(user.name)
+
+            load = Load(client, users)
+            placers = [asyncio.create_task(load.placer(index)) for index in range(PLACERS)]
+            script = await faults(suite, load, nc, engines)
+            await asyncio.gather(*placers)
+            assert len(set(load.names)) == ORDERS
+
+            await eventually(
+                lambda: settled(nc, engines), within=SETTLE_WITHIN, what="the suite settled"
+            )
+            late = await late_deliveries(nc, engines)
+            await eventually(
+                lambda: settled(nc, engines), within=SETTLE_WITHIN, what="settled after late"
+            )
+            found = await check_invariants(nc, engines)
+            found.counts["faults"] = script
+            found.counts["cancelled by the placers"] = len(load.cancelled)
+            found.counts["injected after settling"] = dict(late)
+            found.counts["reserves refused RELEASED (after release)"] = await refused_released(nc)
+            print("\n" + found.report())
+            assert not found.violations, found.report()
+            states = found.counts["orders by state/reason"]
+            assert sum(states.values()) == ORDERS
+            assert states.get("CANCELLED/-") == len(load.cancelled) > 0
+            assert states.get("REJECTED/CREDIT_LIMIT_EXCEEDED", 0) > 0
+            assert states.get("REJECTED/BILLING_TIMEOUT", 0) > 0
+    finally:
+        await nc.close()
+        for closing in (client, billing, users_client):
+            await closing.close()
