@@ -8,19 +8,17 @@ fault script opens, so each fault strikes after a known number of orders, with t
 being placed (and their sagas running) while the process is down."""
 
 import asyncio
-import random
-import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from nats.aio.client import Client
 from sqlalchemy import func, select
 
 from billing.v1 import saga_pb2
-from order.v1 import order_pb2
 from tests.support.postgres import Postgres
 from tests.support.processes import server_env
 from tests.support.saga_faults import SagaMessage, saga_messages, send_late, store_again
@@ -31,17 +29,15 @@ from tests.support.saga_invariants import (
     rows,
     settled,
 )
+from tests.support.saga_load import ORDERS, PLACERS, CreditWatch, Load
 from tests.support.suite import Suite, running_suite
 from tests.support.waiting import eventually
 from usersuite.client import (
     BillingClient,
     CircuitBreaker,
-    DeadlineExceeded,
     NotFound,
     OrderClient,
-    Unavailable,
     UserClient,
-    line_item,
 )
 from usersuite.orders.adapters.db.tables import orders
 from usersuite.platform.nats.jetstream import connect
@@ -55,89 +51,16 @@ SAGA = {
     "USERSUITE_ORDERS__SCAN_INTERVAL_SECONDS": "0.2",
 }
 CREDIT_LIMITS = (4_000, 6_000, 9_000, 12_000)
-ORDERS = 160
-PLACERS = 4
 # Each fault strikes once this many orders were placed (the gates of the fault script).
 STEP = 20
-# A placer looks at one of its earlier orders every this many orders, and cancels it if approved.
-CANCEL_EVERY = 3
-# Client calls refused while a process is down are retried (same request id) this often.
-RETRIES = 80
 SETTLE_WITHIN = 120.0
-State = order_pb2.Order.State
 RELEASED = saga_pb2.CreditRefused.Reason.REASON_RELEASED
-
-T = TypeVar("T")
 
 
 @pytest.fixture
 def suite(postgres: Postgres, tmp_path: Path) -> Iterator[Suite]:
     with running_suite(postgres, tmp_path, server_env, **SAGA) as running:
         yield running
-
-
-async def retried(call: Callable[[], Awaitable[T]]) -> T:
-    """The call, again while the service is down or restarting (bounded)."""
-    for attempt in range(RETRIES):
-        try:
-            return await call()
-        except (Unavailable, DeadlineExceeded):
-            if attempt == RETRIES - 1:
-                raise
-            # Backoff between attempts at a process that is coming back; not a wait for an effect.
-            await asyncio.sleep(min(0.05 * 2**attempt, 0.5))
-    raise AssertionError("unreachable")
-
-
-class Load:
-    """The placers: order n goes out once the gate passed n; every few orders a placer cancels
-    one of its earlier orders that it finds APPROVED."""
-
-    def __init__(self, client: OrderClient, users: list[str]) -> None:
-        self.client, self.users = client, users
-        self.allowed = self.placed = 0
-        self.changed = asyncio.Condition()
-        self.names: list[str] = []
-        self.cancelled: list[str] = []
-
-    async def allow(self, count: int) -> None:
-        async with self.changed:
-            self.allowed = count
-            self.changed.notify_all()
-
-    async def reach(self, count: int) -> None:
-        async with self.changed:
-            await self.changed.wait_for(lambda: self.placed >= count)
-
-    async def place(self, n: int) -> str:
-        shape = random.Random(n)
-        lines = [line_item(f"SKU-{n}", shape.randint(1, 2), shape.randrange(300, 1500, 50))]
-        request_id = str(uuid.uuid4())
-        user = self.users[n % len(self.users)]
-        order = await retried(lambda: self.client.create_order(user, lines, request_id=request_id))
-        return order.name
-
-    async def cancel_if_approved(self, name: str) -> None:
-        order = await retried(lambda: self.client.get_order(name))
-        if order.state != State.STATE_APPROVED:
-            return
-        request_id = str(uuid.uuid4())
-        done = await retried(lambda: self.client.cancel_order(name, request_id=request_id))
-        assert done.state == State.STATE_CANCELLED, done
-        self.cancelled.append(name)
-
-    async def placer(self, index: int) -> None:
-        mine: list[str] = []
-        for n in range(index, ORDERS, PLACERS):
-            async with self.changed:
-                await self.changed.wait_for(lambda n=n: self.allowed > n)  # type: ignore[misc]
-            mine.append(await self.place(n))
-            self.names.append(mine[-1])
-            async with self.changed:
-                self.placed += 1
-                self.changed.notify_all()
-            if len(mine) % CANCEL_EVERY == 0:
-                await self.cancel_if_approved(mine[len(mine) // 2])
 
 
 async def timed_out(engines: Engines) -> bool:
@@ -235,58 +158,74 @@ async def refused_released(nc: Client) -> int:
     )
 
 
+async def open_accounts(users: UserClient, billing: BillingClient) -> list[str]:
+    """A user per credit limit; billing opens each account (UserCreated), then its limit is set."""
+    names = []
+    for index, limit in enumerate(CREDIT_LIMITS):
+        user = await users.create_user(f"Buyer {index}", f"buyer{index}@example.com")
+        account = user.name.replace("users/", "accounts/", 1)
+
+        async def opened(account: str = account) -> bool:
+            try:
+                await billing.get_account(account)
+            except NotFound:
+                return False
+            return True
+
+        await eventually(opened, what=f"billing opened {account}")
+        await billing.set_credit_limit(account, limit)
+        names.append(user.name)
+    return names
+
+
 async def test_the_saga_keeps_its_invariants_under_crashes_and_odd_deliveries(
     suite: Suite,
 ) -> None:
     breaker = CircuitBreaker(failure_threshold=10**6)  # the test retries; never fail fast
-    users_client = UserClient(suite.target("users"))
-    billing = BillingClient(suite.target("billing"), breaker=breaker)
-    client = OrderClient(suite.target("orders"), breaker=breaker)
-    nc = await connect(suite.nats.url, "saga-faults", first_attempts=5)
-    try:
-        async with engines_of(suite.urls) as engines:
-            users = []
-            for index, limit in enumerate(CREDIT_LIMITS):
-                user = await users_client.create_user(f"Buyer {index}", f"buyer{index}@example.com")
-                account = user.name.replace("users/", "accounts/", 1)
+    async with AsyncExitStack() as stack:
+        users = await stack.enter_async_context(UserClient(suite.target("users")))
+        billing = await stack.enter_async_context(
+            BillingClient(suite.target("billing"), breaker=breaker)
+        )
+        client = await stack.enter_async_context(
+            OrderClient(suite.target("orders"), breaker=breaker)
+        )
+        nc = await connect(suite.nats.url, "saga-faults", first_attempts=5)
+        stack.push_async_callback(nc.close)
+        engines = await stack.enter_async_context(engines_of(suite.urls))
+        load = Load(client, await open_accounts(users, billing))
+        watch = CreditWatch(engines["billing"])
+        watching = asyncio.create_task(watch.run())
+        stack.push_async_callback(watch.finish, watching)
+        placers = [asyncio.create_task(load.placer(index)) for index in range(PLACERS)]
+        for placer in placers:  # none outlives a failed test (the event loop is the session's)
+            stack.callback(placer.cancel)
+        script = await faults(suite, load, nc, engines)
+        await asyncio.gather(*placers)
+        assert len(set(load.names)) == ORDERS
 
-                async def opened(account: str = account) -> bool:
-                    try:
-                        await billing.get_account(account)
-                    except NotFound:
-                        return False
-                    return True
-
-                await eventually(opened, what=f"billing opened {account}")
-                await billing.set_credit_limit(account, limit)
-                users.append(user.name)
-
-            load = Load(client, users)
-            placers = [asyncio.create_task(load.placer(index)) for index in range(PLACERS)]
-            script = await faults(suite, load, nc, engines)
-            await asyncio.gather(*placers)
-            assert len(set(load.names)) == ORDERS
-
-            await eventually(
-                lambda: settled(nc, engines), within=SETTLE_WITHIN, what="the suite settled"
-            )
-            late = await late_deliveries(nc, engines)
-            await eventually(
-                lambda: settled(nc, engines), within=SETTLE_WITHIN, what="settled after late"
-            )
-            found = await check_invariants(nc, engines)
-            found.counts["faults"] = script
-            found.counts["cancelled by the placers"] = len(load.cancelled)
-            found.counts["injected after settling"] = dict(late)
-            found.counts["reserves refused RELEASED (after release)"] = await refused_released(nc)
-            print("\n" + found.report())
-            assert not found.violations, found.report()
-            states = found.counts["orders by state/reason"]
-            assert sum(states.values()) == ORDERS
-            assert states.get("CANCELLED/-") == len(load.cancelled) > 0
-            assert states.get("REJECTED/CREDIT_LIMIT_EXCEEDED", 0) > 0
-            assert states.get("REJECTED/BILLING_TIMEOUT", 0) > 0
-    finally:
-        await nc.close()
-        for closing in (client, billing, users_client):
-            await closing.close()
+        await eventually(
+            lambda: settled(nc, engines), within=SETTLE_WITHIN, what="the suite settled"
+        )
+        late = await late_deliveries(nc, engines)
+        await eventually(
+            lambda: settled(nc, engines), within=SETTLE_WITHIN, what="settled after late"
+        )
+        await watch.finish(watching)
+        found = await check_invariants(nc, engines)
+        found.counts["faults"] = script
+        found.counts["credit snapshots during the run (violations)"] = (
+            watch.samples,
+            len(watch.violations),
+        )
+        found.violations += watch.violations
+        found.counts["cancelled by the placers"] = len(load.cancelled)
+        found.counts["injected after settling"] = dict(late)
+        found.counts["reserves refused RELEASED (after release)"] = await refused_released(nc)
+        print("\n" + found.report())
+        assert not found.violations, found.report()
+        states = found.counts["orders by state/reason"]
+        assert sum(states.values()) == ORDERS
+        assert states.get("CANCELLED/-") == len(load.cancelled) > 0
+        assert states.get("REJECTED/CREDIT_LIMIT_EXCEEDED", 0) > 0
+        assert states.get("REJECTED/BILLING_TIMEOUT", 0) > 0

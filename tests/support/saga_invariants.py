@@ -174,25 +174,41 @@ async def check_billing(found: Findings, engines: Engines, by_id: dict[str, Any]
         else:
             found.expect(not active, f"{order.state} order {order_id} holds {reservation}")
     found.expect(set(held) <= set(by_id), "reservations for orders that do not exist")
-    sums: Counter[str] = Counter()
-    for row in reservation_rows:
-        if row.state == "ACTIVE":
-            sums[row.user_id] += row.amount_minor
-    account_rows = await rows(engines["billing"], select(accounts))
+    account_rows, problems = await credit_snapshot(engines["billing"])
     found.counts["accounts (reserved/limit)"] = {
         row.user_id: f"{row.reserved_minor}/{row.credit_limit_minor}" for row in account_rows
     }
+    found.violations += problems
+
+
+async def credit_snapshot(engine: AsyncEngine) -> tuple[list[Any], list[str]]:
+    """The accounts, and how any of them breaks the credit invariant, read in one snapshot (a
+    reservation and its account's total commit together, so any snapshot must show them equal):
+    reserved credit equals the sum of the account's active reservations and is within its limit."""
+    active = (
+        select(reservations.c.user_id, func.sum(reservations.c.amount_minor).label("total"))
+        .where(reservations.c.state == "ACTIVE")
+        .group_by(reservations.c.user_id)
+    )
+    async with engine.connect() as conn:
+        snapshot = await conn.execution_options(isolation_level="REPEATABLE READ")
+        async with snapshot.begin():
+            account_rows = list((await snapshot.execute(select(accounts))).all())
+            sums = {row.user_id: int(row.total) for row in await snapshot.execute(active)}
+    problems = []
     for account in account_rows:
-        found.expect(
-            account.reserved_minor == sums[account.user_id],
-            f"account {account.user_id} reserves {account.reserved_minor}, "
-            f"its active reservations {sums[account.user_id]}",
-        )
-        found.expect(
-            0 <= account.reserved_minor <= account.credit_limit_minor,
-            f"account {account.user_id} reserves {account.reserved_minor} "
-            f"of {account.credit_limit_minor}",
-        )
+        held = sums.get(account.user_id, 0)
+        if account.reserved_minor != held:
+            problems.append(
+                f"account {account.user_id} reserves {account.reserved_minor}, "
+                f"its active reservations {held}"
+            )
+        if not 0 <= account.reserved_minor <= account.credit_limit_minor:
+            problems.append(
+                f"account {account.user_id} reserves {account.reserved_minor} "
+                f"of {account.credit_limit_minor}"
+            )
+    return account_rows, problems
 
 
 async def check_deliveries(found: Findings, nc: Client, engines: Engines) -> None:
