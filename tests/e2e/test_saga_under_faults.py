@@ -1,7 +1,8 @@
 """The credit saga under crashes (issue 17): a bounded load of concurrent orders for a few users
 with small credit limits runs against the whole suite as real processes while the test SIGKILLs
-billing, orders and the bridges, restarts NATS and injects duplicate and late deliveries; once
-the suite has settled, the databases must show the saga's invariants, with exact counts printed.
+billing, orders and the bridges, restarts NATS, loses commands and injects duplicate and late
+deliveries; once the suite has settled, the databases must show the saga's invariants, with
+exact counts printed.
 
 Every fault happens at a point the test chooses: the placers place orders only up to a gate the
 fault script opens, so each fault strikes after a known number of orders, with the next ones
@@ -9,7 +10,6 @@ being placed (and their sagas running) while the process is down."""
 
 import asyncio
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -19,10 +19,18 @@ import pytest
 from nats.aio.client import Client
 from sqlalchemy import func, select
 
-from billing.v1 import saga_pb2
 from tests.support.postgres import Postgres
 from tests.support.processes import server_env
-from tests.support.saga_faults import SagaMessage, saga_messages, send_late, store_again
+from tests.support.saga_faults import (
+    SagaMessage,
+    firsts,
+    late_deliveries,
+    lose,
+    refused_released,
+    saga_messages,
+    send_late,
+    store_again,
+)
 from tests.support.saga_invariants import (
     Engines,
     check_invariants,
@@ -33,6 +41,7 @@ from tests.support.saga_invariants import (
 from tests.support.saga_load import ORDERS, PLACERS, CreditWatch, Load
 from tests.support.suite import Suite, running_suite
 from tests.support.waiting import eventually
+from usersuite.billing.adapters.db.tables import reservations
 from usersuite.client import (
     BillingClient,
     CircuitBreaker,
@@ -41,6 +50,7 @@ from usersuite.client import (
     UserClient,
 )
 from usersuite.orders.adapters.db.tables import orders
+from usersuite.platform.db.tables import outbox
 from usersuite.platform.nats.jetstream import connect
 
 # Short saga timeouts, so re-sends, timeouts and compensations happen within the test: a
@@ -57,7 +67,6 @@ CREDIT_LIMITS = (4_000, 6_000, 9_000, 12_000)
 # Each fault strikes once this many orders were placed (the gates of the fault script).
 STEP = 20
 SETTLE_WITHIN = 120.0
-RELEASED = saga_pb2.CreditRefused.Reason.REASON_RELEASED
 
 
 @pytest.fixture
@@ -66,11 +75,28 @@ def suite(postgres: Postgres, tmp_path: Path) -> Iterator[Suite]:
         yield running
 
 
+async def timed_out_orders(engines: Engines) -> set[str]:
+    """The orders whose saga gave up on billing (rejected with BILLING_TIMEOUT)."""
+    query = select(orders.c.id).where(orders.c.rejection_reason == "BILLING_TIMEOUT")
+    return {f"orders/{row.id}" for row in await rows(engines["orders"], query)}
+
+
 async def timed_out(engines: Engines) -> bool:
-    """Some saga gave up on billing: its order was rejected with BILLING_TIMEOUT."""
-    query = select(func.count()).select_from(orders)
-    query = query.where(orders.c.rejection_reason == "BILLING_TIMEOUT")
-    return bool((await rows(engines["orders"], query))[0][0])
+    return bool(await timed_out_orders(engines))
+
+
+async def all_sent(engines: Engines, names: set[str]) -> bool:
+    """Orders' bridge has published every ReserveCredit of these orders."""
+    query = (
+        select(func.count())
+        .select_from(outbox)
+        .where(
+            outbox.c.event_type == "billing.v1.ReserveCredit",
+            outbox.c.aggregate_name.in_(names),
+            outbox.c.state != "dispatched",
+        )
+    )
+    return not (await rows(engines["orders"], query))[0][0]
 
 
 async def none_pending(engines: Engines) -> bool:
@@ -78,9 +104,11 @@ async def none_pending(engines: Engines) -> bool:
     return not (await rows(engines["orders"], query))[0][0]
 
 
-async def faults(suite: Suite, load: Load, nc: Client, engines: Engines) -> list[str]:
+async def faults(
+    suite: Suite, load: Load, nc: Client, engines: Engines
+) -> tuple[list[str], list[SagaMessage]]:
     """The fault script: each fault after the gate's orders were placed, the next gate opened
-    while the process is down. Returns what it did, in order."""
+    while the process is down. Returns what it did, in order, and the messages it lost."""
     done: list[str] = []
     gate = STEP
     began = time.monotonic()
@@ -113,8 +141,18 @@ async def faults(suite: Suite, load: Load, nc: Client, engines: Engines) -> list
     suite.kill_server("billing")
     await next_gate()
     await eventually(lambda: timed_out(engines), within=60, what="a BILLING_TIMEOUT rejection")
+    await load.reach(gate)
+    # The compensated sagas' ReserveCredit commands lost before billing ever saw them: billing
+    # meets their ReleaseCredit first and keeps a tombstone.
+    gave_up = await timed_out_orders(engines)
+    await eventually(lambda: all_sent(engines, gave_up), what="their commands in the stream")
+    lost = [m for m in await saga_messages(nc) if m.kind == "ReserveCredit" and m.order in gave_up]
+    await lose(nc, lost)
     await asyncio.to_thread(suite.start_server, "billing")
-    note(f"SIGKILL billing after {gate - STEP} orders, restarted after a saga timed out")
+    note(
+        f"SIGKILL billing after {gate - STEP} orders, restarted once {len(gave_up)} sagas "
+        f"timed out; their {len(lost)} ReserveCredit lost"
+    )
     await between(
         "SIGKILL the orders bridge",
         [lambda: suite.kill_bridge("orders")],
@@ -152,41 +190,20 @@ async def faults(suite: Suite, load: Load, nc: Client, engines: Engines) -> list
         f"{len(stored[::4])} saga messages stored again, {len(late)} sent late, "
         f"after {gate - STEP} orders"
     )
-    return done
+    return done, lost
 
 
-def firsts(messages: list[SagaMessage]) -> list[SagaMessage]:
-    """Each order's first ReserveCredit, CreditReserved and CreditRefused."""
-    first: dict[tuple[str, str], SagaMessage] = {}
-    for message in messages:
-        if message.kind in ("ReserveCredit", "CreditReserved", "CreditRefused"):
-            first.setdefault((message.order, message.kind), message)
-    return list(first.values())
-
-
-async def late_deliveries(nc: Client) -> Counter[str]:
-    """After the suite settled: each order's first ReserveCredit, CreditReserved and
-    CreditRefused sent again as new messages (so billing meets released, refused and active
-    reservations, and orders gets replies for sagas that ended), and every release's messages
-    stored again."""
-    sent: Counter[str] = Counter()
-    stored = await saga_messages(nc)
-    for message in stored:
-        if message.kind in ("ReleaseCredit", "CreditReleased"):
-            await store_again(nc, message)
-            sent[f"{message.kind} stored again"] += 1
-    for message in firsts(stored):
-        await send_late(nc, message)
-        sent[f"late {message.kind}"] += 1
-    return sent
-
-
-async def refused_released(nc: Client) -> int:
-    """Billing's refusals of a ReserveCredit that came after its order's release."""
-    return sum(
-        message.kind == "CreditRefused" and message.message.reason == RELEASED
-        for message in await saga_messages(nc)
+async def tombstones_of(engines: Engines, names: set[str]) -> int:
+    query = (
+        select(func.count())
+        .select_from(reservations)
+        .where(
+            reservations.c.order_name.in_(names),
+            reservations.c.state == "RELEASED",
+            reservations.c.reserve_command_id.is_(None),
+        )
     )
+    return int((await rows(engines["billing"], query))[0][0])
 
 
 async def open_accounts(users: UserClient, billing: BillingClient) -> list[str]:
@@ -231,7 +248,7 @@ async def test_the_saga_keeps_its_invariants_under_crashes_and_odd_deliveries(
         placers = [asyncio.create_task(load.placer(index)) for index in range(PLACERS)]
         for placer in placers:  # none outlives a failed test (the event loop is the session's)
             stack.callback(placer.cancel)
-        script = await faults(suite, load, nc, engines)
+        script, lost = await faults(suite, load, nc, engines)
         await asyncio.gather(*placers)
         assert len(set(load.names)) == ORDERS
 
@@ -240,7 +257,7 @@ async def test_the_saga_keeps_its_invariants_under_crashes_and_odd_deliveries(
             lambda: settled(nc, engines), within=SETTLE_WITHIN, what="the suite settled"
         )
         settling = time.monotonic() - began
-        late = await late_deliveries(nc)
+        late = await late_deliveries(nc, lost)
         began = time.monotonic()
         await eventually(
             lambda: settled(nc, engines), within=SETTLE_WITHIN, what="settled after late"
@@ -268,3 +285,8 @@ async def test_the_saga_keeps_its_invariants_under_crashes_and_odd_deliveries(
         assert states.get("CANCELLED/-") == len(load.cancelled) > 0
         assert states.get("REJECTED/CREDIT_LIMIT_EXCEEDED", 0) > 0
         assert states.get("REJECTED/BILLING_TIMEOUT", 0) > 0
+        # Billing met each lost command's release first, and kept the tombstone that refused the
+        # command when it came late.
+        assert lost
+        tombstones = await tombstones_of(engines, {message.order for message in lost})
+        assert tombstones == len({message.order for message in lost}), tombstones
