@@ -21,6 +21,8 @@ PLACERS = 4
 CANCEL_EVERY = 3
 # Client calls refused while a process is down are retried (same request id) this often.
 RETRIES = 80
+# The longest a gate's orders may take to be placed (the process they need restarting).
+REACH_WITHIN = 120.0
 # How often the watch samples the accounts while the load runs.
 SAMPLE_SECONDS = 0.25
 State = order_pb2.Order.State
@@ -51,6 +53,7 @@ class Load:
         self.changed = asyncio.Condition()
         self.names: list[str] = []
         self.cancelled: list[str] = []
+        self.failures: list[Exception] = []
 
     async def allow(self, count: int) -> None:
         async with self.changed:
@@ -58,8 +61,15 @@ class Load:
             self.changed.notify_all()
 
     async def reach(self, count: int) -> None:
+        """Until `count` orders were placed (bounded); a placer's failure is raised here."""
+
+        def reached() -> bool:
+            return self.placed >= count or bool(self.failures)
+
         async with self.changed:
-            await self.changed.wait_for(lambda: self.placed >= count)
+            await asyncio.wait_for(self.changed.wait_for(reached), REACH_WITHIN)
+        if self.failures:
+            raise self.failures[0]
 
     async def place(self, n: int) -> str:
         shape = random.Random(n)
@@ -79,6 +89,15 @@ class Load:
         self.cancelled.append(name)
 
     async def placer(self, index: int) -> None:
+        try:
+            await self._place_all(index)
+        except Exception as failure:
+            async with self.changed:
+                self.failures.append(failure)
+                self.changed.notify_all()
+            raise
+
+    async def _place_all(self, index: int) -> None:
         mine: list[str] = []
         for n in range(index, ORDERS, PLACERS):
             async with self.changed:
