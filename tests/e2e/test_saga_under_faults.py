@@ -37,6 +37,7 @@ from tests.support.saga_invariants import (
     engines_of,
     rows,
     settled,
+    unsettled,
 )
 from tests.support.saga_load import ORDERS, PLACERS, CreditWatch, Load
 from tests.support.suite import Suite, running_suite
@@ -66,7 +67,7 @@ SAGA = {
 CREDIT_LIMITS = (4_000, 6_000, 9_000, 12_000)
 # Each fault strikes once this many orders were placed (the gates of the fault script).
 STEP = 20
-SETTLE_WITHIN = 120.0
+SETTLE_WITHIN = 90.0
 
 
 @pytest.fixture
@@ -203,6 +204,16 @@ async def tombstones_of(engines: Engines, names: set[str]) -> int:
     return int((await rows(engines["billing"], query))[0][0])
 
 
+async def settle(nc: Client, engines: Engines) -> float:
+    """Waits (bounded) until nothing moves any more; how long that took."""
+    began = time.monotonic()
+    try:
+        await eventually(lambda: settled(nc, engines), within=SETTLE_WITHIN, what="settled")
+    except TimeoutError:
+        raise AssertionError(f"not settled: {await unsettled(nc, engines)}") from None
+    return time.monotonic() - began
+
+
 async def open_accounts(users: UserClient, billing: BillingClient) -> list[str]:
     """A user per credit limit; billing opens each account (UserCreated), then its limit is set."""
     names = []
@@ -249,17 +260,9 @@ async def test_the_saga_keeps_its_invariants_under_crashes_and_odd_deliveries(
         await asyncio.gather(*placers)
         assert len(set(load.names)) == ORDERS
 
-        began = time.monotonic()
-        await eventually(
-            lambda: settled(nc, engines), within=SETTLE_WITHIN, what="the suite settled"
-        )
-        settling = time.monotonic() - began
+        settling = await settle(nc, engines)
         late = await late_deliveries(nc, lost)
-        began = time.monotonic()
-        await eventually(
-            lambda: settled(nc, engines), within=SETTLE_WITHIN, what="settled after late"
-        )
-        settling_late = time.monotonic() - began
+        settling_late = await settle(nc, engines)
         await watch.finish(watching)
         found = await check_invariants(nc, engines)
         found.counts["faults"] = script

@@ -50,32 +50,29 @@ async def rows(engine: AsyncEngine, query: Any) -> list[Any]:
         return list((await conn.execute(query)).all())
 
 
-async def consumers_idle(nc: Client) -> bool:
-    """Both durable consumers have delivered everything and hold nothing unacknowledged."""
+async def unsettled(nc: Client, engines: Engines) -> str:
+    """What still moves ("" once settled): orders PENDING, sagas waiting, outbox rows not yet
+    relayed, messages a consumer has not had or not acknowledged."""
+    count = select(func.count())
+    waiting = await rows(
+        engines["orders"], count.select_from(orders).where(orders.c.state == "PENDING")
+    )
+    active = await rows(engines["orders"], count.select_from(sagas).where(sagas.c.step != "DONE"))
+    moving = [f"{waiting[0][0]} orders PENDING", f"{active[0][0]} sagas waiting"]
+    for service, engine in engines.items():
+        unsent = count.select_from(outbox).where(outbox.c.state != "dispatched")
+        moving.append(f"{(await rows(engine, unsent))[0][0]} {service} outbox rows unsent")
     js = nc.jetstream()
     for durable in CONSUMERS:
         info = await js.consumer_info(STREAM, durable)
-        if info.num_pending or info.num_ack_pending:
-            return False
-    return True
+        moving.append(f"consumer {durable}: {info.num_pending} pending, "
+                      f"{info.num_ack_pending} unacknowledged")  # fmt: skip
+    busy = [what for what in moving if not what.startswith("0 ") and " 0 pending, 0 " not in what]
+    return "; ".join(busy)
 
 
 async def settled(nc: Client, engines: Engines) -> bool:
-    """No order PENDING, no saga waiting, every outbox relayed, every consumer idle."""
-    waiting = await rows(
-        engines["orders"],
-        select(func.count()).select_from(orders).where(orders.c.state == "PENDING"),
-    )
-    active = await rows(
-        engines["orders"], select(func.count()).select_from(sagas).where(sagas.c.step != "DONE")
-    )
-    if waiting[0][0] or active[0][0]:
-        return False
-    for engine in engines.values():
-        unsent = select(func.count()).select_from(outbox).where(outbox.c.state != "dispatched")
-        if (await rows(engine, unsent))[0][0]:
-            return False
-    return await consumers_idle(nc)
+    return not await unsettled(nc, engines)
 
 
 @dataclass
