@@ -157,6 +157,12 @@ class UsersuiteProcess:
         """Sends SIGTERM, as an orchestrator does to stop a pod."""
         self.proc.send_signal(signal.SIGTERM)
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash or an OOM kill: no shutdown code runs. Waits until it is gone."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(timeout=STOP_TIMEOUT)
+
     def wait(self, timeout: float = STOP_TIMEOUT) -> int:
         """The exit status; SIGKILL (and a failure) if the process does not exit in time."""
         try:

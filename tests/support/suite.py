@@ -27,14 +27,49 @@ ServerEnv = Callable[..., dict[str, str]]
 
 @dataclass
 class Suite:
-    """Every process of the suite; `servers` by service name."""
+    """Every process of the suite; `servers` and `bridges` by service name, `urls` their
+    databases. The crash helpers SIGKILL a process and start its successor with the same
+    environment (a server on the same port, so clients' channels reconnect to it)."""
 
     nats: NatsServer
     servers: dict[str, UsersuiteProcess]
     bridges: dict[str, UsersuiteProcess]
+    urls: dict[str, str]
+    server_envs: dict[str, dict[str, str]]
+    stack: ExitStack
+    workdir: Path
 
     def target(self, service: str) -> str:
         return self.servers[service].target
+
+    def kill_server(self, service: str) -> None:
+        self.servers[service].kill()
+
+    def start_server(self, service: str) -> UsersuiteProcess:
+        """The successor of a killed server, on its port; waits for its ready line."""
+        port = self.servers[service].port
+        args = ["serve", "--listen", f"127.0.0.1:{port}", "--metrics-listen", "127.0.0.1:0"]
+        process = start(self.stack, [*args, service], self.server_envs[service], self.workdir)
+        process.wait_ready()
+        self.servers[service] = process
+        return process
+
+    def kill_bridge(self, service: str) -> None:
+        self.bridges[service].kill()
+
+    def start_bridge(self, service: str) -> UsersuiteProcess:
+        """A new bridge on the service's database (its own metrics port); waits until ready."""
+        env = bridge_env(self.urls[service], self.nats.url)
+        process = start(self.stack, ["bridge", service], env, self.workdir)
+        asyncio.run(wait_bridge_ready(process))
+        self.bridges[service] = process
+        return process
+
+    def restart_nats(self) -> None:
+        """nats-server stopped (SIGTERM, so JetStream syncs its store) and started again on the
+        same port and store: every client sees an outage and reconnects."""
+        self.nats.stop()
+        self.nats.start()
 
 
 def migrate_service(service: str, database_url: str) -> None:
@@ -56,7 +91,7 @@ def running_suite(
         databases = EmptyDatabases(postgres)
         stack.callback(databases.drop_all)
         urls = {service: databases.create() for service in SERVICES}
-        bridges, servers = {}, {}
+        bridges, servers, envs = {}, {}, {}
         for service, url in urls.items():
             migrate_service(service, url)
             bridges[service] = start(stack, ["bridge", service], bridge_env(url, nats.url), workdir)
@@ -65,10 +100,11 @@ def running_suite(
         for service, url in urls.items():
             nats_url = {"USERSUITE_NATS_URL": nats.url} if service in NATS_CLIENTS else {}
             server_values = {**values, **nats_url}
-            servers[service] = start(stack, serve_args(service), env(url, **server_values), workdir)
+            envs[service] = env(url, **server_values)
+            servers[service] = start(stack, serve_args(service), envs[service], workdir)
         for server in servers.values():
             server.wait_ready()
-        yield Suite(nats, servers, bridges)
+        yield Suite(nats, servers, bridges, urls, envs, stack, workdir)
 
 
 def start(
