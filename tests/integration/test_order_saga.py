@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from nats.aio.client import Client
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from billing.v1 import saga_pb2
 from order.v1 import order_pb2
@@ -32,7 +34,13 @@ from tests.support.orders_saga import (
 from tests.support.postgres import Postgres
 from tests.support.waiting import eventually
 from usersuite.orders.adapters.db.schema import migrations
+from usersuite.platform.config import BridgeSettings, StreamSettings
 from usersuite.platform.consumer import Consumer, Outcome
+from usersuite.platform.db.dialect import as_utc
+from usersuite.platform.db.tables import outbox
+from usersuite.platform.nats.jetstream import ensure_stream
+from usersuite.platform.nats.messages import headers_for
+from usersuite.platform.service.outbox import OutboxRow
 
 State = order_pb2.Order.State
 
@@ -201,6 +209,55 @@ async def test_a_crash_after_the_commit_before_publishing_loses_nothing(
         [command] = await commands_of(nc, "ReserveCredit", order.name)
         await publish(nc, reserved(command))
         await eventually(lambda: state_is(orders_url, "before-publish", "APPROVED"))
+
+
+async def test_a_relay_crash_after_publishing_before_the_mark_sends_the_command_once(
+    orders_url: str, nats_server: NatsServer, nc: Client
+) -> None:
+    """A relay published the order's messages and died before marking them: the next relay
+    publishes them again under the same Nats-Msg-Id, and JetStream keeps one copy."""
+    settings = orders_settings(orders_url, nats_server.url)
+    async with serving_orders(settings, background=False) as api:
+        order = await api.stub.CreateOrder(new_order(order_id="before-mark"))
+    js = nc.jetstream()
+    await ensure_stream(js, StreamSettings())
+    unmarked = await pending_rows(orders_url)
+    assert [row.event_type for row in unmarked] == [
+        "order.v1.OrderCreated",
+        "billing.v1.ReserveCredit",
+    ]
+    source = BridgeSettings().cloudevents_source
+    for row in unmarked:  # what the relay that died had published
+        await js.publish(row.event_type, row.payload, headers=headers_for(row, source))
+
+    async with serving_orders(settings) as api, relaying_orders(orders_url, nats_server.url):
+        await eventually(lambda: outbox_drained(orders_url), what="the rows marked")
+        assert len(await commands_of(nc, "ReserveCredit", order.name)) == 1
+        [command] = await commands_of(nc, "ReserveCredit", order.name)
+        await publish(nc, reserved(command))
+        await eventually(lambda: state_is(orders_url, "before-mark", "APPROVED"))
+    assert len(await events_of(nc, "order.v1.OrderCreated")) == 1
+
+
+async def pending_rows(url: str) -> list[OutboxRow]:
+    """The rows a relay would claim, oldest first."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                select(outbox).where(outbox.c.state == "pending").order_by(outbox.c.seq)
+            )
+            return [
+                OutboxRow(r.seq, r.event_id, r.event_type, r.aggregate_name, r.aggregate_version,
+                          bytes(r.payload), {}, r.principal, as_utc(r.occurred_time), r.attempts)
+                for r in rows
+            ]  # fmt: skip
+    finally:
+        await engine.dispose()
+
+
+async def outbox_drained(url: str) -> bool:
+    return await pending_rows(url) == []
 
 
 async def test_a_crash_after_the_consumers_effect_before_its_ack_has_one_effect(
