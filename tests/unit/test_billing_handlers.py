@@ -1,5 +1,6 @@
 """Billing's use cases over in-memory ports: accounts, credit once per order, UpdateAccount."""
 
+import logging
 from datetime import UTC, datetime
 from itertools import count
 
@@ -170,6 +171,15 @@ async def test_release_frees_the_credit_and_a_late_reserve_is_refused(
         CreditReleased("c3", "saga-2", "orders/o2"),
         CreditRefused("c4", "saga-1", "orders/o2", RefusalReason.RELEASED),
     ]
+
+
+async def test_each_answer_is_logged_with_its_order_saga_and_command(
+    store: BillingStore, credit: CreditHandlers, caplog: pytest.LogCaptureFixture
+) -> None:
+    await opened(store, credit)
+    with caplog.at_level(logging.INFO, logger="usersuite.billing.service.credit"):
+        await credit.reserve_credit(store.uow(), reserve("orders/o1", 2500))
+    assert "order orders/o1 saga saga-1: command c1 answered CreditReserved" in caplog.messages
 
 
 async def test_get_account_of_nobody_is_not_found(accounts: AccountHandlers) -> None:

@@ -4,6 +4,7 @@
 # records the message in its inbox: the effect, its reply and the inbox row commit together, so a
 # redelivered message finds it handled.
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 
@@ -14,6 +15,8 @@ from usersuite.billing.domain.reservations import CreditOutcome, Reservation
 from usersuite.billing.service import commands
 from usersuite.billing.service.handlers import MetadataFactory, new_event_id, utc_now
 from usersuite.billing.service.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 # Saga replies are partitioned by their order; they version nothing of it.
 REPLY_AGGREGATE_VERSION = 0
@@ -131,6 +134,9 @@ class CreditHandlers:
         meta = self._metadata(order, REPLY_AGGREGATE_VERSION, now, principal)
         await uow.outbox.append(ReplySent(meta, outcome.reply))
         await uow.commit()
+        reply = outcome.reply
+        log.info("order %s saga %s: command %s answered %s", order, reply.saga_id,
+                 reply.command_id, type(reply).__name__)  # fmt: skip
 
     @staticmethod
     async def _store(uow: UnitOfWork, before: Account, after: Account) -> None:
