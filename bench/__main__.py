@@ -14,7 +14,7 @@ import tempfile
 from importlib import metadata
 from pathlib import Path
 
-from bench import api, bridge, chart, deep_page, gateway, plans, report, saga
+from bench import api, bridge, chart, deep_page, gateway, plans, report, saga, twins
 from bench.ghz import Ghz, Load, RunStats
 from bench.processes import running
 from bench.report import Row
@@ -67,6 +67,11 @@ NOTES = (
     "Gateway rows: Envoy (on the server's core) in front of a full-stack server; vegeta "
     "(50 workers, on ghz's core) sends REST/JSON or binary Connect, alternating run by run with "
     "ghz's gRPC to the same server; the ratio is REST or Connect over gRPC direct.",
+    "Twin rows (issue 18): the full stack (auth and every interceptor on) against "
+    "bench/minimal.py, a bare grpc.aio servicer running the same SQL on a psycopg pool of the "
+    "same size (no auth, no interceptors, no ORM), both on the server core, alternating run by "
+    "run; the ratio is to the twin. Targets are judged only when the load average at the start "
+    "is at most 1.5.",
     "Commit-to-ack: 10 rows committed every 10 ms; latency from commit to delivery by an ordered "
     "consumer (JetStream delivers a message only once stored, when it acks the bridge).",
     "Saga rows: users, orders and billing served (auth on) with a bridge per database, all on "
@@ -108,6 +113,8 @@ def run(quick: bool, only: str | None) -> list[Row]:
         count, seconds = (5_000, 5.0) if quick else (20_000, 20.0)
         if only == "bridge":
             return report.judge(bridge.scenarios(stack, count, seconds), plans.PLANS)
+        if only == "twins":
+            return report.judge(twins.twins(stack, ghz, stack.database("bench_twins")), plans.PLANS)
         if only == "gateway":
             rows = gateway.rows(stack, ghz, vegeta, stack.database("bench_gateway"))
             return report.judge(rows, plans.PLANS)
@@ -127,6 +134,7 @@ def run(quick: bool, only: str | None) -> list[Row]:
         rows += api.pricing(stack, ghz, stack.database("bench_pricing"))
         rows += api.workers(stack, ghz, stack.database("bench_workers"))
         rows += gateway.rows(stack, ghz, vegeta, stack.database("bench_gateway"))
+        rows += twins.twins(stack, ghz, stack.database("bench_twins"))
         # The bridge before the deep page: PostgreSQL vacuums the million-row fill for minutes
         # after it, which showed as commit-to-ack latency (p99 223 ms after it, 13 ms alone).
         rows += bridge.scenarios(stack, count, seconds)
@@ -145,7 +153,7 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument(
         "--only",
-        choices=("bridge", "gateway", "saga"),
+        choices=("bridge", "gateway", "twins", "saga"),
         default=os.environ.get("ONLY") or None,
         help="run only these rows: bridge (raw publish, relay, commit-to-ack, bridge RSS) or "
         "gateway (REST and Connect through Envoy beside gRPC direct) or saga (orders approved "
@@ -165,7 +173,11 @@ def main() -> int:
         rows = report.load(args.render)
     else:
         header = (machine(), versions())
+        load_at_start = os.getloadavg()[0]
         rows = run(args.quick, args.only)
+        withheld = report.withhold_verdicts(rows, load_at_start)
+        if withheld:
+            args.note.insert(0, withheld)
     notes = [*args.note, *NOTES]
     if args.quick:
         notes.insert(0, "QUICK run: every scenario briefly; not numbers to keep.")

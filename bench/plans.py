@@ -24,8 +24,20 @@ GET_REST = "GetUser over REST/JSON through Envoy"
 CREATE_REST = "CreateUser over REST/JSON through Envoy"
 GET_CONNECT = "GetUser over Connect through Envoy"
 CREATE_CONNECT = "CreateUser over Connect through Envoy"
+# The full stack against the hand-written servicer that runs the same SQL (issue 18).
+GET_TWIN = "GetUser vs its minimal twin (psycopg, no stack)"
+LIST_TWIN = "ListUsers 50 vs its minimal twin"
+CREATE_TWIN = "CreateUser vs its minimal twin"
 RSS_SERVER = "peak RSS, server under load"
 RSS_BRIDGE = "peak RSS, bridge under load"
+
+
+# Not a row: the twin's rps rides in each twin row's `paired`.
+MINIMAL = "minimal twin"
+
+
+def _twin_share(share: float) -> Target:
+    return Target(f"≥ {share}× minimal twin", "ratio", "min", share, MINIMAL)
 
 
 def _ceiling_share(share: float) -> Target:
@@ -59,6 +71,10 @@ PLANS: dict[str, Plan] = {
     CREATE_REST: Plan(CREATE_PG),
     GET_CONNECT: Plan(GET_PG),
     CREATE_CONNECT: Plan(CREATE_PG),
+    # Paired run by run with the minimal twin, whose rps is the row's `paired` value.
+    GET_TWIN: Plan(MINIMAL, (_twin_share(0.8),)),
+    LIST_TWIN: Plan(MINIMAL, (_twin_share(0.8),)),
+    CREATE_TWIN: Plan(MINIMAL, (_twin_share(0.8),)),
     RSS_SERVER: Plan(targets=(Target("≤ 200 MB", "value", "max", 200.0),)),
     RSS_BRIDGE: Plan(targets=(Target("≤ 200 MB", "value", "max", 200.0),)),
 }

@@ -170,3 +170,19 @@ def load(path: Path) -> list[Row]:
         Row(**{k: v for k, v in item.items() if k in names})
         for item in json.loads(path.read_text())
     ]
+
+
+# Above this load average at the start, paired ratios drift with the other work: no verdict.
+QUIET_LOAD = 1.5
+
+
+def withhold_verdicts(rows: list[Row], load: float) -> str | None:
+    """Clears every met/missed when the machine was not quiet; the note that says why."""
+    if load <= QUIET_LOAD:
+        return None
+    for row in rows:
+        row.met = None
+    return (
+        f"No verdict: the load average at the start was {load:.1f}, above {QUIET_LOAD}; targets "
+        "are judged only on a quiet machine (the numbers and ratios stand as measured)."
+    )
