@@ -8,10 +8,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from usersuite.platform.db.engine import create_engine
 from usersuite.platform.db.statement_timeout import SETTING, bound_by_deadline, forget
+from usersuite.platform.domain.events import utc_now
 from usersuite.platform.service import request_context
 from usersuite.users.adapters.db.unit_of_work import SqlUnitOfWork
 from usersuite.users.api.mapping import encode_event
-from usersuite.users.service.handlers import utc_now
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from tests.support.stubs import AsyncUserStub
 from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.bootstrap import UsersContainer, bootstrap
 from usersuite.platform.db.tables import idempotency, outbox
+from usersuite.platform.domain.events import utc_now
 from usersuite.platform.grpc.server import ApiServer, start
 from usersuite.platform.service.errors import ServiceUnavailable
 from usersuite.platform.service.page_tokens import PageTokenCodec
@@ -21,7 +22,7 @@ from usersuite.users.adapters.db.tables import users
 from usersuite.users.adapters.db.unit_of_work import SqlUnitOfWork
 from usersuite.users.api.mapping import encode_event
 from usersuite.users.service import commands
-from usersuite.users.service.handlers import UserHandlers, utc_now
+from usersuite.users.service.handlers import UserHandlers
 
 
 @pytest.fixture

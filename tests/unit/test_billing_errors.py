@@ -10,9 +10,10 @@ from usersuite.billing.api.errors import BILLING_ERRORS
 from usersuite.billing.api.inbound import SUBJECTS, release_command, reserve_command
 from usersuite.billing.api.mapping import encode_message, user_id_from_account
 from usersuite.billing.domain import errors
-from usersuite.billing.domain.events import EventMetadata, ReplySent
+from usersuite.billing.domain.events import ReplySent
 from usersuite.billing.domain.messages import CreditRefused, RefusalReason
 from usersuite.platform.domain.errors import DomainError
+from usersuite.platform.domain.events import EventMetadata
 
 PREFIX = "ERROR_REASON_"
 

@@ -5,8 +5,9 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.support.fakes import FakeDatabase, FakeUnitOfWork
+from usersuite.platform.domain.events import EventMetadata
 from usersuite.users.domain.errors import EmailAlreadyExists, UserAlreadyExists
-from usersuite.users.domain.events import EventMetadata, UserCreated
+from usersuite.users.domain.events import UserCreated
 from usersuite.users.domain.model import User
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)

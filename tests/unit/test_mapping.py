@@ -6,9 +6,10 @@ import pytest
 from google.protobuf.message import Message
 
 from user.v1 import events_pb2, user_pb2
+from usersuite.platform.domain.events import EventMetadata
 from usersuite.users.api.mapping import encode_event, user_id_from_name, user_to_proto
 from usersuite.users.domain.errors import ValidationFailed
-from usersuite.users.domain.events import EventMetadata, UserCreated, UserDeleted, UserUpdated
+from usersuite.users.domain.events import UserCreated, UserDeleted, UserUpdated
 from usersuite.users.domain.model import User
 
 CREATED = datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)

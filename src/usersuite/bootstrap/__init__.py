@@ -16,6 +16,7 @@ from usersuite.platform.db.engine import create_engine
 from usersuite.platform.db.maintenance import RequestIdJanitor
 from usersuite.platform.db.nonces import SqlNonceStore
 from usersuite.platform.db.pool_metrics import register_pool_metrics
+from usersuite.platform.domain.events import utc_now
 from usersuite.platform.grpc.auth.authenticator import Authenticator
 from usersuite.platform.grpc.auth.jwks import JwksMetrics, JwksPolicy, JwksSource
 from usersuite.platform.grpc.auth.jwt import JwtVerifier
@@ -33,7 +34,7 @@ from usersuite.platform.service.page_tokens import PageTokenCodec
 from usersuite.users.adapters.db.unit_of_work import SqlUnitOfWork
 from usersuite.users.api.binding import user_service
 from usersuite.users.api.mapping import encode_event
-from usersuite.users.service.handlers import UserHandlers, utc_now
+from usersuite.users.service.handlers import UserHandlers
 
 # The users service's API process, as its composition root builds it.
 UsersContainer = Container[UserHandlers]

@@ -11,7 +11,7 @@ from usersuite.billing.api.binding import billing_service
 from usersuite.billing.api.inbound import SUBJECTS, InboundMessages
 from usersuite.billing.api.mapping import encode_message
 from usersuite.billing.service.credit import CreditHandlers
-from usersuite.billing.service.handlers import AccountHandlers, utc_now
+from usersuite.billing.service.handlers import AccountHandlers
 from usersuite.bootstrap import (
     Observability,
     build_authenticator,
@@ -21,6 +21,7 @@ from usersuite.bootstrap import (
 )
 from usersuite.platform.config import ConsumerSettings, Settings, required
 from usersuite.platform.consumer import ConsumerMetrics, ConsumerWorker
+from usersuite.platform.domain.events import utc_now
 from usersuite.platform.grpc.container import Container
 
 # The durable consumer of the billing service (one per deployment; replicas share it).

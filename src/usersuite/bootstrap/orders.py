@@ -20,13 +20,14 @@ from usersuite.orders.api.binding import order_service
 from usersuite.orders.api.mapping import REPLY_SUBJECTS, encode_message
 from usersuite.orders.api.replies import reply_handler
 from usersuite.orders.domain.retry import RetryPolicy
-from usersuite.orders.service.handlers import OrderHandlers, new_uuid, utc_now
+from usersuite.orders.service.handlers import OrderHandlers
 from usersuite.orders.service.observer import SagaObserver
 from usersuite.orders.service.saga_handlers import SagaHandlers
 from usersuite.platform.config import Settings, required
 from usersuite.platform.config.consumer import ConsumerSettings
 from usersuite.platform.config.groups import OrdersSettings
 from usersuite.platform.consumer import ConsumerMetrics, ConsumerWorker
+from usersuite.platform.domain.events import new_uuid, utc_now
 from usersuite.platform.grpc.container import Container
 from usersuite.platform.service.page_tokens import PageTokenCodec
 

@@ -39,7 +39,7 @@ async def _load(settings: Settings, order_id: str) -> "tuple[Order | None, list[
     from usersuite.bootstrap import database_engine  # see usersuite.cli: heavy imports on use
     from usersuite.orders.adapters.db.unit_of_work import SqlUnitOfWork
     from usersuite.orders.api.mapping import encode_message
-    from usersuite.orders.service.handlers import utc_now
+    from usersuite.platform.domain.events import utc_now
 
     engine = database_engine(settings, pool_size=1)
     try:

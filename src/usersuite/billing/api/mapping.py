@@ -12,7 +12,6 @@ from usersuite.billing.domain.events import (
     AccountClosed,
     AccountOpened,
     CreditLimitChanged,
-    EventMetadata,
     OutboundMessage,
 )
 from usersuite.billing.domain.messages import (
@@ -21,6 +20,7 @@ from usersuite.billing.domain.messages import (
     CreditReserved,
     RefusalReason,
 )
+from usersuite.platform.domain.events import EventMetadata
 
 ACCOUNT_PREFIX = "accounts/"
 USER_PREFIX = "users/"

@@ -1,21 +1,10 @@
 """What billing tells the world: account events, and the saga replies, each with its metadata."""
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from usersuite.billing.domain.account import Account
 from usersuite.billing.domain.messages import CreditReply
-
-
-@dataclass(frozen=True)
-class EventMetadata:
-    """billing.v1.EventMetadata: a fresh id per message; the aggregate orders its messages."""
-
-    event_id: str
-    occurred_time: datetime
-    aggregate_name: str
-    aggregate_version: int
-    principal: str
+from usersuite.platform.domain.events import EventMetadata
 
 
 @dataclass(frozen=True)

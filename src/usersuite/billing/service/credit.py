@@ -13,8 +13,9 @@ from usersuite.billing.domain.account import Account
 from usersuite.billing.domain.events import AccountClosed, AccountOpened, ReplySent
 from usersuite.billing.domain.reservations import CreditOutcome, Reservation
 from usersuite.billing.service import commands
-from usersuite.billing.service.handlers import MetadataFactory, new_event_id, utc_now
+from usersuite.billing.service.handlers import MetadataFactory
 from usersuite.billing.service.unit_of_work import UnitOfWork
+from usersuite.platform.domain.events import new_uuid, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class CreditHandlers:
         default_credit_limit_minor: int,
         default_currency_code: str,
         clock: Callable[[], datetime] = utc_now,
-        event_id_factory: Callable[[], str] = new_event_id,
+        event_id_factory: Callable[[], str] = new_uuid,
     ) -> None:
         self._limit = default_credit_limit_minor
         self._currency = default_currency_code

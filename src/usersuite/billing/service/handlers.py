@@ -1,8 +1,7 @@
 """The account use cases of the API (GetAccount, UpdateAccount), each one unit of work."""
 
-import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from usersuite.billing.domain.account import Account
 from usersuite.billing.domain.errors import (
@@ -12,23 +11,16 @@ from usersuite.billing.domain.errors import (
     InvalidValue,
     ValidationFailed,
 )
-from usersuite.billing.domain.events import CreditLimitChanged, EventMetadata
+from usersuite.billing.domain.events import CreditLimitChanged
 from usersuite.billing.service import commands
 from usersuite.billing.service.unit_of_work import UnitOfWork
+from usersuite.platform.domain.events import EventMetadata, new_uuid, utc_now
 
 MUTABLE_PATHS = frozenset({"credit_limit_minor"})
 OUTPUT_ONLY_PATHS = frozenset({"reserved_minor", "state", "create_time", "update_time", "etag"})
 # Beyond this many paths a mask is refused as a whole, so the violations stay small.
 MAX_UPDATE_MASK_PATHS = 16
 MAX_ECHOED_PATH = 64
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def new_event_id() -> str:
-    return str(uuid.uuid4())
 
 
 class MetadataFactory:
@@ -68,7 +60,7 @@ class AccountHandlers:
         self,
         uow_factory: Callable[[], UnitOfWork],
         clock: Callable[[], datetime] = utc_now,
-        event_id_factory: Callable[[], str] = new_event_id,
+        event_id_factory: Callable[[], str] = new_uuid,
         *,
         read_uow_factory: Callable[[], UnitOfWork] | None = None,
     ) -> None:

@@ -8,13 +8,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from billing.v1 import events_pb2 as billing_events_pb2
 from billing.v1 import saga_pb2
 from order.v1 import events_pb2, order_pb2
-from usersuite.orders.domain.events import (
-    CommandSent,
-    EventMetadata,
-    OrderChange,
-    OrderEvent,
-    OutboxMessage,
-)
+from usersuite.orders.domain.events import CommandSent, OrderChange, OrderEvent, OutboxMessage
 from usersuite.orders.domain.messages import (
     CreditRefused,
     CreditReleased,
@@ -27,6 +21,7 @@ from usersuite.orders.domain.messages import (
 from usersuite.orders.domain.order import Order
 from usersuite.orders.service.commands import NewLineItem
 from usersuite.platform.domain.errors import FieldViolation, ValidationFailed
+from usersuite.platform.domain.events import EventMetadata
 from usersuite.platform.domain.resource_ids import check_resource_id
 
 NAME_PREFIX = "orders/"

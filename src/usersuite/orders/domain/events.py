@@ -1,21 +1,11 @@
 """What orders tells the world: order events and the saga's commands, each with its metadata."""
 
 from dataclasses import dataclass
-from datetime import datetime
 from enum import Enum
 
 from usersuite.orders.domain.messages import SagaCommand
 from usersuite.orders.domain.order import Order
-
-
-@dataclass(frozen=True)
-class EventMetadata:
-    event_id: str
-    occurred_time: datetime
-    # "orders/{id}" for every message of an order, so a saga's messages keep their order.
-    aggregate_name: str
-    aggregate_version: int
-    principal: str = ""
+from usersuite.platform.domain.events import EventMetadata
 
 
 class OrderChange(Enum):

@@ -3,10 +3,9 @@
 import hashlib
 import json
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from ulid import ULID
 
@@ -27,6 +26,7 @@ from usersuite.orders.service.observer import NoObserver, SagaObserver
 from usersuite.orders.service.outbox_messages import Messages
 from usersuite.orders.service.unit_of_work import UnitOfWork
 from usersuite.orders.service.validation import check_currency, check_line_items, check_user_name
+from usersuite.platform.domain.events import new_uuid, utc_now
 from usersuite.platform.domain.resource_ids import check_resource_id
 from usersuite.platform.service.page_tokens import PageTokenCodec
 from usersuite.platform.service.validation import Violations, canonical_request_id
@@ -37,17 +37,9 @@ DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 def new_id() -> str:
     """A sortable id: a lower-case ULID (starts with a digit, unlike client-chosen ids)."""
     return str(ULID()).lower()
-
-
-def new_uuid() -> str:
-    return str(uuid.uuid4())
 
 
 @dataclass(frozen=True)

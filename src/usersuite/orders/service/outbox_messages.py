@@ -3,10 +3,11 @@
 from collections.abc import Callable
 from datetime import datetime
 
-from usersuite.orders.domain.events import CommandSent, EventMetadata, OrderChange, OrderEvent
+from usersuite.orders.domain.events import CommandSent, OrderChange, OrderEvent
 from usersuite.orders.domain.order import Order, OrderState
 from usersuite.orders.domain.saga import Transition
 from usersuite.orders.service.unit_of_work import Outbox
+from usersuite.platform.domain.events import EventMetadata
 
 CHANGE_FOR_STATE = {
     OrderState.APPROVED: OrderChange.APPROVED,

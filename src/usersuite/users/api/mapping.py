@@ -6,8 +6,9 @@ from google.protobuf.field_mask_pb2 import FieldMask
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from user.v1 import events_pb2, user_pb2
+from usersuite.platform.domain.events import EventMetadata
 from usersuite.users.domain.errors import FieldViolation, InvalidValue, ValidationFailed
-from usersuite.users.domain.events import DomainEvent, EventMetadata, UserCreated, UserUpdated
+from usersuite.users.domain.events import DomainEvent, UserCreated, UserUpdated
 from usersuite.users.domain.model import User, check_user_id
 
 NAME_PREFIX = "users/"

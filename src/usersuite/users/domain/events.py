@@ -1,18 +1,9 @@
 """Domain events: what happened to a user, in past tense, with the metadata every event carries."""
 
 from dataclasses import dataclass
-from datetime import datetime
 
+from usersuite.platform.domain.events import EventMetadata
 from usersuite.users.domain.model import User
-
-
-@dataclass(frozen=True)
-class EventMetadata:
-    event_id: str
-    occurred_time: datetime
-    aggregate_name: str
-    aggregate_version: int
-    principal: str
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,13 @@
 
 import hashlib
 import json
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from ulid import ULID
 
+from usersuite.platform.domain.events import EventMetadata, new_uuid, utc_now
 from usersuite.platform.service.page_tokens import PageTokenCodec
 from usersuite.platform.service.validation import Violations, canonical_request_id
 from usersuite.users.domain.errors import (
@@ -18,7 +18,7 @@ from usersuite.users.domain.errors import (
     UserNotFound,
     ValidationFailed,
 )
-from usersuite.users.domain.events import EventMetadata, UserCreated, UserDeleted, UserUpdated
+from usersuite.users.domain.events import UserCreated, UserDeleted, UserUpdated
 from usersuite.users.domain.model import (
     MUTABLE_FIELDS,
     User,
@@ -39,10 +39,6 @@ IMMUTABLE_PATHS = frozenset({"name"})
 MAX_UPDATE_MASK_PATHS = 16
 # A path is echoed in its violation shortened to this many characters.
 MAX_ECHOED_PATH = 64
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def new_user_id() -> str:
@@ -79,7 +75,7 @@ class UserHandlers:
         page_tokens: PageTokenCodec,
         clock: Callable[[], datetime] = utc_now,
         id_factory: Callable[[], str] = new_user_id,
-        event_id_factory: Callable[[], str] = lambda: str(uuid.uuid4()),
+        event_id_factory: Callable[[], str] = new_uuid,
         *,
         read_uow_factory: Callable[[], UnitOfWork] | None = None,
     ) -> None:

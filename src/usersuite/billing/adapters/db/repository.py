@@ -17,7 +17,7 @@ from usersuite.billing.service.unit_of_work import (
     ReservationRepository,
 )
 from usersuite.platform.db.dialect import as_utc, upsert_insert
-from usersuite.platform.db.outbox_writer import OutboxEntry, append_outbox
+from usersuite.platform.db.outbox_writer import append_outbox
 
 # Turns a message into (its full protobuf name, its serialized payload); the protobuf codec
 # lives at the API edge and is passed in by bootstrap, so this module never imports generated code.
@@ -145,16 +145,5 @@ class SqlOutbox(Outbox):
 
     async def append(self, message: OutboundMessage) -> None:
         event_type, payload = self._encode(message)
-        meta = message.metadata
         aggregate = ORDER_AGGREGATE if isinstance(message, ReplySent) else ACCOUNT_AGGREGATE
-        entry = OutboxEntry(
-            event_id=meta.event_id,
-            event_type=event_type,
-            aggregate_type=aggregate,
-            aggregate_name=meta.aggregate_name,
-            aggregate_version=meta.aggregate_version,
-            payload=payload,
-            principal=meta.principal,
-            occurred_time=meta.occurred_time,
-        )
-        await append_outbox(self._conn, entry)
+        await append_outbox(self._conn, message.metadata, event_type, payload, aggregate)

@@ -23,7 +23,7 @@ from usersuite.orders.service.unit_of_work import (
 )
 from usersuite.platform.db.dialect import as_utc
 from usersuite.platform.db.idempotency import claim_request, complete_request
-from usersuite.platform.db.outbox_writer import OutboxEntry, append_outbox
+from usersuite.platform.db.outbox_writer import append_outbox
 
 # (event type, serialized protobuf) of an outbox message; the codec lives at the API edge.
 MessageEncoder = Callable[[OutboxMessage], tuple[str, bytes]]
@@ -199,18 +199,7 @@ class SqlOutbox(Outbox):
 
     async def append(self, message: OutboxMessage) -> None:
         event_type, payload = self._encode(message)
-        meta = message.metadata
-        entry = OutboxEntry(
-            event_id=meta.event_id,
-            event_type=event_type,
-            aggregate_type=AGGREGATE_TYPE,
-            aggregate_name=meta.aggregate_name,
-            aggregate_version=meta.aggregate_version,
-            payload=payload,
-            principal=meta.principal,
-            occurred_time=meta.occurred_time,
-        )
-        await append_outbox(self._conn, entry)
+        await append_outbox(self._conn, message.metadata, event_type, payload, AGGREGATE_TYPE)
 
 
 class SqlIdempotencyStore(IdempotencyStore):

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from usersuite.platform.db.dialect import as_utc
 from usersuite.platform.db.idempotency import claim_request, complete_request
-from usersuite.platform.db.outbox_writer import OutboxEntry, append_outbox
+from usersuite.platform.db.outbox_writer import append_outbox
 from usersuite.users.adapters.db.tables import users
 from usersuite.users.domain.errors import EmailAlreadyExists, UserAlreadyExists
 from usersuite.users.domain.events import DomainEvent
@@ -125,18 +125,7 @@ class SqlOutbox(Outbox):
 
     async def append(self, event: DomainEvent) -> None:
         event_type, payload = self._encode(event)
-        meta = event.metadata
-        entry = OutboxEntry(
-            event_id=meta.event_id,
-            event_type=event_type,
-            aggregate_type="user.v1.User",
-            aggregate_name=meta.aggregate_name,
-            aggregate_version=meta.aggregate_version,
-            payload=payload,
-            principal=meta.principal,
-            occurred_time=meta.occurred_time,
-        )
-        await append_outbox(self._conn, entry)
+        await append_outbox(self._conn, event.metadata, event_type, payload, "user.v1.User")
 
 
 def _user_to_json(user: User) -> str:
