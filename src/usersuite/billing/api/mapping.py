@@ -1,9 +1,6 @@
 """The one mapping between billing's generated protobuf types and its domain types."""
 
 import re
-from datetime import UTC, datetime, timedelta
-
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from billing.v1 import billing_pb2, events_pb2, saga_pb2
 from usersuite.billing.domain.account import Account, AccountState
@@ -21,6 +18,7 @@ from usersuite.billing.domain.messages import (
     RefusalReason,
 )
 from usersuite.platform.domain.events import EventMetadata
+from usersuite.platform.grpc.timestamps import set_time
 
 ACCOUNT_PREFIX = "accounts/"
 USER_PREFIX = "users/"
@@ -28,9 +26,6 @@ USER_PREFIX = "users/"
 # users: an id that names no account is NOT_FOUND.
 USER_ID_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 MAX_ECHOED_NAME = 80
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-ONE_MICROSECOND = timedelta(microseconds=1)
 
 _STATES = {
     AccountState.OPEN: billing_pb2.Account.STATE_OPEN,
@@ -43,12 +38,6 @@ _REASONS = {
     RefusalReason.CURRENCY_MISMATCH: saga_pb2.CreditRefused.REASON_CURRENCY_MISMATCH,
     RefusalReason.RELEASED: saga_pb2.CreditRefused.REASON_RELEASED,
 }
-
-
-def set_time(target: Timestamp, value: datetime) -> None:
-    seconds, micros = divmod((value - EPOCH) // ONE_MICROSECOND, 1_000_000)
-    target.seconds = seconds
-    target.nanos = micros * 1000
 
 
 def account_to_proto(account: Account) -> billing_pb2.Account:

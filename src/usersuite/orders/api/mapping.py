@@ -1,9 +1,6 @@
 """The one mapping between order.v1 / billing.v1 saga protobufs and orders' domain types."""
 
-from datetime import datetime
-
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from billing.v1 import events_pb2 as billing_events_pb2
 from billing.v1 import saga_pb2
@@ -23,15 +20,10 @@ from usersuite.orders.service.commands import NewLineItem
 from usersuite.platform.domain.errors import FieldViolation, ValidationFailed
 from usersuite.platform.domain.events import EventMetadata
 from usersuite.platform.domain.resource_ids import check_resource_id
+from usersuite.platform.grpc.timestamps import set_time, timestamp
 
 NAME_PREFIX = "orders/"
 MAX_SHOWN = 80
-
-
-def timestamp(value: datetime) -> Timestamp:
-    result = Timestamp()
-    result.FromDatetime(value)
-    return result
 
 
 def order_to_proto(order: Order) -> order_pb2.Order:
@@ -53,8 +45,8 @@ def order_to_proto(order: Order) -> order_pb2.Order:
         proto.rejection_reason = order_pb2.Order.RejectionReason.Value(
             f"REJECTION_REASON_{order.rejection_reason.value}"
         )  # type: ignore[assignment]
-    proto.create_time.FromDatetime(order.create_time)
-    proto.update_time.FromDatetime(order.update_time)
+    set_time(proto.create_time, order.create_time)
+    set_time(proto.update_time, order.update_time)
     return proto
 
 
