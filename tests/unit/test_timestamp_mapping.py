@@ -6,7 +6,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from usersuite.users.api.mapping import timestamp, user_to_proto
+from usersuite.platform.grpc.timestamps import timestamp
+from usersuite.users.api.mapping import user_to_proto
 from usersuite.users.domain.model import User
 
 AWARE = st.datetimes(
