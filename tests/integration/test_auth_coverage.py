@@ -15,8 +15,9 @@ from tests.support.settings import make_settings
 from tests.support.status import Details, details_of
 from tests.support.tokens import AUDIENCE, HS_SECRET, ISSUER, JwksServer, claims, jwk_of, rsa_key
 from usersuite.bootstrap import bootstrap
-from usersuite.platform.grpc.auth.scopes import METHOD_SCOPES
+from usersuite.platform.grpc.auth.scopes import SERVER_METHOD_SCOPES
 from usersuite.platform.grpc.server import create_server
+from usersuite.users.api.binding import USER_METHOD_SCOPES
 
 Code = grpc.StatusCode
 REFLECTION = "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
@@ -24,6 +25,8 @@ HEALTH_PREFIX = "/grpc.health.v1.Health/"
 # A streaming service the scope map has never heard of, as a later RPC would be.
 PROBE_STREAM = "/usersuite.test.Probe/Echo"
 PROBE_SERVER_STREAM = "/usersuite.test.Probe/Repeat"
+# The served service's scopes and the server's own (reflection).
+METHOD_SCOPES = {**USER_METHOD_SCOPES, **SERVER_METHOD_SCOPES}
 ALL_SCOPES = " ".join(sorted(set(METHOD_SCOPES.values())))
 
 

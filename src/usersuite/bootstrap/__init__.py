@@ -1,9 +1,9 @@
 """The composition root: the one place that builds engines and wires concrete classes."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TextIO
+from typing import TextIO, TypeVar
 
 from nats.aio.client import Client as NatsClient
 from opentelemetry.sdk.trace import TracerProvider
@@ -22,10 +22,12 @@ from usersuite.platform.grpc.auth.jwks import JwksMetrics, JwksPolicy, JwksSourc
 from usersuite.platform.grpc.auth.jwt import JwtVerifier
 from usersuite.platform.grpc.auth.signing import NonceStore, SignatureVerifier
 from usersuite.platform.grpc.auth.token_cache import CachedJwtVerifier
+from usersuite.platform.grpc.binding import ServiceBinding
 from usersuite.platform.grpc.container import Container
 from usersuite.platform.grpc.interceptors.observability import GrpcMetrics
 from usersuite.platform.grpc.tls_metrics import register_certificate_metrics
 from usersuite.platform.nats.jetstream import connect, ensure_stream
+from usersuite.platform.ops.background import Housekeeper
 from usersuite.platform.ops.tracing import configure_tracing, instrument_engine
 from usersuite.platform.relay.container import BridgeContainer
 from usersuite.platform.relay.metrics import RelayMetrics
@@ -36,6 +38,9 @@ from usersuite.users.api.binding import user_service
 from usersuite.users.api.mapping import encode_event
 from usersuite.users.service.handlers import UserHandlers
 
+# A service's use cases, as its API process holds them.
+H = TypeVar("H")
+
 # The users service's API process, as its composition root builds it.
 UsersContainer = Container[UserHandlers]
 
@@ -44,9 +49,13 @@ REQUEST_ID_PURGE_INTERVAL_SECONDS = 600.0
 
 
 def build_authenticator(
-    settings: Settings, registry: CollectorRegistry, nonces: NonceStore | None = None
+    settings: Settings,
+    registry: CollectorRegistry,
+    nonces: NonceStore | None = None,
+    method_scopes: Mapping[str, str] | None = None,
 ) -> Authenticator | None:
-    """None when authentication is explicitly disabled; `nonces` are shared by every replica."""
+    """None when authentication is explicitly disabled; `nonces` are shared by every replica;
+    `method_scopes` are the served service's."""
     auth = settings.auth
     if not auth.enabled:
         return None
@@ -92,6 +101,7 @@ def build_authenticator(
         jwt=verifier,
         signatures=signatures,
         mtls_scopes=frozenset(auth.mtls_scopes),
+        method_scopes=method_scopes or {},
     )
 
 
@@ -118,16 +128,36 @@ def bootstrap(
         read_uow_factory=lambda: SqlUnitOfWork(engine, encode_event, clock, read_only=True),
     )
     observing = Observability.of(settings, engine, tracer_provider)
+    janitor = request_id_janitor(settings, engine, clock)
+    service = user_service(handlers)
+    return api_container(settings, engine, observing, service, handlers, janitor=janitor)
+
+
+def api_container(
+    settings: Settings,
+    engine: AsyncEngine,
+    observing: "Observability",
+    service: ServiceBinding,
+    handlers: H,
+    *,
+    janitor: Housekeeper | None,
+    background: tuple[Housekeeper, ...] = (),
+) -> Container[H]:
+    """A service's API process from its parts: the one place that adds authentication (with
+    the service's method scopes) and observability to every service."""
+    nonces = shared_nonces(engine)
+    authenticator = build_authenticator(settings, observing.registry, nonces, service.method_scopes)
     return Container(
         settings=settings,
         engine=engine,
-        service=user_service(handlers),
+        service=service,
         handlers=handlers,
-        authenticator=build_authenticator(settings, observing.registry, shared_nonces(engine)),
-        janitor=request_id_janitor(settings, engine, clock),
+        authenticator=authenticator,
+        janitor=janitor,
         registry=observing.registry,
         metrics=observing.metrics,
         tracer_provider=observing.tracer_provider,
+        background=background,
     )
 
 

@@ -14,10 +14,8 @@ from usersuite.billing.service.credit import CreditHandlers
 from usersuite.billing.service.handlers import AccountHandlers
 from usersuite.bootstrap import (
     Observability,
-    build_authenticator,
+    api_container,
     database_engine,
-    request_id_janitor,
-    shared_nonces,
 )
 from usersuite.platform.config import ConsumerSettings, Settings, required
 from usersuite.platform.consumer import ConsumerMetrics, ConsumerWorker
@@ -76,15 +74,8 @@ def bootstrap_billing(
         tracer_provider=observing.tracer_provider,
         metrics=ConsumerMetrics(observing.registry) if settings.telemetry.metrics else None,
     )
-    return Container(
-        settings=settings,
-        engine=engine,
-        service=billing_service(handlers),
-        handlers=handlers,
-        authenticator=build_authenticator(settings, observing.registry, shared_nonces(engine)),
-        janitor=request_id_janitor(settings, engine, clock),
-        registry=observing.registry,
-        metrics=observing.metrics,
-        tracer_provider=observing.tracer_provider,
-        background=(worker,),
+    # Billing takes no request ids: no janitor for an always-empty table.
+    service = billing_service(handlers)
+    return api_container(
+        settings, engine, observing, service, handlers, janitor=None, background=(worker,)
     )

@@ -8,10 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from usersuite.bootstrap import (
     Observability,
-    build_authenticator,
+    api_container,
     database_engine,
     request_id_janitor,
-    shared_nonces,
 )
 from usersuite.orders.adapters.db.unit_of_work import SqlUnitOfWork
 from usersuite.orders.adapters.deadlines import DeadlineScanner
@@ -100,15 +99,9 @@ def bootstrap_orders(
     deadlines = DeadlineScanner(
         sagas, settings.orders.scan_interval_seconds, settings.orders.scan_batch_size
     )
-    return Container(
-        settings=settings,
-        engine=engine,
-        service=order_service(handlers),
-        handlers=handlers,
-        authenticator=build_authenticator(settings, registry, shared_nonces(engine)),
-        janitor=request_id_janitor(settings, engine, clock),
-        registry=registry,
-        metrics=observing.metrics,
-        tracer_provider=observing.tracer_provider,
-        background=(replies, deadlines),
-    )
+    janitor = request_id_janitor(settings, engine, clock)
+    service = order_service(handlers)
+    return api_container(
+        settings, engine, observing, service, handlers,
+        janitor=janitor, background=(replies, deadlines),
+    )  # fmt: skip

@@ -33,14 +33,16 @@ class Container(Generic[H]):
     registry: CollectorRegistry
     metrics: GrpcMetrics | None
     tracer_provider: TracerProvider | None  # None: tracing off
-    janitor: Housekeeper
+    # Purges expired request ids; None for a service that takes none.
+    janitor: Housekeeper | None
     # What else the service runs beside its API (its event and saga consumers, the saga's
     # deadline scanner): started after the server, stopped before it.
     background: tuple[Housekeeper, ...] = field(default=())
 
     @property
     def housekeepers(self) -> tuple[Housekeeper, ...]:
-        return (self.janitor, *self.background)
+        janitor = () if self.janitor is None else (self.janitor,)
+        return (*janitor, *self.background)
 
     async def close(self) -> None:
         if self.authenticator is not None:

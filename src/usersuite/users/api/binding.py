@@ -12,6 +12,17 @@ from usersuite.users.service.handlers import UserHandlers
 
 USER_SERVICE = user_pb2.DESCRIPTOR.services_by_name["UserService"].full_name
 
+READ = "users.read"
+WRITE = "users.write"
+# The scope each method needs; a method left out is denied.
+USER_METHOD_SCOPES = {
+    f"/{USER_SERVICE}/GetUser": READ,
+    f"/{USER_SERVICE}/ListUsers": READ,
+    f"/{USER_SERVICE}/CreateUser": WRITE,
+    f"/{USER_SERVICE}/UpdateUser": WRITE,
+    f"/{USER_SERVICE}/DeleteUser": WRITE,
+}
+
 
 def user_service(handlers: UserHandlers) -> ServiceBinding:
     def add_to_server(server: grpc.aio.Server) -> None:
@@ -21,5 +32,6 @@ def user_service(handlers: UserHandlers) -> ServiceBinding:
         name=USER_SERVICE,
         add_to_server=add_to_server,
         errors=USER_ERRORS,
+        method_scopes=USER_METHOD_SCOPES,
         documented_descriptors=Path(user_pb2.__file__).with_name("descriptor_set.json"),
     )

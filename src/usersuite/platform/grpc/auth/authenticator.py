@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from usersuite.platform.grpc.auth.jwt import JwtVerifier
 from usersuite.platform.grpc.auth.scopes import required_scope
@@ -28,6 +28,8 @@ class Authenticator:
     jwt: JwtVerifier | None
     signatures: SignatureVerifier | None
     mtls_scopes: frozenset[str]
+    # The served service's methods and the scope each needs (its ServiceBinding's).
+    method_scopes: Mapping[str, str] = field(default_factory=dict)
 
     def costly_credential(self, metadata: Mapping[str, str]) -> str | None:
         """The credential `authenticate` would verify (a token not yet verified, a signature);
@@ -77,8 +79,7 @@ class Authenticator:
         if self.signatures is not None:
             await self.signatures.close()
 
-    @staticmethod
-    def authorize(method: str, principal: Principal) -> None:
-        scope = required_scope(method)
+    def authorize(self, method: str, principal: Principal) -> None:
+        scope = required_scope(method, self.method_scopes)
         if scope not in principal.scopes:
             raise PermissionDenied(scope)

@@ -1,31 +1,21 @@
-"""Which scope each RPC needs: a declarative map; a method missing from it is denied."""
+"""Which scope each RPC needs: each service declares its methods' scopes (its ServiceBinding's
+`method_scopes`); the server's own services are declared here. A method missing from both is
+denied."""
 
-READ = "users.read"
-WRITE = "users.write"
-ORDERS_READ = "orders.read"
-ORDERS_WRITE = "orders.write"
-BILLING_READ = "billing.read"
-BILLING_WRITE = "billing.write"
+from collections.abc import Mapping
 
-METHOD_SCOPES: dict[str, str] = {
-    "/user.v1.UserService/GetUser": READ,
-    "/user.v1.UserService/ListUsers": READ,
-    "/user.v1.UserService/CreateUser": WRITE,
-    "/user.v1.UserService/UpdateUser": WRITE,
-    "/user.v1.UserService/DeleteUser": WRITE,
-    "/order.v1.OrderService/GetOrder": ORDERS_READ,
-    "/order.v1.OrderService/ListOrders": ORDERS_READ,
-    "/order.v1.OrderService/CreateOrder": ORDERS_WRITE,
-    "/order.v1.OrderService/CancelOrder": ORDERS_WRITE,
-    "/billing.v1.BillingService/GetAccount": BILLING_READ,
-    "/billing.v1.BillingService/UpdateAccount": BILLING_WRITE,
-    # When reflection is not public, describing the API takes the right to read it.
-    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo": READ,
-    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": READ,
+# Describing the API (reflection, when not public) takes the right to read users.
+REFLECTION_SCOPE = "users.read"
+
+SERVER_METHOD_SCOPES: dict[str, str] = {
+    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo": REFLECTION_SCOPE,
+    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo": REFLECTION_SCOPE,
 }
 # A method not listed needs this scope, which no token should carry: deny by default.
 UNLISTED_METHOD_SCOPE = "usersuite.unlisted-method"
 
 
-def required_scope(method: str) -> str:
-    return METHOD_SCOPES.get(method, UNLISTED_METHOD_SCOPE)
+def required_scope(method: str, service_scopes: Mapping[str, str]) -> str:
+    """The scope `method` needs, from the served service's map or the server's own."""
+    scope = service_scopes.get(method) or SERVER_METHOD_SCOPES.get(method)
+    return scope or UNLISTED_METHOD_SCOPE
