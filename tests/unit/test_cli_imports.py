@@ -20,7 +20,7 @@ def test_the_parser_and_quick_commands_load_no_server_relay_or_migration_code() 
 
 
 def test_the_cli_lists_every_service_bootstrap_can_build() -> None:
-    from usersuite.bootstrap.services import SERVICES
     from usersuite.cli.common import SERVICE_NAMES
+    from usersuite.cli.services import SERVICES
 
     assert set(SERVICE_NAMES) == set(SERVICES)

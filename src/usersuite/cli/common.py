@@ -11,6 +11,7 @@ from typing import TypeAlias
 from pydantic import ValidationError
 
 from usersuite.cli.failures import ConfigError
+from usersuite.cli.services import SERVICES
 from usersuite.platform.config import Settings, required
 from usersuite.platform.ops.logs import configure_logging
 
@@ -119,9 +120,8 @@ def nats_url(settings: Settings) -> str:
     return required(settings.nats_url, "nats_url")
 
 
-# The services `serve` and `migrate` know (usersuite.bootstrap.services builds them); listed here
-# so that parsing the command line imports no service code.
-SERVICE_NAMES = ("users", "orders", "billing")
+# The services `serve` and `migrate` know; the registry loads no service code at import.
+SERVICE_NAMES = tuple(SERVICES)
 
 
 def service_flag(parser: argparse.ArgumentParser) -> None:
@@ -133,7 +133,7 @@ def service_flag(parser: argparse.ArgumentParser) -> None:
 
 def check_schema(settings: Settings, service: str = "users") -> None:
     """Refuses a schema that is behind, or migrates it when the settings allow."""
-    from usersuite.bootstrap.services import service as entry
+    from usersuite.cli.services import service as entry
 
     migrate = entry(service).migrations  # Alembic: only for commands that use a database
     url = database_url(settings)

@@ -83,7 +83,7 @@ async def run_suite(
     listens, with an upstream per service."""
     # See usersuite.cli: heavy imports run on use.
     from usersuite.bootstrap import bootstrap_bridge
-    from usersuite.bootstrap.services import service as entry
+    from usersuite.cli.services import service as entry
     from usersuite.platform.grpc.server import run_api
 
     running: list[Running] = []

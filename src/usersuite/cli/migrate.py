@@ -6,7 +6,7 @@ from usersuite.cli import common
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from usersuite.bootstrap.services import service  # see usersuite.cli: heavy imports on use
+    from usersuite.cli.services import service  # see usersuite.cli: heavy imports on use
 
     migrate = service(args.service).migrations
 

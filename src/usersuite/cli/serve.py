@@ -16,7 +16,7 @@ def ready_line(settings: Settings, port: int, note: str = "", service: str = "us
     host, _ = parse_address(settings.listen)
     host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - dial, not bind
     target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    from usersuite.bootstrap.services import service as entry
+    from usersuite.cli.services import service as entry
 
     sample = entry(service)
     auth = ""
@@ -39,7 +39,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     given = {"workers": args.workers} if args.workers is not None else {}
     settings = common.load_settings(args, **given)
     common.database_url(settings)
-    from usersuite.bootstrap.services import service as entry
+    from usersuite.cli.services import service as entry
 
     for setting in entry(args.service).needs:  # one line naming it, before anything starts
         required(getattr(settings, setting), setting)
@@ -65,7 +65,7 @@ def _serve(settings: Settings, service: str, *, worker: bool) -> int:
     # See usersuite.cli: heavy imports run on use.
     import uvloop
 
-    from usersuite.bootstrap.services import service as entry
+    from usersuite.cli.services import service as entry
     from usersuite.platform.grpc import server
 
     try:

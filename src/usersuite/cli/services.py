@@ -1,5 +1,8 @@
-"""The services one image can serve, by the name `usersuite serve NAME` takes (the CLI lists
-the same names in usersuite.cli.common.SERVICE_NAMES; a unit test keeps them equal)."""
+"""The services one image can serve, by the name `usersuite serve NAME` takes.
+
+Importing this module loads no service; an entry loads its migrations when asked for, and its
+composition root (usersuite.bootstrap) only when the process is built, so `migrate` and the
+schema checks never load the API's stack."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,12 +28,29 @@ class ServiceEntry:
     needs: tuple[str, ...] = ()
 
 
-def _users() -> ServiceEntry:
+def _build_users(settings: "Settings") -> "Container[Any]":
     from usersuite.bootstrap import bootstrap
+
+    return bootstrap(settings)
+
+
+def _build_orders(settings: "Settings") -> "Container[Any]":
+    from usersuite.bootstrap.orders import bootstrap_orders
+
+    return bootstrap_orders(settings)
+
+
+def _build_billing(settings: "Settings") -> "Container[Any]":
+    from usersuite.bootstrap.billing import bootstrap_billing
+
+    return bootstrap_billing(settings)
+
+
+def _users() -> ServiceEntry:
     from usersuite.users.adapters.db.schema import migrations
 
     return ServiceEntry(
-        build=bootstrap,
+        build=_build_users,
         migrations=migrations,
         sample_method="user.v1.UserService/CreateUser",
         # The id the orders and billing samples name, so the printed commands chain in dev.
@@ -43,11 +63,10 @@ def _users() -> ServiceEntry:
 
 
 def _orders() -> ServiceEntry:
-    from usersuite.bootstrap.orders import bootstrap_orders
     from usersuite.orders.adapters.db.schema import migrations
 
     return ServiceEntry(
-        build=bootstrap_orders,
+        build=_build_orders,
         migrations=migrations,
         sample_method="order.v1.OrderService/CreateOrder",
         sample_body={
@@ -65,10 +84,9 @@ def _orders() -> ServiceEntry:
 
 def _billing() -> ServiceEntry:
     from usersuite.billing.adapters.db.schema import migrations
-    from usersuite.bootstrap.billing import bootstrap_billing
 
     return ServiceEntry(
-        build=bootstrap_billing,
+        build=_build_billing,
         migrations=migrations,
         sample_method="billing.v1.BillingService/GetAccount",
         sample_body={"name": "accounts/ada-lovelace"},
