@@ -18,7 +18,9 @@ from usersuite.orders.adapters.metrics import PrometheusSagaObserver
 from usersuite.orders.api.binding import order_service
 from usersuite.orders.api.mapping import REPLY_SUBJECTS, encode_message
 from usersuite.orders.api.replies import reply_handler
+from usersuite.orders.domain.order import Order
 from usersuite.orders.domain.retry import RetryPolicy
+from usersuite.orders.domain.saga import Saga
 from usersuite.orders.service.handlers import OrderHandlers
 from usersuite.orders.service.observer import SagaObserver
 from usersuite.orders.service.saga_handlers import SagaHandlers
@@ -105,3 +107,15 @@ def bootstrap_orders(
         settings, engine, observing, service, handlers,
         janitor=janitor, background=(replies, deadlines),
     )  # fmt: skip
+
+
+async def order_sagas(settings: Settings, order_id: str) -> tuple[Order | None, list[Saga]]:
+    """`usersuite saga show`: an order and its sagas, read once from orders' database."""
+    engine = database_engine(settings, pool_size=1)
+    try:
+        async with SqlUnitOfWork(engine, encode_message, utc_now, read_only=True) as uow:
+            order = await uow.orders.get(order_id)
+            sagas = await uow.sagas.of_order(f"orders/{order_id}")
+    finally:
+        await engine.dispose()
+    return order, sagas

@@ -10,6 +10,7 @@ from pydantic import SecretStr
 
 from usersuite.cli import common
 from usersuite.cli.dev_secrets import dev_secret
+from usersuite.cli.dev_suite import dev_database_url
 from usersuite.cli.failures import ConfigError
 from usersuite.cli.serve import ready_line
 from usersuite.platform.config import Settings, redact_url
@@ -36,7 +37,7 @@ def dev_settings(args: argparse.Namespace) -> Settings:
     return common.load_settings(
         args,
         mode="dev",
-        database_url=f"sqlite+aiosqlite:///{dev_dir / 'usersuite.db'}",
+        database_url=dev_database_url(base, "users"),
         page_token_secret=dev_secret(dev_dir, "page_token_secret"),
         migrate_on_start=True,
         auth=auth,
@@ -68,7 +69,9 @@ def gateway_notes(settings: Settings, outcome: object) -> tuple[str, str]:
 
 
 async def run_dev(
-    settings: Settings, on_ready: Callable[[dict[str, int], str, tuple[str, str]], None]
+    settings: Settings,
+    services: dict[str, Settings],
+    on_ready: Callable[[dict[str, int], str, tuple[str, str]], None],
 ) -> int:
     """Serves every service and relays until SIGTERM/SIGINT; stops the APIs first, then the
     relays, then NATS. Envoy (REST, gRPC-Web, Connect) starts once the APIs listen and stops
@@ -82,8 +85,9 @@ async def run_dev(
         gateway_beside(settings) as gateway,
     ):
         settings = settings.model_copy(update={"nats_url": nats_url})
+        with_nats = {n: s.model_copy(update={"nats_url": nats_url}) for n, s in services.items()}
         await run_suite(
-            settings,
+            with_nats,
             stopping,
             gateway,
             lambda ports, outcome: on_ready(ports, nats_url, gateway_notes(settings, outcome)),
@@ -95,8 +99,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
     from usersuite.cli.dev_suite import check_schemas, suite_settings
 
     settings = dev_settings(args)
-    check_schemas(settings)
     services = suite_settings(settings)
+    check_schemas(services)
 
     def on_ready(ports: dict[str, int], nats_url: str, gateway: tuple[str, str]) -> None:
         console, rest = gateway
@@ -113,7 +117,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
         print("\n".join(lines), flush=True)
 
     try:
-        return asyncio.run(run_dev(settings, on_ready))
+        return asyncio.run(run_dev(settings, services, on_ready))
     except EmbeddedNatsError as exc:
         raise ConfigError(str(exc)) from None
 

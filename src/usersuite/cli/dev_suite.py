@@ -5,6 +5,7 @@ import asyncio
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
@@ -25,6 +26,15 @@ def database_file(service: str) -> str:
     return DATABASE_FILES.get(service, f"{service}.db")
 
 
+def dev_database(settings: Settings, service: str) -> Path:
+    """Where `usersuite dev` keeps a service's SQLite database."""
+    return settings.dev.dir.resolve() / database_file(service)
+
+
+def dev_database_url(settings: Settings, service: str) -> str:
+    return f"sqlite+aiosqlite:///{dev_database(settings, service)}"
+
+
 def shifted(address: str, offset: int) -> str:
     """`address` with its port moved by `offset` (port 0, a free port, stays 0)."""
     host, port = parse_address(address)
@@ -38,10 +48,9 @@ def service_settings(settings: Settings, service: str, index: int) -> Settings:
     take the following ports (50052, 9465, ...) and a SQLite file of their own."""
     if index == 0:
         return settings
-    url = f"sqlite+aiosqlite:///{settings.dev.dir.resolve() / database_file(service)}"
     return settings.model_copy(
         update={
-            "database_url": SecretStr(url),
+            "database_url": SecretStr(dev_database_url(settings, service)),
             "listen": shifted(settings.listen, index),
             "metrics_listen": shifted(settings.metrics_listen, index),
         }
@@ -56,8 +65,8 @@ def suite_settings(settings: Settings) -> dict[str, Settings]:
     }
 
 
-def check_schemas(settings: Settings) -> None:
-    for name, service in suite_settings(settings).items():
+def check_schemas(services: dict[str, Settings]) -> None:
+    for name, service in services.items():
         common.check_schema(service, name)
 
 
@@ -70,20 +79,27 @@ class Running:
     bridge: "BridgeContainer"
     port: int | None = None
 
+    def relay_ready(self) -> bool:
+        return self.bridge.relay.ready
+
 
 # Called once every API listens and the gateway started (or could not): each service's port.
 OnReady = Callable[[dict[str, int], "Outcome"], None]
 
 
 async def run_suite(
-    settings: Settings, stopping: asyncio.Event, gateway: "GatewayBeside", on_ready: OnReady
+    services: dict[str, Settings],
+    stopping: asyncio.Event,
+    gateway: "GatewayBeside",
+    on_ready: OnReady,
 ) -> None:
-    """Every service and its relay until `stopping`; then the APIs stop first, then the
-    relays. `settings.nats_url` is the NATS every part uses. Envoy starts once every API
+    """Every service (`suite_settings`, with the NATS every part uses) and its relay until
+    `stopping`; then the APIs stop first, then the relays. Envoy starts once every API
     listens, with an upstream per service."""
     # See usersuite.cli: heavy imports run on use.
     from usersuite.bootstrap import bootstrap_bridge
     from usersuite.cli.services import service as entry
+    from usersuite.gateway.envoy import api_address
     from usersuite.platform.grpc.server import run_api
 
     running: list[Running] = []
@@ -95,12 +111,12 @@ async def run_suite(
         ports = {p.name: p.port for p in running if p.port is not None}
         if len(ports) < len(running):
             return
-        upstreams = {p.api.service.name: f"127.0.0.1:{p.port}" for p in running}
+        upstreams = {p.api.service.name: api_address(p.api.settings, p.port) for p in running}
         first = ports[running[0].name]
         gateway.start_then(first, lambda outcome: on_ready(ports, outcome), upstreams)
 
     try:
-        for name, service in suite_settings(settings).items():
+        for name, service in services.items():
             api = entry(name).build(service)
             running.append(Running(name, api, await bootstrap_bridge(service)))
         for part in running:
@@ -111,14 +127,8 @@ async def run_suite(
         try:
             async with asyncio.TaskGroup() as apis:
                 for part in running:
-                    apis.create_task(
-                        run_api(
-                            part.api,
-                            stopping,
-                            functools.partial(listening, part),
-                            functools.partial(lambda relay: relay.ready, part.bridge.relay),
-                        )
-                    )
+                    ready = functools.partial(listening, part)
+                    apis.create_task(run_api(part.api, stopping, ready, part.relay_ready))
         except BaseExceptionGroup as failures:
             raise failures.exceptions[0] from None
     finally:

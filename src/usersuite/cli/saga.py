@@ -35,22 +35,6 @@ def order_id_of(name: str) -> str:
         raise BadName(f"{name!r} is not an order name: {exc}") from None
 
 
-async def _load(settings: Settings, order_id: str) -> "tuple[Order | None, list[Saga]]":
-    from usersuite.bootstrap import database_engine  # see usersuite.cli: heavy imports on use
-    from usersuite.orders.adapters.db.unit_of_work import SqlUnitOfWork
-    from usersuite.orders.api.mapping import encode_message
-    from usersuite.platform.domain.events import utc_now
-
-    engine = database_engine(settings, pool_size=1)
-    try:
-        async with SqlUnitOfWork(engine, encode_message, utc_now, read_only=True) as uow:
-            order = await uow.orders.get(order_id)
-            sagas = await uow.sagas.of_order(f"orders/{order_id}")
-    finally:
-        await engine.dispose()
-    return order, sagas
-
-
 def _iso(value: Any) -> str | None:
     return None if value is None else value.isoformat().replace("+00:00", "Z")
 
@@ -107,21 +91,23 @@ def show(order: "Order", sagas: "list[Saga]", out: TextIO, *, as_json: bool) -> 
 def with_dev_database(settings: Settings, explicit_mode: str | None) -> Settings:
     """With no database given and production not chosen, the orders database `usersuite dev`
     keeps (as `usersuite token` signs with dev's secret), once dev has made it."""
-    from usersuite.cli.dev_suite import database_file
+    from usersuite.cli.dev_suite import dev_database, dev_database_url
 
     if settings.database_url is not None or explicit_mode == "production":
         return settings
-    path = settings.dev.dir.resolve() / database_file("orders")
-    if not path.is_file():
+    if not dev_database(settings, "orders").is_file():
         return settings
-    return settings.model_copy(update={"database_url": SecretStr(f"sqlite+aiosqlite:///{path}")})
+    url = SecretStr(dev_database_url(settings, "orders"))
+    return settings.model_copy(update={"database_url": url})
 
 
 def cmd_saga_show(args: argparse.Namespace) -> int:
     order_id = order_id_of(args.name)
     settings = with_dev_database(common.load_settings(args), Settings.explicit_mode(args.config))
     common.database_url(settings)
-    order, sagas = asyncio.run(_load(settings, order_id))
+    from usersuite.bootstrap.orders import order_sagas  # see usersuite.cli: heavy imports on use
+
+    order, sagas = asyncio.run(order_sagas(settings, order_id))
     if order is None:
         raise BadName(f"no order {args.name} in this database")
     show(order, sagas, sys.stdout, as_json=args.json)
