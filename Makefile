@@ -216,7 +216,7 @@ INTEROP := tests/interop
 RPC_PROTOS = $(shell $(PY) -c 'import google.rpc as r, pathlib; print(pathlib.Path(r.__path__[0]).parents[1])')
 
 .PHONY: interop-clients interop
-interop-clients: $(STAMPS)/python $(STAMPS)/interop-npm
+interop-clients: $(STAMPS)/python $(STAMPS)/npm $(STAMPS)/interop-npm
 	cd $(INTEROP)/go && go build -o bin/client ./cmd/client && go build -o bin/reflect ./cmd/reflect
 	mkdir -p $(INTEROP)/ts/build
 	python-grpc-tools-protoc --plugin=protoc-gen-es=$(INTEROP)/ts/node_modules/.bin/protoc-gen-es \

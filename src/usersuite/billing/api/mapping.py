@@ -17,8 +17,7 @@ from usersuite.billing.domain.messages import (
     CreditReserved,
     RefusalReason,
 )
-from usersuite.platform.domain.events import EventMetadata
-from usersuite.platform.grpc.timestamps import set_time
+from usersuite.platform.grpc.timestamps import metadata_to_proto, set_time
 
 ACCOUNT_PREFIX = "accounts/"
 USER_PREFIX = "users/"
@@ -82,20 +81,9 @@ def user_id_of_user(name: str) -> str | None:
     return _id_of(name, USER_PREFIX)
 
 
-def _metadata(meta: EventMetadata) -> events_pb2.EventMetadata:
-    proto = events_pb2.EventMetadata(
-        event_id=meta.event_id,
-        aggregate_name=meta.aggregate_name,
-        aggregate_version=meta.aggregate_version,
-        principal=meta.principal,
-    )
-    set_time(proto.occurred_time, meta.occurred_time)
-    return proto
-
-
 def encode_message(message: OutboundMessage) -> tuple[str, bytes]:
     """(the message's full protobuf name, its serialized protobuf) for the outbox."""
-    meta = _metadata(message.metadata)
+    meta = metadata_to_proto(events_pb2.EventMetadata, message.metadata)
     encoded: (
         events_pb2.AccountOpened
         | events_pb2.AccountClosed

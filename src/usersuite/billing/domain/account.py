@@ -10,7 +10,6 @@ from usersuite.billing.domain.errors import AccountClosed, CreditLimitBelowReser
 from usersuite.billing.domain.messages import RefusalReason
 
 CURRENCY_CODE_PATTERN = re.compile(r"[A-Z]{3}")
-DEFAULT_CURRENCY_CODE = "EUR"
 # Amounts travel as protobuf int64.
 MINOR_UNITS_MAX = 2**63 - 1
 

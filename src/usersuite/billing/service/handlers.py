@@ -81,9 +81,10 @@ class AccountHandlers:
             violations.append(FieldViolation("account.credit_limit_minor", "must not be negative"))
         if violations:
             raise ValidationFailed(violations)
-        wanted = not cmd.paths or "credit_limit_minor" in cmd.paths
-        if cmd.paths is None and cmd.credit_limit_minor == 0:
-            wanted = False  # no mask: only fields given (non-zero) change, like UpdateUser
+        # No mask: only fields given (non-zero) change, like UpdateUser.
+        wanted = (
+            cmd.credit_limit_minor != 0 if cmd.paths is None else "credit_limit_minor" in cmd.paths
+        )
         async with self._uow() as uow:
             account = await uow.accounts.get(cmd.user_id, for_update=True)
             if account is None:

@@ -3,7 +3,6 @@ overdue sagas every scan interval (PostgreSQL replicas share the work: SKIP LOCK
 
 import asyncio
 import logging
-from contextlib import suppress
 
 from usersuite.orders.service.saga_handlers import SagaHandlers
 from usersuite.platform.db.availability import is_unavailable
@@ -19,7 +18,6 @@ class DeadlineScanner:
         self._interval = interval_seconds
         self._batch = batch_size
         self._task = BackgroundTask("saga-deadlines")
-        self._wake = asyncio.Event()
 
     def start(self) -> None:
         self._task.start(self._run())
@@ -30,11 +28,8 @@ class DeadlineScanner:
     async def _run(self) -> None:
         while True:
             moved = await self.scan_once()
-            if moved >= self._batch:
-                continue  # a full batch: more may be waiting
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._interval)
-            self._wake.clear()
+            if moved < self._batch:  # a full batch: more may be waiting, scan again at once
+                await asyncio.sleep(self._interval)
 
     async def scan_once(self) -> int:
         """One batch; trouble is logged and tried again next round."""

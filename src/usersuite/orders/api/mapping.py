@@ -18,9 +18,8 @@ from usersuite.orders.domain.messages import (
 from usersuite.orders.domain.order import Order
 from usersuite.orders.service.commands import NewLineItem
 from usersuite.platform.domain.errors import FieldViolation, ValidationFailed
-from usersuite.platform.domain.events import EventMetadata
 from usersuite.platform.domain.resource_ids import check_resource_id
-from usersuite.platform.grpc.timestamps import set_time, timestamp
+from usersuite.platform.grpc.timestamps import metadata_to_proto, set_time
 
 NAME_PREFIX = "orders/"
 MAX_SHOWN = 80
@@ -74,28 +73,11 @@ def order_id_from_name(name: str, field: str = "name") -> str:
         raise ValidationFailed([FieldViolation(field, f"{field}: the order id {exc}")]) from None
 
 
-def _order_meta(meta: EventMetadata) -> events_pb2.EventMetadata:
-    return events_pb2.EventMetadata(
-        event_id=meta.event_id,
-        occurred_time=timestamp(meta.occurred_time),
-        aggregate_name=meta.aggregate_name,
-        aggregate_version=meta.aggregate_version,
-        principal=meta.principal,
-    )
-
-
-def _saga_meta(meta: EventMetadata) -> billing_events_pb2.EventMetadata:
-    return billing_events_pb2.EventMetadata(
-        event_id=meta.event_id,
-        occurred_time=timestamp(meta.occurred_time),
-        aggregate_name=meta.aggregate_name,
-        aggregate_version=meta.aggregate_version,
-        principal=meta.principal,
-    )
-
-
 def _order_event(event: OrderEvent) -> Message:
-    meta, order = _order_meta(event.metadata), order_to_proto(event.order)
+    meta, order = (
+        metadata_to_proto(events_pb2.EventMetadata, event.metadata),
+        order_to_proto(event.order),
+    )
     match event.change:
         case OrderChange.CREATED:
             return events_pb2.OrderCreated(metadata=meta, order=order)
@@ -110,7 +92,7 @@ def _order_event(event: OrderEvent) -> Message:
 
 
 def _command(sent: CommandSent) -> Message:
-    meta, command = _saga_meta(sent.metadata), sent.command
+    meta, command = metadata_to_proto(billing_events_pb2.EventMetadata, sent.metadata), sent.command
     if isinstance(command, ReserveCredit):
         return saga_pb2.ReserveCredit(
             metadata=meta,

@@ -35,6 +35,8 @@ class SagaHandlers:
         self._new_uuid = uuid_factory
         self._messages = Messages(uuid_factory)
         self._observer: SagaObserver = observer or NoObserver()
+        # The overdue count is a query per scan: made only when someone observes it.
+        self._counts_overdue = observer is not None
         self._batch = scan_batch_size
 
     async def on_reply(self, uow: UnitOfWork, reply: CreditReply) -> bool:
@@ -79,9 +81,10 @@ class SagaHandlers:
                             moved.saga.attempt)  # fmt: skip
                 if moved.order_change is OrderState.REJECTED:  # it gave up: compensation
                     self._observer.compensated()
-            overdue = await uow.sagas.count_overdue(self._clock())
+            overdue = await uow.sagas.count_overdue(now) if self._counts_overdue else None
             await uow.commit()
-        self._observer.overdue(overdue)
+        if overdue is not None:
+            self._observer.overdue(overdue)
         return moved_count
 
     async def _store(

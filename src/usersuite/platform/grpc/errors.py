@@ -6,6 +6,7 @@ each service adds its own domain errors and names its ErrorInfo domain in an Err
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2
@@ -145,9 +146,14 @@ class ErrorCatalog:
     ) -> ErrorSpec:
         return ErrorSpec(code, reason, self.domain, message, metadata)
 
+    @cached_property
+    def _table(self) -> ErrorTable:
+        """The shared errors and the service's, merged once."""
+        return {**SHARED_ERRORS, **self.service_errors}
+
     def spec_for(self, exc: BaseException) -> ErrorSpec:
         """The status an exception becomes. Unknown exceptions become INTERNAL with no detail."""
-        table = {**SHARED_ERRORS, **self.service_errors}
+        table = self._table
         mapped = next((cls for cls in type(exc).__mro__ if cls in table), None)
         if mapped is None or not isinstance(exc, errors.DomainError | ApiError):
             if isinstance(exc, errors.DomainError):

@@ -3,8 +3,7 @@
 from google.protobuf.field_mask_pb2 import FieldMask
 
 from user.v1 import events_pb2, user_pb2
-from usersuite.platform.domain.events import EventMetadata
-from usersuite.platform.grpc.timestamps import set_time, timestamp
+from usersuite.platform.grpc.timestamps import metadata_to_proto, set_time
 from usersuite.users.domain.errors import FieldViolation, InvalidValue, ValidationFailed
 from usersuite.users.domain.events import DomainEvent, UserCreated, UserUpdated
 from usersuite.users.domain.model import User, check_user_id
@@ -37,19 +36,9 @@ def user_id_from_name(name: str, field: str = "name") -> str:
         raise ValidationFailed([FieldViolation(field, f"{field}: the user id {exc}")]) from None
 
 
-def _metadata_to_proto(meta: EventMetadata) -> events_pb2.EventMetadata:
-    return events_pb2.EventMetadata(
-        event_id=meta.event_id,
-        occurred_time=timestamp(meta.occurred_time),
-        aggregate_name=meta.aggregate_name,
-        aggregate_version=meta.aggregate_version,
-        principal=meta.principal,
-    )
-
-
 def encode_event(event: DomainEvent) -> tuple[str, bytes]:
     """(the event's full protobuf name, its serialized protobuf message) for the outbox."""
-    meta = _metadata_to_proto(event.metadata)
+    meta = metadata_to_proto(events_pb2.EventMetadata, event.metadata)
     message: events_pb2.UserCreated | events_pb2.UserUpdated | events_pb2.UserDeleted
     if isinstance(event, UserCreated):
         message = events_pb2.UserCreated(metadata=meta, user=user_to_proto(event.user))

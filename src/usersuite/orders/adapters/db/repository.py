@@ -40,7 +40,24 @@ _ORDER_COLUMNS = (
     orders.c.update_time,
     orders.c.version,
 )
+# Built once: the hot calls (CreateOrder, GetOrder, every saga reply) reuse these statements.
 _GET_ORDER = select(*_ORDER_COLUMNS).where(orders.c.id == bindparam("order_id"))
+_GET_ORDER_FOR_UPDATE = _GET_ORDER.with_for_update()
+_INSERT_ORDER = orders.insert().inline()
+_LIST_ORDERS = (
+    select(orders.c.seq, *_ORDER_COLUMNS)
+    .where(orders.c.seq > bindparam("cursor"))
+    .order_by(orders.c.seq)
+    .limit(bindparam("limit"))
+)
+_LIST_USER_ORDERS = (
+    select(orders.c.seq, *_ORDER_COLUMNS)
+    .where(orders.c.seq > bindparam("cursor"), orders.c.user_id == bindparam("user_id"))
+    .order_by(orders.c.seq)
+    .limit(bindparam("limit"))
+)
+_GET_SAGA = select(sagas).where(sagas.c.saga_id == bindparam("saga_id"))
+_GET_SAGA_FOR_UPDATE = _GET_SAGA.with_for_update()
 
 
 def _order_values(order: Order) -> dict[str, Any]:
@@ -77,7 +94,7 @@ class SqlOrderRepository(OrderRepository):
 
     async def add(self, order: Order) -> None:
         try:
-            await self._conn.execute(orders.insert().inline(), _order_values(order))
+            await self._conn.execute(_INSERT_ORDER, _order_values(order))
         except IntegrityError as exc:
             message = str(exc.orig)
             if "uq_orders_id" in message or "orders.id" in message:
@@ -85,17 +102,16 @@ class SqlOrderRepository(OrderRepository):
             raise
 
     async def get(self, order_id: str, *, for_update: bool = False) -> Order | None:
-        query = _GET_ORDER.with_for_update() if for_update else _GET_ORDER
+        query = _GET_ORDER_FOR_UPDATE if for_update else _GET_ORDER
         row = (await self._conn.execute(query, {"order_id": order_id})).first()
         return _order_from_row(row) if row else None
 
     async def list_after(
         self, cursor: int, limit: int, user_id: str = ""
     ) -> list[tuple[int, Order]]:
-        query = select(orders.c.seq, *_ORDER_COLUMNS).where(orders.c.seq > cursor)
-        if user_id:
-            query = query.where(orders.c.user_id == user_id)
-        rows = await self._conn.execute(query.order_by(orders.c.seq).limit(limit))
+        values = {"cursor": cursor, "limit": limit, "user_id": user_id}
+        query = _LIST_USER_ORDERS if user_id else _LIST_ORDERS
+        rows = await self._conn.execute(query, values)
         return [(row.seq, _order_from_row(row)) for row in rows]
 
     async def update(self, order: Order, expected_version: int) -> bool:
@@ -156,10 +172,8 @@ class SqlSagaRepository(SagaRepository):
         await self._conn.execute(sagas.insert(), values)
 
     async def get(self, saga_id: str, *, for_update: bool = False) -> Saga | None:
-        query = select(sagas).where(sagas.c.saga_id == saga_id)
-        if for_update:
-            query = query.with_for_update()
-        row = (await self._conn.execute(query)).first()
+        query = _GET_SAGA_FOR_UPDATE if for_update else _GET_SAGA
+        row = (await self._conn.execute(query, {"saga_id": saga_id})).first()
         return _saga_from_row(row) if row else None
 
     async def save(self, saga: Saga) -> None:
