@@ -88,6 +88,10 @@ class Ghz:
         self.load = load
         self._log_dir = log_dir
 
+    def with_load(self, load: Load) -> "Ghz":
+        """The same ghz with another load shape."""
+        return Ghz(self._binary, self._cpu, load, self._log_dir)
+
     def _once(self, target: str, call: Call, seconds: float) -> dict[str, Any]:
         load = self.load
         with tempfile.NamedTemporaryFile("w", suffix=".json", dir=self._log_dir) as data:

@@ -13,8 +13,9 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
-from bench.api import pool_for
+from bench.api import CREATE, PAGE, pool_for
 from bench.ghz import Call, Ghz, Load
 from bench.processes import running, say
 from bench.stack import LOAD_CPU, Stack
@@ -117,18 +118,26 @@ def summarise(stacks: collections.Counter[str], top: int = 25) -> list[str]:
     return lines
 
 
-def profile(stack: Stack, seconds: float, rate: int) -> str:
+def request(method: str, stack: Stack, port: int) -> dict[str, Any]:
+    """The profiled call's request, as bench/twins.py sends it."""
+    if method == "GetUser":
+        return {"name": stack.seed_users(port, 1)[0]}
+    stack.seed_users(port, 60)
+    return {"ListUsers": PAGE, "CreateUser": CREATE}[method]
+
+
+def profile(stack: Stack, seconds: float, rate: int, method: str = "GetUser") -> str:
     url = stack.database("bench_profile")
     load = Load(warmup_seconds=WARMUP_SECONDS, run_seconds=seconds + 4, runs=1)
     with running(stack.serve("serve-profile", url, **pool_for(load))) as server:
         port = server.port()
-        call = Call("GetUser", {"name": stack.seed_users(port, 1)[0]}, stack.metadata())
+        call = Call(method, request(method, stack, port), stack.metadata())
         ghz = Ghz("ghz", LOAD_CPU, load, stack.log_dir)
         driver = threading.Thread(target=ghz.measure, args=(f"127.0.0.1:{port}", call))
         driver.start()
         # Past ghz's warm-up, which also fills the pool: connecting is not the steady state.
         time.sleep(WARMUP_SECONDS + 0.5)
-        out = stack.log_dir / "getuser.collapsed"
+        out = stack.log_dir / f"{method.lower()}.collapsed"
         say(f"py-spy on pid {server.pid} for {seconds}s")
         subprocess.run(
             ["py-spy", "record", "-p", str(server.pid), "-d", str(int(seconds)), "-r", str(rate),
@@ -143,19 +152,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--rate", type=int, default=200)
-    parser.add_argument("--out", type=Path, default=RESULTS / "profile-getuser.md")
+    methods = ("GetUser", "ListUsers", "CreateUser")
+    parser.add_argument("--method", choices=methods, default="GetUser")
+    parser.add_argument("--out", type=Path, help="default: bench/results/profile-METHOD.md")
     parser.add_argument("--collapsed", type=Path, help="summarise this recording instead")
     args = parser.parse_args()
+    out = args.out or RESULTS / f"profile-{args.method.lower()}.md"
     if args.collapsed is not None:
         collapsed = args.collapsed.read_text()
     else:
         stack = Stack(Path(tempfile.mkdtemp(prefix="usersuite-profile-")))
         try:
-            collapsed = profile(stack, args.seconds, args.rate)
+            collapsed = profile(stack, args.seconds, args.rate, args.method)
         finally:
             stack.close()
     lines = [
-        "# GetUser under load: py-spy profile of the full-stack server",
+        f"# {args.method} under load: py-spy profile of the full-stack server",
         "",
         "Server pinned to core 0 with auth on and PostgreSQL, ghz (50 calls, 4 connections) on "
         "core 1. Shares are of the server's sampled CPU time; `Handle._run` (asyncio) or "
@@ -164,7 +176,7 @@ def main() -> None:
         "",
         *summarise(parse_collapsed(collapsed)),
     ]
-    args.out.write_text("\n".join(lines) + "\n")
+    out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

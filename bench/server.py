@@ -14,9 +14,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from usersuite import cli
 from usersuite.platform.grpc import server
-from usersuite.platform.grpc.interceptors.chain import build_interceptors
+from usersuite.platform.grpc.interceptors.chain import interceptor_stack
 from usersuite.platform.grpc.interceptors.deadline import DeadlineInterceptor
 from usersuite.platform.grpc.interceptors.errors import ErrorInterceptor
+from usersuite.platform.grpc.interceptors.fused import fuse
 from usersuite.platform.grpc.interceptors.observability import ObservabilityInterceptor
 from usersuite.platform.grpc.interceptors.request_guard import RequestGuardInterceptor
 from usersuite.platform.grpc.interceptors.trace_context import TraceContextInterceptor
@@ -51,7 +52,7 @@ def main() -> int:
     skipped = BenchSettings().skip_interceptors
     # `usersuite serve` builds its stack through this name (imported by the server module).
     server.build_interceptors = (  # type: ignore[attr-defined]
-        lambda *args, **kwargs: without(build_interceptors(*args, **kwargs), skipped)
+        lambda *args, **kwargs: fuse(without(interceptor_stack(*args, **kwargs), skipped))
     )
     return cli.main(sys.argv[1:])
 

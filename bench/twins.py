@@ -2,6 +2,7 @@
 auth and every interceptor on) beside bench/minimal.py (the same SQL on a psycopg pool of the
 same size, nothing else), both on the server core, measured in alternating runs."""
 
+import dataclasses
 import sys
 
 from bench import plans
@@ -11,10 +12,12 @@ from bench.processes import Process, environment, running
 from bench.report import Row
 from bench.stack import SERVER_CPU, Stack
 
+# (row, method, concurrent calls: None is the load's own 50)
 TWINS = (
-    (plans.GET_TWIN, "GetUser"),
-    (plans.LIST_TWIN, "ListUsers"),
-    (plans.CREATE_TWIN, "CreateUser"),
+    (plans.GET_TWIN, "GetUser", None),
+    (plans.GET_TWIN_ONE, "GetUser", 1),
+    (plans.LIST_TWIN, "ListUsers", None),
+    (plans.CREATE_TWIN, "CreateUser", None),
 )
 
 
@@ -36,10 +39,13 @@ def twins(stack: Stack, ghz: Ghz, url: str) -> list[Row]:
         metadata = stack.metadata()
         data = {"GetUser": {"name": someone}, "ListUsers": PAGE, "CreateUser": CREATE}
         rows = []
-        for name, method in TWINS:
+        for name, method, concurrency in TWINS:
             stack_call = Call(method, data[method], metadata)
             bare_call = Call(method, data[method], {})
-            over_stack, over_bare = ghz.measure_paired(
+            load = ghz.load
+            if concurrency is not None:
+                load = dataclasses.replace(load, concurrency=concurrency, connections=1)
+            over_stack, over_bare = ghz.with_load(load).measure_paired(
                 (f"127.0.0.1:{full_port}", stack_call), (f"127.0.0.1:{bare_port}", bare_call)
             )
             row = stats_row("twins", name, over_stack, over_bare)

@@ -33,6 +33,7 @@ from usersuite.platform.relay.container import BridgeContainer
 from usersuite.platform.relay.metrics import RelayMetrics
 from usersuite.platform.relay.relay import Relay
 from usersuite.platform.service.page_tokens import PageTokenCodec
+from usersuite.users.adapters.db.reads import CoalescedUserReads
 from usersuite.users.adapters.db.unit_of_work import SqlUnitOfWork
 from usersuite.users.api.binding import user_service
 from usersuite.users.api.mapping import encode_event
@@ -126,6 +127,7 @@ def bootstrap(
         page_tokens,
         clock=clock,
         read_uow_factory=lambda: SqlUnitOfWork(engine, encode_event, clock, read_only=True),
+        reads=CoalescedUserReads(engine),
     )
     observing = Observability.of(settings, engine, tracer_provider)
     janitor = request_id_janitor(settings, engine, clock)

@@ -1,8 +1,9 @@
 """Request-id idempotency (AIP-155) over the shared `idempotency` table."""
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from usersuite.platform.db.dialect import upsert_insert
@@ -37,8 +38,18 @@ async def claim_request(
     return row.fingerprint, row.response
 
 
+# Stores the response of the call that claimed the request id (`completion` gives its values).
+COMPLETE_REQUEST = (
+    idempotency.update()
+    .where(idempotency.c.request_id == bindparam("claimed_id"))
+    .values(response=bindparam("stored_response"))
+)
+
+
+def completion(request_id: str, response: str) -> dict[str, Any]:
+    return {"claimed_id": request_id, "stored_response": response}
+
+
 async def complete_request(conn: AsyncConnection, request_id: str, response: str) -> None:
     """Stores the response of the call that claimed the request id."""
-    await conn.execute(
-        idempotency.update().where(idempotency.c.request_id == request_id).values(response=response)
-    )
+    await conn.execute(COMPLETE_REQUEST, completion(request_id, response))

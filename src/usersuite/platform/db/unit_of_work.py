@@ -15,12 +15,17 @@ from usersuite.platform.db.availability import (
     is_data_error,
     is_unavailable,
 )
+from usersuite.platform.db.pipeline import DeferredWrites
 from usersuite.platform.db.statement_timeout import bound_by_deadline, forget
 from usersuite.platform.domain.errors import FieldViolation, ValidationFailed
 from usersuite.platform.service.errors import DeadlineExceeded, ServiceUnavailable
 
 
 class SqlTransaction:
+    # A service whose repositories defer their blind writes (platform/db/pipeline.py) sets this:
+    # its commit then sends them with the COMMIT in one round trip on PostgreSQL.
+    pipelines_writes = False
+
     def __init__(
         self,
         engine: AsyncEngine | None,
@@ -36,13 +41,22 @@ class SqlTransaction:
         self._committed = False
         self._conn: AsyncConnection | None = None
         self._tx: AsyncTransaction | None = None
+        self._writes: DeferredWrites | None = None
 
     def _bind(self, conn: AsyncConnection) -> None:
-        """Binds the service's repositories to `conn`."""
+        """Binds the service's repositories to `conn` (and `self.writes`)."""
         raise NotImplementedError
+
+    @property
+    def writes(self) -> DeferredWrites:
+        """The transaction's blind writes: deferred to the commit where the service opts in."""
+        assert self._writes is not None, "bound only inside the unit of work"
+        return self._writes
 
     async def __aenter__(self) -> Self:
         if self._joined is not None:
+            # The owner of the connection commits: nothing may wait for a commit of ours.
+            self._writes = DeferredWrites(self._joined, deferring=False)
             self._bind(self._joined)
             return self
         assert self._engine is not None
@@ -58,6 +72,8 @@ class SqlTransaction:
             if is_unavailable(exc):
                 raise ServiceUnavailable("the database is unavailable") from exc
             raise
+        deferring = self.pipelines_writes and not self._read_only
+        self._writes = DeferredWrites(conn, deferring=deferring)
         self._bind(conn)
         return self
 
@@ -90,10 +106,13 @@ class SqlTransaction:
         if self._joined is not None:
             return  # committed with the owner's transaction
         if self._tx is not None and self._tx.is_active:
-            await self._tx.commit()
+            assert self._writes is not None
+            await self._writes.commit(self._tx)
             self._committed = True
 
     async def rollback(self) -> None:
+        if self._writes is not None:
+            self._writes.discard()
         if self._tx is not None and self._tx.is_active:
             await self._tx.rollback()
 

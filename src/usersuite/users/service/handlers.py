@@ -27,7 +27,7 @@ from usersuite.users.domain.model import (
     normalize_email,
 )
 from usersuite.users.service import commands
-from usersuite.users.service.unit_of_work import UnitOfWork
+from usersuite.users.service.unit_of_work import UnitOfWork, UserReads
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 1000
@@ -62,11 +62,23 @@ async def _locked_for_change(uow: UnitOfWork, user_id: str, etag: str) -> User:
     return user
 
 
+class _UnitOfWorkReads(UserReads):
+    """Point reads through a unit of work of their own, when no adapter offers better."""
+
+    def __init__(self, uow_factory: Callable[[], UnitOfWork]) -> None:
+        self._uow = uow_factory
+
+    async def get(self, user_id: str) -> User | None:
+        async with self._uow() as uow:
+            return await uow.users.get(user_id)
+
+
 class UserHandlers:
     """Every user use case, over a unit-of-work factory and injectable clock and ids.
 
     `read_uow_factory` serves the reads (GetUser, ListUsers), which commit nothing: an adapter
-    may make them cheaper (no transaction); by default they use `uow_factory` too.
+    may make them cheaper (no transaction); by default they use `uow_factory` too. `reads`
+    serves GetUser's point reads (an adapter may coalesce them); by default a read unit of work.
     """
 
     def __init__(
@@ -78,9 +90,11 @@ class UserHandlers:
         event_id_factory: Callable[[], str] = new_uuid,
         *,
         read_uow_factory: Callable[[], UnitOfWork] | None = None,
+        reads: UserReads | None = None,
     ) -> None:
         self._uow = uow_factory
         self._read_uow = read_uow_factory or uow_factory
+        self._reads = reads or _UnitOfWorkReads(self._read_uow)
         self._tokens = page_tokens
         self._clock = clock
         self._new_id = id_factory
@@ -139,8 +153,7 @@ class UserHandlers:
         return user
 
     async def get_user(self, cmd: commands.GetUser) -> User:
-        async with self._read_uow() as uow:
-            user = await uow.users.get(cmd.user_id)
+        user = await self._reads.get(cmd.user_id)
         if user is None:
             raise UserNotFound(cmd.user_id)
         return user

@@ -30,6 +30,14 @@ class UserRepository(abc.ABC):
         """Deletes the user if the stored version is still `expected_version`."""
 
 
+class UserReads(abc.ABC):
+    """Reads outside any transaction: each sees every write committed before it was asked."""
+
+    @abc.abstractmethod
+    async def get(self, user_id: str) -> User | None:
+        """The user, or None."""
+
+
 class Outbox(abc.ABC):
     @abc.abstractmethod
     async def append(self, event: DomainEvent) -> None:

@@ -27,16 +27,16 @@ class DeadlineInterceptor(UnaryInterceptor):
         self._max = limits.max_deadline_seconds
         self._min = limits.min_deadline_seconds
 
-    def budget(self, context: Context) -> float:
-        remaining = context.time_remaining()
+    def budget(self, remaining: float | None) -> float:
+        """The call's budget from the time its client left it (None or huge: no deadline)."""
         if remaining is None or remaining > 1e9:  # no deadline: grpc reports "infinite"
             return self._default
         return min(remaining, self._max)
 
     def wrap(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
         async def bounded(request: Any, context: Context) -> Any:
-            budget = self.budget(context)
             remaining = context.time_remaining()
+            budget = self.budget(remaining)
             if remaining is not None and remaining < self._min:
                 left = f"{max(remaining, 0.0) * 1000:.2f} ms"
                 too_short = DeadlineExceeded(

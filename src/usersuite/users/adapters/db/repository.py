@@ -8,12 +8,13 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, bindparam, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from usersuite.platform.db.dialect import as_utc
-from usersuite.platform.db.idempotency import claim_request, complete_request
-from usersuite.platform.db.outbox_writer import append_outbox
+from usersuite.platform.db.idempotency import COMPLETE_REQUEST, claim_request, completion
+from usersuite.platform.db.outbox_writer import INSERT_OUTBOX, outbox_values
+from usersuite.platform.db.pipeline import DeferredWrites, ErrorMapping
 from usersuite.users.adapters.db.tables import users
 from usersuite.users.domain.errors import EmailAlreadyExists, UserAlreadyExists
 from usersuite.users.domain.events import DomainEvent
@@ -34,16 +35,16 @@ EventEncoder = Callable[[DomainEvent], tuple[str, bytes]]
 _USER_FIELDS = tuple(f.name for f in fields(User))
 
 
-_USER_COLUMNS = tuple(users.c[name] for name in _USER_FIELDS)
+USER_COLUMNS = tuple(users.c[name] for name in _USER_FIELDS)
 
 # The hot statements are built once, with bound parameters: building a statement per call
 # (and its cache key, to find the compiled SQL) cost a third of SQLAlchemy's share of a GetUser.
 # Inline: nothing reads the generated `seq` back, so no RETURNING travels or is parsed.
 _INSERT_USER = users.insert().inline()
-_GET_USER = select(*_USER_COLUMNS).where(users.c.id == bindparam("user_id"))
+_GET_USER = select(*USER_COLUMNS).where(users.c.id == bindparam("user_id"))
 _GET_USER_FOR_UPDATE = _GET_USER.with_for_update()
 _LIST_USERS = (
-    select(users.c.seq, *_USER_COLUMNS)
+    select(users.c.seq, *USER_COLUMNS)
     .where(users.c.seq > bindparam("cursor"))
     .order_by(users.c.seq)
     .limit(bindparam("limit"))
@@ -54,50 +55,68 @@ def _user_values(user: User) -> dict[str, Any]:
     return {name: getattr(user, name) for name in _USER_FIELDS}
 
 
-def _user_from_row(row: Row[Any] | tuple[Any, ...]) -> User:
-    """A user from the values of `_USER_COLUMNS`, in their order."""
+def user_from_row(row: Row[Any] | tuple[Any, ...]) -> User:
+    """A user from the values of `USER_COLUMNS`, in their order."""
     values = dict(zip(_USER_FIELDS, row, strict=True))
     values["create_time"] = as_utc(values["create_time"])
     values["update_time"] = as_utc(values["update_time"])
     return User(**values)
 
 
-@asynccontextmanager
-async def _unique_violations_as_domain_errors(user: User) -> AsyncIterator[None]:
+def _clash(user: User) -> ErrorMapping:
     """A write of `user` whose unique clashes become domain errors.
 
     No savepoint: a clash ends the use case, whose transaction is then rolled back whole, so
     nothing needs the transaction to go on after it (a savepoint cost two round trips a write).
     """
+
+    def as_domain_error(exc: DBAPIError) -> Exception | None:
+        if not isinstance(exc, IntegrityError):
+            return None
+        message = str(exc.orig)
+        if "uq_users_email" in message or "users.email" in message:
+            return EmailAlreadyExists(user.email)
+        if "uq_users_id" in message or "users.id" in message:
+            return UserAlreadyExists(user.id)
+        return None
+
+    return as_domain_error
+
+
+@asynccontextmanager
+async def _unique_violations_as_domain_errors(user: User) -> AsyncIterator[None]:
     try:
         yield
     except IntegrityError as exc:
-        message = str(exc.orig)
-        if "uq_users_email" in message or "users.email" in message:
-            raise EmailAlreadyExists(user.email) from None
-        if "uq_users_id" in message or "users.id" in message:
-            raise UserAlreadyExists(user.id) from None
+        error = _clash(user)(exc)
+        if error is not None:
+            raise error from None
         raise
 
 
 class SqlUserRepository(UserRepository):
-    def __init__(self, conn: AsyncConnection) -> None:
+    """Users on `conn`; `writes` defers the inserts to the commit (alone: each runs at once)."""
+
+    def __init__(self, conn: AsyncConnection, writes: DeferredWrites | None = None) -> None:
         self._conn = conn
+        self._writes = writes or DeferredWrites(conn, deferring=False)
 
     async def add(self, user: User) -> None:
-        async with _unique_violations_as_domain_errors(user):
-            await self._conn.execute(_INSERT_USER, _user_values(user))
+        await self._writes.write(_INSERT_USER, _user_values(user), _clash(user))
 
     async def get(self, user_id: str, *, for_update: bool = False) -> User | None:
+        await self._writes.flush()
         query = _GET_USER_FOR_UPDATE if for_update else _GET_USER
         row = (await self._conn.execute(query, {"user_id": user_id})).first()
-        return _user_from_row(row) if row else None
+        return user_from_row(row) if row else None
 
     async def list_after(self, cursor: int, limit: int) -> list[tuple[int, User]]:
+        await self._writes.flush()
         rows = await self._conn.execute(_LIST_USERS, {"cursor": cursor, "limit": limit})
-        return [(row[0], _user_from_row(row[1:])) for row in rows]
+        return [(row[0], user_from_row(row[1:])) for row in rows]
 
     async def update(self, user: User, expected_version: int) -> bool:
+        await self._writes.flush()
         async with _unique_violations_as_domain_errors(user):
             result = await self._conn.execute(
                 users.update()
@@ -112,6 +131,7 @@ class SqlUserRepository(UserRepository):
         return result.rowcount == 1
 
     async def delete(self, user_id: str, expected_version: int) -> bool:
+        await self._writes.flush()
         result = await self._conn.execute(
             users.delete().where(users.c.id == user_id, users.c.version == expected_version)
         )
@@ -119,13 +139,14 @@ class SqlUserRepository(UserRepository):
 
 
 class SqlOutbox(Outbox):
-    def __init__(self, conn: AsyncConnection, encode: EventEncoder) -> None:
-        self._conn = conn
+    def __init__(self, writes: DeferredWrites, encode: EventEncoder) -> None:
+        self._writes = writes
         self._encode = encode
 
     async def append(self, event: DomainEvent) -> None:
         event_type, payload = self._encode(event)
-        await append_outbox(self._conn, event.metadata, event_type, payload, "user.v1.User")
+        values = outbox_values(event.metadata, event_type, payload, "user.v1.User")
+        await self._writes.write(INSERT_OUTBOX, values)
 
 
 def _user_to_json(user: User) -> str:
@@ -154,15 +175,19 @@ def _user_from_json(text: str) -> User:
 
 
 class SqlIdempotencyStore(IdempotencyStore):
-    def __init__(self, conn: AsyncConnection, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self, conn: AsyncConnection, writes: DeferredWrites, clock: Callable[[], datetime]
+    ) -> None:
         self._conn = conn
+        self._writes = writes
         self._clock = clock
 
     async def claim(self, request_id: str, fingerprint: str) -> IdempotentResult | None:
+        await self._writes.flush()
         earlier = await claim_request(self._conn, request_id, fingerprint, self._clock())
         if earlier is None:
             return None
         return IdempotentResult(fingerprint=earlier[0], user=_user_from_json(earlier[1]))
 
     async def complete(self, request_id: str, user: User) -> None:
-        await complete_request(self._conn, request_id, _user_to_json(user))
+        await self._writes.write(COMPLETE_REQUEST, completion(request_id, _user_to_json(user)))

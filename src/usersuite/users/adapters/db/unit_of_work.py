@@ -16,6 +16,9 @@ from usersuite.users.service.unit_of_work import UnitOfWork
 
 
 class SqlUnitOfWork(SqlTransaction, UnitOfWork):
+    # CreateUser's user, outbox and request rows travel with BEGIN and COMMIT in one round trip.
+    pipelines_writes = True
+
     def __init__(
         self,
         engine: AsyncEngine,
@@ -29,6 +32,6 @@ class SqlUnitOfWork(SqlTransaction, UnitOfWork):
         self._clock = clock
 
     def _bind(self, conn: AsyncConnection) -> None:
-        self.users = SqlUserRepository(conn)
-        self.outbox = SqlOutbox(conn, self._encode)
-        self.idempotency = SqlIdempotencyStore(conn, self._clock)
+        self.users = SqlUserRepository(conn, self.writes)
+        self.outbox = SqlOutbox(self.writes, self._encode)
+        self.idempotency = SqlIdempotencyStore(conn, self.writes, self._clock)

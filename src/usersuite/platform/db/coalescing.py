@@ -1,0 +1,117 @@
+"""Point reads coalesced: the reads that arrive while one is in flight share the next query.
+
+A DataLoader-style batcher behind a repository port. The first read starts a query on the next
+turn of the event loop for every key asked for until then; reads that arrive while queries are
+in flight (at most `in_flight` of them) wait and start the next one together, so under load one
+`WHERE id = ANY(...)` answers many calls and at one call at a time nothing waits.
+
+Consistency: a read joins only a query that has not started yet, so every query starts after
+each of its reads arrived and sees every write committed before that read's request came (the
+same read-committed view one query per call gives).
+
+The query runs in a task of its own, in an empty context (no caller's trace or principal leaks
+into it), bounded by the latest deadline among its callers: a caller whose own deadline passes
+is cancelled by its deadline and stops waiting; the query serves the others.
+"""
+
+import asyncio
+import contextvars
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Generic, TypeVar
+
+from usersuite.platform.service import request_context
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+# Keys per query: far beyond what a server's concurrent calls ask for, and a bound on the
+# statement's size when a flood of calls queues behind a slow query.
+MAX_BATCH = 512
+
+
+class Coalescer(Generic[K, V]):
+    def __init__(
+        self,
+        fetch: Callable[[Sequence[K]], Awaitable[dict[K, V]]],
+        *,
+        in_flight: int = 1,
+        max_batch: int = MAX_BATCH,
+    ) -> None:
+        if in_flight < 1 or max_batch < 1:
+            raise ValueError("a coalescer needs at least one query in flight and one key each")
+        self._fetch = fetch
+        self._in_flight = in_flight
+        self._max_batch = max_batch
+        self._pending: dict[K, list[asyncio.Future[V | None]]] = {}
+        self._deadlines: list[float | None] = []
+        self._running = 0
+        self._scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.queries = 0  # how many queries ran (tests and metrics read it)
+
+    @property
+    def waiting(self) -> int:
+        """How many reads wait for a query to start."""
+        return sum(len(futures) for futures in self._pending.values())
+
+    async def get(self, key: K) -> V | None:
+        """The value stored for `key`, or None, from a query that starts after this call."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[V | None] = loop.create_future()
+        self._pending.setdefault(key, []).append(future)
+        self._deadlines.append(request_context.deadline.get())
+        self._schedule(loop)
+        return await future
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        if not self._scheduled and self._running < self._in_flight:
+            self._scheduled = True
+            loop.call_soon(self._start, context=contextvars.Context())
+
+    def _start(self) -> None:
+        self._scheduled = False
+        if not self._pending or self._running >= self._in_flight:
+            return
+        keys = list(self._pending)[: self._max_batch]
+        batch = {key: self._pending.pop(key) for key in keys}
+        # None (no deadline) outranks every number; otherwise the latest deadline bounds it.
+        deadlines, self._deadlines = self._deadlines, []
+        deadline = None if None in deadlines else max(d for d in deadlines if d is not None)
+        if self._pending:  # more than one batch's worth: their deadlines stay counted
+            self._deadlines.append(deadline)
+        self._running += 1
+        task = asyncio.get_running_loop().create_task(
+            self._run(batch, deadline), context=contextvars.Context()
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        if self._pending:
+            self._schedule(asyncio.get_running_loop())
+
+    async def _run(
+        self, batch: dict[K, list[asyncio.Future[V | None]]], deadline: float | None
+    ) -> None:
+        try:
+            request_context.deadline.set(deadline)
+            self.queries += 1
+            values = await self._fetch(list(batch))
+        except Exception as exc:
+            for futures in batch.values():
+                for future in futures:
+                    if not future.done():
+                        future.set_exception(exc)
+        except BaseException:
+            for futures in batch.values():
+                for future in futures:
+                    future.cancel()
+            raise
+        else:
+            for key, futures in batch.items():
+                value = values.get(key)
+                for future in futures:
+                    if not future.done():
+                        future.set_result(value)
+        finally:
+            self._running -= 1
+            if self._pending:
+                self._schedule(asyncio.get_running_loop())

@@ -1,0 +1,123 @@
+"""Blind writes sent with their COMMIT in one round trip: psycopg's pipeline mode.
+
+A unit of work defers the writes whose outcome it does not read (an insert of a new row, an
+outbox row): on PostgreSQL they wait beside the connection and travel at commit together with
+BEGIN and COMMIT, so a create costs one network round trip instead of four. Any other statement
+on the connection sends the waiting writes first (`flush`), in order, so deferring never changes
+what a later statement of the transaction sees. Elsewhere (SQLite, in process) a write runs at
+once. Either way the write runs through SQLAlchemy (its compiled statements, types and
+tracing): in pipeline mode psycopg sends it without waiting, and SQLAlchemy reads nothing back
+from an insert or update.
+
+A write that fails in the pipeline fails the commit with the error SQLAlchemy would have raised
+for it (an IntegrityError for a unique clash), passed through the write's own `errors` mapping,
+so a repository turns a clash into the same domain error either way.
+"""
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import psycopg
+from psycopg import pq
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
+from sqlalchemy.sql.dml import UpdateBase
+
+# Turns the SQLAlchemy error of a failed write into the error the caller should see (or returns
+# None to let it pass as it is).
+ErrorMapping = Callable[[DBAPIError], Exception | None]
+
+
+class DeferredWrites:
+    """The blind writes of one connection's transaction; `deferring` False runs each at once."""
+
+    def __init__(self, conn: AsyncConnection, *, deferring: bool = True) -> None:
+        self._conn = conn
+        self._pipelined = deferring and conn.dialect.name == "postgresql"
+        self._pending: list[tuple[UpdateBase, Mapping[str, Any], ErrorMapping | None]] = []
+
+    async def write(
+        self, statement: UpdateBase, params: Mapping[str, Any], errors: ErrorMapping | None = None
+    ) -> None:
+        """Runs the write now (SQLite, or not deferring) or with the commit (PostgreSQL)."""
+        if self._pipelined:
+            self._pending.append((statement, params, errors))
+            return
+        await self._now(statement, params, errors)
+
+    async def _now(
+        self, statement: UpdateBase, params: Mapping[str, Any], errors: ErrorMapping | None
+    ) -> None:
+        try:
+            await self._conn.execute(statement, params)
+        except DBAPIError as exc:
+            mapped = errors(exc) if errors else None
+            if mapped is not None:
+                raise mapped from None
+            raise
+
+    async def flush(self) -> None:
+        """Sends the waiting writes before another statement runs on the connection."""
+        pending, self._pending = self._pending, []
+        for statement, params, errors in pending:
+            await self._now(statement, params, errors)
+
+    def discard(self) -> None:
+        """The transaction rolls back: the waiting writes never happened."""
+        self._pending.clear()
+
+    async def commit(self, transaction: AsyncTransaction) -> None:
+        """Commits `transaction`, its waiting writes and the COMMIT in one round trip."""
+        if not self._pending:
+            await transaction.commit()
+            return
+        pending, self._pending = self._pending, []
+        raw = await self._conn.get_raw_connection()
+        driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
+        # Nothing sent yet (the common case): psycopg would send its own BEGIN and wait for
+        # it, so the transaction's own BEGIN and COMMIT travel in the pipeline instead.
+        fresh = driver.pgconn.transaction_status == pq.TransactionStatus.IDLE
+        if fresh:
+            await driver.set_autocommit(True)
+        try:
+            async with driver.pipeline():
+                cursor = driver.cursor()
+                if fresh:
+                    await cursor.execute(b"BEGIN")
+                for statement, params, _ in pending:
+                    await self._conn.execute(statement, params)
+                await cursor.execute(b"COMMIT")  # one Sync, at the pipeline's end
+        except (psycopg.Error, DBAPIError) as exc:
+            # As SQLAlchemy raises it; the first write whose mapping claims it names it (the
+            # pipeline reports the first failure, not which statement it came from).
+            error = exc if isinstance(exc, DBAPIError) else _as_sqlalchemy(exc, self._conn)
+            for _, _, errors in pending:
+                mapped = errors(error) if errors else None
+                if mapped is not None:
+                    raise mapped from None
+            if error is exc:
+                raise
+            raise error from exc
+        finally:
+            if fresh:
+                await _back_to_transactions(driver)
+        # psycopg has committed; SQLAlchemy's commit only ends its own bookkeeping (psycopg
+        # sends nothing when no transaction is open).
+        await transaction.commit()
+
+
+def _as_sqlalchemy(exc: psycopg.Error, conn: AsyncConnection) -> DBAPIError:
+    error = DBAPIError.instance(
+        None, None, exc, psycopg.Error, hide_parameters=True, dialect=conn.dialect
+    )
+    assert isinstance(error, DBAPIError)
+    return error
+
+
+async def _back_to_transactions(driver: psycopg.AsyncConnection[Any]) -> None:
+    """Ends a transaction a failed pipeline left open, and gives psycopg its transactions back."""
+    if driver.closed:
+        return
+    if driver.pgconn.transaction_status != pq.TransactionStatus.IDLE:
+        await driver.execute(b"ROLLBACK")
+    await driver.set_autocommit(False)

@@ -1,0 +1,150 @@
+"""The point-read coalescer: which reads share a query, and what a query failing or a caller
+giving up does to the others. The fetch is a fake the test opens and closes itself."""
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from usersuite.platform.db.coalescing import Coalescer
+from usersuite.platform.service import request_context
+
+
+class GatedFetch:
+    """Records each query's keys and deadline; each query waits until the test releases it."""
+
+    def __init__(self, fail: Exception | None = None) -> None:
+        self.calls: list[list[str]] = []
+        self.deadlines: list[float | None] = []
+        self.started = asyncio.Event()
+        self.gates: list[asyncio.Event] = []
+        self.fail = fail
+
+    async def __call__(self, keys: Sequence[str]) -> dict[str, str]:
+        gate = asyncio.Event()
+        self.gates.append(gate)
+        self.calls.append(list(keys))
+        self.deadlines.append(request_context.deadline.get())
+        self.started.set()
+        await gate.wait()
+        if self.fail is not None:
+            raise self.fail
+        return {key: key.upper() for key in keys if not key.startswith("missing")}
+
+    async def wait_for_query(self, number: int) -> None:
+        while len(self.calls) < number:
+            self.started.clear()
+            await self.started.wait()
+
+
+async def settle() -> None:
+    """Lets every ready callback and task run (a few turns of the loop, no clock involved)."""
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_reads_of_one_turn_share_one_query_and_each_gets_its_value() -> None:
+    fetch = GatedFetch()
+    coalescer: Coalescer[str, str] = Coalescer(fetch)
+    reads = [asyncio.ensure_future(coalescer.get(key)) for key in ("a", "b", "a", "missing")]
+    await fetch.wait_for_query(1)
+    fetch.gates[0].set()
+    assert await asyncio.gather(*reads) == ["A", "B", "A", None]
+    assert fetch.calls == [["a", "b", "missing"]]
+    assert coalescer.queries == 1
+
+
+async def test_a_read_arriving_while_a_query_is_in_flight_waits_for_the_next_query() -> None:
+    fetch = GatedFetch()
+    coalescer: Coalescer[str, str] = Coalescer(fetch)
+    first = asyncio.ensure_future(coalescer.get("a"))
+    await fetch.wait_for_query(1)
+    # The first query has started: these must not be answered by it, whatever it returns.
+    later = [asyncio.ensure_future(coalescer.get(key)) for key in ("a", "b", "c")]
+    await settle()
+    assert len(fetch.calls) == 1  # at most one query in flight; the later reads wait
+    fetch.gates[0].set()
+    assert await first == "A"
+    await fetch.wait_for_query(2)
+    assert fetch.calls[1] == ["a", "b", "c"]
+    assert not any(read.done() for read in later)
+    fetch.gates[1].set()
+    assert await asyncio.gather(*later) == ["A", "B", "C"]
+
+
+async def test_in_flight_bounds_concurrent_queries() -> None:
+    fetch = GatedFetch()
+    coalescer: Coalescer[str, str] = Coalescer(fetch, in_flight=2)
+    first = asyncio.ensure_future(coalescer.get("a"))
+    await fetch.wait_for_query(1)
+    second = asyncio.ensure_future(coalescer.get("b"))
+    await fetch.wait_for_query(2)
+    third = asyncio.ensure_future(coalescer.get("c"))
+    await settle()
+    assert len(fetch.calls) == 2
+    fetch.gates[1].set()
+    assert await second == "B"
+    await fetch.wait_for_query(3)
+    fetch.gates[0].set()
+    fetch.gates[2].set()
+    assert (await first, await third) == ("A", "C")
+
+
+async def test_a_failed_query_fails_each_of_its_reads_and_the_next_query_still_runs() -> None:
+    fetch = GatedFetch(fail=ConnectionError("the database is gone"))
+    coalescer: Coalescer[str, str] = Coalescer(fetch)
+    reads = [asyncio.ensure_future(coalescer.get(key)) for key in ("a", "b")]
+    await fetch.wait_for_query(1)
+    fetch.gates[0].set()
+    for read in reads:
+        with pytest.raises(ConnectionError):
+            await read
+    fetch.fail = None
+    again = asyncio.ensure_future(coalescer.get("a"))
+    await fetch.wait_for_query(2)
+    fetch.gates[1].set()
+    assert await again == "A"
+
+
+async def test_a_caller_that_gives_up_leaves_the_others_their_answer() -> None:
+    fetch = GatedFetch()
+    coalescer: Coalescer[str, str] = Coalescer(fetch)
+    leaving = asyncio.ensure_future(coalescer.get("a"))
+    staying = asyncio.ensure_future(coalescer.get("a"))
+    await fetch.wait_for_query(1)
+    leaving.cancel()
+    await settle()
+    fetch.gates[0].set()
+    assert await staying == "A"
+    assert leaving.cancelled()
+
+
+async def test_a_query_runs_under_its_callers_latest_deadline_and_none_wins() -> None:
+    fetch = GatedFetch()
+    coalescer: Coalescer[str, str] = Coalescer(fetch)
+
+    async def read(key: str, deadline: float | None) -> str | None:
+        request_context.deadline.set(deadline)
+        return await coalescer.get(key)
+
+    reads = [asyncio.ensure_future(read(k, d)) for k, d in (("a", 10.0), ("b", 30.0))]
+    await fetch.wait_for_query(1)
+    fetch.gates[0].set()
+    await asyncio.gather(*reads)
+    more = [asyncio.ensure_future(read(k, d)) for k, d in (("a", 10.0), ("b", None))]
+    await fetch.wait_for_query(2)
+    fetch.gates[1].set()
+    await asyncio.gather(*more)
+    assert fetch.deadlines == [30.0, None]
+
+
+async def test_keys_beyond_one_batch_go_to_the_next_query() -> None:
+    fetch = GatedFetch()
+    coalescer: Coalescer[str, str] = Coalescer(fetch, in_flight=1, max_batch=2)
+    reads = [asyncio.ensure_future(coalescer.get(key)) for key in ("a", "b", "c")]
+    await fetch.wait_for_query(1)
+    fetch.gates[0].set()
+    await fetch.wait_for_query(2)
+    fetch.gates[1].set()
+    assert await asyncio.gather(*reads) == ["A", "B", "C"]
+    assert fetch.calls == [["a", "b"], ["c"]]
