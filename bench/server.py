@@ -14,10 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from usersuite import cli
 from usersuite.platform.grpc import server
-from usersuite.platform.grpc.interceptors.chain import interceptor_stack
+from usersuite.platform.grpc.interceptors import chain
 from usersuite.platform.grpc.interceptors.deadline import DeadlineInterceptor
 from usersuite.platform.grpc.interceptors.errors import ErrorInterceptor
-from usersuite.platform.grpc.interceptors.fused import fuse
 from usersuite.platform.grpc.interceptors.observability import ObservabilityInterceptor
 from usersuite.platform.grpc.interceptors.request_guard import RequestGuardInterceptor
 from usersuite.platform.grpc.interceptors.trace_context import TraceContextInterceptor
@@ -51,8 +50,13 @@ def without(stack: list[Any], skipped: frozenset[Interceptor]) -> list[Any]:
 def main() -> int:
     skipped = BenchSettings().skip_interceptors
     # `usersuite serve` builds its stack through this name (imported by the server module).
+    if not skipped:
+        return cli.main(sys.argv[1:])  # the server exactly as the product builds it
+    # The stack one concern each, the skipped ones left out, fused again as the product does.
+    from usersuite.platform.grpc.interceptors.fused import fuse
+
     server.build_interceptors = (  # type: ignore[attr-defined]
-        lambda *args, **kwargs: fuse(without(interceptor_stack(*args, **kwargs), skipped))
+        lambda *args, **kwargs: fuse(without(chain.interceptor_stack(*args, **kwargs), skipped))
     )
     return cli.main(sys.argv[1:])
 
