@@ -16,4 +16,6 @@ def upsert_insert(conn: AsyncConnection, table: Table) -> Any:
 
 def as_utc(value: datetime) -> datetime:
     """SQLite returns naive datetimes; every time we store is UTC."""
+    if value.tzinfo is UTC:  # PostgreSQL's sessions are in UTC (engine.py)
+        return value
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

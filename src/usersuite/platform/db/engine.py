@@ -19,7 +19,11 @@ KEEPALIVE_ARGS = {
     "keepalives_interval": KEEPALIVE_SECONDS["interval"],
     "keepalives_count": KEEPALIVE_SECONDS["count"],
     "tcp_user_timeout": 25_000,
-    "options": " ".join(f"-c tcp_keepalives_{k}={v}" for k, v in KEEPALIVE_SECONDS.items()),
+    # Every time we store is UTC: sessions in UTC hand them back as such (psycopg then gives
+    # datetime.UTC itself, and nothing converts each value read from the server's own zone).
+    "options": " ".join(
+        [*(f"-c tcp_keepalives_{k}={v}" for k, v in KEEPALIVE_SECONDS.items()), "-c TimeZone=UTC"]
+    ),
 }
 
 

@@ -12,14 +12,31 @@ NAME_PREFIX = "users/"
 
 
 def user_to_proto(user: User) -> user_pb2.User:
-    # The times are written into the message's own fields: a Timestamp passed to the
-    # constructor is built and then copied in, a second object per field for nothing.
-    proto = user_pb2.User(
-        name=user.name, display_name=user.display_name, email=user.email, etag=user.etag
-    )
+    proto = user_pb2.User()
+    fill_user(proto, user)
+    return proto
+
+
+def fill_user(proto: user_pb2.User, user: User) -> None:
+    """Writes `user` into a message in place (a page's `users.add()`: no copy into the list).
+
+    The times too are written into the message's own fields: a Timestamp passed to the
+    constructor is built and then copied in, a second object per field for nothing."""
+    proto.name = user.name
+    proto.display_name = user.display_name
+    proto.email = user.email
+    proto.etag = user.etag
     set_time(proto.create_time, user.create_time)
     set_time(proto.update_time, user.update_time)
-    return proto
+
+
+def users_page(users: list[User], next_page_token: str) -> user_pb2.ListUsersResponse:
+    """A ListUsers response, each user written straight into the page's repeated field."""
+    response = user_pb2.ListUsersResponse(next_page_token=next_page_token)
+    add = response.users.add
+    for user in users:
+        fill_user(add(), user)
+    return response
 
 
 def user_id_from_name(name: str, field: str = "name") -> str:

@@ -9,7 +9,7 @@ from google.protobuf import empty_pb2
 
 from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.platform.service import request_context
-from usersuite.users.api.mapping import user_id_from_name, user_to_proto
+from usersuite.users.api.mapping import user_id_from_name, user_to_proto, users_page
 from usersuite.users.service import commands
 from usersuite.users.service.handlers import UserHandlers
 
@@ -46,10 +46,7 @@ class UserServicer(user_pb2_grpc.UserServiceServicer):
         page = await self._handlers.list_users(
             commands.ListUsers(page_size=request.page_size, page_token=request.page_token)
         )
-        return user_pb2.ListUsersResponse(
-            users=[user_to_proto(user) for user in page.users],
-            next_page_token=page.next_page_token,
-        )
+        return users_page(page.users, page.next_page_token)
 
     async def UpdateUser(  # noqa: N802
         self, request: user_pb2.UpdateUserRequest, context: Context

@@ -1,13 +1,13 @@
 """SQLAlchemy implementations of the user repository, the outbox and the idempotency store."""
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -55,12 +55,10 @@ def _user_values(user: User) -> dict[str, Any]:
     return {name: getattr(user, name) for name in _USER_FIELDS}
 
 
-def user_from_row(row: Row[Any] | tuple[Any, ...]) -> User:
-    """A user from the values of `USER_COLUMNS`, in their order."""
-    values = dict(zip(_USER_FIELDS, row, strict=True))
-    values["create_time"] = as_utc(values["create_time"])
-    values["update_time"] = as_utc(values["update_time"])
-    return User(**values)
+def user_from_row(row: Sequence[Any]) -> User:
+    """A user from the values of `USER_COLUMNS`, in their order (User's own field order)."""
+    user_id, display_name, email, created, updated, version = row
+    return User(user_id, display_name, email, as_utc(created), as_utc(updated), version)
 
 
 def _clash(user: User) -> ErrorMapping:
