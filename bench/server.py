@@ -14,7 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from usersuite import cli
 from usersuite.platform.grpc import server
-from usersuite.platform.grpc.interceptors import chain
+from usersuite.platform.grpc.interceptors.chain import build_interceptors
 from usersuite.platform.grpc.interceptors.deadline import DeadlineInterceptor
 from usersuite.platform.grpc.interceptors.errors import ErrorInterceptor
 from usersuite.platform.grpc.interceptors.observability import ObservabilityInterceptor
@@ -50,13 +50,8 @@ def without(stack: list[Any], skipped: frozenset[Interceptor]) -> list[Any]:
 def main() -> int:
     skipped = BenchSettings().skip_interceptors
     # `usersuite serve` builds its stack through this name (imported by the server module).
-    if not skipped:
-        return cli.main(sys.argv[1:])  # the server exactly as the product builds it
-    # The stack one concern each, the skipped ones left out, fused again as the product does.
-    from usersuite.platform.grpc.interceptors.fused import fuse
-
     server.build_interceptors = (  # type: ignore[attr-defined]
-        lambda *args, **kwargs: fuse(without(chain.interceptor_stack(*args, **kwargs), skipped))
+        lambda *args, **kwargs: without(build_interceptors(*args, **kwargs), skipped)
     )
     return cli.main(sys.argv[1:])
 

@@ -6,13 +6,13 @@ import pytest
 
 from bench.server import LAYERS, BenchSettings, without
 from usersuite.platform.config import Settings
-from usersuite.platform.grpc.interceptors.chain import interceptor_stack
+from usersuite.platform.grpc.interceptors.chain import build_interceptors
 from usersuite.users.api.errors import USER_ERRORS
 
 
 def full_stack() -> list[Any]:
     settings = Settings.load(mode="dev")
-    return interceptor_stack(
+    return build_interceptors(
         settings, authenticator=None, tracer_provider=None, metrics=None, errors=USER_ERRORS
     )
 

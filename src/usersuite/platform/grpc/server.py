@@ -14,6 +14,7 @@ from usersuite.platform.config.addresses import AddressInUse
 from usersuite.platform.grpc.container import Container
 from usersuite.platform.grpc.health import DatabaseHealthMonitor
 from usersuite.platform.grpc.interceptors.chain import build_interceptors, transport_options
+from usersuite.platform.grpc.interceptors.fused import fuse
 from usersuite.platform.grpc.reflection import enable_reflection
 from usersuite.platform.grpc.tls import server_credentials
 from usersuite.platform.ops.background import Housekeeper
@@ -46,12 +47,15 @@ def create_server(container: Container[Any], listen: str, *, reuse_port: bool = 
     `reuse_port` for a worker of `serve --workers N`, whose parent holds the port."""
     settings = container.settings
     limits = settings.limits
-    interceptors = build_interceptors(
-        settings,
-        authenticator=container.authenticator,
-        tracer_provider=container.tracer_provider,
-        metrics=container.metrics,
-        errors=container.service.errors,
+    # One grpc interceptor per run of our own concerns, composed once per method (fused.py).
+    interceptors = fuse(
+        build_interceptors(
+            settings,
+            authenticator=container.authenticator,
+            tracer_provider=container.tracer_provider,
+            metrics=container.metrics,
+            errors=container.service.errors,
+        )
     )
     options = transport_options(limits, reuse_port=reuse_port)
     server = grpc.aio.server(interceptors=interceptors, options=options)

@@ -24,7 +24,6 @@ from usersuite.platform.grpc.errors import ErrorCatalog
 from usersuite.platform.grpc.interceptors.auth import AuthInterceptor
 from usersuite.platform.grpc.interceptors.deadline import DeadlineInterceptor
 from usersuite.platform.grpc.interceptors.errors import ErrorInterceptor
-from usersuite.platform.grpc.interceptors.fused import fuse
 from usersuite.platform.grpc.interceptors.observability import GrpcMetrics, ObservabilityInterceptor
 from usersuite.platform.grpc.interceptors.rate_limit import FailedAuthLimiter, RateLimitInterceptor
 from usersuite.platform.grpc.interceptors.request_guard import (
@@ -65,29 +64,9 @@ def build_interceptors(
     metrics: GrpcMetrics | None,
     errors: ErrorCatalog,
 ) -> list[grpc.aio.ServerInterceptor]:  # type: ignore[type-arg]
-    """The stack as the server installs it: our neighbouring concerns fused (fused.py)."""
-    return fuse(
-        interceptor_stack(
-            settings,
-            authenticator=authenticator,
-            tracer_provider=tracer_provider,
-            metrics=metrics,
-            errors=errors,
-        )
-    )
-
-
-def interceptor_stack(
-    settings: Settings,
-    *,
-    authenticator: Authenticator | None,
-    tracer_provider: TracerProvider | None,
-    metrics: GrpcMetrics | None,
-    errors: ErrorCatalog,
-) -> list[grpc.aio.ServerInterceptor]:  # type: ignore[type-arg]
-    """The stack, one concern each; `tracer_provider` None means tracing off, where only the
-    caller's trace context is carried into the call (and so into its events), without span
-    work."""
+    """The stack, one concern each (the server fuses neighbours: fused.py); `tracer_provider`
+    None means tracing off, where only the caller's trace context is carried into the call (and
+    so into its events), without span work."""
     telemetry, limits = settings.telemetry, settings.limits
     tracing = (
         TraceContextInterceptor()
