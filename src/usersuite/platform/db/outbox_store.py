@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     Select,
     Update,
     and_,
@@ -78,11 +79,20 @@ def _rows(result: Iterable[Sequence[Any]]) -> list[OutboxRow]:
     ]
 
 
+def _seqs_matching(dialect: str, name: str) -> ColumnElement[bool]:
+    """`seq` is one of the parameter `name`'s: one array parameter on PostgreSQL, not one bind
+    parameter per row."""
+    if dialect == "postgresql":
+        return outbox.c.seq == any_(bindparam(name, type_=ARRAY(BigInteger)))
+    return outbox.c.seq.in_(bindparam(name, expanding=True))
+
+
 @lru_cache(maxsize=64)
 def _claim_query(
-    limit: int, partitions: tuple[int, ...] | None, partition_count: int
+    limit: int, partitions: tuple[int, ...] | None, partition_count: int, besides: str | None
 ) -> Select[Any]:
-    """Built once per shape: the relay claims every few milliseconds when events trickle in."""
+    """Built once per shape: the relay claims every few milliseconds when events trickle in.
+    With `besides` (the dialect's name), the rows of parameter "besides" are left out."""
     parked = outbox.alias("parked")
     held_back = (
         select(parked.c.seq)
@@ -97,6 +107,7 @@ def _claim_query(
             if partitions is None
             else (outbox.c.partition_key % partition_count).in_(partitions)
         )
+        .where(true() if besides is None else ~_seqs_matching(besides, "besides"))
         .order_by(outbox.c.seq)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -104,28 +115,32 @@ def _claim_query(
 
 
 async def claim_pending(
-    conn: AsyncConnection, limit: int, partitions: Sequence[int] | None, partition_count: int
+    conn: AsyncConnection,
+    limit: int,
+    partitions: Sequence[int] | None,
+    partition_count: int,
+    besides: Sequence[int] = (),
 ) -> list[OutboxRow]:
     """The oldest pending rows of `partitions` (None: all) in commit-safe order, locked.
 
     A user with a parked event is held back entirely, so the user's later events can never
-    overtake it: they flow again, in order, once the parked row is retried.
+    overtake it: they flow again, in order, once the parked row is retried. `besides` are rows
+    this transaction claimed already (its own locks do not make SKIP LOCKED pass them over);
+    they are left out by their ids, never by "seq greater than", so a row with a lower seq that
+    committed in between is still claimed, before its user's later rows.
     """
     shape = None if partitions is None else tuple(partitions)
-    return _rows(await conn.execute(_claim_query(limit, shape, partition_count)))
+    if not besides:
+        return _rows(await conn.execute(_claim_query(limit, shape, partition_count, None)))
+    query = _claim_query(limit, shape, partition_count, conn.dialect.name)
+    return _rows(await conn.execute(query, {"besides": list(besides)}))
 
 
 @lru_cache(maxsize=2)
 def _mark_query(dialect: str) -> Update:
-    # One array parameter on PostgreSQL, not one bind parameter per row.
-    matching = (
-        outbox.c.seq == any_(bindparam("seqs", type_=ARRAY(BigInteger)))
-        if dialect == "postgresql"
-        else outbox.c.seq.in_(bindparam("seqs", expanding=True))
-    )
     return (
         update(outbox)
-        .where(matching)
+        .where(_seqs_matching(dialect, "seqs"))
         .values(state=DISPATCHED, dispatched_time=bindparam("now"), last_error=None)
     )
 
