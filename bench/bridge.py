@@ -17,7 +17,7 @@ from nats.js import JetStreamContext
 from bench import plans
 from bench.processes import running, say
 from bench.report import Row
-from bench.stack import SERVER_CPU, Stack, plain
+from bench.stack import LOAD_CPU, SERVER_CPU, Stack, plain
 from tests.support.nats import NatsServer
 from user.v1 import events_pb2, user_pb2
 
@@ -93,11 +93,17 @@ def cpu_seconds(pid: int) -> float:
 
 
 async def relay_throughput(
-    name: str, database_url: str, nats_url: str, count: int, users: int, *, bridge_pid: int
+    name: str,
+    database_url: str,
+    nats_url: str,
+    count: int,
+    users: int,
+    *,
+    bridge_pids: tuple[int, ...],
 ) -> Row:
     """Commits `count` pending rows at once, then times them until JetStream holds them all.
 
-    The note adds the bridge's CPU time per event: on a shared machine the rate moves with
+    The note adds the bridges' CPU time per event: on a shared machine the rate moves with
     the load, the CPU an event costs much less."""
     client = await nats.connect(nats_url)
     try:
@@ -108,16 +114,17 @@ async def relay_throughput(
         ) as conn:
             params = {"users": users, "payload": event_payload(), "count": count}
             await conn.execute(SEED, params)
-            cpu_before = cpu_seconds(bridge_pid)
+            cpu_before = sum(map(cpu_seconds, bridge_pids))
             started = time.perf_counter()
             while await _stream_messages(js, STREAM) < before + count:
                 await asyncio.sleep(0.02)
             elapsed = time.perf_counter() - started
             await _until_marked(conn)
-            cpu_per_event = (cpu_seconds(bridge_pid) - cpu_before) / count * 1e6
+            cpu_per_event = (sum(map(cpu_seconds, bridge_pids)) - cpu_before) / count * 1e6
     finally:
         await client.close()
-    note = f"{count:,} rows of {users:,} user(s); bridge CPU {cpu_per_event:,.0f} µs/event"
+    bridges = "bridge" if len(bridge_pids) == 1 else f"{len(bridge_pids)} bridges'"
+    note = f"{count:,} rows of {users:,} user(s); {bridges} CPU {cpu_per_event:,.0f} µs/event"
     return Row("bridge", name, "events/s", count / elapsed, note=note)
 
 
@@ -196,13 +203,30 @@ def scenarios(stack: Stack, rows_per_run: int, latency_seconds: float) -> list[R
                 (plans.BRIDGE_HOT, 1),
             ):
                 run = relay_throughput(
-                    name, url, nats_server.url, rows_per_run, users, bridge_pid=bridge.pid
+                    name, url, nats_server.url, rows_per_run, users, bridge_pids=(bridge.pid,)
                 )
                 rows.append(asyncio.run(run))
                 say(f"{name}: {rows[-1].value:,.0f} events/s")
             rows.append(asyncio.run(commit_to_ack(url, nats_server.url, latency_seconds)))
             say(f"{plans.COMMIT_TO_ACK}: p99 {rows[-1].p99_ms or 0:,.1f} ms")
             rows.append(Row("memory", plans.RSS_BRIDGE, "MB", bridge.peak_rss_mb()))
+            rows.append(two_bridges(stack, url, nats_server.url, rows_per_run, bridge.pid))
+            say(f"{plans.BRIDGE_TWO}: {rows[-1].value:,.0f} events/s")
     finally:
         nats_server.remove()
     return rows
+
+
+def two_bridges(stack: Stack, url: str, nats_url: str, count: int, first_pid: int) -> Row:
+    """A second bridge, on the load core, shares the partitions with the first (server core).
+
+    On two cores PostgreSQL, nats-server and this process share the bridges' cores, so the
+    row shows what sharing costs and gains here, not how bridges scale with a core each."""
+    with running(stack.bridge(url, nats_url, cpu=LOAD_CPU)) as second:
+        # Each bridge re-plans its share every rebalance interval (2 s): until the first has
+        # given half the partitions back, the second stands by.
+        time.sleep(3 * 2.0)
+        run = relay_throughput(
+            plans.BRIDGE_TWO, url, nats_url, count, count, bridge_pids=(first_pid, second.pid)
+        )
+        return asyncio.run(run)

@@ -91,11 +91,15 @@ class Stack:
             usersuite("migrate"), env=self.server_env(database_url), check=True, capture_output=True
         )
 
-    def bridge(self, database_url: str, nats_url: str, service: str = "users") -> Process:
+    def bridge(
+        self, database_url: str, nats_url: str, service: str = "users", cpu: int = SERVER_CPU
+    ) -> Process:
         # Port 0: several bridges (and other runs on the machine) each get a metrics port.
-        args = pinned(SERVER_CPU, *usersuite("bridge", service, "--nats-url", nats_url,
-                                             "--metrics-listen", "127.0.0.1:0"))  # fmt: skip
-        process = Process(f"bridge-{service}", args, self.server_env(database_url), self.log_dir)
+        args = pinned(cpu, *usersuite("bridge", service, "--nats-url", nats_url,
+                                      "--metrics-listen", "127.0.0.1:0"))  # fmt: skip
+        self._started += 1
+        name = f"bridge-{service}-{self._started:02d}"
+        process = Process(name, args, self.server_env(database_url), self.log_dir)
         process.ready("bridge ready")
         return process
 

@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from datetime import datetime
-from functools import partial
+from functools import lru_cache, partial
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -52,10 +52,12 @@ class RelayMetrics:
             "usersuite_bridge_partitions",
             "Outbox partitions this bridge relays (holds the lock of)",
         )
+        # A labelled child is looked up under a lock; the relay asks for one per event.
+        self._published = lru_cache(maxsize=256)(self.published_total.labels)
 
     def published(self, event_type: str, seconds: float, duplicate: bool) -> None:
         self.publish_seconds.observe(seconds)
-        self.published_total.labels(event_type).inc()
+        self._published(event_type).inc()
         if duplicate:
             self.duplicates.inc()
 

@@ -42,9 +42,14 @@ from usersuite.platform.relay.liveness import Liveness
 from usersuite.platform.relay.maintenance import Maintenance
 from usersuite.platform.relay.metrics import RelayMetrics
 from usersuite.platform.relay.ownership import Ownership
-from usersuite.platform.service.outbox import BatchResult
+from usersuite.platform.service.outbox import BatchResult, OutboxRow
 
 log = logging.getLogger(__name__)
+
+
+async def _outcome(claiming: "asyncio.Future[list[OutboxRow]] | None") -> list[OutboxRow]:
+    """The rows of a claim running beside a publish, once it is done (none: no claim)."""
+    return [] if claiming is None else await claiming
 
 
 class Relay:
@@ -80,33 +85,73 @@ class Relay:
         return self._database_ok and self._nc.is_connected
 
     async def relay_batch(
-        self, conn: AsyncConnection, partitions: tuple[int, ...] | None
+        self,
+        conn: AsyncConnection,
+        partitions: tuple[int, ...] | None,
+        stopping: asyncio.Event | None = None,
     ) -> BatchResult:
-        """Claims, publishes and records one batch of `partitions` (None: all), one transaction."""
+        """Claims, publishes and records one batch of `partitions` (None: all), one transaction.
+
+        A full batch leaves more behind, so a second one is claimed while the first publishes:
+        PostgreSQL's work and this process's overlap, in the same transaction and on the same
+        session (whose advisory locks own the partitions). The second batch is published only
+        once the first is marked and every event of it was acknowledged, so no user's event can
+        overtake an earlier one that failed, and no more than a batch is ever published and
+        not yet marked; nor once `stopping` is set. Otherwise its rows stay pending for the next
+        transaction.
+        """
+        settings = self._settings
         result = BatchResult()
+        parked: list[int] = []
         async with conn.begin():
             rows = await outbox_store.claim_pending(
-                conn, self._settings.batch_size, partitions, self._settings.partitions
+                conn, settings.batch_size, partitions, settings.partitions
             )
             result.claimed = len(rows)
             if rows:
-                await self._publisher.publish(rows, result)
-                acked_at = self._clock()
-                await outbox_store.mark_dispatched(conn, result.acked, acked_at)
-                self._metrics.acknowledged(rows, result.acked, acked_at)
-                parked = await outbox_store.record_failures(
-                    conn, result.failures, self._settings.max_attempts
+                following = (
+                    asyncio.ensure_future(
+                        outbox_store.claim_pending(
+                            conn,
+                            settings.batch_size,
+                            partitions,
+                            settings.partitions,
+                            besides=[row.seq for row in rows],
+                        )
+                    )
+                    if len(rows) == settings.batch_size
+                    else None
                 )
-        if rows:
-            for seq in parked:
-                log.error(
-                    "outbox row %s parked after %s attempts", seq, self._settings.max_attempts
-                )
+                try:
+                    await self._publisher.publish(rows, result)
+                finally:
+                    more = await _outcome(following)
+                parked += await self._mark(conn, rows, result)
+                if more and not result.failures and not (stopping and stopping.is_set()):
+                    second = BatchResult(claimed=len(more))
+                    await self._publisher.publish(more, second)
+                    parked += await self._mark(conn, more, second)
+                    result.claimed += second.claimed
+                    result.acked += second.acked
+                    result.failures += second.failures
+        for seq in parked:
+            log.error("outbox row %s parked after %s attempts", seq, settings.max_attempts)
         if result.transient_failure:
             self._nats_failed()
         else:
             self._nats_ok()
         return result
+
+    async def _mark(
+        self, conn: AsyncConnection, rows: list[OutboxRow], result: BatchResult
+    ) -> list[int]:
+        """Marks the acknowledged rows, counts the failures; returns the rows now parked."""
+        acked_at = self._clock()
+        await outbox_store.mark_dispatched(conn, result.acked, acked_at)
+        self._metrics.acknowledged(rows, result.acked, acked_at)
+        return await outbox_store.record_failures(
+            conn, result.failures, self._settings.max_attempts
+        )
 
     def _nats_ok(self) -> None:
         self._nats_lost_since = None
@@ -185,7 +230,7 @@ class Relay:
                     await self._wait(stopping, backoff, "NATS disconnected")
                     backoff = min(backoff * 2, settings.backoff_max_seconds)
                     continue
-                claimed = (await self.relay_batch(conn, ownership.claimable)).claimed
+                claimed = (await self.relay_batch(conn, ownership.claimable, stopping)).claimed
                 await self._maintenance.run(conn)
                 self.liveness.progress()
                 if self._nats_lost_since is not None:
