@@ -43,15 +43,20 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
-async def test_reads_of_one_turn_share_one_query_and_each_gets_its_value() -> None:
+async def test_a_lone_read_queries_at_once_and_the_reads_behind_it_share_one_query() -> None:
     fetch = GatedFetch()
     coalescer: Coalescer[str, str] = Coalescer(fetch)
-    reads = [asyncio.ensure_future(coalescer.get(key)) for key in ("a", "b", "a", "missing")]
+    reads = [asyncio.ensure_future(coalescer.get(key)) for key in ("x", "a", "b", "a", "missing")]
     await fetch.wait_for_query(1)
+    assert fetch.calls == [["x"]]  # the first found nothing in flight: its own query
+    await settle()
+    assert coalescer.waiting == 4
     fetch.gates[0].set()
-    assert await asyncio.gather(*reads) == ["A", "B", "A", None]
-    assert fetch.calls == [["a", "b", "missing"]]
-    assert coalescer.queries == 1
+    await fetch.wait_for_query(2)
+    fetch.gates[1].set()
+    assert await asyncio.gather(*reads) == ["X", "A", "B", "A", None]
+    assert fetch.calls == [["x"], ["a", "b", "missing"]]
+    assert coalescer.queries == 2
 
 
 async def test_a_read_arriving_while_a_query_is_in_flight_waits_for_the_next_query() -> None:
@@ -90,33 +95,53 @@ async def test_in_flight_bounds_concurrent_queries() -> None:
     assert (await first, await third) == ("A", "C")
 
 
+async def occupied(
+    coalescer: Coalescer[str, str], fetch: GatedFetch
+) -> "asyncio.Future[str | None]":
+    """A read whose query the test holds in flight, so the next reads queue behind it."""
+    read = asyncio.ensure_future(coalescer.get("blocker"))
+    await fetch.wait_for_query(len(fetch.calls) + 1)
+    return read
+
+
 async def test_a_failed_query_fails_each_of_its_reads_and_the_next_query_still_runs() -> None:
-    fetch = GatedFetch(fail=ConnectionError("the database is gone"))
+    fetch = GatedFetch()
     coalescer: Coalescer[str, str] = Coalescer(fetch)
+    blocker = await occupied(coalescer, fetch)
+    fetch.fail = ConnectionError("the database is gone")
     reads = [asyncio.ensure_future(coalescer.get(key)) for key in ("a", "b")]
-    await fetch.wait_for_query(1)
+    await settle()
     fetch.gates[0].set()
+    with pytest.raises(ConnectionError):
+        await blocker
+    await fetch.wait_for_query(2)
+    assert fetch.calls[1] == ["a", "b"]
+    fetch.gates[1].set()
     for read in reads:
         with pytest.raises(ConnectionError):
             await read
     fetch.fail = None
     again = asyncio.ensure_future(coalescer.get("a"))
-    await fetch.wait_for_query(2)
-    fetch.gates[1].set()
+    await fetch.wait_for_query(3)
+    fetch.gates[2].set()
     assert await again == "A"
 
 
 async def test_a_caller_that_gives_up_leaves_the_others_their_answer() -> None:
     fetch = GatedFetch()
     coalescer: Coalescer[str, str] = Coalescer(fetch)
+    blocker = await occupied(coalescer, fetch)
     leaving = asyncio.ensure_future(coalescer.get("a"))
     staying = asyncio.ensure_future(coalescer.get("a"))
-    await fetch.wait_for_query(1)
-    leaving.cancel()
     await settle()
     fetch.gates[0].set()
+    await fetch.wait_for_query(2)  # the two reads' shared query is in flight
+    leaving.cancel()
+    await settle()
+    fetch.gates[1].set()
     assert await staying == "A"
     assert leaving.cancelled()
+    assert await blocker == "BLOCKER"
 
 
 async def test_a_query_runs_under_its_callers_latest_deadline_and_none_wins() -> None:
@@ -127,24 +152,29 @@ async def test_a_query_runs_under_its_callers_latest_deadline_and_none_wins() ->
         request_context.deadline.set(deadline)
         return await coalescer.get(key)
 
-    reads = [asyncio.ensure_future(read(k, d)) for k, d in (("a", 10.0), ("b", 30.0))]
-    await fetch.wait_for_query(1)
-    fetch.gates[0].set()
-    await asyncio.gather(*reads)
-    more = [asyncio.ensure_future(read(k, d)) for k, d in (("a", 10.0), ("b", None))]
-    await fetch.wait_for_query(2)
-    fetch.gates[1].set()
-    await asyncio.gather(*more)
-    assert fetch.deadlines == [30.0, None]
+    for index, deadlines in enumerate(((10.0, 30.0), (10.0, None))):
+        blocker = await occupied(coalescer, fetch)
+        reads = [asyncio.ensure_future(read(k, d)) for k, d in zip("ab", deadlines, strict=True)]
+        await settle()
+        fetch.gates[2 * index].set()
+        await fetch.wait_for_query(2 * index + 2)
+        fetch.gates[2 * index + 1].set()
+        await asyncio.gather(blocker, *reads)
+    # The lone blocker queries under its own (no) deadline; each shared query under the latest.
+    assert fetch.deadlines == [None, 30.0, None, None]
+    assert fetch.calls == [["blocker"], ["a", "b"], ["blocker"], ["a", "b"]]
 
 
 async def test_keys_beyond_one_batch_go_to_the_next_query() -> None:
     fetch = GatedFetch()
     coalescer: Coalescer[str, str] = Coalescer(fetch, in_flight=1, max_batch=2)
+    blocker = await occupied(coalescer, fetch)
     reads = [asyncio.ensure_future(coalescer.get(key)) for key in ("a", "b", "c")]
-    await fetch.wait_for_query(1)
+    await settle()
     fetch.gates[0].set()
     await fetch.wait_for_query(2)
     fetch.gates[1].set()
-    assert await asyncio.gather(*reads) == ["A", "B", "C"]
-    assert fetch.calls == [["a", "b"], ["c"]]
+    await fetch.wait_for_query(3)
+    fetch.gates[2].set()
+    assert await asyncio.gather(blocker, *reads) == ["BLOCKER", "A", "B", "C"]
+    assert fetch.calls == [["blocker"], ["a", "b"], ["c"]]

@@ -1,9 +1,10 @@
 """Point reads coalesced: the reads that arrive while one is in flight share the next query.
 
-A DataLoader-style batcher behind a repository port. The first read starts a query on the next
-turn of the event loop for every key asked for until then; reads that arrive while queries are
-in flight (at most `in_flight` of them) wait and start the next one together, so under load one
-`WHERE id = ANY(...)` answers many calls and at one call at a time nothing waits.
+A DataLoader-style batcher behind a repository port. A read that finds nothing in flight runs its
+own query at once, in its own task; reads that arrive while queries are in flight (at most
+`in_flight` of them) wait and start the next one together, on the next turn of the event loop
+after the last one ends, so under load one `WHERE id = ANY(...)` answers many calls and at one
+call at a time nothing waits.
 
 Consistency: a read joins only a query that has not started yet, so every query starts after
 each of its reads arrived and sees every write committed before that read's request came (the
@@ -56,12 +57,27 @@ class Coalescer(Generic[K, V]):
 
     async def get(self, key: K) -> V | None:
         """The value stored for `key`, or None, from a query that starts after this call."""
+        if not self._running and not self._pending:
+            return await self._alone(key)
         loop = asyncio.get_running_loop()
         future: asyncio.Future[V | None] = loop.create_future()
         self._pending.setdefault(key, []).append(future)
         self._deadlines.append(request_context.deadline.get())
         self._schedule(loop)
         return await future
+
+    async def _alone(self, key: K) -> V | None:
+        """Nothing in flight and nobody waiting: the read's own query, at once, in its own task
+        (its deadline and trace), without waiting a turn. Reads that come meanwhile wait for it
+        to finish and share the next query, as behind any other."""
+        self._running += 1
+        try:
+            self.queries += 1
+            return (await self._fetch([key])).get(key)
+        finally:
+            self._running -= 1
+            if self._pending:
+                self._schedule(asyncio.get_running_loop())
 
     def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
         if not self._scheduled and self._running < self._in_flight:
