@@ -83,18 +83,32 @@ class AuthInterceptor(UnaryInterceptor):
         return self._streaming(handler, method)
 
     def decode(self, method: str, deserialize: Deserializer) -> Deserializer:
+        if self._auth.signatures is None:
+            return deserialize  # only a request signature needs the bytes on the wire
+
         def keep_body(raw: bytes) -> _WithBody:
             return _WithBody(raw, deserialize(raw))
 
         return keep_body
 
     def wrap(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
+        if self._auth.signatures is None:
+
+            async def identified(request: Any, context: Context) -> Any:
+                return await self._run(method, context, None, lambda: behavior(request, context))
+
+            return identified
+
         async def authenticated(request: _WithBody, context: Context) -> Any:
             return await self._run(
                 method, context, request.raw, lambda: behavior(request.message, context)
             )
 
         return authenticated
+
+    def _peer_identity(self, context: Context) -> str:
+        """The client certificate's identity, asked of grpc only where mTLS can admit a caller."""
+        return tls.peer_identity(context) if self._auth.mtls_scopes else ""
 
     async def _admit(self, method: str, context: Context, body: bytes | None) -> Principal:
         """The caller's principal; aborts the call when it is not who it must be."""
@@ -107,7 +121,7 @@ class AuthInterceptor(UnaryInterceptor):
             if credential is not None:  # before any RSA verification or JWKS refresh
                 reserved = self._failures.reserve(address, credential)
             principal = await self._auth.authenticate(
-                method, metadata, tls.peer_identity(context), body
+                method, metadata, self._peer_identity(context), body
             )
         except Unauthenticated as exc:
             reserved = None  # the caller's failure keeps what it spent
