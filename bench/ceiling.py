@@ -29,18 +29,24 @@ class CeilingServicer(user_pb2_grpc.UserServiceServicer):
         return CONSTANT_USER
 
 
-async def main() -> None:
+async def serve_until_stopped(name: str, servicer: user_pb2_grpc.UserServiceServicer) -> None:
+    """Serves `servicer` on a free loopback port, prints `NAME ready on ADDRESS` (the harness
+    waits for that line) and serves until SIGTERM or SIGINT."""
     server = grpc.aio.server()
-    user_pb2_grpc.add_UserServiceServicer_to_server(CeilingServicer(), server)
+    user_pb2_grpc.add_UserServiceServicer_to_server(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-    print(f"ceiling ready on 127.0.0.1:{port}", flush=True)
+    print(f"{name} ready on 127.0.0.1:{port}", flush=True)
     await stopping.wait()
     await server.stop(1)
+
+
+async def main() -> None:
+    await serve_until_stopped("ceiling", CeilingServicer())
 
 
 if __name__ == "__main__":

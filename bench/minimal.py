@@ -7,7 +7,6 @@ Run as `python -m bench.minimal DATABASE_URL POOL_SIZE`; prints `minimal ready o
 """
 
 import asyncio
-import signal
 import sys
 import uuid
 import zlib
@@ -17,6 +16,7 @@ import grpc
 import psycopg
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from bench.ceiling import serve_until_stopped
 from user.v1 import events_pb2, user_pb2, user_pb2_grpc
 
 COLUMNS = "id, display_name, email, create_time, update_time, version"
@@ -134,17 +134,7 @@ class MinimalServicer(user_pb2_grpc.UserServiceServicer):
 
 async def main(url: str, pool_size: int) -> None:
     pool = await Pool.open(url.replace("postgresql+psycopg://", "postgresql://", 1), pool_size)
-    server = grpc.aio.server()
-    user_pb2_grpc.add_UserServiceServicer_to_server(MinimalServicer(pool), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stopping.set)
-    print(f"minimal ready on 127.0.0.1:{port}", flush=True)
-    await stopping.wait()
-    await server.stop(1)
+    await serve_until_stopped("minimal", MinimalServicer(pool))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,8 @@ from tests.support.nats import NatsServer
 from usersuite.platform.config import StreamSettings
 from usersuite.platform.nats.jetstream import connect, ensure_stream
 from usersuite.platform.nats.messages import event_headers, headers_for
-from usersuite.platform.nats.publisher import WRONG_LAST_MSG_ID, pipeline_context
+from usersuite.platform.nats.pipeline_context import PipelineContext
+from usersuite.platform.nats.publisher import WRONG_LAST_MSG_ID
 from usersuite.platform.service.outbox import OutboxRow
 
 TRACE = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
@@ -38,7 +39,7 @@ async def test_encoded_events_are_stored_with_their_headers_and_deduplicated(
 ) -> None:
     client = await publisher_client(nats_server)
     try:
-        js = pipeline_context(client, max_in_flight=1)
+        js = PipelineContext(client, max_in_flight=1)
         events = [row(seq) for seq in range(1, 21)]
         for event in [*events, events[0]]:  # the last one again: a duplicate
             future = await js.publish_async(
@@ -60,7 +61,7 @@ async def test_a_refused_guard_fails_its_future_with_the_error_code(
 ) -> None:
     client = await publisher_client(nats_server)
     try:
-        js = pipeline_context(client, max_in_flight=10)
+        js = PipelineContext(client, max_in_flight=10)
         first, second = row(1), row(2)
         await (await js.publish_async(
             first.event_type, first.payload, headers=event_headers(first, "//usersuite")
@@ -78,7 +79,7 @@ async def test_a_publish_on_a_closed_connection_raises_and_holds_nothing(
     nats_server: NatsServer,
 ) -> None:
     client = await publisher_client(nats_server)
-    js = pipeline_context(client, max_in_flight=1)
+    js = PipelineContext(client, max_in_flight=1)
     event = row(1)
     await (await js.publish_async(
         event.event_type, event.payload, headers=event_headers(event, "//usersuite")

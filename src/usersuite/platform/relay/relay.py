@@ -36,7 +36,8 @@ from usersuite.platform.db.availability import DATABASE_ERRORS
 from usersuite.platform.db.coordination import is_postgres, listen_for_outbox
 from usersuite.platform.db.partitions import PartitionLocks
 from usersuite.platform.nats.jetstream import sever
-from usersuite.platform.nats.publisher import Publisher, pipeline_context
+from usersuite.platform.nats.pipeline_context import PipelineContext
+from usersuite.platform.nats.publisher import Publisher
 from usersuite.platform.ops.errors import describe
 from usersuite.platform.relay.liveness import Liveness
 from usersuite.platform.relay.maintenance import Maintenance
@@ -67,7 +68,7 @@ class Relay:
         self._metrics = metrics
         self._clock = clock
         self._publisher = Publisher(
-            pipeline_context(nats_client, settings.max_in_flight),
+            PipelineContext(nats_client, settings.max_in_flight),
             settings.cloudevents_source,
             settings.publish_timeout_seconds,
             metrics,
