@@ -36,6 +36,13 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
+async def reads(engine: AsyncEngine) -> AsyncIterator[CoalescedUserReads]:
+    built = CoalescedUserReads(engine)
+    yield built
+    await built.close()
+
+
+@pytest.fixture
 async def writer(db_url: str) -> AsyncIterator[AsyncEngine]:
     """Another engine: its connections are not the reads' connections."""
     built = create_engine(db_url, pool_size=1)
@@ -54,11 +61,10 @@ async def write(writer: AsyncEngine, user: User, *, new: bool) -> None:
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 async def test_reads_waiting_behind_a_query_in_flight_share_the_next_one(
-    engine: AsyncEngine, writer: AsyncEngine
+    engine: AsyncEngine, reads: CoalescedUserReads, writer: AsyncEngine
 ) -> None:
     for user_id in ("u1", "u2", "u3"):
         await write(writer, someone(user_id), new=True)
-    reads = CoalescedUserReads(engine)
     async with writer.connect() as holder:
         # The test holds the first query in flight: it waits for this lock until the test
         # lets go, so every read that comes meanwhile must wait for the next query.
@@ -97,9 +103,8 @@ async def test_reads_waiting_behind_a_query_in_flight_share_the_next_one(
 
 
 async def test_a_read_sees_every_write_committed_before_it_on_another_connection(
-    engine: AsyncEngine, writer: AsyncEngine
+    reads: CoalescedUserReads, writer: AsyncEngine
 ) -> None:
-    reads = CoalescedUserReads(engine)
     await write(writer, someone("watched"), new=True)
     stop = asyncio.Event()
 

@@ -23,7 +23,7 @@ from usersuite.platform.grpc.auth.jwt import JwtVerifier
 from usersuite.platform.grpc.auth.signing import NonceStore, SignatureVerifier
 from usersuite.platform.grpc.auth.token_cache import CachedJwtVerifier
 from usersuite.platform.grpc.binding import ServiceBinding
-from usersuite.platform.grpc.container import Container
+from usersuite.platform.grpc.container import Closable, Container
 from usersuite.platform.grpc.interceptors.observability import GrpcMetrics
 from usersuite.platform.grpc.tls_metrics import register_certificate_metrics
 from usersuite.platform.nats.jetstream import connect, ensure_stream
@@ -122,17 +122,20 @@ def bootstrap(
     page_token_secret = required(settings.page_token_secret, "page_token_secret")
     engine = database_engine(settings)
     page_tokens = PageTokenCodec(page_token_secret.get_secret_value().encode())
+    reads = CoalescedUserReads(engine)
     handlers = UserHandlers(
         lambda: SqlUnitOfWork(engine, encode_event, clock),
         page_tokens,
         clock=clock,
         read_uow_factory=lambda: SqlUnitOfWork(engine, encode_event, clock, read_only=True),
-        reads=CoalescedUserReads(engine),
+        reads=reads,
     )
     observing = Observability.of(settings, engine, tracer_provider)
     janitor = request_id_janitor(settings, engine, clock)
     service = user_service(handlers)
-    return api_container(settings, engine, observing, service, handlers, janitor=janitor)
+    return api_container(
+        settings, engine, observing, service, handlers, janitor=janitor, holders=(reads,)
+    )
 
 
 def api_container(
@@ -144,6 +147,7 @@ def api_container(
     *,
     janitor: Housekeeper | None,
     background: tuple[Housekeeper, ...] = (),
+    holders: tuple[Closable, ...] = (),
 ) -> Container[H]:
     """A service's API process from its parts: the one place that adds authentication (with
     the service's method scopes) and observability to every service."""
@@ -160,6 +164,7 @@ def api_container(
         metrics=observing.metrics,
         tracer_provider=observing.tracer_provider,
         background=background,
+        holders=holders,
     )
 
 

@@ -21,6 +21,19 @@ from usersuite.platform.domain.errors import FieldViolation, ValidationFailed
 from usersuite.platform.service.errors import DeadlineExceeded, ServiceUnavailable
 
 
+def service_error(error: BaseException) -> Exception | None:
+    """The service's error for database trouble (None: not the database's, let it pass)."""
+    if is_unavailable(error):
+        return ServiceUnavailable("the database is unavailable")
+    if is_data_error(error):
+        # Validation should have refused the value first; never let it become INTERNAL.
+        violation = FieldViolation("request", "a value cannot be stored (malformed or too long)")
+        return ValidationFailed([violation])
+    if is_cancelled_by_deadline(error):
+        return DeadlineExceeded("the database work did not finish before the deadline")
+    return None
+
+
 class SqlTransaction:
     # A service whose repositories defer their blind writes (platform/db/pipeline.py) sets this:
     # its commit then sends them with the COMMIT in one round trip on PostgreSQL.
@@ -87,18 +100,9 @@ class SqlTransaction:
             pass
         finally:
             await self._close()
-        if error is not None and is_unavailable(error):
-            raise ServiceUnavailable("the database is unavailable") from error
-        if error is not None and is_data_error(error):
-            # Validation should have refused the value first; never let it become INTERNAL.
-            violation = FieldViolation(
-                "request", "a value cannot be stored (malformed or too long)"
-            )
-            raise ValidationFailed([violation]) from error
-        if error is not None and is_cancelled_by_deadline(error):
-            raise DeadlineExceeded(
-                "the database work did not finish before the deadline"
-            ) from error
+        mapped = None if error is None else service_error(error)
+        if mapped is not None:
+            raise mapped from error
 
     async def commit(self) -> None:
         if self._read_only:

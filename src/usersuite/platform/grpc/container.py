@@ -2,7 +2,7 @@
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
@@ -19,6 +19,10 @@ TRACE_FLUSH_TIMEOUT_MILLIS = 5000
 
 
 H = TypeVar("H")
+
+
+class Closable(Protocol):
+    async def close(self) -> None: ...
 
 
 @dataclass
@@ -38,6 +42,8 @@ class Container(Generic[H]):
     # What else the service runs beside its API (its event and saga consumers, the saga's
     # deadline scanner): started after the server, stopped before it.
     background: tuple[Housekeeper, ...] = field(default=())
+    # What holds database connections of its own (held readers): closed before the engine.
+    holders: tuple[Closable, ...] = field(default=())
 
     @property
     def housekeepers(self) -> tuple[Housekeeper, ...]:
@@ -47,6 +53,8 @@ class Container(Generic[H]):
     async def close(self) -> None:
         if self.authenticator is not None:
             await self.authenticator.close()
+        for holder in self.holders:
+            await holder.close()
         await self.engine.dispose()
         if self.tracer_provider is not None:
             provider = self.tracer_provider

@@ -6,6 +6,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from usersuite.platform.db.coalescing import Coalescer
+from usersuite.platform.db.held import HeldReader
 from usersuite.platform.db.unit_of_work import SqlTransaction
 from usersuite.platform.service.unit_of_work import UnitOfWorkBase
 from usersuite.users.adapters.db.repository import USER_COLUMNS, user_from_row
@@ -29,10 +30,13 @@ class _Reading(SqlTransaction, UnitOfWorkBase):
 
 
 class CoalescedUserReads(UserReads):
+    """On PostgreSQL the queries run on held connections (platform/db/held.py); elsewhere each
+    in a read-only unit of work. `close()` before the engine is disposed."""
+
     def __init__(self, engine: AsyncEngine, *, in_flight: int = 1) -> None:
         self._engine = engine
         postgres = engine.dialect.name == "postgresql"
-        self._query = _GET_USERS_ANY if postgres else _GET_USERS_IN
+        self._held = HeldReader(engine, _GET_USERS_ANY) if postgres else None
         self._coalescer: Coalescer[str, User] = Coalescer(self._fetch, in_flight=in_flight)
 
     @property
@@ -48,7 +52,15 @@ class CoalescedUserReads(UserReads):
     async def get(self, user_id: str) -> User | None:
         return await self._coalescer.get(user_id)
 
+    async def close(self) -> None:
+        if self._held is not None:
+            await self._held.close()
+
     async def _fetch(self, user_ids: Sequence[str]) -> dict[str, User]:
-        async with _Reading(self._engine, read_only=True) as reading:
-            rows = await reading.conn.execute(self._query, {"ids": list(user_ids)})
+        params = {"ids": list(user_ids)}
+        if self._held is not None:
+            rows = await self._held.rows(params)
             return {user.id: user for user in map(user_from_row, rows)}
+        async with _Reading(self._engine, read_only=True) as reading:
+            result = await reading.conn.execute(_GET_USERS_IN, params)
+            return {user.id: user for user in map(user_from_row, result)}

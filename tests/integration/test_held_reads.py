@@ -1,0 +1,187 @@
+"""Reads on held connections (platform/db/held.py) on a real PostgreSQL: one connection kept
+between queries and given back on close; a connection that died is replaced; deadlines,
+cancellations and lost sessions end the read cleanly and never leave a connection mid-statement."""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import PickleType, bindparam, event, func, literal_column, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from usersuite.platform.db.engine import create_engine
+from usersuite.platform.db.held import HeldReader
+from usersuite.platform.service import request_context
+from usersuite.platform.service.errors import DeadlineExceeded, ServiceUnavailable
+from usersuite.users.adapters.db.repository import SqlUserRepository
+from usersuite.users.adapters.db.tables import users
+from usersuite.users.domain.model import User
+
+NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+# Which session answered: the test tells a kept connection from a replaced one by it.
+WHO_ANSWERS = select(users.c.id, func.pg_backend_pid()).where(users.c.id == bindparam("id"))
+
+
+@pytest.fixture
+async def engine(pg_url: str) -> AsyncIterator[AsyncEngine]:
+    built = create_engine(pg_url, pool_size=4, max_overflow=0)
+    async with built.begin() as conn:
+        await SqlUserRepository(conn).add(User("u1", "User 1", "u1@example.org", NOW, NOW, 1))
+    yield built
+    await built.dispose()
+
+
+@pytest.fixture
+async def admin(pg_url: str) -> AsyncIterator[AsyncEngine]:
+    """Another engine: it locks tables, watches, and ends sessions the reader holds."""
+    built = create_engine(pg_url, pool_size=2, max_overflow=0)
+    yield built
+    await built.dispose()
+
+
+@pytest.fixture
+async def reader(engine: AsyncEngine) -> AsyncIterator[HeldReader]:
+    held = HeldReader(engine, WHO_ANSWERS, idle_seconds=3600)
+    yield held
+    await held.close()
+
+
+async def answering_pid(reader: HeldReader) -> int:
+    rows = await reader.rows({"id": "u1"})
+    assert [row[0] for row in rows] == ["u1"]
+    return int(rows[0][1])
+
+
+async def terminate(admin: AsyncEngine, pid: int) -> None:
+    async with admin.connect() as conn:
+        await conn.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
+
+
+async def wait_for_lock_waiter(admin: AsyncEngine) -> None:
+    """Returns once a statement on `users` waits for the test's lock."""
+    async with admin.connect() as watcher:
+        await watcher.execution_options(isolation_level="AUTOCOMMIT")
+        for _ in range(500):
+            waiting = await watcher.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND query LIKE '%FROM users%'"
+                )
+            )
+            if waiting:
+                return
+            await asyncio.sleep(0.01)
+    pytest.fail("the read never reached the database")
+
+
+async def test_one_connection_serves_every_read_and_goes_back_on_close(
+    engine: AsyncEngine, reader: HeldReader
+) -> None:
+    pids = {await answering_pid(reader) for _ in range(20)}
+    assert len(pids) == 1
+    assert engine.sync_engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+    await reader.close()
+    assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_a_connection_that_died_while_idle_is_replaced_before_a_read_meets_it(
+    engine: AsyncEngine, admin: AsyncEngine
+) -> None:
+    reader = HeldReader(engine, WHO_ANSWERS, idle_seconds=0)
+    try:
+        first = await answering_pid(reader)
+        await terminate(admin, first)
+        # Idle past the ping interval: pinged, found dead, replaced; the read never sees it.
+        second = await answering_pid(reader)
+        assert second != first
+    finally:
+        await reader.close()
+
+
+async def test_a_session_lost_mid_use_fails_one_read_as_unavailable_then_a_new_one_serves(
+    reader: HeldReader, admin: AsyncEngine
+) -> None:
+    first = await answering_pid(reader)
+    await terminate(admin, first)  # not idle long enough to be pinged: the read meets it
+    with pytest.raises(ServiceUnavailable):
+        await reader.rows({"id": "u1"})
+    assert await answering_pid(reader) != first
+
+
+async def test_a_deadline_cancels_the_statement_and_the_connection_serves_the_next_read(
+    reader: HeldReader, admin: AsyncEngine
+) -> None:
+    first = await answering_pid(reader)
+    async with admin.connect() as holder:
+        # The statement can only end by its timeout: the lock is held until after it fails.
+        await holder.execute(text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"))
+        token = request_context.deadline.set(time.monotonic() + 0.5)
+        try:
+            # The outer bound only keeps a broken deadline from hanging the test.
+            with pytest.raises(DeadlineExceeded):
+                async with asyncio.timeout(60):
+                    await reader.rows({"id": "u1"})
+        finally:
+            request_context.deadline.reset(token)
+        await holder.rollback()
+    # Back at rest after the cancelled statement: kept, and unbounded again.
+    assert await answering_pid(reader) == first
+
+
+async def test_a_read_cancelled_mid_statement_leaves_no_connection_mid_statement(
+    engine: AsyncEngine, reader: HeldReader, admin: AsyncEngine
+) -> None:
+    await answering_pid(reader)
+    async with admin.connect() as holder:
+        await holder.execute(text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"))
+        waiting = asyncio.ensure_future(reader.rows({"id": "u1"}))
+        await wait_for_lock_waiter(admin)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        await holder.rollback()
+    await answering_pid(reader)
+    assert engine.sync_engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+    async with admin.connect() as watcher:
+        busy = await watcher.scalar(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
+                " AND query LIKE '%FROM users%' AND pid <> pg_backend_pid()"
+            )
+        )
+    assert busy == 0
+
+
+async def test_statements_go_through_sqlalchemy_while_something_listens_to_them(
+    engine: AsyncEngine, reader: HeldReader
+) -> None:
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    await answering_pid(reader)
+    assert seen == []
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        await answering_pid(reader)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    assert any("FROM users" in statement for statement in seen)
+
+
+async def test_statements_whose_types_sqlalchemy_converts_are_refused(
+    engine: AsyncEngine, sqlite_url: str
+) -> None:
+    pickled = select(literal_column("'x'", type_=PickleType))
+    with pytest.raises(ValueError, match="conversions"):
+        HeldReader(engine, pickled)
+    embedded = create_engine(sqlite_url)
+    try:
+        with pytest.raises(ValueError, match="PostgreSQL only"):
+            HeldReader(embedded, WHO_ANSWERS)
+    finally:
+        await embedded.dispose()
