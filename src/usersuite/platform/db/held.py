@@ -5,18 +5,14 @@ a unit of work, a pool checkout, a switch to autocommit, SQLAlchemy's execution 
 every query: measured here, 317 µs of CPU a point query, against 127 µs for the same SQL on the
 psycopg connection underneath (bench/results/issue-18). So the reader keeps its connections
 checked out of the engine's pool, in autocommit (each query is one statement, one snapshot, as
-a read-only unit of work runs it), and hands each compiled statement to psycopg itself.
+a read-only unit of work runs it), and runs the statement on psycopg (platform/db/driver.py:
+SQLAlchemy's compiled statement; through SQLAlchemy while tracing listens).
 
-What SQLAlchemy would still do is kept where it matters:
-- one query definition: the statement is SQLAlchemy's, compiled once for the engine's dialect;
-  one whose types need SQLAlchemy's conversions is refused (its values would come back raw);
-- tracing and other statement listeners: when anything listens to the engine's statements
-  (tracing on), the statement runs through SQLAlchemy on the held connection, so it is seen;
-- deadlines: the call's deadline bounds the statement as in a unit of work (statement_timeout);
-- liveness: a connection idle longer than the pool's ping interval is pinged before use, and
-  one that failed a query (or was cut off by a cancellation) is invalidated, never reused;
-- errors: a driver error becomes the SQLAlchemy error and then the service error a unit of work
-  would raise (UNAVAILABLE, DEADLINE_EXCEEDED, INVALID_ARGUMENT).
+What a unit of work would do is kept: the call's deadline bounds the statement
+(statement_timeout); a connection idle longer than the pool's ping interval is pinged before
+use, and one a failed or cancelled query left anywhere but at rest is invalidated, never reused;
+database trouble becomes the service error a unit of work raises (UNAVAILABLE,
+DEADLINE_EXCEEDED, INVALID_ARGUMENT).
 
 `close()` returns the connections to the pool; the process calls it before disposing the engine
 (a held session would otherwise outlive it and, for one, keep its database from being dropped).
@@ -34,6 +30,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Select
 
+from usersuite.platform.db.driver import DriverStatement
 from usersuite.platform.db.liveness import PING_AFTER_IDLE_SECONDS
 from usersuite.platform.db.statement_timeout import bound_by_deadline
 from usersuite.platform.db.unit_of_work import service_error
@@ -58,18 +55,8 @@ class HeldReader:
     ) -> None:
         if engine.dialect.name != "postgresql":
             raise ValueError("held reads run on psycopg: PostgreSQL only")
-        compiled = statement.compile(dialect=engine.dialect)
-        types = [bind.type for bind in compiled.binds.values()]
-        converts = any(t.dialect_impl(engine.dialect).bind_processor(engine.dialect) for t in types)
-        converts = converts or any(
-            column.type.dialect_impl(engine.dialect).result_processor(engine.dialect, None)
-            for column in statement.selected_columns
-        )
-        if converts:
-            raise ValueError("the statement's types need SQLAlchemy's conversions")
         self._engine = engine
-        self._statement = statement
-        self._sql = compiled.string
+        self._statement = DriverStatement(statement)
         self._idle_seconds = idle_seconds
         self._idle: list[_Held] = []
         self._closed = False
@@ -79,16 +66,7 @@ class HeldReader:
         held = await self._take()
         try:
             await bound_by_deadline(held.conn)
-            if self._engine.sync_engine.dispatch.before_cursor_execute:
-                # Listened to (tracing): through SQLAlchemy, so the listeners see it.
-                return list(await held.conn.execute(self._statement, params))
-            cursor = await held.driver.execute(self._sql, params)
-            return await cursor.fetchall()
-        except psycopg.Error as error:
-            wrapped = DBAPIError.instance(
-                self._sql, params, error, psycopg.Error, hide_parameters=True
-            )
-            raise service_error(wrapped) or wrapped from error
+            return await self._statement.rows(held.conn, params)
         except DBAPIError as error:
             raise service_error(error) or error from error
         finally:

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from usersuite.platform.db.dialect import as_utc
+from usersuite.platform.db.driver import DriverStatement
 from usersuite.platform.db.idempotency import COMPLETE_REQUEST, claim_request, completion
 from usersuite.platform.db.outbox_writer import INSERT_OUTBOX, outbox_values
 from usersuite.platform.db.pipeline import DeferredWrites, ErrorMapping
@@ -43,7 +44,7 @@ USER_COLUMNS = tuple(users.c[name] for name in _USER_FIELDS)
 _INSERT_USER = users.insert().inline()
 _GET_USER = select(*USER_COLUMNS).where(users.c.id == bindparam("user_id"))
 _GET_USER_FOR_UPDATE = _GET_USER.with_for_update()
-_LIST_USERS = (
+_LIST_USERS = DriverStatement(
     select(users.c.seq, *USER_COLUMNS)
     .where(users.c.seq > bindparam("cursor"))
     .order_by(users.c.seq)
@@ -110,7 +111,7 @@ class SqlUserRepository(UserRepository):
 
     async def list_after(self, cursor: int, limit: int) -> list[tuple[int, User]]:
         await self._writes.flush()
-        rows = await self._conn.execute(_LIST_USERS, {"cursor": cursor, "limit": limit})
+        rows = await _LIST_USERS.rows(self._conn, {"cursor": cursor, "limit": limit})
         return [(row[0], user_from_row(row[1:])) for row in rows]
 
     async def update(self, user: User, expected_version: int) -> bool:

@@ -1,0 +1,108 @@
+"""Hot SELECTs on the psycopg connection under SQLAlchemy's (platform/db/driver.py), on a real
+PostgreSQL and SQLite: the same rows as SQLAlchemy's, inside the unit of work's transaction,
+and SQLAlchemy's errors when the database fails them."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import bindparam, event, func, select, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from usersuite.platform.db.dialect import as_utc
+from usersuite.platform.db.driver import DriverStatement
+from usersuite.platform.db.engine import create_engine
+from usersuite.users.adapters.db.repository import USER_COLUMNS, SqlUserRepository
+from usersuite.users.adapters.db.tables import users
+from usersuite.users.domain.model import User
+
+NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+PAGE = DriverStatement(
+    select(*USER_COLUMNS).where(users.c.id > bindparam("after")).order_by(users.c.id)
+)
+
+
+def someone(user_id: str) -> User:
+    return User(user_id, f"User {user_id}", f"{user_id}@example.org", NOW, NOW, 1)
+
+
+@pytest.fixture
+async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
+    built = create_engine(db_url, pool_size=2, max_overflow=0)
+    yield built
+    await built.dispose()
+
+
+async def test_the_driver_gives_the_rows_sqlalchemy_gives(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        for user_id in ("a", "b", "c"):
+            await SqlUserRepository(conn).add(someone(user_id))
+    async with engine.connect() as conn:
+        direct = await PAGE.rows(conn, {"after": "a"})
+        through = (await conn.execute(PAGE.statement, {"after": "a"})).all()
+    assert [tuple(row) for row in direct] == [tuple(row) for row in through]
+    assert [row[0] for row in direct] == ["b", "c"]
+    assert as_utc(direct[0][3]) == NOW  # SQLite's are naive
+
+
+async def test_a_read_on_the_driver_runs_inside_the_unit_of_works_transaction(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.connect() as conn:
+        transaction = await conn.begin()
+        await SqlUserRepository(conn).add(someone("uncommitted"))
+        assert [row[0] for row in await PAGE.rows(conn, {"after": ""})] == ["uncommitted"]
+        await transaction.rollback()
+    async with engine.connect() as conn:
+        assert await PAGE.rows(conn, {"after": ""}) == []
+
+
+async def test_listeners_see_the_statement_through_sqlalchemy(engine: AsyncEngine) -> None:
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        async with engine.connect() as conn:
+            await PAGE.rows(conn, {"after": ""})
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    assert any("FROM users" in statement for statement in seen)
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_a_lost_session_raises_sqlalchemys_error_and_invalidates_the_connection(
+    engine: AsyncEngine, db_url: str
+) -> None:
+    killer = create_engine(db_url, pool_size=1, max_overflow=0)
+    try:
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            pid = await conn.scalar(select(func.pg_backend_pid()))
+            async with killer.connect() as other:
+                await other.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
+            with pytest.raises(OperationalError) as raised:
+                await PAGE.rows(conn, {"after": ""})
+            assert raised.value.connection_invalidated
+            assert conn.invalidated
+    finally:
+        await killer.dispose()
+    async with engine.connect() as conn:  # the pool replaced it
+        assert await PAGE.rows(conn, {"after": ""}) == []
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_a_failed_statement_raises_sqlalchemys_error_with_the_sqlstate(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.connect() as conn:
+        await conn.exec_driver_sql("SET statement_timeout = 1")
+        sleeping = DriverStatement(select(func.pg_sleep(1)))
+        with pytest.raises(DBAPIError) as raised:
+            await sleeping.rows(conn, {})
+        assert getattr(raised.value.orig, "sqlstate", None) == "57014"
+        assert not conn.invalidated
