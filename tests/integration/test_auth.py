@@ -167,6 +167,18 @@ async def test_rejected_credentials_are_unauthenticated(
     assert why in details.message
 
 
+@pytest.mark.parametrize("subject", ["s" * 256, "nul\x00byte"])
+async def test_a_verified_token_whose_subject_cannot_be_stored_is_refused_every_time(
+    channel: grpc.aio.Channel, subject: str
+) -> None:
+    token = jwt.encode(claims(sub=subject), HS_SECRET, algorithm="HS256")
+    for _ in range(3):  # the later calls find the token verified and cached
+        details = await get_user(channel, token)
+        assert details is not None
+        assert details.code == grpc.StatusCode.UNAUTHENTICATED
+        assert "identity (sub)" in details.message
+
+
 async def test_confused_token_is_rejected_even_without_an_hs256_secret(
     sqlite_url: str, jwks_file: Path, keys: dict[str, Any]
 ) -> None:

@@ -4,6 +4,7 @@ import hashlib
 import unicodedata
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cached_property
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -80,9 +81,11 @@ class User:
     def name(self) -> str:
         return f"users/{self.id}"
 
-    @property
+    @cached_property
     def etag(self) -> str:
-        """An opaque checksum of this state; a new one for every version of every user."""
+        """An opaque checksum of this state; a new one for every version of every user.
+
+        Computed once per object (a create maps its user twice: the answer and the event)."""
         state = f"{self.id}\x00{self.version}\x00{self.update_time.isoformat()}"
         return hashlib.blake2b(state.encode(), digest_size=12).hexdigest()
 

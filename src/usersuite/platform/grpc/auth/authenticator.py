@@ -21,6 +21,11 @@ def _bearer_token(authorization: str) -> str | None:
     return authorization[len(BEARER) :].strip()
 
 
+def _storable(principal: Principal) -> bool:
+    """The subject is stored with every event it causes: it must fit and be text."""
+    return len(principal.subject) <= MAX_SUBJECT_LENGTH and "\x00" not in principal.subject
+
+
 @dataclass(frozen=True)
 class Authenticator:
     """Turns a call's credentials into a Principal, then checks the method's scope."""
@@ -37,20 +42,28 @@ class Authenticator:
         authorization = metadata.get("authorization")
         if authorization is not None:
             token = _bearer_token(authorization)
-            if token is None or self.jwt is None or self.jwt.is_known(token):
+            if token is None or self.jwt is None or self.jwt.known(token) is not None:
                 return None
             return token
         if self.signatures is not None and self.signatures.has_signature(metadata):
             return metadata[SIGNATURE]
         return None
 
+    def known_caller(self, authorization: str) -> Principal | None:
+        """The caller of a bearer token verified before and still cached, decided without any
+        further work (most calls); None when `authenticate` must decide."""
+        token = _bearer_token(authorization)
+        if token is None or self.jwt is None:
+            return None
+        principal = self.jwt.known(token)
+        return principal if principal is not None and _storable(principal) else None
+
     async def authenticate(
         self, method: str, metadata: Mapping[str, str], peer: str, body: bytes | None
     ) -> Principal:
         """`body` is the request's wire bytes; None for streaming calls, which cannot be signed."""
         principal = await self._identify(method, metadata, peer, body)
-        # The subject is stored with every event it causes: keep it storable.
-        if len(principal.subject) > MAX_SUBJECT_LENGTH or "\x00" in principal.subject:
+        if not _storable(principal):
             raise Unauthenticated(
                 f"the caller's identity (sub) must be at most {MAX_SUBJECT_LENGTH} characters"
             )

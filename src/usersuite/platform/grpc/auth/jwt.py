@@ -41,9 +41,9 @@ class JwtVerifier:
             return jwk.key
         raise Unauthenticated(f"token algorithm {alg!r} is not accepted")
 
-    def is_known(self, token: str) -> bool:
-        """True when `verify` would accept the token without checking it again (a cache hit)."""
-        return False
+    def known(self, token: str) -> Principal | None:
+        """The principal `verify` would give without checking the token again (a cache hit)."""
+        return None
 
     async def verify(self, token: str) -> Principal:
         try:

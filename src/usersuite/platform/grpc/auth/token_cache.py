@@ -46,8 +46,9 @@ class CachedJwtVerifier(JwtVerifier):
             maxsize=max_entries, ttu=_expiry, timer=clock
         )
 
-    def is_known(self, token: str) -> bool:
-        return token in self._verified
+    def known(self, token: str) -> Principal | None:
+        entry = self._verified.get(token)
+        return None if entry is None else entry.principal
 
     async def verify(self, token: str) -> Principal:
         known = self._verified.get(token)

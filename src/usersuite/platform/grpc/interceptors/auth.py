@@ -133,10 +133,20 @@ class AuthInterceptor(UnaryInterceptor):
                 self._failures.refund(reserved)
         return principal
 
+    def _known_caller(self, context: Context) -> Principal | None:
+        """A call whose bearer token was verified before: no more work to admit it."""
+        authorization = None
+        for key, value in context.invocation_metadata() or ():
+            if key == "authorization":  # as _admit reads it: the last one counts
+                authorization = value
+        if not isinstance(authorization, str):
+            return None
+        return self._auth.known_caller(authorization)
+
     async def _run(
         self, method: str, context: Context, body: bytes | None, call: Callable[[], Any]
     ) -> Any:
-        principal = await self._admit(method, context, body)
+        principal = self._known_caller(context) or await self._admit(method, context, body)
         # Identified before authorization, so a refused call is logged with its caller.
         token = request_context.identify(principal)
         try:

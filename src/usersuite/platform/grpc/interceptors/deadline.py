@@ -19,6 +19,8 @@ class DeadlineInterceptor(UnaryInterceptor):
 
     The budget is published in a contextvar, so the unit of work can bound each database
     statement by it (PostgreSQL statement_timeout): an expired call stops using the database.
+    A timer of ours bounds the call only where the budget is not the client's own deadline
+    (none, or above the cap): grpc itself cancels a call whose client deadline passes.
     """
 
     def __init__(self, limits: LimitSettings, errors: ErrorCatalog) -> None:
@@ -36,7 +38,6 @@ class DeadlineInterceptor(UnaryInterceptor):
     def wrap(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
         async def bounded(request: Any, context: Context) -> Any:
             remaining = context.time_remaining()
-            budget = self.budget(remaining)
             if remaining is not None and remaining < self._min:
                 left = f"{max(remaining, 0.0) * 1000:.2f} ms"
                 too_short = DeadlineExceeded(
@@ -44,8 +45,13 @@ class DeadlineInterceptor(UnaryInterceptor):
                     f"{self._min * 1000:g} ms any call needs"
                 )
                 await abort_with(context, self._errors.spec_for(too_short))
+            budget = self.budget(remaining)
             token = request_context.deadline.set(time.monotonic() + budget)
             try:
+                if budget == remaining:
+                    # The client's own deadline: grpc cancels the call when it passes (and the
+                    # client sees DEADLINE_EXCEEDED), so no timer of ours needs to run.
+                    return await behavior(request, context)
                 async with asyncio.timeout(budget):
                     return await behavior(request, context)
             except TimeoutError:

@@ -88,6 +88,10 @@ def final_code(
         # context.abort() records the code on the context before raising (grpcio >= 1.38).
         return context.code() or grpc.StatusCode.UNKNOWN
     if isinstance(error, asyncio.CancelledError):
+        # grpc cancels a call whose client deadline passed: the client saw DEADLINE_EXCEEDED.
+        remaining = context.time_remaining()
+        if remaining is not None and remaining <= 0:
+            return grpc.StatusCode.DEADLINE_EXCEEDED
         return grpc.StatusCode.CANCELLED
     return errors.spec_for(error).code
 
