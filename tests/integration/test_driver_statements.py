@@ -1,18 +1,31 @@
-"""Hot SELECTs on the psycopg connection under SQLAlchemy's (platform/db/driver.py), on a real
-PostgreSQL and SQLite: the same rows as SQLAlchemy's, inside the unit of work's transaction,
-and SQLAlchemy's errors when the database fails them."""
+"""Hot statements on the psycopg connection under SQLAlchemy's (platform/db/driver.py), on a
+real PostgreSQL and SQLite: the same rows as SQLAlchemy's, inside the unit of work's
+transaction, SQLAlchemy's errors when the database fails them, and writes left to SQLAlchemy
+where it adds values or conversions."""
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, event, func, select, text
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    PickleType,
+    Table,
+    Text,
+    bindparam,
+    event,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from usersuite.platform.db.dialect import as_utc
-from usersuite.platform.db.driver import DriverStatement
+from usersuite.platform.db.driver import DriverStatement, write_sql
 from usersuite.platform.db.engine import create_engine
 from usersuite.users.adapters.db.repository import USER_COLUMNS, SqlUserRepository
 from usersuite.users.adapters.db.tables import users
@@ -106,3 +119,20 @@ async def test_a_failed_statement_raises_sqlalchemys_error_with_the_sqlstate(
             await sleeping.rows(conn, {})
         assert getattr(raised.value.orig, "sqlstate", None) == "57014"
         assert not conn.invalidated
+
+
+def test_a_write_goes_to_the_driver_only_when_sqlalchemy_adds_nothing() -> None:
+    metadata = MetaData()
+    notes = Table(
+        "notes",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("body", Text),
+        Column("stamp", Integer, default=lambda: 7),  # computed in Python by SQLAlchemy
+        Column("extra", PickleType),  # converted by SQLAlchemy
+    )
+    plain = write_sql(notes.insert().inline(), ("id", "body", "stamp"))
+    assert plain is not None
+    assert plain.startswith("INSERT INTO notes (id, body, stamp) VALUES (%(id)s")
+    assert write_sql(notes.insert().inline(), ("id", "body")) is None  # stamp's default
+    assert write_sql(notes.insert().inline(), ("id", "body", "stamp", "extra")) is None

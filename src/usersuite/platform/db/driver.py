@@ -24,6 +24,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
+from sqlalchemy.sql.dml import UpdateBase
 
 
 def _converts(statement: Select[Any], dialect: Dialect) -> bool:
@@ -85,3 +86,26 @@ class DriverStatement:
                 hide_parameters=True,
                 connection_invalidated=lost,
             ) from error
+
+
+# A write's SQL per statement and parameter names (the columns an INSERT lists depend on them).
+_WRITES: dict[tuple[UpdateBase, tuple[str, ...]], str | None] = {}
+
+
+def write_sql(statement: UpdateBase, keys: tuple[str, ...]) -> str | None:
+    """A blind write's SQL for psycopg with parameters named `keys`, compiled once; None where
+    SQLAlchemy must run it (its types convert values, or it computes defaults in Python)."""
+    if (statement, keys) in _WRITES:
+        return _WRITES[statement, keys]
+    dialect = PGDialectAsync_psycopg()  # type: ignore[no-untyped-call]
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+    types = [bind.type.dialect_impl(dialect) for bind in compiled.binds.values()]
+    direct = (
+        set(compiled.binds) == set(keys)
+        and not compiled.insert_prefetch
+        and not compiled.update_prefetch
+        and not any(t.bind_processor(dialect) for t in types)
+    )
+    sql = compiled.string if direct else None
+    _WRITES[statement, keys] = sql
+    return sql

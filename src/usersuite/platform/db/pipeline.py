@@ -23,6 +23,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
 from sqlalchemy.sql.dml import UpdateBase
 
+from usersuite.platform.db.driver import write_sql
+
 # Turns the SQLAlchemy error of a failed write into the error the caller should see (or returns
 # None to let it pass as it is).
 ErrorMapping = Callable[[DBAPIError], Exception | None]
@@ -84,8 +86,14 @@ class DeferredWrites:
                 cursor = driver.cursor()
                 if fresh:
                     await cursor.execute(b"BEGIN")
+                # Straight to psycopg, compiled once, unless listened to (tracing).
+                listened = self._conn.sync_engine.dispatch.before_cursor_execute
                 for statement, params, _ in pending:
-                    await self._conn.execute(statement, params)
+                    sql = None if listened else write_sql(statement, tuple(params))
+                    if sql is None:
+                        await self._conn.execute(statement, params)
+                    else:
+                        await cursor.execute(sql, params)
                 await cursor.execute(b"COMMIT")  # one Sync, at the pipeline's end
         except (psycopg.Error, DBAPIError) as exc:
             # As SQLAlchemy raises it; the first write whose mapping claims it names it (the
