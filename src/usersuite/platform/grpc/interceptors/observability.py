@@ -115,9 +115,11 @@ class ObservabilityInterceptor(UnaryInterceptor):
         async def observed(request: Any, context: Context) -> Any:
             if self._metrics is not None:
                 self._metrics.start(method)
-            # Inner interceptors fill the report in (the caller, once authenticated).
-            report = request_context.CallReport(request_context.principal.get())
-            token = request_context.report.set(report)
+            # Inner interceptors fill the report in (the caller, once authenticated); only a
+            # call whose access line will be written needs one.
+            logged = self._access_log and access_log.isEnabledFor(logging.INFO)
+            report = request_context.CallReport(request_context.principal.get()) if logged else None
+            token = request_context.report.set(report) if logged else None
             start = time.perf_counter()
             error: BaseException | None = None
             try:
@@ -127,7 +129,8 @@ class ObservabilityInterceptor(UnaryInterceptor):
                 raise
             finally:
                 seconds = time.perf_counter() - start
-                request_context.report.reset(token)
+                if token is not None:
+                    request_context.report.reset(token)
                 self._finish(method, context, error, seconds, report)
 
         return observed
@@ -138,13 +141,13 @@ class ObservabilityInterceptor(UnaryInterceptor):
         context: Context,
         error: BaseException | None,
         seconds: float,
-        report: request_context.CallReport,
+        report: request_context.CallReport | None,
     ) -> None:
         code = final_code(context, error, self._errors)
         if self._metrics is not None:
             self._metrics.observe(method, code, seconds)
         # The line's fields (the peer, the trace id) cost even when the level drops the line.
-        if self._access_log and access_log.isEnabledFor(logging.INFO):
+        if report is not None:
             duration_ms = round(seconds * 1000, 3)
             # Only these fields: never metadata values, tokens or request bodies.
             access_log.info(
