@@ -9,6 +9,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.support.postgres import lock_waiters
+from tests.support.waiting import eventually
 from usersuite.platform.db.engine import create_engine
 from usersuite.users.adapters.db.reads import CoalescedUserReads
 from usersuite.users.adapters.db.repository import SqlUserRepository
@@ -26,6 +28,11 @@ def someone(user_id: str, version: int = 1) -> User:
         update_time=NOW,
         version=version,
     )
+
+
+async def statements_waiting(url: str) -> bool:
+    """A statement on `users` waits for a lock right now."""
+    return await lock_waiters(url, "%FROM users%") > 0
 
 
 @pytest.fixture
@@ -61,7 +68,7 @@ async def write(writer: AsyncEngine, user: User, *, new: bool) -> None:
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 async def test_reads_waiting_behind_a_query_in_flight_share_the_next_one(
-    engine: AsyncEngine, reads: CoalescedUserReads, writer: AsyncEngine
+    db_url: str, reads: CoalescedUserReads, writer: AsyncEngine
 ) -> None:
     for user_id in ("u1", "u2", "u3"):
         await write(writer, someone(user_id), new=True)
@@ -70,21 +77,9 @@ async def test_reads_waiting_behind_a_query_in_flight_share_the_next_one(
         # lets go, so every read that comes meanwhile must wait for the next query.
         await holder.execute(text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"))
         first = asyncio.ensure_future(reads.get("u1"))
-        async with engine.connect() as watcher:
-            # Outside a transaction: pg_stat_activity is one snapshot for a whole transaction.
-            await watcher.execution_options(isolation_level="AUTOCOMMIT")
-            for _ in range(500):
-                waiting = await watcher.scalar(
-                    text(
-                        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                        " AND query LIKE '%FROM users%'"
-                    )
-                )
-                if waiting:
-                    break
-                await asyncio.sleep(0.01)
-            else:
-                pytest.fail("the first read never reached the database")
+        await eventually(
+            lambda: statements_waiting(db_url), within=5, what="the first read at the lock"
+        )
         assert reads.queries == 1
         keys = ["u1", "u2", "u3", "missing"] * 10
         later = [asyncio.ensure_future(reads.get(key)) for key in keys]

@@ -12,6 +12,8 @@ import pytest
 from sqlalchemy import PickleType, bindparam, event, func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from tests.support.postgres import lock_waiters
+from tests.support.waiting import eventually
 from usersuite.platform.db.engine import create_engine
 from usersuite.platform.db.held import HeldReader
 from usersuite.platform.service import request_context
@@ -60,21 +62,13 @@ async def terminate(admin: AsyncEngine, pid: int) -> None:
         await conn.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
 
 
-async def wait_for_lock_waiter(admin: AsyncEngine) -> None:
+async def wait_for_lock_waiter(url: str) -> None:
     """Returns once a statement on `users` waits for the test's lock."""
-    async with admin.connect() as watcher:
-        await watcher.execution_options(isolation_level="AUTOCOMMIT")
-        for _ in range(500):
-            waiting = await watcher.scalar(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                    " AND query LIKE '%FROM users%'"
-                )
-            )
-            if waiting:
-                return
-            await asyncio.sleep(0.01)
-    pytest.fail("the read never reached the database")
+
+    async def waiting() -> bool:
+        return await lock_waiters(url, "%FROM users%") > 0
+
+    await eventually(waiting, within=5, what="the read at the lock")
 
 
 async def test_one_connection_serves_every_read_and_goes_back_on_close(
@@ -132,13 +126,13 @@ async def test_a_deadline_cancels_the_statement_and_the_connection_serves_the_ne
 
 
 async def test_a_read_cancelled_mid_statement_leaves_no_connection_mid_statement(
-    engine: AsyncEngine, reader: HeldReader, admin: AsyncEngine
+    engine: AsyncEngine, reader: HeldReader, admin: AsyncEngine, pg_url: str
 ) -> None:
     await answering_pid(reader)
     async with admin.connect() as holder:
         await holder.execute(text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"))
         waiting = asyncio.ensure_future(reader.rows({"id": "u1"}))
-        await wait_for_lock_waiter(admin)
+        await wait_for_lock_waiter(pg_url)
         waiting.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiting
