@@ -18,6 +18,7 @@ from sqlalchemy import (
     bindparam,
     event,
     func,
+    literal_column,
     select,
     text,
 )
@@ -136,3 +137,13 @@ def test_a_write_goes_to_the_driver_only_when_sqlalchemy_adds_nothing() -> None:
     assert plain.startswith("INSERT INTO notes (id, body, stamp) VALUES (%(id)s")
     assert write_sql(notes.insert().inline(), ("id", "body")) is None  # stamp's default
     assert write_sql(notes.insert().inline(), ("id", "body", "stamp", "extra")) is None
+
+
+def test_statements_sqlalchemy_expands_at_execution_stay_with_sqlalchemy() -> None:
+    listed = select(users.c.id).where(users.c.id.in_(["a", "b"]))
+    with pytest.raises(ValueError, match="expansions"):
+        DriverStatement(listed)
+    with pytest.raises(ValueError, match="conversions"):
+        DriverStatement(select(literal_column("'x'", type_=PickleType)))
+    expanding = users.delete().where(users.c.id.in_(bindparam("ids", expanding=True)))
+    assert write_sql(expanding, ("ids",)) is None

@@ -28,7 +28,11 @@ from sqlalchemy.sql.dml import UpdateBase
 
 
 def _converts(statement: Select[Any], dialect: Dialect) -> bool:
+    """Whether SQLAlchemy must run the statement: it converts values, or it renders some
+    parameters only at execution (an expanding IN)."""
     compiled = statement.compile(dialect=dialect)
+    if compiled.post_compile_params or compiled.literal_execute_params:
+        return True
     binds = (bind.type.dialect_impl(dialect) for bind in compiled.binds.values())
     columns = (column.type.dialect_impl(dialect) for column in statement.selected_columns)
     return any(t.bind_processor(dialect) for t in binds) or any(
@@ -42,7 +46,7 @@ class DriverStatement:
     def __init__(self, statement: Select[Any]) -> None:
         dialect = PGDialectAsync_psycopg()  # type: ignore[no-untyped-call]
         if _converts(statement, dialect):
-            raise ValueError("the statement's types need SQLAlchemy's conversions")
+            raise ValueError("the statement needs SQLAlchemy's conversions or expansions")
         compiled = statement.compile(dialect=dialect)
         self.statement = statement
         self.sql = compiled.string
@@ -102,6 +106,8 @@ def write_sql(statement: UpdateBase, keys: tuple[str, ...]) -> str | None:
     types = [bind.type.dialect_impl(dialect) for bind in compiled.binds.values()]
     direct = (
         set(compiled.binds) == set(keys)
+        and not compiled.post_compile_params
+        and not compiled.literal_execute_params
         and not compiled.insert_prefetch
         and not compiled.update_prefetch
         and not any(t.bind_processor(dialect) for t in types)
