@@ -85,7 +85,7 @@ async def test_a_call_past_its_client_deadline_is_cancelled_and_counted_as_deadl
     served: Served,
 ) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await served.channel.unary_unary(METHOD)(b"x", timeout=0.2)
+        await served.channel.unary_unary(METHOD, None, None)(b"x", timeout=0.2)
     assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     await asyncio.wait_for(served.waiter.cancelled.wait(), timeout=10)
     # The budget the call ran under was the client's own (below the 0.3 s cap).
@@ -105,7 +105,7 @@ async def test_a_call_without_a_deadline_or_above_the_cap_is_cut_by_the_server(
     served: Served, client_timeout: float | None
 ) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await served.channel.unary_unary(METHOD)(b"x", timeout=client_timeout)
+        await served.channel.unary_unary(METHOD, None, None)(b"x", timeout=client_timeout)
     details = details_of(caught.value)
     assert (details.code, details.reason) == (
         grpc.StatusCode.DEADLINE_EXCEEDED,

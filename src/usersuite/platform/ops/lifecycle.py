@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import gc
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -27,6 +28,14 @@ async def stop_on_signals() -> AsyncIterator[asyncio.Event]:
     finally:
         for signum in STOP_SIGNALS:
             loop.remove_signal_handler(signum)
+
+
+def freeze_startup_objects() -> None:
+    """What start-up built (modules, engines, descriptors, the server) lives as long as the
+    process: moved out of the garbage collector's sight, a full collection no longer walks it.
+    Under load the old generation fills with each call's or batch's survivors, and full
+    collections over the start-up objects took a fifth of the relay's CPU."""
+    gc.freeze()
 
 
 async def run_until_stopped(
@@ -57,6 +66,7 @@ async def run_until_stopped(
     )
     with listener:
         running = await start()
+        freeze_startup_objects()
         started.append(running)
         announce(running)
         await stopping.wait()

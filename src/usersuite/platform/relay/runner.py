@@ -1,12 +1,11 @@
 """Runs the relay as a process: until SIGTERM/SIGINT, finishing the batch in flight."""
 
 import asyncio
-import gc
 import logging
 from collections.abc import Awaitable, Callable
 
 from usersuite.platform.ops.http import ops_listener
-from usersuite.platform.ops.lifecycle import stop_on_signals
+from usersuite.platform.ops.lifecycle import freeze_startup_objects, stop_on_signals
 from usersuite.platform.relay.container import BridgeContainer
 
 log = logging.getLogger(__name__)
@@ -42,11 +41,7 @@ async def run_bridge(
                 ready=lambda: container.relay.ready and not stopping.is_set(),
                 live=container.relay.liveness.alive,
             ):
-                # What start-up built lives as long as the process: out of the collector's
-                # sight, a full collection no longer walks it. Under load a batch's rows and
-                # futures fill the old generation fast, and full collections over the ~130k
-                # start-up objects took a fifth of the relay's CPU.
-                gc.freeze()
+                freeze_startup_objects()
                 on_ready()
                 await container.relay.run(stopping)
         finally:
