@@ -48,9 +48,9 @@ from usersuite.platform.service.outbox import BatchResult, OutboxRow
 log = logging.getLogger(__name__)
 
 
-# Batches one transaction claims, publishes and marks one after another: enough that the
-# session's marks and claims run beside the publishes, few enough that a transaction stays short.
-BATCHES_PER_TRANSACTION = 8
+async def _outcome(claiming: "asyncio.Future[list[OutboxRow]] | None") -> list[OutboxRow]:
+    """The rows of a claim running beside a publish, once it is done (none: no claim)."""
+    return [] if claiming is None else await claiming
 
 
 class Relay:
@@ -91,17 +91,15 @@ class Relay:
         partitions: tuple[int, ...] | None,
         stopping: asyncio.Event | None = None,
     ) -> BatchResult:
-        """Claims, publishes and records batches of `partitions` (None: all), one transaction.
+        """Claims, publishes and records one batch of `partitions` (None: all), one transaction.
 
-        A full batch leaves more behind, so while one batch publishes, the session marks the
-        batch before it and claims the next (up to BATCHES_PER_TRANSACTION): PostgreSQL's work
-        and this process's overlap, in the same transaction and on the same session (whose
-        advisory locks own the partitions). A batch is published only once every event of the
-        one before it was acknowledged, so no user's event can overtake an earlier one that
-        failed; after a failure, or once `stopping` is set, the claimed next batch is not
-        published and its rows stay pending for the next transaction. Marks commit with the
-        transaction, as before: a crash before the commit republishes its batches, which
-        JetStream drops as duplicates by their event ids.
+        A full batch leaves more behind, so a second one is claimed while the first publishes:
+        PostgreSQL's work and this process's overlap, in the same transaction and on the same
+        session (whose advisory locks own the partitions). The second batch is published only
+        once the first is marked and every event of it was acknowledged, so no user's event can
+        overtake an earlier one that failed, and no more than a batch is ever published and
+        not yet marked; nor once `stopping` is set. Otherwise its rows stay pending for the next
+        transaction.
         """
         settings = self._settings
         result = BatchResult()
@@ -110,29 +108,33 @@ class Relay:
             rows = await outbox_store.claim_pending(
                 conn, settings.batch_size, partitions, settings.partitions
             )
-            published: tuple[list[OutboxRow], BatchResult] | None = None
-            batches = 0
-            while rows:
-                batches += 1
-                batch = BatchResult(claimed=len(rows))
-                full = len(rows) == settings.batch_size and batches < BATCHES_PER_TRANSACTION
-                beside = asyncio.ensure_future(
-                    self._beside(conn, published, partitions, rows if full else None)
+            result.claimed = len(rows)
+            if rows:
+                following = (
+                    asyncio.ensure_future(
+                        outbox_store.claim_pending(
+                            conn,
+                            settings.batch_size,
+                            partitions,
+                            settings.partitions,
+                            besides=[row.seq for row in rows],
+                        )
+                    )
+                    if len(rows) == settings.batch_size
+                    else None
                 )
                 try:
-                    await self._publisher.publish(rows, batch)
+                    await self._publisher.publish(rows, result)
                 finally:
-                    marked, following = await beside
-                parked += marked
-                result.claimed += batch.claimed
-                result.acked += batch.acked
-                result.failures += batch.failures
-                published = (rows, batch)
-                if batch.failures or (stopping and stopping.is_set()):
-                    break
-                rows = following
-            if published is not None:
-                parked += await self._mark(conn, *published)
+                    more = await _outcome(following)
+                parked += await self._mark(conn, rows, result)
+                if more and not result.failures and not (stopping and stopping.is_set()):
+                    second = BatchResult(claimed=len(more))
+                    await self._publisher.publish(more, second)
+                    parked += await self._mark(conn, more, second)
+                    result.claimed += second.claimed
+                    result.acked += second.acked
+                    result.failures += second.failures
         for seq in parked:
             log.error("outbox row %s parked after %s attempts", seq, settings.max_attempts)
         if result.transient_failure:
@@ -140,28 +142,6 @@ class Relay:
         else:
             self._nats_ok()
         return result
-
-    async def _beside(
-        self,
-        conn: AsyncConnection,
-        published: tuple[list[OutboxRow], BatchResult] | None,
-        partitions: tuple[int, ...] | None,
-        publishing: list[OutboxRow] | None,
-    ) -> tuple[list[int], list[OutboxRow]]:
-        """The session's work while a batch publishes: marks the batch before it, then claims
-        the next one (when `publishing` is a full batch), besides the rows being published."""
-        parked = [] if published is None else await self._mark(conn, *published)
-        if publishing is None:
-            return parked, []
-        settings = self._settings
-        following = await outbox_store.claim_pending(
-            conn,
-            settings.batch_size,
-            partitions,
-            settings.partitions,
-            besides=[row.seq for row in publishing],
-        )
-        return parked, following
 
     async def _mark(
         self, conn: AsyncConnection, rows: list[OutboxRow], result: BatchResult
