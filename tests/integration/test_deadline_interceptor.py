@@ -88,10 +88,11 @@ async def test_a_call_past_its_client_deadline_is_cancelled_and_counted_as_deadl
         await served.channel.unary_unary(METHOD, None, None)(b"x", timeout=0.2)
     assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     await asyncio.wait_for(served.waiter.cancelled.wait(), timeout=10)
-    # The budget the call ran under was the client's own (below the 0.3 s cap).
+    # The budget the call ran under was the client's own 0.2 s (as grpc carried it over, a
+    # hair either way), not the 0.3 s cap.
     [budget] = served.waiter.budgets
     assert budget is not None
-    assert budget <= 0.2
+    assert budget < 0.25
     for _ in range(1000):  # the metrics are recorded once the handler's task unwinds
         if served.handled("DEADLINE_EXCEEDED") is not None:
             break
