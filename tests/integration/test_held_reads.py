@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import PickleType, bindparam, event, func, literal_column, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tests.support.postgres import lock_waiters
 from tests.support.waiting import eventually
@@ -179,3 +180,21 @@ async def test_statements_whose_types_sqlalchemy_converts_are_refused(
             HeldReader(embedded, WHO_ANSWERS)
     finally:
         await embedded.dispose()
+
+
+async def test_a_connection_that_fails_its_set_up_is_given_back_and_the_read_is_unavailable(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reader = HeldReader(engine, WHO_ANSWERS)
+
+    async def refused(self: AsyncConnection, **options: Any) -> AsyncConnection:
+        raise OperationalError("SET", {}, Exception("the server went away"))
+
+    with monkeypatch.context() as patched:
+        # The switch to autocommit fails after the checkout: the session is in doubt.
+        patched.setattr(AsyncConnection, "execution_options", refused)
+        with pytest.raises(ServiceUnavailable):
+            await reader.rows({"id": "u1"})
+    assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    assert await answering_pid(reader) > 0  # a new connection serves
+    await reader.close()

@@ -22,7 +22,7 @@ import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import psycopg
 from psycopg.pq import TransactionStatus
@@ -34,6 +34,14 @@ from usersuite.platform.db.driver import DriverStatement
 from usersuite.platform.db.liveness import PING_AFTER_IDLE_SECONDS
 from usersuite.platform.db.statement_timeout import bound_by_deadline
 from usersuite.platform.db.unit_of_work import service_error
+
+
+def _raise_as_service_error(error: Exception) -> NoReturn:
+    """The service's error for database trouble (UNAVAILABLE, ...); others as they are."""
+    mapped = service_error(error)
+    if mapped is not None:
+        raise mapped from error
+    raise error
 
 
 @dataclass(eq=False)
@@ -68,7 +76,7 @@ class HeldReader:
             await bound_by_deadline(held.conn)
             return await self._statement.rows(held.conn, params)
         except DBAPIError as error:
-            raise service_error(error) or error from error
+            _raise_as_service_error(error)
         finally:
             # A cancelled or failed query can leave the session mid-statement (or gone): only a
             # connection back at rest, outside any transaction, serves the next query.
@@ -94,12 +102,16 @@ class HeldReader:
             await self._drop(held)
         try:
             conn = await self._engine.connect()
+        except Exception as error:
+            _raise_as_service_error(error)
+        try:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
             raw = await conn.get_raw_connection()
-        except Exception as error:
-            mapped = service_error(error)
-            if mapped is not None:
-                raise mapped from error
+        except BaseException as error:
+            await asyncio.shield(conn.invalidate())  # half set up: never back into the pool
+            await conn.close()
+            if isinstance(error, Exception):
+                _raise_as_service_error(error)
             raise
         return _Held(conn, raw.driver_connection, time.monotonic())  # type: ignore[arg-type]
 
