@@ -25,6 +25,11 @@ from tests.support.tools import REPO_ROOT, describe, run
 USER_PROTO = Path("proto/user/v1/user.proto")
 # Installed tools the copy shares with this checkout instead of installing them again.
 SHARED = [".venv", ".bin", "gen/ts/node_modules"]
+# The stamps of the installs into those (the package into .venv, the Go tools into .bin, gen/ts's
+# packages): the copy's make takes them as done. `make -o` is not enough: `make gen` runs
+# `make web` as a sub-make, which `-o` does not reach, and that reinstalled the package from the
+# copy into the shared .venv while other tests ran `usersuite` from it.
+SHARED_STAMPS = ["python", "go-tools", "npm"]
 NEW_FIELD = "  optional string nickname = 7;\n"
 DELETE_RPC = (
     "  rpc DeleteUser(DeleteUserRequest) returns (google.protobuf.Empty) {\n"
@@ -51,9 +56,20 @@ def git(repo: Path, *args: str) -> str:
 
 
 def make_gen(repo: Path) -> subprocess.CompletedProcess[str]:
-    """`make gen` with the tools already installed (setup is taken as done)."""
+    """`make gen` with the tools already installed (setup is taken as done); the shared .venv
+    still runs this checkout's package afterwards."""
     env = {k: v for k, v in os.environ.items() if k != "MAKEFLAGS"}
-    return run("make", "-o", "setup", "-o", ".stamps/python", "gen", cwd=repo, env=env, timeout=300)
+    result = run(
+        "make", "-o", "setup", "-o", ".stamps/python", "gen", cwd=repo, env=env, timeout=300
+    )
+    installed = run(
+        str(REPO_ROOT / ".venv/bin/python"), "-c", "import usersuite; print(usersuite.__file__)",
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, cwd=REPO_ROOT.parent,
+    )  # fmt: skip
+    assert installed.stdout.strip() == str(REPO_ROOT / "src/usersuite/__init__.py"), describe(
+        installed
+    )
+    return result
 
 
 def edit(repo: Path, old: str, new: str) -> None:
@@ -74,6 +90,10 @@ def copy_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
             shutil.copy2(source, copy / name)
     for name in SHARED:
         (copy / name).symlink_to(REPO_ROOT / name)
+    (copy / ".stamps").mkdir()
+    for stamp in SHARED_STAMPS:
+        # With its time: as up to date against the copied files as it is here.
+        shutil.copy2(REPO_ROOT / ".stamps" / stamp, copy / ".stamps" / stamp)
     git(copy, "init", "-q", "-b", "main")
     git(copy, "add", "-A")
     git(
