@@ -9,8 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.support.postgres import lock_waiters
-from tests.support.waiting import eventually
+from tests.support.postgres import until_waiting_for_lock
 from usersuite.platform.db.engine import create_engine
 from usersuite.users.adapters.db.reads import CoalescedUserReads
 from usersuite.users.adapters.db.repository import SqlUserRepository
@@ -28,11 +27,6 @@ def someone(user_id: str, version: int = 1) -> User:
         update_time=NOW,
         version=version,
     )
-
-
-async def statements_waiting(url: str) -> bool:
-    """A statement on `users` waits for a lock right now."""
-    return await lock_waiters(url, "%FROM users%") > 0
 
 
 @pytest.fixture
@@ -77,9 +71,7 @@ async def test_reads_waiting_behind_a_query_in_flight_share_the_next_one(
         # lets go, so every read that comes meanwhile must wait for the next query.
         await holder.execute(text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"))
         first = asyncio.ensure_future(reads.get("u1"))
-        await eventually(
-            lambda: statements_waiting(db_url), within=5, what="the first read at the lock"
-        )
+        await until_waiting_for_lock(db_url, "%FROM users%", "the first read at the lock")
         assert reads.queries == 1
         keys = ["u1", "u2", "u3", "missing"] * 10
         later = [asyncio.ensure_future(reads.get(key)) for key in keys]

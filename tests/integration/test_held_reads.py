@@ -13,8 +13,7 @@ from sqlalchemy import PickleType, bindparam, event, func, literal_column, selec
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from tests.support.postgres import lock_waiters
-from tests.support.waiting import eventually
+from tests.support.postgres import until_waiting_for_lock
 from usersuite.platform.db.engine import create_engine
 from usersuite.platform.db.held import HeldReader
 from usersuite.platform.service import request_context
@@ -61,15 +60,6 @@ async def answering_pid(reader: HeldReader) -> int:
 async def terminate(admin: AsyncEngine, pid: int) -> None:
     async with admin.connect() as conn:
         await conn.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
-
-
-async def wait_for_lock_waiter(url: str) -> None:
-    """Returns once a statement on `users` waits for the test's lock."""
-
-    async def waiting() -> bool:
-        return await lock_waiters(url, "%FROM users%") > 0
-
-    await eventually(waiting, within=5, what="the read at the lock")
 
 
 async def test_one_connection_serves_every_read_and_goes_back_on_close(
@@ -133,7 +123,7 @@ async def test_a_read_cancelled_mid_statement_leaves_no_connection_mid_statement
     async with admin.connect() as holder:
         await holder.execute(text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"))
         waiting = asyncio.ensure_future(reader.rows({"id": "u1"}))
-        await wait_for_lock_waiter(pg_url)
+        await until_waiting_for_lock(pg_url, "%FROM users%", "the read at the lock")
         waiting.cancel()
         with pytest.raises(asyncio.CancelledError):
             await waiting

@@ -17,6 +17,7 @@ from psycopg import sql
 from sqlalchemy.engine import make_url
 
 from tests.support.ports import free_port
+from tests.support.waiting import eventually
 from usersuite.users.adapters.db.schema import migrations as migrate
 
 
@@ -150,6 +151,16 @@ async def lock_waiters(url: str, statement: str = "%") -> int:
         )
         row = await cursor.fetchone()
         return int(row[0]) if row else 0
+
+
+async def until_waiting_for_lock(url: str, statement: str, what: str) -> None:
+    """Returns once a statement of another session (like `statement`) waits for a lock: the
+    test holds the lock, so the statement is in flight and stays there until it lets go."""
+
+    async def waiting() -> bool:
+        return await lock_waiters(url, statement) > 0
+
+    await eventually(waiting, within=5, what=what)
 
 
 class Postgres:

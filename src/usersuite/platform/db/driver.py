@@ -15,39 +15,71 @@ would have raised (so the same mapping to service errors applies), and a connect
 closed or broken is invalidated, as SQLAlchemy does after a disconnect.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import psycopg
 from sqlalchemy.dialects.postgresql.psycopg import PGDialectAsync_psycopg
-from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
 
+# The one dialect every statement here is compiled for (psycopg on PostgreSQL).
+_PSYCOPG = PGDialectAsync_psycopg()  # type: ignore[no-untyped-call]
 
-def _converts(statement: Select[Any], dialect: Dialect) -> bool:
-    """Whether SQLAlchemy must run the statement: it converts values, or it renders some
-    parameters only at execution (an expanding IN)."""
-    compiled = statement.compile(dialect=dialect)
+
+def _needs_sqlalchemy(compiled: SQLCompiler, columns: Iterable[Any] = ()) -> bool:
+    """Whether only SQLAlchemy can run a compiled statement: it renders some parameters at
+    execution (an expanding IN), computes defaults in Python, or converts bound or read values."""
     if compiled.post_compile_params or compiled.literal_execute_params:
         return True
-    binds = (bind.type.dialect_impl(dialect) for bind in compiled.binds.values())
-    columns = (column.type.dialect_impl(dialect) for column in statement.selected_columns)
-    return any(t.bind_processor(dialect) for t in binds) or any(
-        t.result_processor(dialect, None) for t in columns
+    if compiled.insert_prefetch or compiled.update_prefetch:
+        return True
+    binds = (bind.type.dialect_impl(_PSYCOPG) for bind in compiled.binds.values())
+    reads = (column.type.dialect_impl(_PSYCOPG) for column in columns)
+    return any(t.bind_processor(_PSYCOPG) for t in binds) or any(
+        t.result_processor(_PSYCOPG, None) for t in reads
     )
+
+
+def listened(conn: AsyncConnection) -> bool:
+    """Whether anything listens to the engine's statements (tracing): then SQLAlchemy must run
+    them, so the listeners see them."""
+    return bool(conn.sync_engine.dispatch.before_cursor_execute)
+
+
+def as_sqlalchemy_error(
+    error: psycopg.Error,
+    conn: AsyncConnection,
+    sql: str | None = None,
+    params: Mapping[str, Any] | None = None,
+    *,
+    invalidated: bool = False,
+) -> DBAPIError:
+    """A driver error as SQLAlchemy would have raised it, so one mapping to service errors
+    serves both (parameters hidden: they hold personal data)."""
+    wrapped = DBAPIError.instance(
+        sql,
+        params,
+        error,
+        psycopg.Error,
+        hide_parameters=True,
+        connection_invalidated=invalidated,
+        dialect=conn.dialect,
+    )
+    assert isinstance(wrapped, DBAPIError)
+    return wrapped
 
 
 class DriverStatement:
     """A SELECT compiled once for PostgreSQL (psycopg), run on the driver on PostgreSQL."""
 
     def __init__(self, statement: Select[Any]) -> None:
-        dialect = PGDialectAsync_psycopg()  # type: ignore[no-untyped-call]
-        if _converts(statement, dialect):
+        compiled = statement.compile(dialect=_PSYCOPG)
+        if _needs_sqlalchemy(compiled, statement.selected_columns):
             raise ValueError("the statement needs SQLAlchemy's conversions or expansions")
-        compiled = statement.compile(dialect=dialect)
         self.statement = statement
         self.sql = compiled.string
         # The statement's own values (literals SQLAlchemy renders as parameters).
@@ -57,10 +89,8 @@ class DriverStatement:
     def driver_of(self, conn: AsyncConnection) -> "psycopg.AsyncConnection[Any] | None":
         """The psycopg connection under `conn` when the statement may run on it directly."""
         sync = conn.sync_connection
-        if conn.dialect.name != "postgresql" or sync is None or sync.invalidated:
+        if conn.dialect.name != "postgresql" or sync is None or sync.invalidated or listened(conn):
             return None
-        if conn.sync_engine.dispatch.before_cursor_execute:
-            return None  # listened to (tracing): through SQLAlchemy, so the listeners see it
         driver: psycopg.AsyncConnection[Any] = sync.connection.driver_connection  # type: ignore[assignment]
         return driver
 
@@ -82,14 +112,7 @@ class DriverStatement:
             lost = driver.closed or driver.broken
             if lost:
                 await conn.invalidate()
-            raise DBAPIError.instance(
-                self.sql,
-                params,
-                error,
-                psycopg.Error,
-                hide_parameters=True,
-                connection_invalidated=lost,
-            ) from error
+            raise as_sqlalchemy_error(error, conn, self.sql, params, invalidated=lost) from error
 
 
 # A write's SQL per statement and parameter names (the columns an INSERT lists depend on them).
@@ -101,17 +124,8 @@ def write_sql(statement: UpdateBase, keys: tuple[str, ...]) -> str | None:
     SQLAlchemy must run it (its types convert values, or it computes defaults in Python)."""
     if (statement, keys) in _WRITES:
         return _WRITES[statement, keys]
-    dialect = PGDialectAsync_psycopg()  # type: ignore[no-untyped-call]
-    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
-    types = [bind.type.dialect_impl(dialect) for bind in compiled.binds.values()]
-    direct = (
-        set(compiled.binds) == set(keys)
-        and not compiled.post_compile_params
-        and not compiled.literal_execute_params
-        and not compiled.insert_prefetch
-        and not compiled.update_prefetch
-        and not any(t.bind_processor(dialect) for t in types)
-    )
+    compiled = statement.compile(dialect=_PSYCOPG, column_keys=list(keys))
+    direct = set(compiled.binds) == set(keys) and not _needs_sqlalchemy(compiled)
     sql = compiled.string if direct else None
     _WRITES[statement, keys] = sql
     return sql

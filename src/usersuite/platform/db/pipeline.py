@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncTransaction
 from sqlalchemy.sql.dml import UpdateBase
 
-from usersuite.platform.db.driver import write_sql
+from usersuite.platform.db.driver import as_sqlalchemy_error, listened, write_sql
 
 # Turns the SQLAlchemy error of a failed write into the error the caller should see (or returns
 # None to let it pass as it is).
@@ -87,9 +87,9 @@ class DeferredWrites:
                 if fresh:
                     await cursor.execute(b"BEGIN")
                 # Straight to psycopg, compiled once, unless listened to (tracing).
-                listened = self._conn.sync_engine.dispatch.before_cursor_execute
+                direct = not listened(self._conn)
                 for statement, params, _ in pending:
-                    sql = None if listened else write_sql(statement, tuple(params))
+                    sql = write_sql(statement, tuple(params)) if direct else None
                     if sql is None:
                         await self._conn.execute(statement, params)
                     else:
@@ -98,7 +98,7 @@ class DeferredWrites:
         except (psycopg.Error, DBAPIError) as exc:
             # As SQLAlchemy raises it; the first write whose mapping claims it names it (the
             # pipeline reports the first failure, not which statement it came from).
-            error = exc if isinstance(exc, DBAPIError) else _as_sqlalchemy(exc, self._conn)
+            error = exc if isinstance(exc, DBAPIError) else as_sqlalchemy_error(exc, self._conn)
             for _, _, errors in pending:
                 mapped = errors(error) if errors else None
                 if mapped is not None:
@@ -112,14 +112,6 @@ class DeferredWrites:
         # psycopg has committed; SQLAlchemy's commit only ends its own bookkeeping (psycopg
         # sends nothing when no transaction is open).
         await transaction.commit()
-
-
-def _as_sqlalchemy(exc: psycopg.Error, conn: AsyncConnection) -> DBAPIError:
-    error = DBAPIError.instance(
-        None, None, exc, psycopg.Error, hide_parameters=True, dialect=conn.dialect
-    )
-    assert isinstance(error, DBAPIError)
-    return error
 
 
 async def _back_to_transactions(driver: psycopg.AsyncConnection[Any]) -> None:

@@ -117,9 +117,10 @@ class ObservabilityInterceptor(UnaryInterceptor):
                 self._metrics.start(method)
             # Inner interceptors fill the report in (the caller, once authenticated); only a
             # call whose access line will be written needs one.
-            logged = self._access_log and access_log.isEnabledFor(logging.INFO)
-            report = request_context.CallReport(request_context.principal.get()) if logged else None
-            token = request_context.report.set(report) if logged else None
+            report = token = None
+            if self._access_log and access_log.isEnabledFor(logging.INFO):
+                report = request_context.CallReport(request_context.principal.get())
+                token = request_context.report.set(report)
             start = time.perf_counter()
             error: BaseException | None = None
             try:
