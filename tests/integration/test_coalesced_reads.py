@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.support.postgres import until_waiting_for_lock
 from usersuite.platform.db.engine import create_engine
-from usersuite.users.adapters.db.reads import CoalescedUserReads
+from usersuite.users.adapters.db.reads import SqlUserReads
 from usersuite.users.adapters.db.repository import SqlUserRepository
 from usersuite.users.domain.model import User
 
@@ -37,8 +37,8 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-async def reads(engine: AsyncEngine) -> AsyncIterator[CoalescedUserReads]:
-    built = CoalescedUserReads(engine)
+async def reads(engine: AsyncEngine) -> AsyncIterator[SqlUserReads]:
+    built = SqlUserReads(engine)
     yield built
     await built.close()
 
@@ -62,7 +62,7 @@ async def write(writer: AsyncEngine, user: User, *, new: bool) -> None:
 
 @pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
 async def test_reads_waiting_behind_a_query_in_flight_share_the_next_one(
-    db_url: str, reads: CoalescedUserReads, writer: AsyncEngine
+    db_url: str, reads: SqlUserReads, writer: AsyncEngine
 ) -> None:
     for user_id in ("u1", "u2", "u3"):
         await write(writer, someone(user_id), new=True)
@@ -90,7 +90,7 @@ async def test_reads_waiting_behind_a_query_in_flight_share_the_next_one(
 
 
 async def test_a_read_sees_every_write_committed_before_it_on_another_connection(
-    reads: CoalescedUserReads, writer: AsyncEngine
+    reads: SqlUserReads, writer: AsyncEngine
 ) -> None:
     await write(writer, someone("watched"), new=True)
     stop = asyncio.Event()

@@ -33,7 +33,7 @@ from usersuite.platform.relay.container import BridgeContainer
 from usersuite.platform.relay.metrics import RelayMetrics
 from usersuite.platform.relay.relay import Relay
 from usersuite.platform.service.page_tokens import PageTokenCodec
-from usersuite.users.adapters.db.reads import CoalescedUserReads
+from usersuite.users.adapters.db.reads import SqlUserReads
 from usersuite.users.adapters.db.unit_of_work import SqlUnitOfWork
 from usersuite.users.api.binding import user_service
 from usersuite.users.api.mapping import encode_event
@@ -122,12 +122,11 @@ def bootstrap(
     page_token_secret = required(settings.page_token_secret, "page_token_secret")
     engine = database_engine(settings)
     page_tokens = PageTokenCodec(page_token_secret.get_secret_value().encode())
-    reads = CoalescedUserReads(engine)
+    reads = SqlUserReads(engine)
     handlers = UserHandlers(
         lambda: SqlUnitOfWork(engine, encode_event, clock),
         page_tokens,
         clock=clock,
-        read_uow_factory=lambda: SqlUnitOfWork(engine, encode_event, clock, read_only=True),
         reads=reads,
     )
     observing = Observability.of(settings, engine, tracer_provider)

@@ -14,6 +14,8 @@ use, and one a failed or cancelled query left anywhere but at rest is invalidate
 database trouble becomes the service error a unit of work raises (UNAVAILABLE,
 DEADLINE_EXCEEDED, INVALID_ARGUMENT).
 
+At most `keep_idle` connections are held between queries; a burst's extra ones go back to the
+pool at rest when their query ends, so the writers' share of the pool never shrinks by more.
 `close()` returns the connections to the pool; the process calls it before disposing the engine
 (a held session would otherwise outlive it and, for one, keep its database from being dropped).
 """
@@ -60,12 +62,16 @@ class HeldReader:
         statement: Select[Any],
         *,
         idle_seconds: float = PING_AFTER_IDLE_SECONDS,
+        keep_idle: int = 1,
     ) -> None:
         if engine.dialect.name != "postgresql":
             raise ValueError("held reads run on psycopg: PostgreSQL only")
+        if keep_idle < 1:
+            raise ValueError("a held reader keeps at least one connection")
         self._engine = engine
         self._statement = DriverStatement(statement)
         self._idle_seconds = idle_seconds
+        self._keep_idle = keep_idle
         self._idle: list[_Held] = []
         self._closed = False
 
@@ -81,11 +87,13 @@ class HeldReader:
             # A cancelled or failed query can leave the session mid-statement (or gone): only a
             # connection back at rest, outside any transaction, serves the next query.
             at_rest = held.driver.info.transaction_status == TransactionStatus.IDLE
-            if at_rest and not held.conn.invalidated and not self._closed:
+            if not at_rest or held.conn.invalidated or self._closed:
+                await asyncio.shield(self._drop(held))
+            elif len(self._idle) >= self._keep_idle:
+                await asyncio.shield(held.conn.close())  # at rest: the pool takes it back
+            else:
                 held.used = time.monotonic()
                 self._idle.append(held)
-            else:
-                await asyncio.shield(self._drop(held))
 
     async def close(self) -> None:
         """Returns every held connection to the pool (in-flight ones when they finish)."""

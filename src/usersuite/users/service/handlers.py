@@ -63,7 +63,7 @@ async def _locked_for_change(uow: UnitOfWork, user_id: str, etag: str) -> User:
 
 
 class _UnitOfWorkReads(UserReads):
-    """Point reads through a unit of work of their own, when no adapter offers better."""
+    """Reads through a unit of work of their own each, when no adapter offers better."""
 
     def __init__(self, uow_factory: Callable[[], UnitOfWork]) -> None:
         self._uow = uow_factory
@@ -72,13 +72,17 @@ class _UnitOfWorkReads(UserReads):
         async with self._uow() as uow:
             return await uow.users.get(user_id)
 
+    async def list_after(self, cursor: int, limit: int) -> list[tuple[int, User]]:
+        async with self._uow() as uow:
+            return await uow.users.list_after(cursor, limit)
+
 
 class UserHandlers:
     """Every user use case, over a unit-of-work factory and injectable clock and ids.
 
-    `read_uow_factory` serves the reads (GetUser, ListUsers), which commit nothing: an adapter
-    may make them cheaper (no transaction); by default they use `uow_factory` too. `reads`
-    serves GetUser's point reads (an adapter may coalesce them); by default a read unit of work.
+    `reads` serves the reads (GetUser, ListUsers), which commit nothing: an adapter may make
+    them cheaper (coalesced, on held connections). By default each runs in a unit of work of
+    `read_uow_factory` (none: `uow_factory`).
     """
 
     def __init__(
@@ -93,8 +97,7 @@ class UserHandlers:
         reads: UserReads | None = None,
     ) -> None:
         self._uow = uow_factory
-        self._read_uow = read_uow_factory or uow_factory
-        self._reads = reads or _UnitOfWorkReads(self._read_uow)
+        self._reads = reads or _UnitOfWorkReads(read_uow_factory or uow_factory)
         self._tokens = page_tokens
         self._clock = clock
         self._new_id = id_factory
@@ -164,8 +167,7 @@ class UserHandlers:
         limit = min(cmd.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         fingerprint = f"page_size={cmd.page_size}"
         cursor = self._tokens.decode(cmd.page_token, fingerprint) if cmd.page_token else 0
-        async with self._read_uow() as uow:
-            rows = await uow.users.list_after(cursor, limit + 1)
+        rows = await self._reads.list_after(cursor, limit + 1)
         page = rows[:limit]
         next_token = self._tokens.encode(page[-1][0], fingerprint) if len(rows) > limit else ""
         return ListPage(users=[user for _, user in page], next_page_token=next_token)

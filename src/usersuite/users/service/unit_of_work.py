@@ -37,6 +37,10 @@ class UserReads(abc.ABC):
     async def get(self, user_id: str) -> User | None:
         """The user, or None."""
 
+    @abc.abstractmethod
+    async def list_after(self, cursor: int, limit: int) -> list[tuple[int, User]]:
+        """Up to `limit` users after `cursor` in creation order, each with its own cursor."""
+
 
 class Outbox(abc.ABC):
     @abc.abstractmethod

@@ -1,4 +1,5 @@
-"""GetUser's point reads, coalesced: one query answers every read that waited for it."""
+"""The users service's reads: GetUser's point reads coalesced (one query answers every read that
+waited for it), ListUsers' pages; on PostgreSQL both on held connections."""
 
 from collections.abc import Sequence
 
@@ -9,7 +10,13 @@ from usersuite.platform.db.coalescing import Coalescer
 from usersuite.platform.db.held import HeldReader
 from usersuite.platform.db.unit_of_work import SqlTransaction
 from usersuite.platform.service.unit_of_work import UnitOfWorkBase
-from usersuite.users.adapters.db.repository import USER_COLUMNS, user_from_row
+from usersuite.users.adapters.db.repository import (
+    LIST_USERS,
+    USER_COLUMNS,
+    SqlUserRepository,
+    user_from_row,
+    users_page,
+)
 from usersuite.users.adapters.db.tables import users
 from usersuite.users.domain.model import User
 from usersuite.users.service.unit_of_work import UserReads
@@ -29,14 +36,24 @@ class _Reading(SqlTransaction, UnitOfWorkBase):
         self.conn = conn
 
 
-class CoalescedUserReads(UserReads):
-    """On PostgreSQL the queries run on held connections (platform/db/held.py); elsewhere each
-    in a read-only unit of work. `close()` before the engine is disposed."""
+def _held_pages(engine: AsyncEngine) -> int:
+    """How many connections ListUsers keeps held between calls: a quarter of the pool, so a
+    burst of pages never holds more than that back from the writers once it is over."""
+    return max(1, int(engine.sync_engine.pool.size()) // 4)  # type: ignore[attr-defined]
+
+
+class SqlUserReads(UserReads):
+    """On PostgreSQL the queries run on held connections (platform/db/held.py): the coalescer's
+    (`in_flight` of them) and up to a quarter of the pool for pages; elsewhere each query in a
+    read-only unit of work. `close()` before the engine is disposed."""
 
     def __init__(self, engine: AsyncEngine, *, in_flight: int = 1) -> None:
         self._engine = engine
-        postgres = engine.dialect.name == "postgresql"
-        self._held = HeldReader(engine, _GET_USERS_ANY) if postgres else None
+        self._held: HeldReader | None = None
+        self._pages: HeldReader | None = None
+        if engine.dialect.name == "postgresql":
+            self._held = HeldReader(engine, _GET_USERS_ANY, keep_idle=in_flight)
+            self._pages = HeldReader(engine, LIST_USERS, keep_idle=_held_pages(engine))
         self._coalescer: Coalescer[str, User] = Coalescer(self._fetch, in_flight=in_flight)
 
     @property
@@ -52,9 +69,17 @@ class CoalescedUserReads(UserReads):
     async def get(self, user_id: str) -> User | None:
         return await self._coalescer.get(user_id)
 
+    async def list_after(self, cursor: int, limit: int) -> list[tuple[int, User]]:
+        params = {"cursor": cursor, "limit": limit}
+        if self._pages is not None:
+            return users_page(await self._pages.rows(params))
+        async with _Reading(self._engine, read_only=True) as reading:
+            return await SqlUserRepository(reading.conn).list_after(cursor, limit)
+
     async def close(self) -> None:
-        if self._held is not None:
-            await self._held.close()
+        for reader in (self._held, self._pages):
+            if reader is not None:
+                await reader.close()
 
     async def _fetch(self, user_ids: Sequence[str]) -> dict[str, User]:
         params = {"ids": list(user_ids)}

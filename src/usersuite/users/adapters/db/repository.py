@@ -44,12 +44,14 @@ USER_COLUMNS = tuple(users.c[name] for name in _USER_FIELDS)
 _INSERT_USER = users.insert().inline()
 _GET_USER = select(*USER_COLUMNS).where(users.c.id == bindparam("user_id"))
 _GET_USER_FOR_UPDATE = _GET_USER.with_for_update()
-_LIST_USERS = DriverStatement(
+# A page of users after a cursor, each row with its own cursor (`seq`) first.
+LIST_USERS = (
     select(users.c.seq, *USER_COLUMNS)
     .where(users.c.seq > bindparam("cursor"))
     .order_by(users.c.seq)
     .limit(bindparam("limit"))
 )
+_LIST_USERS = DriverStatement(LIST_USERS)
 
 
 def _user_values(user: User) -> dict[str, Any]:
@@ -60,6 +62,11 @@ def user_from_row(row: Sequence[Any]) -> User:
     """A user from the values of `USER_COLUMNS`, in their order (User's own field order)."""
     user_id, display_name, email, created, updated, version = row
     return User(user_id, display_name, email, as_utc(created), as_utc(updated), version)
+
+
+def users_page(rows: Sequence[Sequence[Any]]) -> list[tuple[int, User]]:
+    """Rows of `LIST_USERS` as (cursor, user) pairs."""
+    return [(row[0], user_from_row(row[1:])) for row in rows]
 
 
 def _clash(user: User) -> ErrorMapping:
@@ -111,8 +118,7 @@ class SqlUserRepository(UserRepository):
 
     async def list_after(self, cursor: int, limit: int) -> list[tuple[int, User]]:
         await self._writes.flush()
-        rows = await _LIST_USERS.rows(self._conn, {"cursor": cursor, "limit": limit})
-        return [(row[0], user_from_row(row[1:])) for row in rows]
+        return users_page(await _LIST_USERS.rows(self._conn, {"cursor": cursor, "limit": limit}))
 
     async def update(self, user: User, expected_version: int) -> bool:
         await self._writes.flush()
