@@ -2,45 +2,12 @@
 giving up does to the others. The fetch is a fake the test opens and closes itself."""
 
 import asyncio
-from collections.abc import Sequence
 
 import pytest
 
+from tests.support.gated_fetch import GatedFetch, settle
 from usersuite.platform.db.coalescing import Coalescer
 from usersuite.platform.service import request_context
-
-
-class GatedFetch:
-    """Records each query's keys and deadline; each query waits until the test releases it."""
-
-    def __init__(self, fail: Exception | None = None) -> None:
-        self.calls: list[list[str]] = []
-        self.deadlines: list[float | None] = []
-        self.started = asyncio.Event()
-        self.gates: list[asyncio.Event] = []
-        self.fail = fail
-
-    async def __call__(self, keys: Sequence[str]) -> dict[str, str]:
-        gate = asyncio.Event()
-        self.gates.append(gate)
-        self.calls.append(list(keys))
-        self.deadlines.append(request_context.deadline.get())
-        self.started.set()
-        await gate.wait()
-        if self.fail is not None:
-            raise self.fail
-        return {key: key.upper() for key in keys if not key.startswith("missing")}
-
-    async def wait_for_query(self, number: int) -> None:
-        while len(self.calls) < number:
-            self.started.clear()
-            await self.started.wait()
-
-
-async def settle() -> None:
-    """Lets every ready callback and task run (a few turns of the loop, no clock involved)."""
-    for _ in range(5):
-        await asyncio.sleep(0)
 
 
 async def test_a_lone_read_queries_at_once_and_the_reads_behind_it_share_one_query() -> None:

@@ -122,7 +122,7 @@ def bootstrap(
     page_token_secret = required(settings.page_token_secret, "page_token_secret")
     engine = database_engine(settings)
     page_tokens = PageTokenCodec(page_token_secret.get_secret_value().encode())
-    reads = SqlUserReads(engine)
+    reads = SqlUserReads(engine, window_seconds=settings.database.coalesce_window_seconds)
     handlers = UserHandlers(
         lambda: SqlUnitOfWork(engine, encode_event, clock),
         page_tokens,

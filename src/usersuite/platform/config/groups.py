@@ -181,6 +181,13 @@ class DatabaseSettings(BaseModel):
     max_overflow: int = Field(0, ge=0, le=500)
     pool_timeout_seconds: float = Field(5.0, gt=0)
     health_interval_seconds: float = Field(2.0, gt=0)
+    coalesce_window_seconds: float = Field(
+        0.002,
+        ge=0,
+        le=60,
+        description="while other calls are in progress, how long a point read waits at most for "
+        "theirs to share its query (0: never waits); a few milliseconds",
+    )
 
 
 class DevSettings(BaseModel):

@@ -6,6 +6,13 @@ own query at once, in its own task; reads that arrive while queries are in fligh
 after the last one ends, so under load one `WHERE id = ANY(...)` answers many calls and at one
 call at a time nothing waits.
 
+Under concurrency a query is short next to the calls around it (their interceptors, mapping and
+grpc's own work), so few reads ever find one in flight: measured here, 1.16 reads a query at 50
+concurrent GetUser calls. So once reads have lately shared queries (the largest query of the last
+second or two answered several), a read that finds nothing in flight waits up to `window_seconds`
+for company, and the query starts when the window ends or as many reads wait as that largest
+query answered. Reads of a lone caller never share a query, so they never wait.
+
 Consistency: a read joins only a query that has not started yet, so every query starts after
 each of its reads arrived and sees every write committed before that read's request came (the
 same read-committed view one query per call gives).
@@ -28,6 +35,8 @@ V = TypeVar("V")
 # Keys per query: far beyond what a server's concurrent calls ask for, and a bound on the
 # statement's size when a flood of calls queues behind a slow query.
 MAX_BATCH = 512
+# How long the largest query's reads count as recent (see Coalescer._company).
+PEAK_PERIOD_SECONDS = 1.0
 
 
 class Coalescer(Generic[K, V]):
@@ -37,34 +46,65 @@ class Coalescer(Generic[K, V]):
         *,
         in_flight: int = 1,
         max_batch: int = MAX_BATCH,
+        window_seconds: float = 0.0,
     ) -> None:
-        if in_flight < 1 or max_batch < 1:
+        if in_flight < 1 or max_batch < 1 or window_seconds < 0:
             raise ValueError("a coalescer needs at least one query in flight and one key each")
         self._fetch = fetch
         self._in_flight = in_flight
         self._max_batch = max_batch
+        self._window = window_seconds
         self._pending: dict[K, list[asyncio.Future[V | None]]] = {}
+        self._waiting = 0
         self._deadlines: list[float | None] = []
         self._running = 0
         self._scheduled = False
+        self._window_ends: asyncio.TimerHandle | None = None
+        self._peak = self._last_peak = 0
+        self._period_ends = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
         self.queries = 0  # how many queries ran (tests and metrics read it)
 
     @property
     def waiting(self) -> int:
         """How many reads wait for a query to start."""
-        return sum(len(futures) for futures in self._pending.values())
+        return self._waiting
 
     async def get(self, key: K) -> V | None:
         """The value stored for `key`, or None, from a query that starts after this call."""
-        if not self._running and not self._pending:
-            return await self._alone(key)
         loop = asyncio.get_running_loop()
+        idle = not self._running and not self._pending
+        company = self._company(loop.time())
+        if idle and (not self._window or company < 2):
+            return await self._alone(key)
         future: asyncio.Future[V | None] = loop.create_future()
         self._pending.setdefault(key, []).append(future)
+        self._waiting += 1
         self._deadlines.append(request_context.deadline.get())
-        self._schedule(loop)
+        if idle:
+            # Reads have lately shared queries: others are likely on their way.
+            self._scheduled = True
+            self._window_ends = loop.call_later(
+                self._window, self._start, context=contextvars.Context()
+            )
+        elif self._window_ends is not None and self._waiting >= company:
+            # As many wait as the largest query lately answered: few others would come.
+            self._window_ends.cancel()
+            self._window_ends = None
+            loop.call_soon(self._start, context=contextvars.Context())
+        else:
+            self._schedule(loop)
         return await future
+
+    def _company(self, now: float) -> int:
+        """The most reads one query answered lately (in this period or the last one), so the
+        window's expectation decays within two periods once the load falls."""
+        if now >= self._period_ends:
+            # The period that just ended is the last one only if it ended a period ago or less.
+            ended_lately = now < self._period_ends + PEAK_PERIOD_SECONDS
+            self._last_peak, self._peak = (self._peak if ended_lately else 0), 0
+            self._period_ends = now + PEAK_PERIOD_SECONDS
+        return max(self._peak, self._last_peak)
 
     async def _alone(self, key: K) -> V | None:
         """Nothing in flight and nobody waiting: the read's own query, at once, in its own task
@@ -86,10 +126,14 @@ class Coalescer(Generic[K, V]):
 
     def _start(self) -> None:
         self._scheduled = False
+        self._window_ends = None
         if not self._pending or self._running >= self._in_flight:
             return
         keys = list(self._pending)[: self._max_batch]
         batch = {key: self._pending.pop(key) for key in keys}
+        reads = sum(len(futures) for futures in batch.values())
+        self._waiting -= reads
+        self._peak = max(self._peak, reads)
         # None (no deadline) outranks every number; otherwise the latest deadline bounds it.
         deadlines, self._deadlines = self._deadlines, []
         deadline = None if None in deadlines else max(d for d in deadlines if d is not None)

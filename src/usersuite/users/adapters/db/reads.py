@@ -45,16 +45,27 @@ def _held_pages(engine: AsyncEngine) -> int:
 class SqlUserReads(UserReads):
     """On PostgreSQL the queries run on held connections (platform/db/held.py): the coalescer's
     (`in_flight` of them) and up to a quarter of the pool for pages; elsewhere each query in a
-    read-only unit of work. `close()` before the engine is disposed."""
+    read-only unit of work. `window_seconds`: see Coalescer. `close()`
+    before the engine is disposed."""
 
-    def __init__(self, engine: AsyncEngine, *, in_flight: int = 1) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        in_flight: int = 1,
+        window_seconds: float = 0.0,
+    ) -> None:
         self._engine = engine
         self._held: HeldReader | None = None
         self._pages: HeldReader | None = None
         if engine.dialect.name == "postgresql":
             self._held = HeldReader(engine, _GET_USERS_ANY, keep_idle=in_flight)
             self._pages = HeldReader(engine, LIST_USERS, keep_idle=_held_pages(engine))
-        self._coalescer: Coalescer[str, User] = Coalescer(self._fetch, in_flight=in_flight)
+        self._coalescer: Coalescer[str, User] = Coalescer(
+            self._fetch,
+            in_flight=in_flight,
+            window_seconds=window_seconds,
+        )
 
     @property
     def queries(self) -> int:
