@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,17 +39,14 @@ class _WithBody:
     message: Any
 
 
-async def _respond(result: Any, context: Context) -> Any:
-    """Finishes a handler's result whatever its style: awaitable, async or plain iterator."""
-    if inspect.isawaitable(result):
-        return await result
+async def _write_all(result: Any, context: Context) -> None:
+    """Writes a streaming handler's responses, from an async or a plain iterator."""
     if hasattr(result, "__aiter__"):
         async for response in result:
             await context.write(response)
     else:
         for response in result:
             await context.write(response)
-    return None
 
 
 class AuthInterceptor(UnaryInterceptor):
@@ -92,15 +89,16 @@ class AuthInterceptor(UnaryInterceptor):
         return keep_body
 
     def wrap(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
+        # Plain functions returning _run's coroutine: no coroutine of their own (as_handler).
         if self._auth.signatures is None:
 
-            async def identified(request: Any, context: Context) -> Any:
-                return await self._run(method, context, None, lambda: behavior(request, context))
+            def identified(request: Any, context: Context) -> Awaitable[Any]:
+                return self._run(method, context, None, lambda: behavior(request, context))
 
             return identified
 
-        async def authenticated(request: _WithBody, context: Context) -> Any:
-            return await self._run(
+        def authenticated(request: _WithBody, context: Context) -> Awaitable[Any]:
+            return self._run(
                 method, context, request.raw, lambda: behavior(request.message, context)
             )
 
@@ -154,7 +152,10 @@ class AuthInterceptor(UnaryInterceptor):
                 self._auth.authorize(method, principal)
             except PermissionDenied as exc:
                 await abort_with(context, self._errors.spec_for(exc))
-            return await _respond(call(), context)
+            result = call()  # a unary handler's coroutine, or a streaming handler's iterator
+            if inspect.isawaitable(result):
+                return await result
+            return await _write_all(result, context)
         finally:
             request_context.principal.reset(token)
 

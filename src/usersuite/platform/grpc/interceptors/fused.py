@@ -23,6 +23,7 @@ from usersuite.platform.grpc.interceptors.base import (
     Handler,
     UnaryBehavior,
     UnaryInterceptor,
+    as_handler,
 )
 
 
@@ -60,7 +61,7 @@ class FusedInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
             behavior = member.wrap(method, behavior)
             deserialize = member.decode(method, deserialize)
         return grpc.unary_unary_rpc_method_handler(
-            behavior,
+            as_handler(behavior),
             request_deserializer=deserialize,
             response_serializer=handler.response_serializer,
         )

@@ -7,6 +7,7 @@ the outbox writer finds it and stores it with the event.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -19,18 +20,26 @@ TRACE_HEADERS = frozenset({"traceparent", "tracestate"})
 
 class TraceContextInterceptor(UnaryInterceptor):
     def wrap(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
-        async def continued(request: Any, context: Context) -> Any:
+        # A plain function: a call without trace headers goes on without a coroutine of its
+        # own (as_handler).
+        def continued(request: Any, context: Context) -> Awaitable[Any]:
             carrier = {
                 key: value
                 for key, value in context.invocation_metadata() or ()
                 if key in TRACE_HEADERS and isinstance(value, str)
             }
             if not carrier:
-                return await behavior(request, context)
-            token = otel_context.attach(propagate.extract(carrier))
-            try:
-                return await behavior(request, context)
-            finally:
-                otel_context.detach(token)
+                return behavior(request, context)
+            return _continued(carrier, behavior, request, context)
 
         return continued
+
+
+async def _continued(
+    carrier: dict[str, str], behavior: UnaryBehavior, request: Any, context: Context
+) -> Any:
+    token = otel_context.attach(propagate.extract(carrier))
+    try:
+        return await behavior(request, context)
+    finally:
+        otel_context.detach(token)
