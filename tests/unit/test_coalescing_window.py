@@ -99,3 +99,8 @@ async def test_what_reads_shared_stops_counting_two_periods_later(
     assert fetch.calls[-1] == ["x"]  # at once: no company expected any more
     fetch.gates[-1].set()
     assert await read == "X"
+
+
+def test_a_negative_window_is_refused() -> None:
+    with pytest.raises(ValueError, match="no negative window"):
+        Coalescer(GatedFetch(), window_seconds=-0.001)

@@ -49,7 +49,10 @@ class Coalescer(Generic[K, V]):
         window_seconds: float = 0.0,
     ) -> None:
         if in_flight < 1 or max_batch < 1 or window_seconds < 0:
-            raise ValueError("a coalescer needs at least one query in flight and one key each")
+            raise ValueError(
+                "a coalescer needs at least one query in flight, one key each "
+                "and no negative window"
+            )
         self._fetch = fetch
         self._in_flight = in_flight
         self._max_batch = max_batch
