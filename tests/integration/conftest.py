@@ -1,5 +1,5 @@
-"""Integration-tier fixtures: the API server observed through in-memory tracing, and the
-database of a downstream consumer."""
+"""Integration-tier fixtures: the API server observed through in-memory tracing, the
+database of a downstream consumer, and the users service's reads on a module's own engine."""
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -12,6 +12,7 @@ from tests.support.consuming import effects_metadata
 from tests.support.observing import HS256_SECRET, Observed, close, observe
 from tests.support.tiers import mark_tier
 from usersuite.platform.consumer import create_inbox
+from usersuite.users.adapters.db.reads import SqlUserReads
 
 
 @pytest.fixture
@@ -47,6 +48,15 @@ async def downstream(pg_url: str) -> AsyncIterator[AsyncEngine]:
         await conn.run_sync(effects_metadata.create_all)
     yield engine
     await engine.dispose()
+
+
+@pytest.fixture
+async def reads(engine: AsyncEngine) -> AsyncIterator[SqlUserReads]:
+    """The users service's reads on the `engine` fixture of the requesting module (each sizes
+    its pool for what it holds)."""
+    built = SqlUserReads(engine)
+    yield built
+    await built.close()
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker

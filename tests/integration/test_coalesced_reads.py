@@ -37,13 +37,6 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture
-async def reads(engine: AsyncEngine) -> AsyncIterator[SqlUserReads]:
-    built = SqlUserReads(engine)
-    yield built
-    await built.close()
-
-
-@pytest.fixture
 async def writer(db_url: str) -> AsyncIterator[AsyncEngine]:
     """Another engine: its connections are not the reads' connections."""
     built = create_engine(db_url, pool_size=1)

@@ -33,13 +33,6 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
     await built.dispose()
 
 
-@pytest.fixture
-async def reads(engine: AsyncEngine) -> AsyncIterator[SqlUserReads]:
-    built = SqlUserReads(engine)
-    yield built
-    await built.close()
-
-
 async def add(engine: AsyncEngine, *numbers: int) -> None:
     async with engine.begin() as conn:
         for number in numbers:
