@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -139,3 +140,25 @@ def test_fuse_groups_neighbouring_concerns_and_keeps_foreign_interceptors_in_pla
     assert fused[1] is foreign
     assert isinstance(fused[2], FusedInterceptor)
     assert fused[2].members == (b, c)
+
+
+class Checking(UnaryInterceptor):
+    """A concern whose wrapper is a plain function returning the inner coroutine."""
+
+    def wrap(self, method: str, behavior: UnaryBehavior) -> UnaryBehavior:
+        def checked(request: Any, context: Context) -> Any:
+            return behavior(f"{request}!", context)
+
+        return checked
+
+
+async def test_a_plain_function_concern_outermost_still_gives_grpc_a_coroutine_function() -> None:
+    # grpc runs a plain function handler in its thread pool: what it gets must be async.
+    details = Details("/user.v1.UserService/GetUser")
+    for handler in (
+        await FusedInterceptor([Checking()]).intercept_service(found(HANDLER), details),  # type: ignore[arg-type]
+        await Checking().intercept_service(found(HANDLER), details),  # type: ignore[arg-type]
+    ):
+        assert handler is not None
+        assert inspect.iscoroutinefunction(handler.unary_unary)
+        assert await run(handler, b"req") == "answer to req!"

@@ -185,8 +185,8 @@ class DatabaseSettings(BaseModel):
         0.002,
         ge=0,
         le=60,
-        description="while other calls are in progress, how long a point read waits at most for "
-        "theirs to share its query (0: never waits); a few milliseconds",
+        description="once reads have lately shared queries, how long a point read waits at most "
+        "for others to share its query (0: never waits); a few milliseconds",
     )
 
 
