@@ -1,6 +1,7 @@
 """ListUsers' pages through the users service's reads (users/adapters/db/reads.py) on a real
 database: the same pages a unit of work reads, every write committed before a page is in it, and
-on PostgreSQL a burst of pages keeps no more held connections than its share once it is over."""
+on PostgreSQL a burst of pages keeps no more held connections than its share once it is over,
+and a small pool's reads keep none."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -18,7 +19,8 @@ from usersuite.users.adapters.db.repository import SqlUserRepository
 from usersuite.users.domain.model import User
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
-POOL_SIZE = 8  # the reads keep a quarter of it held for pages: 2
+POOL_SIZE = 8  # the reads keep a quarter of it held: one for point reads, one for pages
+PAGES_KEEP = 1
 
 
 def someone(number: int) -> User:
@@ -74,10 +76,35 @@ async def test_a_burst_of_pages_keeps_only_its_share_of_the_pool_held_once_over(
         await holder.rollback()
     pages = await asyncio.gather(*burst)
     assert all([user for _, user in page] == [someone(1), someone(2), someone(3)] for page in pages)
-    assert pool.checkedout() == POOL_SIZE // 4  # type: ignore[attr-defined]
-    # The kept ones serve the next pages without taking more.
+    assert pool.checkedout() == PAGES_KEEP  # type: ignore[attr-defined]
+    # The kept one serves the next pages without taking more.
     for _ in range(3):
         await reads.list_after(0, 1)
-    assert pool.checkedout() == POOL_SIZE // 4  # type: ignore[attr-defined]
+    assert pool.checkedout() == PAGES_KEEP  # type: ignore[attr-defined]
     await reads.close()
     assert pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+async def test_a_pool_of_one_keeps_nothing_for_reads_and_its_connection_runs_transactions(
+    db_url: str,
+) -> None:
+    engine = create_engine(db_url, pool_size=1, max_overflow=0)
+    reads = SqlUserReads(engine)
+    try:
+        await add(engine, 1)
+        assert await reads.get("u001") == someone(1)
+        assert [user for _, user in await reads.list_after(0, 10)] == [someone(1)]
+        assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        # The one connection, given back by the reads, is out of autocommit again: a
+        # transaction on it is one, and its rollback leaves nothing.
+        async with engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            assert raw.driver_connection.autocommit is False  # type: ignore[union-attr]
+            transaction = await conn.begin()
+            await SqlUserRepository(conn).add(someone(2))
+            await transaction.rollback()
+        assert [user for _, user in await reads.list_after(0, 10)] == [someone(1)]
+    finally:
+        await reads.close()
+        await engine.dispose()

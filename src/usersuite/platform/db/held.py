@@ -14,8 +14,9 @@ use, and one a failed or cancelled query left anywhere but at rest is invalidate
 database trouble becomes the service error a unit of work raises (UNAVAILABLE,
 DEADLINE_EXCEEDED, INVALID_ARGUMENT).
 
-At most `keep_idle` connections are held between queries; a burst's extra ones go back to the
-pool at rest when their query ends, so the writers' share of the pool never shrinks by more.
+At most `keep_idle` connections are held between queries (0: none, each query checks one out
+and gives it back); a burst's extra ones go back to the pool at rest when their query ends, so
+the writers' share of the pool never shrinks by more.
 `close()` returns the connections to the pool; the process calls it before disposing the engine
 (a held session would otherwise outlive it and, for one, keep its database from being dropped).
 """
@@ -66,8 +67,8 @@ class HeldReader:
     ) -> None:
         if engine.dialect.name != "postgresql":
             raise ValueError("held reads run on psycopg: PostgreSQL only")
-        if keep_idle < 1:
-            raise ValueError("a held reader keeps at least one connection")
+        if keep_idle < 0:
+            raise ValueError("a held reader cannot keep fewer than no connections")
         self._engine = engine
         self._statement = DriverStatement(statement)
         self._idle_seconds = idle_seconds

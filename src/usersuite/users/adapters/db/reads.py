@@ -36,17 +36,17 @@ class _Reading(SqlTransaction, UnitOfWorkBase):
         self.conn = conn
 
 
-def _held_pages(engine: AsyncEngine) -> int:
-    """How many connections ListUsers keeps held between calls: a quarter of the pool, so a
-    burst of pages never holds more than that back from the writers once it is over."""
-    return max(1, int(engine.sync_engine.pool.size()) // 4)  # type: ignore[attr-defined]
+def _held_budget(engine: AsyncEngine) -> int:
+    """How many connections the reads may keep between queries: a quarter of the pool, so the
+    writers keep the rest whatever the reads did before (a pool under four keeps none)."""
+    return int(engine.sync_engine.pool.size()) // 4  # type: ignore[attr-defined]
 
 
 class SqlUserReads(UserReads):
-    """On PostgreSQL the queries run on held connections (platform/db/held.py): the coalescer's
-    (`in_flight` of them) and up to a quarter of the pool for pages; elsewhere each query in a
-    read-only unit of work. `window_seconds`: see Coalescer. `close()`
-    before the engine is disposed."""
+    """On PostgreSQL the queries run on held connections (platform/db/held.py), of which a
+    quarter of the pool stay held between queries: the coalescer's (up to `in_flight`), the
+    rest for pages; elsewhere each query in a read-only unit of work. `window_seconds`: see
+    Coalescer. `close()` before the engine is disposed."""
 
     def __init__(
         self,
@@ -59,8 +59,10 @@ class SqlUserReads(UserReads):
         self._held: HeldReader | None = None
         self._pages: HeldReader | None = None
         if engine.dialect.name == "postgresql":
-            self._held = HeldReader(engine, _GET_USERS_ANY, keep_idle=in_flight)
-            self._pages = HeldReader(engine, LIST_USERS, keep_idle=_held_pages(engine))
+            budget = _held_budget(engine)
+            point_reads = min(in_flight, budget)
+            self._held = HeldReader(engine, _GET_USERS_ANY, keep_idle=point_reads)
+            self._pages = HeldReader(engine, LIST_USERS, keep_idle=budget - point_reads)
         self._coalescer: Coalescer[str, User] = Coalescer(
             self._fetch,
             in_flight=in_flight,
