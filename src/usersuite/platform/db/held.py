@@ -68,7 +68,7 @@ class HeldReader:
         if engine.dialect.name != "postgresql":
             raise ValueError("held reads run on psycopg: PostgreSQL only")
         if keep_idle < 0:
-            raise ValueError("a held reader cannot keep fewer than no connections")
+            raise ValueError("keep_idle must not be negative")
         self._engine = engine
         self._statement = DriverStatement(statement)
         self._idle_seconds = idle_seconds
