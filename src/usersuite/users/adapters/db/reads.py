@@ -2,8 +2,9 @@
 waited for it), ListUsers' pages; on PostgreSQL both on held connections."""
 
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from usersuite.platform.db.coalescing import Coalescer
@@ -13,7 +14,6 @@ from usersuite.platform.service.unit_of_work import UnitOfWorkBase
 from usersuite.users.adapters.db.repository import (
     LIST_USERS,
     USER_COLUMNS,
-    SqlUserRepository,
     user_from_row,
     users_page,
 )
@@ -84,10 +84,7 @@ class SqlUserReads(UserReads):
 
     async def list_after(self, cursor: int, limit: int) -> list[tuple[int, User]]:
         params = {"cursor": cursor, "limit": limit}
-        if self._pages is not None:
-            return users_page(await self._pages.rows(params))
-        async with _Reading(self._engine, read_only=True) as reading:
-            return await SqlUserRepository(reading.conn).list_after(cursor, limit)
+        return users_page(await self._rows(self._pages, LIST_USERS, params))
 
     async def close(self) -> None:
         for reader in (self._held, self._pages):
@@ -95,10 +92,16 @@ class SqlUserReads(UserReads):
                 await reader.close()
 
     async def _fetch(self, user_ids: Sequence[str]) -> dict[str, User]:
-        params = {"ids": list(user_ids)}
-        if self._held is not None:
-            rows = await self._held.rows(params)
-            return {user.id: user for user in map(user_from_row, rows)}
+        rows = await self._rows(self._held, _GET_USERS_IN, {"ids": list(user_ids)})
+        return {user.id: user for user in map(user_from_row, rows)}
+
+    async def _rows(
+        self, held: HeldReader | None, elsewhere: Select[Any], params: dict[str, Any]
+    ) -> Sequence[Sequence[Any]]:
+        """On the held reader's connections (PostgreSQL), or `elsewhere` in a read-only unit
+        of work of its own."""
+        if held is not None:
+            return await held.rows(params)
         async with _Reading(self._engine, read_only=True) as reading:
-            result = await reading.conn.execute(_GET_USERS_IN, params)
-            return {user.id: user for user in map(user_from_row, result)}
+            rows: Sequence[Sequence[Any]] = (await reading.conn.execute(elsewhere, params)).all()
+            return rows
