@@ -64,7 +64,7 @@ async def served() -> AsyncIterator[Served]:
             access_log=False, metrics=GrpcMetrics(registry), errors=USER_ERRORS
         ),
         DeadlineInterceptor(limits, USER_ERRORS),
-        ErrorInterceptor(USER_ERRORS),
+        ErrorInterceptor(USER_ERRORS, sends_status=False),
     ]
     server = grpc.aio.server(interceptors=fuse(stack))
     waiter = Waiter()

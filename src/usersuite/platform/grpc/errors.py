@@ -90,6 +90,16 @@ class ErrorSpec:
         )
 
 
+class FailedCall(Exception):
+    """A call's end, already mapped to its status. The layers inside the interceptor stack raise
+    it and the outermost ErrorInterceptor sends it, so every layer between (metrics, access log,
+    span) has recorded the call before its client hears the answer."""
+
+    def __init__(self, spec: ErrorSpec) -> None:
+        super().__init__(spec.message)
+        self.spec = spec
+
+
 S = grpc.StatusCode
 
 # Each mapped error type: its status code, its ErrorInfo reason and, for errors about one request
@@ -153,6 +163,8 @@ class ErrorCatalog:
 
     def spec_for(self, exc: BaseException) -> ErrorSpec:
         """The status an exception becomes. Unknown exceptions become INTERNAL with no detail."""
+        if isinstance(exc, FailedCall):
+            return exc.spec
         table = self._table
         mapped = next((cls for cls in type(exc).__mro__ if cls in table), None)
         if mapped is None or not isinstance(exc, errors.DomainError | ApiError):

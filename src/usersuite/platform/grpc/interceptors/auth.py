@@ -13,6 +13,7 @@ from usersuite.platform.grpc import tls
 from usersuite.platform.grpc.auth.authenticator import Authenticator
 from usersuite.platform.grpc.errors import (
     ErrorCatalog,
+    FailedCall,
     PermissionDenied,
     RateLimited,
     Unauthenticated,
@@ -25,7 +26,7 @@ from usersuite.platform.grpc.interceptors.base import (
     UnaryBehavior,
     UnaryInterceptor,
 )
-from usersuite.platform.grpc.interceptors.errors import abort_with
+from usersuite.platform.grpc.interceptors.errors import abort_with, fail
 from usersuite.platform.grpc.interceptors.rate_limit import FailedAuthLimiter, client_address
 from usersuite.platform.service import request_context
 from usersuite.platform.service.request_context import Principal
@@ -109,7 +110,7 @@ class AuthInterceptor(UnaryInterceptor):
         return tls.peer_identity(context) if self._auth.mtls_scopes else ""
 
     async def _admit(self, method: str, context: Context, body: bytes | None) -> Principal:
-        """The caller's principal; aborts the call when it is not who it must be."""
+        """The caller's principal; fails the call when it is not who it must be."""
         metadata = {key.lower(): value for key, value in context.invocation_metadata() or ()
                     if isinstance(value, str)}  # fmt: skip
         address = client_address(context.peer())
@@ -123,9 +124,9 @@ class AuthInterceptor(UnaryInterceptor):
             )
         except Unauthenticated as exc:
             reserved = None  # the caller's failure keeps what it spent
-            await abort_with(context, self._errors.spec_for(exc))
+            raise fail(context, self._errors.spec_for(exc)) from None
         except RateLimited as exc:
-            await abort_with(context, self._errors.spec_for(exc))
+            raise fail(context, self._errors.spec_for(exc)) from None
         finally:
             if reserved is not None:
                 self._failures.refund(reserved)
@@ -151,13 +152,20 @@ class AuthInterceptor(UnaryInterceptor):
             try:
                 self._auth.authorize(method, principal)
             except PermissionDenied as exc:
-                await abort_with(context, self._errors.spec_for(exc))
+                raise fail(context, self._errors.spec_for(exc)) from None
             result = call()  # a unary handler's coroutine, or a streaming handler's iterator
             if inspect.isawaitable(result):
                 return await result
             return await _write_all(result, context)
         finally:
             request_context.principal.reset(token)
+
+    async def _sent(self, method: str, context: Context, call: Callable[[], Any]) -> Any:
+        """A streaming call's run: no ErrorInterceptor is around it, so its refusal is sent here."""
+        try:
+            return await self._run(method, context, None, call)
+        except FailedCall as failed:
+            await abort_with(context, failed.spec)
 
     def _streaming(self, handler: Handler, method: str) -> Handler:
         # Coroutines that write with context.write serve every streaming shape in grpc.aio.
@@ -169,16 +177,14 @@ class AuthInterceptor(UnaryInterceptor):
             unary_stream: Any = handler.unary_stream  # grpc-stubs types the sync context
 
             async def unary_in(request: Any, context: Context) -> Any:
-                return await self._run(
-                    method, context, None, lambda: unary_stream(request, context)
-                )
+                return await self._sent(method, context, lambda: unary_stream(request, context))
 
             return grpc.unary_stream_rpc_method_handler(unary_in, **codec)
         stream_in: Any = handler.stream_unary or handler.stream_stream
         assert stream_in is not None
 
         async def streamed(requests: Any, context: Context) -> Any:
-            return await self._run(method, context, None, lambda: stream_in(requests, context))
+            return await self._sent(method, context, lambda: stream_in(requests, context))
 
         if handler.stream_unary is not None:
             return grpc.stream_unary_rpc_method_handler(streamed, **codec)

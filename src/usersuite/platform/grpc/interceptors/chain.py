@@ -88,5 +88,7 @@ def build_interceptors(
     if limits.rate_limit_enabled:
         # Probes and tooling (the auth-exempt methods) are never rate limited either.
         stack.append(RateLimitInterceptor(limits, errors, exempt=public))
-    stack.append(ErrorInterceptor(errors))
+    # Next to the servicer: its exceptions are mapped (and logged) inside the span; the outermost
+    # one sends every failed call's status once the layers between have recorded the call.
+    stack.append(ErrorInterceptor(errors, sends_status=False))
     return stack

@@ -9,7 +9,7 @@ from typing import Any
 from usersuite.platform.config.groups import LimitSettings
 from usersuite.platform.grpc.errors import ErrorCatalog
 from usersuite.platform.grpc.interceptors.base import Context, UnaryBehavior, UnaryInterceptor
-from usersuite.platform.grpc.interceptors.errors import abort_with
+from usersuite.platform.grpc.interceptors.errors import fail
 from usersuite.platform.service import request_context
 from usersuite.platform.service.errors import DeadlineExceeded
 
@@ -44,7 +44,7 @@ class DeadlineInterceptor(UnaryInterceptor):
                     f"the call arrived with {left} left, less than the "
                     f"{self._min * 1000:g} ms any call needs"
                 )
-                await abort_with(context, self._errors.spec_for(too_short))
+                raise fail(context, self._errors.spec_for(too_short))
             budget = self.budget(remaining)
             token = request_context.deadline.set(time.monotonic() + budget)
             try:
@@ -55,7 +55,7 @@ class DeadlineInterceptor(UnaryInterceptor):
                 async with asyncio.timeout(budget):
                     return await behavior(request, context)
             except TimeoutError:
-                await abort_with(context, self._errors.spec_for(DeadlineExceeded()))
+                raise fail(context, self._errors.spec_for(DeadlineExceeded())) from None
             finally:
                 request_context.deadline.reset(token)
 

@@ -13,7 +13,7 @@ from urllib.parse import unquote
 from usersuite.platform.config.groups import LimitSettings
 from usersuite.platform.grpc.errors import ErrorCatalog, RateLimited
 from usersuite.platform.grpc.interceptors.base import Context, UnaryBehavior, UnaryInterceptor
-from usersuite.platform.grpc.interceptors.errors import abort_with
+from usersuite.platform.grpc.interceptors.errors import fail
 from usersuite.platform.service import request_context
 
 MAX_TRACKED_PRINCIPALS = 100_000
@@ -168,7 +168,7 @@ class RateLimitInterceptor(UnaryInterceptor):
             try:
                 self.limiter.check(key)
             except RateLimited as exc:
-                await abort_with(context, self._errors.spec_for(exc))
+                raise fail(context, self._errors.spec_for(exc)) from None
             return await behavior(request, context)
 
         return limited

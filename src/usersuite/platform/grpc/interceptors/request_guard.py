@@ -22,7 +22,7 @@ from usersuite.platform.grpc.interceptors.base import (
     UnaryBehavior,
     UnaryInterceptor,
 )
-from usersuite.platform.grpc.interceptors.errors import abort_with
+from usersuite.platform.grpc.interceptors.errors import fail
 
 # grpc's transport limit is this many times the configured one.
 HARD_LIMIT_FACTOR = 4
@@ -65,10 +65,10 @@ class RequestGuardInterceptor(UnaryInterceptor):
                     message,
                     {"max_bytes": str(self._max)},
                 )
-                return abort_with(context, spec)
+                raise fail(context, spec)
             if isinstance(request, _Undecodable):
                 violation = FieldViolation("request", f"not a valid request message: {request.why}")
-                return abort_with(context, self._errors.spec_for(ValidationFailed([violation])))
+                raise fail(context, self._errors.spec_for(ValidationFailed([violation])))
             return behavior(request, context)
 
         return limited
