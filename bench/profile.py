@@ -134,14 +134,32 @@ def request(method: str, stack: Stack, port: int) -> dict[str, Any]:
     return {"ListUsers": PAGE, "CreateUser": CREATE}[method]
 
 
-def profile(stack: Stack, seconds: float, rate: int, method: str = "GetUser") -> str:
+def profile(
+    stack: Stack, seconds: float, rate: int, method: str = "GetUser", concurrency: int = 50
+) -> str:
     url = stack.database("bench_profile")
-    load = Load(warmup_seconds=WARMUP_SECONDS, run_seconds=seconds + 4, runs=1)
-    with running(stack.serve("serve-profile", url, **pool_for(load))) as server:
+    load = Load(
+        concurrency=concurrency,
+        connections=min(4, concurrency),
+        warmup_seconds=WARMUP_SECONDS,
+        run_seconds=seconds + 4,
+        runs=1,
+    )
+    # The pool the twins give the server (bench/twins.py), whatever the calls at once.
+    with running(stack.serve("serve-profile", url, **pool_for(Load()))) as server:
         port = server.port()
         call = Call(method, request(method, stack, port), stack.metadata())
         ghz = Ghz("ghz", LOAD_CPU, load, stack.log_dir)
-        driver = threading.Thread(target=ghz.measure, args=(f"127.0.0.1:{port}", call))
+        failures: list[BaseException] = []
+
+        def drive() -> None:
+            try:
+                ghz.measure(f"127.0.0.1:{port}", call)
+            except BaseException as error:  # reported below: a profile of an idle server lies
+                failures.append(error)
+                raise
+
+        driver = threading.Thread(target=drive)
         driver.start()
         # Past ghz's warm-up, which also fills the pool: connecting is not the steady state.
         time.sleep(WARMUP_SECONDS + 0.5)
@@ -153,6 +171,8 @@ def profile(stack: Stack, seconds: float, rate: int, method: str = "GetUser") ->
             check=True, capture_output=True,
         )  # fmt: skip
         driver.join()
+        if failures:
+            raise SystemExit(f"the load failed, no profile: {failures[0]}")
         return out.read_text()
 
 
@@ -162,6 +182,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=200)
     methods = ("GetUser", "ListUsers", "CreateUser")
     parser.add_argument("--method", choices=methods, default="GetUser")
+    parser.add_argument("--concurrency", type=int, default=50, help="calls at once")
     parser.add_argument("--out", type=Path, help="default: bench/results/profile-METHOD.md")
     parser.add_argument("--collapsed", type=Path, help="summarise this recording instead")
     args = parser.parse_args()
@@ -171,16 +192,16 @@ def main() -> None:
     else:
         stack = Stack(Path(tempfile.mkdtemp(prefix="usersuite-profile-")))
         try:
-            collapsed = profile(stack, args.seconds, args.rate, args.method)
+            collapsed = profile(stack, args.seconds, args.rate, args.method, args.concurrency)
         finally:
             stack.close()
     lines = [
         f"# {args.method} under load: py-spy profile of the full-stack server",
         "",
-        "Server pinned to core 0 with auth on and PostgreSQL, ghz (50 calls, 4 connections) on "
-        "core 1. Shares are of the server's sampled CPU time; `Handle._run` (asyncio) or "
-        "`Runner.run` (uvloop) as a leaf is native code run from the event loop (grpc core), "
-        "which py-spy does not see into.",
+        f"Server pinned to core 0 with auth on and PostgreSQL, ghz ({args.concurrency} calls at "
+        "once, on up to 4 connections) on core 1. Shares are of the server's sampled CPU time; "
+        "`Handle._run` (asyncio) or `Runner.run` (uvloop) as a leaf is native code run from the "
+        "event loop (grpc core), which py-spy does not see into.",
         "",
         *summarise(parse_collapsed(collapsed)),
     ]
