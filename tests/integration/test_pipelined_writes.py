@@ -1,6 +1,6 @@
-"""CreateUser's transaction in one round trip (psycopg pipeline mode) on a real PostgreSQL: what
-travels on the wire (libpq's own protocol trace), and that clashes, request ids and rollbacks
-behave exactly as they do statement by statement."""
+"""CreateUser's transaction in one round trip (one statement, or psycopg's pipeline mode) on a
+real PostgreSQL: what travels on the wire (libpq's own protocol trace), and that clashes, request
+ids, rollbacks and the order of one table's rows behave exactly as statement by statement."""
 
 import tempfile
 from collections.abc import AsyncIterator
@@ -8,12 +8,14 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from usersuite.platform.db.engine import create_engine
+from usersuite.platform.db.outbox_writer import INSERT_OUTBOX, outbox_values
+from usersuite.platform.db.pipeline import DeferredWrites
 from usersuite.platform.db.tables import idempotency, outbox
-from usersuite.platform.domain.events import utc_now
+from usersuite.platform.domain.events import EventMetadata, utc_now
 from usersuite.platform.service.page_tokens import PageTokenCodec
 from usersuite.users.adapters.db.tables import users
 from usersuite.users.adapters.db.unit_of_work import SqlUnitOfWork
@@ -86,7 +88,12 @@ async def count(engine: AsyncEngine, table: Any) -> int:
         return int((await conn.execute(select(func.count()).select_from(table))).scalar_one())
 
 
-async def test_a_create_is_one_round_trip_with_begin_inserts_and_commit(
+def parsed(messages: list[tuple[str, str, str]]) -> list[str]:
+    """The statements the client had parsed, in order."""
+    return [rest.split('"')[3] for _, kind, rest in messages if kind == "Parse"]
+
+
+async def test_a_create_is_one_round_trip_and_one_statement(
     engine: AsyncEngine, handlers: UserHandlers
 ) -> None:
     await handlers.create_user(commands.CreateUser(display_name="Warm", email="warm@x.org"))
@@ -95,11 +102,69 @@ async def test_a_create_is_one_round_trip_with_begin_inserts_and_commit(
         user = await handlers.create_user(commands.CreateUser(display_name="Ada", email="a@x.org"))
     messages = wire.read()
     assert round_trips(messages) == 1
-    statements = [rest.split('"')[3].split(" ")[0] for d, kind, rest in messages if kind == "Parse"]
-    assert statements == ["BEGIN", "INSERT", "INSERT", "COMMIT"]
+    [statement] = parsed(messages)  # a transaction of its own: no BEGIN, no COMMIT
+    assert statement.startswith("WITH w0 AS (INSERT INTO users ")
+    assert ") INSERT INTO outbox " in statement
     assert await count(engine, users) == 2
     assert await count(engine, outbox) == 2
     assert (await handlers.get_user(commands.GetUser(user.id))) == user
+    assert driver.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    assert not driver.autocommit  # the next unit of work's statements are a transaction again
+
+
+async def test_while_statements_are_listened_to_a_create_goes_in_the_pipeline(
+    engine: AsyncEngine, handlers: UserHandlers
+) -> None:
+    heard: list[str] = []
+
+    def hear(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        heard.append(statement.split(" ", maxsplit=1)[0])
+
+    event.listen(engine.sync_engine, "before_cursor_execute", hear)
+    try:
+        await handlers.create_user(commands.CreateUser(display_name="Warm", email="warm@x.org"))
+        driver = await the_connection(engine)
+        heard.clear()
+        with Wire(driver) as wire:
+            await handlers.create_user(commands.CreateUser(display_name="Ada", email="a@x.org"))
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", hear)
+    messages = wire.read()
+    assert round_trips(messages) == 1
+    assert [sql.split(" ")[0] for sql in parsed(messages)] == [
+        "BEGIN",
+        "INSERT",
+        "INSERT",
+        "COMMIT",
+    ]
+    assert heard == ["INSERT", "INSERT"]  # through SQLAlchemy, so tracing sees each write
+    assert await count(engine, outbox) == 2
+
+
+async def test_two_rows_of_one_table_keep_their_order_in_one_round_trip(
+    engine: AsyncEngine,
+) -> None:
+    def message(n: int) -> dict[str, Any]:
+        metadata = EventMetadata(f"event-{n}", utc_now(), "users/ada", n)
+        return outbox_values(metadata, "user.v1.UserUpdated", b"%d" % n, "user")
+
+    driver = await the_connection(engine)
+    with Wire(driver) as wire:
+        async with engine.connect() as conn:
+            transaction = await conn.begin()
+            writes = DeferredWrites(conn)
+            for n in (1, 2, 3):
+                await writes.write(INSERT_OUTBOX, message(n))
+            await writes.commit(transaction)
+    async with engine.connect() as conn:
+        stored = (await conn.execute(select(outbox.c.event_id).order_by(outbox.c.seq))).all()
+    assert [event_id for (event_id,) in stored] == ["event-1", "event-2", "event-3"]
+    messages = wire.read()
+    assert round_trips(messages) == 1
+    # Not one statement: its CTEs would run in no specified order.
+    assert [sql.split(" ")[0] for sql in parsed(messages)] == ["BEGIN"] + ["INSERT"] * 3 + [
+        "COMMIT"
+    ]
 
 
 async def test_a_clash_in_the_pipeline_is_the_same_domain_error_and_leaves_nothing(

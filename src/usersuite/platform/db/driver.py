@@ -19,12 +19,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import psycopg
+from sqlalchemy import bindparam
 from sqlalchemy.dialects.postgresql.psycopg import PGDialectAsync_psycopg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.dml import Insert, UpdateBase
 
 # The one dialect every statement here is compiled for (psycopg on PostgreSQL).
 _PSYCOPG = PGDialectAsync_psycopg()  # type: ignore[no-untyped-call]
@@ -129,3 +130,37 @@ def write_sql(statement: UpdateBase, keys: tuple[str, ...]) -> str | None:
     sql = compiled.string if direct else None
     _WRITES[statement, keys] = sql
     return sql
+
+
+# Blind writes as one statement, by their statements and parameter names.
+Writes = tuple[tuple[UpdateBase, tuple[str, ...]], ...]
+_TOGETHER: dict[Writes, str | None] = {}
+
+
+def one_statement(writes: Writes) -> str | None:
+    """Blind INSERTs as one statement for psycopg, compiled once: each but the last a
+    data-modifying CTE of the last, write i's parameters named `w<i>_<name>`
+    (`one_statement_params`). None where they cannot be one: a write that is no INSERT, two
+    INSERTs into one table (a statement's CTEs run in no specified order, so their rows'
+    sequence numbers could come out of the order they were written in), or one that SQLAlchemy
+    must run."""
+    if writes in _TOGETHER:
+        return _TOGETHER[writes]
+    sql = None
+    tables = {write.table for write, _ in writes if isinstance(write, Insert)}
+    if len(tables) == len(writes) and all(write_sql(w, keys) for w, keys in writes):
+        parts = [
+            write.values({key: bindparam(f"w{i}_{key}") for key in keys})  # type: ignore[attr-defined]
+            for i, (write, keys) in enumerate(writes)
+        ]
+        ctes = [part.cte(f"w{i}") for i, part in enumerate(parts[:-1])]
+        compiled = parts[-1].add_cte(*ctes).compile(dialect=_PSYCOPG)
+        # On one line (SQLAlchemy breaks lines around a CTE; the statement holds no literals).
+        sql = None if _needs_sqlalchemy(compiled) else " ".join(compiled.string.split())
+    _TOGETHER[writes] = sql
+    return sql
+
+
+def one_statement_params(params: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The parameters of `one_statement` from each write's own."""
+    return {f"w{i}_{key}": value for i, each in enumerate(params) for key, value in each.items()}
