@@ -26,7 +26,12 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from usersuite.platform.db.dialect import as_utc
-from usersuite.platform.db.driver import DriverStatement, write_sql
+from usersuite.platform.db.driver import (
+    DriverStatement,
+    one_statement,
+    one_statement_params,
+    write_sql,
+)
 from usersuite.platform.db.engine import create_engine
 from usersuite.users.adapters.db.repository import USER_COLUMNS, SqlUserRepository
 from usersuite.users.adapters.db.tables import users
@@ -131,12 +136,32 @@ def test_a_write_goes_to_the_driver_only_when_sqlalchemy_adds_nothing() -> None:
         Column("body", Text),
         Column("stamp", Integer, default=lambda: 7),  # computed in Python by SQLAlchemy
         Column("extra", PickleType),  # converted by SQLAlchemy
+        Column("first line", Text),  # its placeholder is renamed by SQLAlchemy
     )
     plain = write_sql(notes.insert().inline(), ("id", "body", "stamp"))
     assert plain is not None
     assert plain.startswith("INSERT INTO notes (id, body, stamp) VALUES (%(id)s")
     assert write_sql(notes.insert().inline(), ("id", "body")) is None  # stamp's default
     assert write_sql(notes.insert().inline(), ("id", "body", "stamp", "extra")) is None
+    assert write_sql(notes.insert().inline(), ("id", "body", "stamp", "first line")) is None
+
+
+def test_blind_inserts_into_distinct_tables_are_one_statement_and_one_tables_are_not() -> None:
+    metadata = MetaData()
+    first = Table("first", metadata, Column("id", Integer, primary_key=True), Column("a", Text))
+    second = Table("second", metadata, Column("id", Integer, primary_key=True), Column("b", Text))
+    into_first, into_second = first.insert().inline(), second.insert().inline()
+    together = one_statement(((into_first, ("id", "a")), (into_second, ("id", "b"))))
+    assert together == (
+        "WITH w0 AS (INSERT INTO first (id, a) VALUES (%(w0_id)s::INTEGER, %(w0_a)s::VARCHAR)) "
+        "INSERT INTO second (id, b) VALUES (%(w1_id)s::INTEGER, %(w1_b)s::VARCHAR)"
+    )
+    assert one_statement_params([{"id": 1, "a": "x"}, {"id": 2, "b": "y"}]) == {
+        "w0_id": 1, "w0_a": "x", "w1_id": 2, "w1_b": "y",
+    }  # fmt: skip
+    assert one_statement(((into_first, ("id", "a")), (into_first, ("id", "a")))) is None
+    assert one_statement(((into_first, ("id", "a")), (second.update(), ("id", "b")))) is None
+    assert one_statement(((into_first, ("id",)), (into_second, ("id", "b")))) is not None
 
 
 def test_statements_sqlalchemy_expands_at_execution_stay_with_sqlalchemy() -> None:

@@ -33,8 +33,11 @@ _PSYCOPG = PGDialectAsync_psycopg()  # type: ignore[no-untyped-call]
 
 def _needs_sqlalchemy(compiled: SQLCompiler, columns: Iterable[Any] = ()) -> bool:
     """Whether only SQLAlchemy can run a compiled statement: it renders some parameters at
-    execution (an expanding IN), computes defaults in Python, or converts bound or read values."""
+    execution (an expanding IN), renames them (a column name psycopg's placeholders cannot
+    hold), computes defaults in Python, or converts bound or read values."""
     if compiled.post_compile_params or compiled.literal_execute_params:
+        return True
+    if compiled.escaped_bind_names:
         return True
     if compiled.insert_prefetch or compiled.update_prefetch:
         return True
