@@ -15,6 +15,7 @@ would have raised (so the same mapping to service errors applies), and a connect
 closed or broken is invalidated, as SQLAlchemy does after a disconnect.
 """
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -119,49 +120,36 @@ class DriverStatement:
             raise as_sqlalchemy_error(error, conn, self.sql, params, invalidated=lost) from error
 
 
-# A write's SQL per statement and parameter names (the columns an INSERT lists depend on them).
-_WRITES: dict[tuple[UpdateBase, tuple[str, ...]], str | None] = {}
-
-
+# Compiled once per statement and parameter names (the columns an INSERT lists depend on them);
+# the statements are the repositories' module constants, so the caches stay small.
+@functools.cache
 def write_sql(statement: UpdateBase, keys: tuple[str, ...]) -> str | None:
     """A blind write's SQL for psycopg with parameters named `keys`, compiled once; None where
     SQLAlchemy must run it (its types convert values, or it computes defaults in Python)."""
-    if (statement, keys) in _WRITES:
-        return _WRITES[statement, keys]
     compiled = statement.compile(dialect=_PSYCOPG, column_keys=list(keys))
     direct = set(compiled.binds) == set(keys) and not _needs_sqlalchemy(compiled)
-    sql = compiled.string if direct else None
-    _WRITES[statement, keys] = sql
-    return sql
+    return compiled.string if direct else None
 
 
-# Blind writes as one statement, by their statements and parameter names.
-Writes = tuple[tuple[UpdateBase, tuple[str, ...]], ...]
-_TOGETHER: dict[Writes, str | None] = {}
-
-
-def one_statement(writes: Writes) -> str | None:
+@functools.cache
+def one_statement(writes: tuple[tuple[UpdateBase, tuple[str, ...]], ...]) -> str | None:
     """Blind INSERTs as one statement for psycopg, compiled once: each but the last a
     data-modifying CTE of the last, write i's parameters named `w<i>_<name>`
     (`one_statement_params`). None where they cannot be one: a write that is no INSERT, two
     INSERTs into one table (a statement's CTEs run in no specified order, so their rows'
     sequence numbers could come out of the order they were written in), or one that SQLAlchemy
     must run."""
-    if writes in _TOGETHER:
-        return _TOGETHER[writes]
-    sql = None
     tables = {write.table for write, _ in writes if isinstance(write, Insert)}
-    if len(tables) == len(writes) and all(write_sql(w, keys) for w, keys in writes):
-        parts = [
-            write.values({key: bindparam(f"w{i}_{key}") for key in keys})  # type: ignore[attr-defined]
-            for i, (write, keys) in enumerate(writes)
-        ]
-        ctes = [part.cte(f"w{i}") for i, part in enumerate(parts[:-1])]
-        compiled = parts[-1].add_cte(*ctes).compile(dialect=_PSYCOPG)
-        # On one line (SQLAlchemy breaks lines around a CTE; the statement holds no literals).
-        sql = None if _needs_sqlalchemy(compiled) else " ".join(compiled.string.split())
-    _TOGETHER[writes] = sql
-    return sql
+    if not writes or len(tables) < len(writes) or not all(write_sql(w, k) for w, k in writes):
+        return None
+    parts = [
+        write.values({key: bindparam(f"w{i}_{key}") for key in keys})  # type: ignore[attr-defined]
+        for i, (write, keys) in enumerate(writes)
+    ]
+    ctes = [part.cte(f"w{i}") for i, part in enumerate(parts[:-1])]
+    compiled = parts[-1].add_cte(*ctes).compile(dialect=_PSYCOPG)
+    # On one line (SQLAlchemy breaks lines around a CTE; the statement holds no literals).
+    return None if _needs_sqlalchemy(compiled) else " ".join(compiled.string.split())
 
 
 def one_statement_params(params: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
