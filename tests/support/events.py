@@ -5,8 +5,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from nats.aio.client import Client
-from nats.js.errors import NotFoundError
+from nats.js.errors import NotFoundError, ServiceUnavailableError
 
+from tests.support.waiting import eventually
 from user.v1 import events_pb2
 from usersuite.users.service import commands
 from usersuite.users.service.handlers import UserHandlers
@@ -44,12 +45,29 @@ async def stream_messages(nc: Client, stream: str = STREAM) -> list[Stored]:
         return []
     stored = []
     for seq in range(first, last + 1):
-        try:
-            raw = await js.get_msg(stream, seq)
-        except NotFoundError:  # deleted (a test that loses messages on purpose)
-            continue
-        stored.append(Stored(str(raw.subject), seq, raw.data or b"", dict(raw.headers or {})))
+        raw = await _get_msg(nc, stream, seq)
+        if raw is not None:
+            stored.append(Stored(str(raw.subject), seq, raw.data or b"", dict(raw.headers or {})))
     return stored
+
+
+async def _get_msg(nc: Client, stream: str, seq: int) -> Any:
+    """The message at `seq`, or None if it was deleted (a test that loses messages on purpose).
+    A cluster that lost a node answers 503 while it elects a stream or meta leader: the read
+    waits for the election, within the usual deadline, instead of failing on it."""
+    got: list[Any] = []
+
+    async def read() -> bool:
+        try:
+            got.append(await nc.jetstream().get_msg(stream, seq))
+        except NotFoundError:
+            got.append(None)
+        except ServiceUnavailableError:
+            return False
+        return True
+
+    await eventually(read, what=f"message {seq} of {stream} from a leader")
+    return got[0]
 
 
 def decode(msg: Stored) -> Any:

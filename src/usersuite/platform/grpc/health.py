@@ -60,9 +60,10 @@ class DatabaseHealthMonitor:
                 await self._health.set(service, SERVING if serving else NOT_SERVING)
 
     async def _run(self) -> None:
+        # `start` has just probed: the next probe is one interval away.
         while True:
-            await self.check_once()
             await asyncio.sleep(self._interval)
+            await self.check_once()
 
     async def start(self) -> None:
         await self.check_once()
