@@ -1,10 +1,13 @@
 """Reading what landed in JetStream, and producing events through the real handlers."""
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 from nats.aio.client import Client
+from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError, ServiceUnavailableError
 
 from tests.support.waiting import eventually
@@ -13,6 +16,7 @@ from usersuite.users.service import commands
 from usersuite.users.service.handlers import UserHandlers
 
 STREAM = "USER_V1"
+T = TypeVar("T")
 CONCURRENT_WRITERS = 8
 
 
@@ -39,34 +43,39 @@ class Stored:
 async def stream_messages(nc: Client, stream: str = STREAM) -> list[Stored]:
     """Every message stored in the stream, in stream order (deleted ones left out)."""
     js = nc.jetstream()
-    info = await js.stream_info(stream)
+    info = await _from_a_leader(lambda: js.stream_info(stream), f"the state of {stream}")
     first, last = info.state.first_seq, info.state.last_seq
     if info.state.messages == 0:
         return []
     stored = []
     for seq in range(first, last + 1):
-        raw = await _get_msg(nc, stream, seq)
+        raw = await _from_a_leader(partial(_get_msg, js, stream, seq), f"message {seq}")
         if raw is not None:
             stored.append(Stored(str(raw.subject), seq, raw.data or b"", dict(raw.headers or {})))
     return stored
 
 
-async def _get_msg(nc: Client, stream: str, seq: int) -> Any:
-    """The message at `seq`, or None if it was deleted (a test that loses messages on purpose).
-    A cluster that lost a node answers 503 while it elects a stream or meta leader: the read
-    waits for the election, within the usual deadline, instead of failing on it."""
-    got: list[Any] = []
+async def _get_msg(js: JetStreamContext, stream: str, seq: int) -> Any:
+    """The message at `seq`, or None if it was deleted (a test that loses messages on purpose)."""
+    try:
+        return await js.get_msg(stream, seq)
+    except NotFoundError:
+        return None
 
-    async def read() -> bool:
+
+async def _from_a_leader(request: Callable[[], Awaitable[T]], what: str) -> T:
+    """A JetStream API answer. A cluster that lost a node answers 503 while it elects a stream
+    or meta leader: the read waits for the election, within the usual deadline."""
+    got: list[T] = []
+
+    async def answered() -> bool:
         try:
-            got.append(await nc.jetstream().get_msg(stream, seq))
-        except NotFoundError:
-            got.append(None)
+            got.append(await request())
         except ServiceUnavailableError:
             return False
         return True
 
-    await eventually(read, what=f"message {seq} of {stream} from a leader")
+    await eventually(answered, what=f"{what} from a leader")
     return got[0]
 
 
