@@ -41,13 +41,17 @@ async def test_encoded_events_are_stored_with_their_headers_and_deduplicated(
     try:
         js = PipelineContext(client, max_in_flight=1)
         events = [row(seq) for seq in range(1, 21)]
+        acks = []
         for event in [*events, events[0]]:  # the last one again: a duplicate
             future = await js.publish_async(
                 event.event_type, event.payload, headers=event_headers(event, "//usersuite")
             )
             assert len(js._publish_async_futures) <= 1  # max_in_flight holds
-            ack = await future
-        assert ack.duplicate
+            acks.append(await future)
+        assert [(a.stream, a.seq, bool(a.duplicate)) for a in acks] == [
+            *(("USER_V1", seq, False) for seq in range(1, 21)),
+            ("USER_V1", 1, True),
+        ]
     finally:
         await client.close()
     stored = await stream_messages(nc)

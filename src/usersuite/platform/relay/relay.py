@@ -25,6 +25,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 from nats.aio.client import Client
 from nats.errors import Error as NatsError
@@ -39,6 +40,7 @@ from usersuite.platform.nats.jetstream import sever
 from usersuite.platform.nats.pipeline_context import PipelineContext
 from usersuite.platform.nats.publisher import Publisher
 from usersuite.platform.ops.errors import describe
+from usersuite.platform.relay.halves import HalvesInFlight
 from usersuite.platform.relay.liveness import Liveness
 from usersuite.platform.relay.maintenance import Maintenance
 from usersuite.platform.relay.metrics import RelayMetrics
@@ -46,6 +48,11 @@ from usersuite.platform.relay.ownership import Ownership
 from usersuite.platform.service.outbox import BatchResult, OutboxRow
 
 log = logging.getLogger(__name__)
+
+
+# Batches one transaction relays back to back before the loop looks at its partitions, NATS
+# and the backlog again. Eight relayed no faster than two (measured in process, 30,000 rows).
+BATCHES_PER_TRANSACTION = 2
 
 
 async def _outcome(claiming: "asyncio.Future[list[OutboxRow]] | None") -> list[OutboxRow]:
@@ -91,57 +98,65 @@ class Relay:
         partitions: tuple[int, ...] | None,
         stopping: asyncio.Event | None = None,
     ) -> BatchResult:
-        """Claims, publishes and records one batch of `partitions` (None: all), one transaction.
+        """Claims, publishes and records batches of `partitions` (None: all), one transaction.
 
-        A full batch leaves more behind, so a second one is claimed while the first publishes:
+        A full batch leaves more behind, so the next one is claimed while it publishes:
         PostgreSQL's work and this process's overlap, in the same transaction and on the same
-        session (whose advisory locks own the partitions). The second batch is published only
-        once the first is marked and every event of it was acknowledged, so no user's event can
-        overtake an earlier one that failed, and no more than a batch is ever published and
-        not yet marked; nor once `stopping` is set. Otherwise its rows stay pending for the next
-        transaction.
+        session (whose advisory locks own the partitions), up to BATCHES_PER_TRANSACTION
+        batches. Each batch goes out in two halves, each marked while the next one publishes
+        (`HalvesInFlight`): no more than a batch is ever published and not yet marked. The next
+        batch is published only once every event of the one before was acknowledged, so no
+        user's event can overtake an earlier one that failed; nor once `stopping` is set.
+        Otherwise its rows stay pending for the next transaction.
         """
         settings = self._settings
         result = BatchResult()
-        parked: list[int] = []
         async with conn.begin():
-            rows = await outbox_store.claim_pending(
-                conn, settings.batch_size, partitions, settings.partitions
-            )
-            result.claimed = len(rows)
-            if rows:
-                following = (
-                    asyncio.ensure_future(
-                        outbox_store.claim_pending(
-                            conn,
-                            settings.batch_size,
-                            partitions,
-                            settings.partitions,
-                            besides=[row.seq for row in rows],
-                        )
-                    )
-                    if len(rows) == settings.batch_size
-                    else None
+            session = asyncio.Lock()  # one statement at a time on the session
+            halves = HalvesInFlight(self._publisher, partial(self._mark, conn), session)
+            following: asyncio.Future[list[OutboxRow]] | None = None
+            try:
+                rows = await outbox_store.claim_pending(
+                    conn, settings.batch_size, partitions, settings.partitions
                 )
-                try:
-                    await self._publisher.publish(rows, result)
-                finally:
-                    more = await _outcome(following)
-                parked += await self._mark(conn, rows, result)
-                if more and not result.failures and not (stopping and stopping.is_set()):
-                    second = BatchResult(claimed=len(more))
-                    await self._publisher.publish(more, second)
-                    parked += await self._mark(conn, more, second)
-                    result.claimed += second.claimed
-                    result.acked += second.acked
-                    result.failures += second.failures
-        for seq in parked:
+                for batch in range(1, BATCHES_PER_TRANSACTION + 1):
+                    result.claimed += len(rows)
+                    if len(rows) == settings.batch_size and batch < BATCHES_PER_TRANSACTION:
+                        beside = self._claim_beside(conn, session, partitions, rows)
+                        following = asyncio.ensure_future(beside)
+                    await halves.relay(rows, result)
+                    rows, following = await _outcome(following), None
+                    if not rows or result.failures or (stopping and stopping.is_set()):
+                        break
+                await halves.finish()
+            finally:
+                running = [halves.settle(), *([following] if following else [])]
+                await asyncio.gather(*running, return_exceptions=True)
+        for seq in halves.parked:
             log.error("outbox row %s parked after %s attempts", seq, settings.max_attempts)
         if result.transient_failure:
             self._nats_failed()
         else:
             self._nats_ok()
         return result
+
+    async def _claim_beside(
+        self,
+        conn: AsyncConnection,
+        session: asyncio.Lock,
+        partitions: tuple[int, ...] | None,
+        rows: list[OutboxRow],
+    ) -> list[OutboxRow]:
+        """The batch after `rows`, claimed while they publish."""
+        settings = self._settings
+        async with session:
+            return await outbox_store.claim_pending(
+                conn,
+                settings.batch_size,
+                partitions,
+                settings.partitions,
+                besides=[row.seq for row in rows],
+            )
 
     async def _mark(
         self, conn: AsyncConnection, rows: list[OutboxRow], result: BatchResult
