@@ -1,22 +1,14 @@
 """The pipelined publisher's ordering rules, against a fake JetStream that acks when told to."""
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Any
 
 from nats.js.api import PubAck
 from nats.js.errors import APIError, ServiceUnavailableError
 
+from tests.support.outbox_rows import outbox_row as row
 from usersuite.platform.nats.publisher import Publisher
 from usersuite.platform.service.outbox import BatchResult, OutboxRow
-
-
-def row(seq: int, user: str) -> OutboxRow:
-    return OutboxRow(
-        seq=seq, event_id=f"e{seq}", event_type="user.v1.UserUpdated",
-        aggregate_name=user, aggregate_version=seq, payload=b"x", trace_context={},
-        principal="", occurred_time=datetime(2026, 1, 1, tzinfo=UTC), attempts=0,
-    )  # fmt: skip
 
 
 class FakeJetStream:

@@ -2,20 +2,12 @@
 of publishes and marks, with marks the test releases one at a time."""
 
 import asyncio
-from datetime import UTC, datetime
 
 import pytest
 
+from tests.support.outbox_rows import outbox_row as row
 from usersuite.platform.relay.halves import HalvesInFlight, halves
 from usersuite.platform.service.outbox import BatchResult, Failure, OutboxRow
-
-
-def row(seq: int, user: str) -> OutboxRow:
-    return OutboxRow(
-        seq=seq, event_id=f"e{seq}", event_type="user.v1.UserUpdated",
-        aggregate_name=user, aggregate_version=seq, payload=b"x", trace_context={},
-        principal="", occurred_time=datetime(2026, 1, 1, tzinfo=UTC), attempts=0,
-    )  # fmt: skip
 
 
 class FakePublisher:
