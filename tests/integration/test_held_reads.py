@@ -1,6 +1,7 @@
 """Reads on held connections (platform/db/held.py) on a real PostgreSQL: one connection kept
-between queries and given back on close; a connection that died is replaced; deadlines,
-cancellations and lost sessions end the read cleanly and never leave a connection mid-statement."""
+between queries and given back on close or once no read used it for a while; a connection that
+died is replaced; deadlines, cancellations and lost sessions end the read cleanly and never
+leave a connection mid-statement."""
 
 import asyncio
 import time
@@ -14,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tests.support.postgres import until_waiting_for_lock
+from tests.support.waiting import eventually, holds
 from usersuite.platform.db.engine import create_engine
 from usersuite.platform.db.held import HeldReader
 from usersuite.platform.service import request_context
@@ -46,7 +48,8 @@ async def admin(pg_url: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 async def reader(engine: AsyncEngine) -> AsyncIterator[HeldReader]:
-    held = HeldReader(engine, WHO_ANSWERS, idle_seconds=3600)
+    # Never pinged, never given back while idle: each test decides what happens meanwhile.
+    held = HeldReader(engine, WHO_ANSWERS, idle_seconds=3600, give_back_seconds=3600)
     yield held
     await held.close()
 
@@ -75,7 +78,7 @@ async def test_one_connection_serves_every_read_and_goes_back_on_close(
 async def test_a_connection_that_died_while_idle_is_replaced_before_a_read_meets_it(
     engine: AsyncEngine, admin: AsyncEngine
 ) -> None:
-    reader = HeldReader(engine, WHO_ANSWERS, idle_seconds=0)
+    reader = HeldReader(engine, WHO_ANSWERS, idle_seconds=0, give_back_seconds=3600)
     try:
         first = await answering_pid(reader)
         await terminate(admin, first)
@@ -84,6 +87,24 @@ async def test_a_connection_that_died_while_idle_is_replaced_before_a_read_meets
         assert second != first
     finally:
         await reader.close()
+
+
+async def test_a_connection_no_read_used_for_a_while_goes_back_to_the_pool_at_rest(
+    engine: AsyncEngine,
+) -> None:
+    pool = engine.sync_engine.pool
+    reader = HeldReader(engine, WHO_ANSWERS, idle_seconds=3600, give_back_seconds=0.1)
+    try:
+        first = await answering_pid(reader)
+        await eventually(
+            holds(lambda: pool.checkedout() == 0),  # type: ignore[attr-defined]
+            what="the idle connection given back to the pool",
+        )
+        # At rest, not closed: the pool (last in, first out) hands the same session out again.
+        assert await answering_pid(reader) == first
+    finally:
+        await reader.close()
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
 async def test_a_session_lost_mid_use_fails_one_read_as_unavailable_then_a_new_one_serves(

@@ -16,12 +16,16 @@ DEADLINE_EXCEEDED, INVALID_ARGUMENT).
 
 At most `keep_idle` connections are held between queries (0: none, each query checks one out
 and gives it back); a burst's extra ones go back to the pool at rest when their query ends, so
-the writers' share of the pool never shrinks by more.
+the writers' share of the pool never shrinks by more. A held connection no query used for
+`give_back_seconds` goes back to the pool too: when the reads stop, the writers have the whole
+pool (an operator sizes it for the calls at once, whichever they are).
 `close()` returns the connections to the pool; the process calls it before disposing the engine
 (a held session would otherwise outlive it and, for one, keep its database from being dropped).
 """
 
 import asyncio
+import contextlib
+import contextvars
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +41,9 @@ from usersuite.platform.db.driver import DriverStatement
 from usersuite.platform.db.liveness import PING_AFTER_IDLE_SECONDS
 from usersuite.platform.db.statement_timeout import bound_by_deadline
 from usersuite.platform.db.unit_of_work import service_error
+
+# Reads that paused this long have stopped for now: their held connections go back to the pool.
+GIVE_BACK_AFTER_IDLE_SECONDS = 1.0
 
 
 def _raise_as_service_error(error: Exception) -> NoReturn:
@@ -64,6 +71,7 @@ class HeldReader:
         *,
         idle_seconds: float = PING_AFTER_IDLE_SECONDS,
         keep_idle: int = 1,
+        give_back_seconds: float = GIVE_BACK_AFTER_IDLE_SECONDS,
     ) -> None:
         if engine.dialect.name != "postgresql":
             raise ValueError("held reads run on psycopg: PostgreSQL only")
@@ -75,6 +83,9 @@ class HeldReader:
         self._keep_idle = keep_idle
         self._idle: list[_Held] = []
         self._closed = False
+        self._give_back_seconds = give_back_seconds
+        self._give_back: asyncio.TimerHandle | None = None
+        self._giving_back: set[asyncio.Task[None]] = set()
 
     async def rows(self, params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
         """The statement's rows for `params`; database trouble raises the service's errors."""
@@ -95,13 +106,46 @@ class HeldReader:
             else:
                 held.used = time.monotonic()
                 self._idle.append(held)
+                self._schedule_give_back()
 
     async def close(self) -> None:
         """Returns every held connection to the pool (in-flight ones when they finish)."""
         self._closed = True
+        if self._give_back is not None:
+            self._give_back.cancel()
+            self._give_back = None
+        await asyncio.gather(*self._giving_back)
         idle, self._idle = self._idle, []
         for held in idle:
             await held.conn.close()
+
+    def _schedule_give_back(self) -> None:
+        """A timer for the idle connection that was used longest ago (one timer at a time)."""
+        if self._give_back is not None or not self._idle:
+            return
+        due = min(held.used for held in self._idle) + self._give_back_seconds
+        # An empty context: no call's trace or principal goes with the connections given back.
+        self._give_back = asyncio.get_running_loop().call_later(
+            max(0.0, due - time.monotonic()), self._give_back_idle, context=contextvars.Context()
+        )
+
+    def _give_back_idle(self) -> None:
+        self._give_back = None
+        cutoff = time.monotonic() - self._give_back_seconds
+        unused = [held for held in self._idle if held.used <= cutoff]
+        if unused:
+            self._idle = [held for held in self._idle if held.used > cutoff]
+            task = asyncio.ensure_future(self._return_to_pool(unused))
+            self._giving_back.add(task)
+            task.add_done_callback(self._giving_back.discard)
+        self._schedule_give_back()
+
+    @staticmethod
+    async def _return_to_pool(unused: list[_Held]) -> None:
+        """Idle connections are at rest, in autocommit: the pool takes them back as they are."""
+        for held in unused:
+            with contextlib.suppress(Exception):  # a connection that cannot be given back is gone
+                await held.conn.close()
 
     async def _take(self) -> _Held:
         while self._idle:

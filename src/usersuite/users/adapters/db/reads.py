@@ -38,7 +38,8 @@ class _Reading(SqlTransaction, UnitOfWorkBase):
 
 def _held_budget(engine: AsyncEngine) -> int:
     """How many connections the reads may keep between queries: a quarter of the pool, so the
-    writers keep the rest whatever the reads did before (a pool under four keeps none)."""
+    writers keep the rest whatever the reads did before (a pool under four keeps none); and
+    only while reads keep coming (platform/db/held.py gives idle ones back)."""
     return int(engine.sync_engine.pool.size()) // 4  # type: ignore[attr-defined]
 
 
