@@ -16,8 +16,8 @@ from usersuite.users.service import commands
 from usersuite.users.service.handlers import UserHandlers
 
 STREAM = "USER_V1"
-T = TypeVar("T")
 CONCURRENT_WRITERS = 8
+T = TypeVar("T")
 
 
 async def stream_count(nc: Client, stream: str = STREAM) -> int:

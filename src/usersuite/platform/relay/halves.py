@@ -41,7 +41,7 @@ class HalvesInFlight:
         """Publishes `rows` half by half, adding their outcome to `result`."""
         stopped: set[str] = set()
         for half in halves(rows):
-            part = BatchResult(claimed=len(half))
+            part = BatchResult()
             going = [row for row in half if row.aggregate_name not in stopped]
             await self._publisher.publish(going, part)
             if self._marking is not None:

@@ -23,7 +23,7 @@ Order and completeness:
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
 
@@ -116,9 +116,7 @@ class Relay:
             halves = HalvesInFlight(self._publisher, partial(self._mark, conn), session)
             following: asyncio.Future[list[OutboxRow]] | None = None
             try:
-                rows = await outbox_store.claim_pending(
-                    conn, settings.batch_size, partitions, settings.partitions
-                )
+                rows = await self._claim(conn, partitions)
                 for batch in range(1, BATCHES_PER_TRANSACTION + 1):
                     result.claimed += len(rows)
                     if len(rows) == settings.batch_size and batch < BATCHES_PER_TRANSACTION:
@@ -148,15 +146,20 @@ class Relay:
         rows: list[OutboxRow],
     ) -> list[OutboxRow]:
         """The batch after `rows`, claimed while they publish."""
-        settings = self._settings
         async with session:
-            return await outbox_store.claim_pending(
-                conn,
-                settings.batch_size,
-                partitions,
-                settings.partitions,
-                besides=[row.seq for row in rows],
-            )
+            return await self._claim(conn, partitions, besides=[row.seq for row in rows])
+
+    async def _claim(
+        self,
+        conn: AsyncConnection,
+        partitions: tuple[int, ...] | None,
+        besides: Sequence[int] = (),
+    ) -> list[OutboxRow]:
+        """The oldest pending rows of `partitions` but `besides`, a batch at most."""
+        settings = self._settings
+        return await outbox_store.claim_pending(
+            conn, settings.batch_size, partitions, settings.partitions, besides=besides
+        )
 
     async def _mark(
         self, conn: AsyncConnection, rows: list[OutboxRow], result: BatchResult
