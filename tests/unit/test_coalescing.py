@@ -111,9 +111,20 @@ async def test_a_caller_that_gives_up_leaves_the_others_their_answer() -> None:
     assert await blocker == "BLOCKER"
 
 
-async def test_a_query_runs_under_its_callers_latest_deadline_and_none_wins() -> None:
+@pytest.mark.parametrize(
+    ("earliest", "expected"),
+    [
+        # Reads: each shared query under the latest deadline, and no deadline wins.
+        (False, [None, 30.0, None, None]),
+        # Writes (the group commit): under the earliest, and no deadline only when none has one.
+        (True, [None, 10.0, None, 10.0]),
+    ],
+)
+async def test_a_query_runs_under_its_callers_latest_or_earliest_deadline(
+    earliest: bool, expected: list[float | None]
+) -> None:
     fetch = GatedFetch()
-    coalescer: Coalescer[str, str] = Coalescer(fetch)
+    coalescer: Coalescer[str, str] = Coalescer(fetch, earliest_deadline=earliest)
 
     async def read(key: str, deadline: float | None) -> str | None:
         request_context.deadline.set(deadline)
@@ -127,8 +138,8 @@ async def test_a_query_runs_under_its_callers_latest_deadline_and_none_wins() ->
         await fetch.wait_for_query(2 * index + 2)
         fetch.gates[2 * index + 1].set()
         await asyncio.gather(blocker, *reads)
-    # The lone blocker queries under its own (no) deadline; each shared query under the latest.
-    assert fetch.deadlines == [None, 30.0, None, None]
+    # The lone blocker queries under its own (no) deadline.
+    assert fetch.deadlines == expected
     assert fetch.calls == [["blocker"], ["a", "b"], ["blocker"], ["a", "b"]]
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from usersuite.platform.config import Settings, required
 from usersuite.platform.consumer.tail import tail
 from usersuite.platform.db.engine import create_engine
+from usersuite.platform.db.group_commit import GroupCommit
 from usersuite.platform.db.maintenance import RequestIdJanitor
 from usersuite.platform.db.nonces import SqlNonceStore
 from usersuite.platform.db.pool_metrics import register_pool_metrics
@@ -122,9 +123,13 @@ def bootstrap(
     page_token_secret = required(settings.page_token_secret, "page_token_secret")
     engine = database_engine(settings)
     page_tokens = PageTokenCodec(page_token_secret.get_secret_value().encode())
-    reads = SqlUserReads(engine, window_seconds=settings.database.coalesce_window_seconds)
+    window = settings.database.coalesce_window_seconds
+    reads = SqlUserReads(engine, window_seconds=window)
+    group = (
+        GroupCommit(engine, window_seconds=window) if engine.dialect.name == "postgresql" else None
+    )
     handlers = UserHandlers(
-        lambda: SqlUnitOfWork(engine, encode_event, clock),
+        lambda: SqlUnitOfWork(engine, encode_event, clock, group=group),
         page_tokens,
         clock=clock,
         reads=reads,

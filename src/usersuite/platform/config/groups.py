@@ -185,8 +185,9 @@ class DatabaseSettings(BaseModel):
         0.002,
         ge=0,
         le=60,
-        description="once reads have lately shared queries, how long a point read waits at most "
-        "for others to share its query (0: never waits); a few milliseconds",
+        description="once reads (creates) have lately shared queries (statements), how long a "
+        "point read (a create's commit) waits at most for others to share its query (statement) "
+        "(0: never waits); a few milliseconds",
     )
 
 

@@ -19,7 +19,9 @@ same read-committed view one query per call gives).
 
 The query runs in a task of its own, in an empty context (no caller's trace or principal leaks
 into it), bounded by the latest deadline among its callers: a caller whose own deadline passes
-is cancelled by its deadline and stops waiting; the query serves the others.
+is cancelled by its deadline and stops waiting; the query serves the others. A batcher of writes
+(platform/db/group_commit.py) bounds it by the earliest one instead (`earliest_deadline`), so a
+statement never runs on after any of its callers gave up.
 """
 
 import asyncio
@@ -47,6 +49,7 @@ class Coalescer(Generic[K, V]):
         in_flight: int = 1,
         max_batch: int = MAX_BATCH,
         window_seconds: float = 0.0,
+        earliest_deadline: bool = False,
     ) -> None:
         if in_flight < 1 or max_batch < 1 or window_seconds < 0:
             raise ValueError(
@@ -57,6 +60,7 @@ class Coalescer(Generic[K, V]):
         self._in_flight = in_flight
         self._max_batch = max_batch
         self._window = window_seconds
+        self._earliest = earliest_deadline
         self._pending: dict[K, list[asyncio.Future[V | None]]] = {}
         self._waiting = 0
         self._deadlines: list[float | None] = []
@@ -137,9 +141,8 @@ class Coalescer(Generic[K, V]):
         reads = sum(len(futures) for futures in batch.values())
         self._waiting -= reads
         self._peak = max(self._peak, reads)
-        # None (no deadline) outranks every number; otherwise the latest deadline bounds it.
         deadlines, self._deadlines = self._deadlines, []
-        deadline = None if None in deadlines else max(d for d in deadlines if d is not None)
+        deadline = self._bound(deadlines)
         if self._pending:  # more than one batch's worth: their deadlines stay counted
             self._deadlines.append(deadline)
         self._running += 1
@@ -150,6 +153,13 @@ class Coalescer(Generic[K, V]):
         task.add_done_callback(self._tasks.discard)
         if self._pending:
             self._schedule(asyncio.get_running_loop())
+
+    def _bound(self, deadlines: list[float | None]) -> float | None:
+        """The query's deadline: the latest of its callers' (None, no deadline, outranks every
+        number), or with `earliest_deadline` the earliest one (None only if no caller has one)."""
+        if self._earliest:
+            return min((d for d in deadlines if d is not None), default=None)
+        return None if None in deadlines else max(d for d in deadlines if d is not None)
 
     async def _run(
         self, batch: dict[K, list[asyncio.Future[V | None]]], deadline: float | None

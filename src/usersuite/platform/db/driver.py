@@ -23,7 +23,7 @@ import psycopg
 from sqlalchemy import bindparam
 from sqlalchemy.dialects.postgresql.psycopg import PGDialectAsync_psycopg
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert, UpdateBase
@@ -49,7 +49,7 @@ def _needs_sqlalchemy(compiled: SQLCompiler, columns: Iterable[Any] = ()) -> boo
     )
 
 
-def listened(conn: AsyncConnection) -> bool:
+def listened(conn: AsyncConnection | AsyncEngine) -> bool:
     """Whether anything listens to the engine's statements (tracing): then SQLAlchemy must run
     them, so the listeners see them."""
     return bool(conn.sync_engine.dispatch.before_cursor_execute)
@@ -132,18 +132,23 @@ def write_sql(statement: UpdateBase, keys: tuple[str, ...]) -> str | None:
 
 
 @functools.cache
-def one_statement(writes: tuple[tuple[UpdateBase, tuple[str, ...]], ...]) -> str | None:
+def one_statement(
+    writes: tuple[tuple[UpdateBase, tuple[str, ...]], ...], copies: int = 1
+) -> str | None:
     """Blind INSERTs as one statement for psycopg, compiled once: each but the last a
-    data-modifying CTE of the last, write i's parameters named `w<i>_<name>`
-    (`one_statement_params`). None where they cannot be one: a write that is no INSERT, two
-    INSERTs into one table (a statement's CTEs run in no specified order, so their rows'
-    sequence numbers could come out of the order they were written in), or one that SQLAlchemy
-    must run."""
+    data-modifying CTE of the last, `copies` rows each (one per unit of work committing together,
+    platform/db/group_commit.py), write i's parameters named `w<i>_<name>` in the first row and
+    `r<j>w<i>_<name>` in row j after it (`one_statement_params`). None where they cannot be
+    one: a write that is no INSERT, two INSERTs into one table (a statement's CTEs run in no
+    specified order, so their rows' sequence numbers could come out of the order they were
+    written in), or one that SQLAlchemy must run."""
     tables = {write.table for write, _ in writes if isinstance(write, Insert)}
     if not writes or len(tables) < len(writes) or not all(write_sql(w, k) for w, k in writes):
         return None
     parts = [
-        write.values({key: bindparam(f"w{i}_{key}") for key in keys})  # type: ignore[attr-defined]
+        write.values(  # type: ignore[attr-defined]
+            [{key: bindparam(_name(i, j, key)) for key in keys} for j in range(copies)]
+        )
         for i, (write, keys) in enumerate(writes)
     ]
     ctes = [part.cte(f"w{i}") for i, part in enumerate(parts[:-1])]
@@ -152,6 +157,15 @@ def one_statement(writes: tuple[tuple[UpdateBase, tuple[str, ...]], ...]) -> str
     return None if _needs_sqlalchemy(compiled) else " ".join(compiled.string.split())
 
 
-def one_statement_params(params: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The parameters of `one_statement` from each write's own."""
-    return {f"w{i}_{key}": value for i, each in enumerate(params) for key, value in each.items()}
+def _name(write: int, row: int, key: str) -> str:
+    return f"w{write}_{key}" if row == 0 else f"r{row}w{write}_{key}"
+
+
+def one_statement_params(*copies: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The parameters of `one_statement` from each copy's writes' own, in the rows' order."""
+    return {
+        _name(i, j, key): value
+        for j, writes in enumerate(copies)
+        for i, each in enumerate(writes)
+        for key, value in each.items()
+    }

@@ -21,7 +21,7 @@ for it (an IntegrityError for a unique clash), passed through the write's own `e
 so a repository turns a clash into the same domain error either way.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -41,15 +41,65 @@ from usersuite.platform.db.driver import (
 # Turns the SQLAlchemy error of a failed write into the error the caller should see (or returns
 # None to let it pass as it is).
 ErrorMapping = Callable[[DBAPIError], Exception | None]
+# A deferred write: the statement, its parameters and its errors' mapping.
+Write = tuple[UpdateBase, Mapping[str, Any], ErrorMapping | None]
+
+
+def as_failure(
+    exc: psycopg.Error | DBAPIError, conn: AsyncConnection, writes: Sequence[Write]
+) -> Exception:
+    """What a failed write raises: the error as SQLAlchemy raises it, or the domain error of
+    the first write whose mapping claims it (the pipeline and a shared statement report the
+    first failure, not which write it came from)."""
+    error = exc if isinstance(exc, DBAPIError) else as_sqlalchemy_error(exc, conn)
+    if error is not exc:
+        error.__cause__ = exc
+    for _, _, errors in writes:
+        mapped = errors(error) if errors else None
+        if mapped is not None:
+            mapped.__cause__ = None  # as `raise ... from None`: the domain error says it all
+            mapped.__suppress_context__ = True
+            return mapped
+    return error
 
 
 class DeferredWrites:
     """The blind writes of one connection's transaction; `deferring` False runs each at once."""
 
-    def __init__(self, conn: AsyncConnection, *, deferring: bool = True) -> None:
+    def __init__(
+        self,
+        conn: AsyncConnection | None,
+        *,
+        deferring: bool = True,
+        connect: Callable[[], Awaitable[AsyncConnection]] | None = None,
+    ) -> None:
+        """On `conn`, or (conn None) on the connection `connect` opens at the first statement
+        that needs one: a unit of work that connects lazily on PostgreSQL, whose writes defer."""
+        if (conn is None) == (connect is None):
+            raise ValueError("deferred writes need a connection or a way to open one, not both")
         self._conn = conn
-        self._pipelined = deferring and conn.dialect.name == "postgresql"
-        self._pending: list[tuple[UpdateBase, Mapping[str, Any], ErrorMapping | None]] = []
+        self._connect = connect
+        self._pipelined = deferring and (conn is None or conn.dialect.name == "postgresql")
+        self._pending: list[Write] = []
+
+    @property
+    def pending(self) -> list[Write]:
+        """The writes waiting for the commit, in order."""
+        return self._pending
+
+    async def connected(self) -> AsyncConnection:
+        """The transaction's connection, opened now if it was not (the writes still wait)."""
+        if self._conn is None:
+            assert self._connect is not None
+            self._conn = await self._connect()
+        return self._conn
+
+    async def connection(self) -> AsyncConnection:
+        """The transaction's connection for a statement of the caller's, with the waiting
+        writes sent first (so the statement sees them)."""
+        conn = await self.connected()
+        await self.flush()
+        return conn
 
     async def write(
         self, statement: UpdateBase, params: Mapping[str, Any], errors: ErrorMapping | None = None
@@ -63,8 +113,9 @@ class DeferredWrites:
     async def _now(
         self, statement: UpdateBase, params: Mapping[str, Any], errors: ErrorMapping | None
     ) -> None:
+        conn = await self.connected()
         try:
-            await self._conn.execute(statement, params)
+            await conn.execute(statement, params)
         except DBAPIError as exc:
             mapped = errors(exc) if errors else None
             if mapped is not None:
@@ -73,6 +124,8 @@ class DeferredWrites:
 
     async def flush(self) -> None:
         """Sends the waiting writes before another statement runs on the connection."""
+        if self._pending:
+            await self.connected()
         pending, self._pending = self._pending, []
         for statement, params, errors in pending:
             await self._now(statement, params, errors)
@@ -86,6 +139,7 @@ class DeferredWrites:
         if not self._pending:
             await transaction.commit()
             return
+        assert self._conn is not None, "a transaction has its connection"
         pending, self._pending = self._pending, []
         raw = await self._conn.get_raw_connection()
         driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
@@ -110,16 +164,7 @@ class DeferredWrites:
             else:
                 await self._in_pipeline(driver, pending, fresh=fresh, direct=direct)
         except (psycopg.Error, DBAPIError) as exc:
-            # As SQLAlchemy raises it; the first write whose mapping claims it names it (the
-            # pipeline reports the first failure, not which statement it came from).
-            error = exc if isinstance(exc, DBAPIError) else as_sqlalchemy_error(exc, self._conn)
-            for _, _, errors in pending:
-                mapped = errors(error) if errors else None
-                if mapped is not None:
-                    raise mapped from None
-            if error is exc:
-                raise
-            raise error from exc
+            raise as_failure(exc, self._conn, pending)  # noqa: B904 - its cause is set
         finally:
             if fresh:
                 await _back_to_transactions(driver)
@@ -130,7 +175,7 @@ class DeferredWrites:
     async def _in_pipeline(
         self,
         driver: "psycopg.AsyncConnection[Any]",
-        pending: list[tuple[UpdateBase, Mapping[str, Any], ErrorMapping | None]],
+        pending: list[Write],
         *,
         fresh: bool,
         direct: bool,
@@ -143,6 +188,7 @@ class DeferredWrites:
             for statement, params, _ in pending:
                 sql = write_sql(statement, tuple(params)) if direct else None
                 if sql is None:
+                    assert self._conn is not None
                     await self._conn.execute(statement, params)
                 else:
                     await cursor.execute(sql, params)

@@ -15,6 +15,7 @@ from usersuite.platform.db.availability import (
     is_data_error,
     is_unavailable,
 )
+from usersuite.platform.db.group_commit import GroupCommit
 from usersuite.platform.db.pipeline import DeferredWrites
 from usersuite.platform.db.statement_timeout import bound_by_deadline, forget
 from usersuite.platform.domain.errors import FieldViolation, ValidationFailed
@@ -36,7 +37,11 @@ def service_error(error: BaseException) -> Exception | None:
 
 class SqlTransaction:
     # A service whose repositories defer their blind writes (platform/db/pipeline.py) sets this:
-    # its commit then sends them with the COMMIT in one round trip on PostgreSQL.
+    # its commit then sends them with the COMMIT in one round trip on PostgreSQL. Its units of
+    # work also connect lazily there, at the first statement that needs the connection (its
+    # repositories are bound to the writes, `_bind_writes`): a create that runs none but its
+    # writes commits them through the group commit, if it has one
+    # (platform/db/group_commit.py), on no connection of its own.
     pipelines_writes = False
 
     def __init__(
@@ -45,12 +50,14 @@ class SqlTransaction:
         *,
         read_only: bool = False,
         joining: AsyncConnection | None = None,
+        group: GroupCommit | None = None,
     ) -> None:
         if (engine is None) == (joining is None):
             raise ValueError("a unit of work needs an engine or a connection to join, not both")
         self._engine = engine
         self._read_only = read_only
         self._joined = joining
+        self._group = group
         self._committed = False
         self._conn: AsyncConnection | None = None
         self._tx: AsyncTransaction | None = None
@@ -58,6 +65,11 @@ class SqlTransaction:
 
     def _bind(self, conn: AsyncConnection) -> None:
         """Binds the service's repositories to `conn` (and `self.writes`)."""
+        raise NotImplementedError
+
+    def _bind_writes(self) -> None:
+        """Where the service pipelines writes: binds its repositories to `self.writes` alone,
+        whose `connection()` gives them the connection (opened at the first that needs it)."""
         raise NotImplementedError
 
     @property
@@ -70,8 +82,28 @@ class SqlTransaction:
         if self._joined is not None:
             # The owner of the connection commits: nothing may wait for a commit of ours.
             self._writes = DeferredWrites(self._joined, deferring=False)
-            self._bind(self._joined)
+            self._bind_to(self._joined)
             return self
+        assert self._engine is not None
+        lazily = self.pipelines_writes and not self._read_only
+        if lazily and self._engine.dialect.name == "postgresql":
+            self._writes = DeferredWrites(None, connect=self._connect)
+            self._bind_writes()
+            return self
+        conn = await self._connect()
+        self._writes = DeferredWrites(conn, deferring=False)
+        self._bind_to(conn)
+        return self
+
+    def _bind_to(self, conn: AsyncConnection) -> None:
+        if self.pipelines_writes:
+            self._bind_writes()
+        else:
+            self._bind(conn)
+
+    async def _connect(self) -> AsyncConnection:
+        """Checks a connection out, begins (or, read-only on PostgreSQL, runs in autocommit)
+        and bounds its statements by the call's deadline."""
         assert self._engine is not None
         try:
             conn = self._conn = await self._engine.connect()
@@ -85,10 +117,7 @@ class SqlTransaction:
             if is_unavailable(exc):
                 raise ServiceUnavailable("the database is unavailable") from exc
             raise
-        deferring = self.pipelines_writes and not self._read_only
-        self._writes = DeferredWrites(conn, deferring=deferring)
-        self._bind(conn)
-        return self
+        return conn
 
     async def end(self, error: BaseException | None) -> None:
         """Rolls back, closes, and turns database trouble into the service's errors."""
@@ -109,6 +138,15 @@ class SqlTransaction:
             raise RuntimeError("a read-only unit of work has nothing to commit")
         if self._joined is not None:
             return  # committed with the owner's transaction
+        if self._conn is None:
+            # Connecting lazily, and nothing but deferred writes ran: they may share a
+            # statement with other units of work committing now (none waiting: nothing to do).
+            pending = self.writes.pending
+            if not pending or (self._group is not None and await self._group.commit(pending)):
+                self.writes.discard()
+                self._committed = True
+                return
+            await self.writes.connected()
         if self._tx is not None and self._tx.is_active:
             assert self._writes is not None
             await self._writes.commit(self._tx)

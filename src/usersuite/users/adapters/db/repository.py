@@ -101,29 +101,29 @@ async def _unique_violations_as_domain_errors(user: User) -> AsyncIterator[None]
 
 
 class SqlUserRepository(UserRepository):
-    """Users on `conn`; `writes` defers the inserts to the commit (alone: each runs at once)."""
+    """Users on `conn`, or on the connection `writes` opens at the first statement (conn None);
+    `writes` defers the inserts to the commit (alone: each runs at once)."""
 
-    def __init__(self, conn: AsyncConnection, writes: DeferredWrites | None = None) -> None:
-        self._conn = conn
+    def __init__(self, conn: AsyncConnection | None, writes: DeferredWrites | None = None) -> None:
         self._writes = writes or DeferredWrites(conn, deferring=False)
 
     async def add(self, user: User) -> None:
         await self._writes.write(_INSERT_USER, _user_values(user), _clash(user))
 
     async def get(self, user_id: str, *, for_update: bool = False) -> User | None:
-        await self._writes.flush()
+        conn = await self._writes.connection()
         query = _GET_USER_FOR_UPDATE if for_update else _GET_USER
-        row = (await self._conn.execute(query, {"user_id": user_id})).first()
+        row = (await conn.execute(query, {"user_id": user_id})).first()
         return user_from_row(row) if row else None
 
     async def list_after(self, cursor: int, limit: int) -> list[tuple[int, User]]:
-        await self._writes.flush()
-        return users_page(await _LIST_USERS.rows(self._conn, {"cursor": cursor, "limit": limit}))
+        conn = await self._writes.connection()
+        return users_page(await _LIST_USERS.rows(conn, {"cursor": cursor, "limit": limit}))
 
     async def update(self, user: User, expected_version: int) -> bool:
-        await self._writes.flush()
+        conn = await self._writes.connection()
         async with _unique_violations_as_domain_errors(user):
-            result = await self._conn.execute(
+            result = await conn.execute(
                 users.update()
                 .where(users.c.id == user.id, users.c.version == expected_version)
                 .values(
@@ -136,8 +136,8 @@ class SqlUserRepository(UserRepository):
         return result.rowcount == 1
 
     async def delete(self, user_id: str, expected_version: int) -> bool:
-        await self._writes.flush()
-        result = await self._conn.execute(
+        conn = await self._writes.connection()
+        result = await conn.execute(
             users.delete().where(users.c.id == user_id, users.c.version == expected_version)
         )
         return result.rowcount == 1
@@ -180,16 +180,13 @@ def _user_from_json(text: str) -> User:
 
 
 class SqlIdempotencyStore(IdempotencyStore):
-    def __init__(
-        self, conn: AsyncConnection, writes: DeferredWrites, clock: Callable[[], datetime]
-    ) -> None:
-        self._conn = conn
+    def __init__(self, writes: DeferredWrites, clock: Callable[[], datetime]) -> None:
         self._writes = writes
         self._clock = clock
 
     async def claim(self, request_id: str, fingerprint: str) -> IdempotentResult | None:
-        await self._writes.flush()
-        earlier = await claim_request(self._conn, request_id, fingerprint, self._clock())
+        conn = await self._writes.connection()
+        earlier = await claim_request(conn, request_id, fingerprint, self._clock())
         if earlier is None:
             return None
         return IdempotentResult(fingerprint=earlier[0], user=_user_from_json(earlier[1]))

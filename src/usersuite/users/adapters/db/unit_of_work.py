@@ -3,8 +3,9 @@
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from usersuite.platform.db.group_commit import GroupCommit
 from usersuite.platform.db.unit_of_work import SqlTransaction
 from usersuite.users.adapters.db.repository import (
     EventEncoder,
@@ -16,7 +17,8 @@ from usersuite.users.service.unit_of_work import UnitOfWork
 
 
 class SqlUnitOfWork(SqlTransaction, UnitOfWork):
-    # CreateUser's user, outbox and request rows travel with BEGIN and COMMIT in one round trip.
+    # CreateUser's user, outbox and request rows travel with BEGIN and COMMIT in one round trip,
+    # or (nothing else ran) in one statement, shared with the creates committing at the moment.
     pipelines_writes = True
 
     def __init__(
@@ -26,12 +28,13 @@ class SqlUnitOfWork(SqlTransaction, UnitOfWork):
         clock: Callable[[], datetime],
         *,
         read_only: bool = False,
+        group: GroupCommit | None = None,
     ) -> None:
-        super().__init__(engine, read_only=read_only)
+        super().__init__(engine, read_only=read_only, group=group)
         self._encode = encode
         self._clock = clock
 
-    def _bind(self, conn: AsyncConnection) -> None:
-        self.users = SqlUserRepository(conn, self.writes)
+    def _bind_writes(self) -> None:
+        self.users = SqlUserRepository(None, self.writes)
         self.outbox = SqlOutbox(self.writes, self._encode)
-        self.idempotency = SqlIdempotencyStore(conn, self.writes, self._clock)
+        self.idempotency = SqlIdempotencyStore(self.writes, self._clock)
