@@ -51,8 +51,10 @@ async def holder(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 
 @pytest.fixture
-def group(engine: AsyncEngine) -> GroupCommit:
-    return GroupCommit(engine)
+async def group(engine: AsyncEngine) -> AsyncIterator[GroupCommit]:
+    built = GroupCommit(engine)
+    yield built
+    await built.close()  # its held connection back to the pool before the engine goes
 
 
 @pytest.fixture

@@ -138,7 +138,13 @@ def bootstrap(
     janitor = request_id_janitor(settings, engine, clock)
     service = user_service(handlers)
     return api_container(
-        settings, engine, observing, service, handlers, janitor=janitor, holders=(reads,)
+        settings,
+        engine,
+        observing,
+        service,
+        handlers,
+        janitor=janitor,
+        holders=(reads, group) if group is not None else (reads,),
     )
 
 

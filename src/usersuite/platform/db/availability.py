@@ -9,6 +9,9 @@ import psycopg
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
+from usersuite.platform.domain.errors import FieldViolation, ValidationFailed
+from usersuite.platform.service.errors import DeadlineExceeded, ServiceUnavailable
+
 # PostgreSQL's SQLSTATE for a statement cancelled by statement_timeout or a cancel request.
 QUERY_CANCELED = "57014"
 
@@ -37,3 +40,16 @@ def is_unavailable(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError):
         return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
     return isinstance(exc, OSError)
+
+
+def service_error(error: BaseException) -> Exception | None:
+    """The service's error for database trouble (None: not the database's, let it pass)."""
+    if is_unavailable(error):
+        return ServiceUnavailable("the database is unavailable")
+    if is_data_error(error):
+        # Validation should have refused the value first; never let it become INTERNAL.
+        violation = FieldViolation("request", "a value cannot be stored (malformed or too long)")
+        return ValidationFailed([violation])
+    if is_cancelled_by_deadline(error):
+        return DeadlineExceeded("the database work did not finish before the deadline")
+    return None

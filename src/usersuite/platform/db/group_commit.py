@@ -42,6 +42,7 @@ from usersuite.platform.db.driver import (
     one_statement,
     one_statement_params,
 )
+from usersuite.platform.db.held import HeldConnections
 from usersuite.platform.db.pipeline import Write, as_failure
 from usersuite.platform.db.statement_timeout import bound_by_deadline
 
@@ -66,11 +67,14 @@ class _Commit:
 
 
 class GroupCommit:
-    """The group commit of one engine (PostgreSQL); `window_seconds`: see Coalescer."""
+    """The group commit of one engine (PostgreSQL); `window_seconds`: see Coalescer. Its
+    statements run on psycopg, on a connection it holds between them (platform/db/held.py)."""
 
     def __init__(self, engine: AsyncEngine, *, window_seconds: float = 0.0) -> None:
         self._engine = engine
         self._window = window_seconds
+        # One statement in flight at a time: one connection, held between statements.
+        self._held = HeldConnections(engine, keep_idle=1)
         self._batchers: dict[Shape, Coalescer[_Commit, Exception]] = {}
 
     @property
@@ -111,6 +115,11 @@ class GroupCommit:
             raise failure
         return True
 
+    async def close(self) -> None:
+        """Gives its held connection back to the pool; the process calls it before disposing
+        the engine."""
+        await self._held.close()
+
     async def _run(self, shape: Shape, commits: Sequence[_Commit]) -> dict[_Commit, Exception]:
         """Commits `commits` in one statement; returns the failures (`_ALONE`: the shared
         statement failed, commit alone). Raises, for all, where the database cannot be reached
@@ -118,24 +127,23 @@ class GroupCommit:
         live = [commit for commit in commits if not commit.abandoned]
         if not live:
             return {}
-        async with self._engine.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await bound_by_deadline(conn)
-            raw = await conn.get_raw_connection()
-            driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
-            sql = one_statement(shape, len(live))
-            assert sql is not None, "checked for one copy; more copies compile alike"
-            params = one_statement_params(*(commit.params() for commit in live))
-            try:
-                await driver.execute(sql, params)
-            except psycopg.Error as exc:
-                if driver.closed or driver.broken:
-                    await conn.invalidate()
-                    raise as_sqlalchemy_error(exc, conn, invalidated=True) from exc
-                if len(live) == 1:
-                    return {live[0]: as_failure(exc, conn, live[0].writes)}
-                # One of them (a clash, a value, the earliest deadline) failed it whole.
-                return dict.fromkeys(live, _ALONE)
+        sql = one_statement(shape, len(live))
+        assert sql is not None, "checked for one copy; more copies compile alike"
+        params = one_statement_params(*(commit.params() for commit in live))
+        held = await self._held.take()
+        try:
+            await bound_by_deadline(held.conn)
+            await held.driver.execute(sql, params)
+        except psycopg.Error as exc:
+            if held.driver.closed or held.driver.broken:
+                await held.conn.invalidate()
+                raise as_sqlalchemy_error(exc, held.conn, invalidated=True) from exc
+            if len(live) == 1:
+                return {live[0]: as_failure(exc, held.conn, live[0].writes)}
+            # One of them (a clash, a value, the earliest deadline) failed it whole.
+            return dict.fromkeys(live, _ALONE)
+        finally:
+            await self._held.release(held)
         return {}
 
 

@@ -14,6 +14,10 @@ use, and one a failed or cancelled query left anywhere but at rest is invalidate
 database trouble becomes the service error a unit of work raises (UNAVAILABLE,
 DEADLINE_EXCEEDED, INVALID_ARGUMENT).
 
+`HeldConnections` is the holding alone, for any statement run on autocommit connections: the
+group commit's (platform/db/group_commit.py) hold theirs the same way. `HeldReader` runs one
+SELECT on them.
+
 At most `keep_idle` connections are held between queries (0: none, each query checks one out
 and gives it back); a burst's extra ones go back to the pool at rest when their query ends, so
 the writers' share of the pool never shrinks by more. A held connection no query used for
@@ -37,10 +41,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Select
 
+from usersuite.platform.db.availability import service_error
 from usersuite.platform.db.driver import DriverStatement
 from usersuite.platform.db.liveness import PING_AFTER_IDLE_SECONDS
 from usersuite.platform.db.statement_timeout import bound_by_deadline
-from usersuite.platform.db.unit_of_work import service_error
 
 # Reads that paused this long have stopped for now: their held connections go back to the pool.
 GIVE_BACK_AFTER_IDLE_SECONDS = 1.0
@@ -55,58 +59,50 @@ def _raise_as_service_error(error: Exception) -> NoReturn:
 
 
 @dataclass(eq=False)
-class _Held:
+class Held:
     conn: AsyncConnection
     driver: psycopg.AsyncConnection[Any]
     used: float
 
 
-class HeldReader:
-    """Runs one read-only statement at a time per held connection (PostgreSQL only)."""
+class HeldConnections:
+    """Connections held checked out of `engine`'s pool between statements, in autocommit
+    (PostgreSQL only): `take()` one, run statements on it, `release()` it."""
 
     def __init__(
         self,
         engine: AsyncEngine,
-        statement: Select[Any],
         *,
         idle_seconds: float = PING_AFTER_IDLE_SECONDS,
         keep_idle: int = 1,
         give_back_seconds: float = GIVE_BACK_AFTER_IDLE_SECONDS,
     ) -> None:
         if engine.dialect.name != "postgresql":
-            raise ValueError("held reads run on psycopg: PostgreSQL only")
+            raise ValueError("held connections run statements on psycopg: PostgreSQL only")
         if keep_idle < 0:
             raise ValueError("keep_idle must not be negative")
         self._engine = engine
-        self._statement = DriverStatement(statement)
         self._idle_seconds = idle_seconds
         self._keep_idle = keep_idle
-        self._idle: list[_Held] = []
+        self._idle: list[Held] = []
         self._closed = False
         self._give_back_seconds = give_back_seconds
         self._give_back: asyncio.TimerHandle | None = None
         self._giving_back: set[asyncio.Task[None]] = set()
 
-    async def rows(self, params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
-        """The statement's rows for `params`; database trouble raises the service's errors."""
-        held = await self._take()
-        try:
-            await bound_by_deadline(held.conn)
-            return await self._statement.rows(held.conn, params)
-        except DBAPIError as error:
-            _raise_as_service_error(error)
-        finally:
-            # A cancelled or failed query can leave the session mid-statement (or gone): only a
-            # connection back at rest, outside any transaction, serves the next query.
-            at_rest = held.driver.info.transaction_status == TransactionStatus.IDLE
-            if not at_rest or held.conn.invalidated or self._closed:
-                await asyncio.shield(self._drop(held))
-            elif len(self._idle) >= self._keep_idle:
-                await asyncio.shield(held.conn.close())  # at rest: the pool takes it back
-            else:
-                held.used = time.monotonic()
-                self._idle.append(held)
-                self._schedule_give_back()
+    async def release(self, held: Held) -> None:
+        """Keeps `held` for the next statement, or gives it back to the pool."""
+        # A cancelled or failed statement can leave the session mid-statement (or gone): only a
+        # connection back at rest, outside any transaction, serves the next one.
+        at_rest = held.driver.info.transaction_status == TransactionStatus.IDLE
+        if not at_rest or held.conn.invalidated or self._closed:
+            await asyncio.shield(self._drop(held))
+        elif len(self._idle) >= self._keep_idle:
+            await asyncio.shield(held.conn.close())  # at rest: the pool takes it back
+        else:
+            held.used = time.monotonic()
+            self._idle.append(held)
+            self._schedule_give_back()
 
     async def close(self) -> None:
         """Returns every held connection to the pool (in-flight ones when they finish)."""
@@ -141,13 +137,15 @@ class HeldReader:
         self._schedule_give_back()
 
     @staticmethod
-    async def _return_to_pool(unused: list[_Held]) -> None:
+    async def _return_to_pool(unused: list[Held]) -> None:
         """Idle connections are at rest, in autocommit: the pool takes them back as they are."""
         for held in unused:
             with contextlib.suppress(Exception):  # a connection that cannot be given back is gone
                 await held.conn.close()
 
-    async def _take(self) -> _Held:
+    async def take(self) -> Held:
+        """A held connection (pinged first if it lay idle), or a new one from the pool; a
+        database that cannot be reached raises the service's error (UNAVAILABLE)."""
         while self._idle:
             held = self._idle.pop()
             if time.monotonic() - held.used < self._idle_seconds or await self._alive(held):
@@ -166,16 +164,16 @@ class HeldReader:
             if isinstance(error, Exception):
                 _raise_as_service_error(error)
             raise
-        return _Held(conn, raw.driver_connection, time.monotonic())  # type: ignore[arg-type]
+        return Held(conn, raw.driver_connection, time.monotonic())  # type: ignore[arg-type]
 
-    async def _alive(self, held: _Held) -> bool:
+    async def _alive(self, held: Held) -> bool:
         try:
             await held.driver.execute("SELECT 1")
         except psycopg.Error:
             return False
         return True
 
-    async def _drop(self, held: _Held) -> None:
+    async def _drop(self, held: Held) -> None:
         """Forgets a connection whose state is unknown (or, once closed, any): the pool closes
         it rather than reuse it, or takes it back at rest."""
         try:
@@ -184,3 +182,39 @@ class HeldReader:
             await held.conn.close()
         except Exception:  # noqa: S110 - it is gone either way; the query's error matters
             pass
+
+
+class HeldReader:
+    """Runs one read-only statement at a time per held connection (PostgreSQL only)."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        statement: Select[Any],
+        *,
+        idle_seconds: float = PING_AFTER_IDLE_SECONDS,
+        keep_idle: int = 1,
+        give_back_seconds: float = GIVE_BACK_AFTER_IDLE_SECONDS,
+    ) -> None:
+        self._held = HeldConnections(
+            engine,
+            idle_seconds=idle_seconds,
+            keep_idle=keep_idle,
+            give_back_seconds=give_back_seconds,
+        )
+        self._statement = DriverStatement(statement)
+
+    async def rows(self, params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
+        """The statement's rows for `params`; database trouble raises the service's errors."""
+        held = await self._held.take()
+        try:
+            await bound_by_deadline(held.conn)
+            return await self._statement.rows(held.conn, params)
+        except DBAPIError as error:
+            _raise_as_service_error(error)
+        finally:
+            await self._held.release(held)
+
+    async def close(self) -> None:
+        """Returns every held connection to the pool (in-flight ones when they finish)."""
+        await self._held.close()

@@ -10,29 +10,11 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
-from usersuite.platform.db.availability import (
-    is_cancelled_by_deadline,
-    is_data_error,
-    is_unavailable,
-)
+from usersuite.platform.db.availability import is_unavailable, service_error
 from usersuite.platform.db.group_commit import GroupCommit
 from usersuite.platform.db.pipeline import DeferredWrites
 from usersuite.platform.db.statement_timeout import bound_by_deadline, forget
-from usersuite.platform.domain.errors import FieldViolation, ValidationFailed
-from usersuite.platform.service.errors import DeadlineExceeded, ServiceUnavailable
-
-
-def service_error(error: BaseException) -> Exception | None:
-    """The service's error for database trouble (None: not the database's, let it pass)."""
-    if is_unavailable(error):
-        return ServiceUnavailable("the database is unavailable")
-    if is_data_error(error):
-        # Validation should have refused the value first; never let it become INTERNAL.
-        violation = FieldViolation("request", "a value cannot be stored (malformed or too long)")
-        return ValidationFailed([violation])
-    if is_cancelled_by_deadline(error):
-        return DeadlineExceeded("the database work did not finish before the deadline")
-    return None
+from usersuite.platform.service.errors import ServiceUnavailable
 
 
 class SqlTransaction:
