@@ -11,10 +11,12 @@ from collections.abc import AsyncIterator, Sequence
 
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from tests.support.postgres import until_waiting_for_lock
 from tests.support.waiting import eventually, holds
+from usersuite.platform.db.availability import is_data_error
 from usersuite.platform.db.engine import create_engine
 from usersuite.platform.db.group_commit import GroupCommit
 from usersuite.platform.db.tables import outbox
@@ -192,3 +194,17 @@ async def test_a_shared_statement_ends_at_the_earliest_deadline_and_the_others_c
     emails, aggregates = await stored(engine)
     assert emails == sorted(user.email for user in created)
     assert aggregates == aggregates_of(created)
+
+
+async def test_a_value_too_long_for_its_column_is_refused_not_cut(
+    engine: AsyncEngine, group: GroupCommit
+) -> None:
+    # The arrays are TEXT; storing into VARCHAR(63) checks the length, where a cast would cut.
+    values = {
+        "id": "x" * 64, "display_name": "Long", "email": "long@x.org",
+        "create_time": utc_now(), "update_time": utc_now(), "version": 1,
+    }  # fmt: skip
+    with pytest.raises(DBAPIError) as refused:
+        await group.commit([(users.insert().inline(), values, None)])
+    assert is_data_error(refused.value)  # the unit of work answers it as INVALID_ARGUMENT
+    assert await stored(engine) == ([], [])
