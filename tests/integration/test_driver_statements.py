@@ -30,8 +30,6 @@ from usersuite.platform.db.driver import (
     DriverStatement,
     one_statement,
     one_statement_params,
-    rows_statement,
-    rows_statement_params,
     write_sql,
 )
 from usersuite.platform.db.engine import create_engine
@@ -164,27 +162,6 @@ def test_blind_inserts_into_distinct_tables_are_one_statement_and_one_tables_are
     assert one_statement(((into_first, ("id", "a")), (into_first, ("id", "a")))) is None
     assert one_statement(((into_first, ("id", "a")), (second.update(), ("id", "b")))) is None
     assert one_statement(((into_first, ("id",)), (into_second, ("id", "b")))) is not None
-
-
-def test_rows_of_blind_inserts_are_one_statement_whatever_their_number() -> None:
-    metadata = MetaData()
-    first = Table("first", metadata, Column("id", Integer, primary_key=True), Column("a", Text))
-    second = Table("second", metadata, Column("id", Integer, primary_key=True), Column("b", Text))
-    writes = ((first.insert().inline(), ("id", "a")), (second.insert().inline(), ("id", "b")))
-    # Text arrays, never VARCHAR(n)[]: that cast would cut a long value instead of refusing it.
-    assert rows_statement(writes) == (
-        "WITH w0 AS (INSERT INTO first (id, a) SELECT * FROM unnest(%(w0_id)s::INTEGER[], "
-        "%(w0_a)s::TEXT[])) INSERT INTO second (id, b) SELECT * FROM unnest(%(w1_id)s::INTEGER[], "
-        "%(w1_b)s::TEXT[])"
-    )
-    rows = [[{"id": 1, "a": "x"}, {"id": 2, "b": "y"}], [{"id": 3, "a": "z"}, {"id": 4, "b": "w"}]]
-    assert rows_statement_params(rows) == {
-        "w0_id": [1, 3], "w0_a": ["x", "z"], "w1_id": [2, 4], "w1_b": ["y", "w"],
-    }  # fmt: skip
-    pickled = Table("pickled", metadata, Column("id", Integer), Column("p", PickleType))
-    assert rows_statement(((pickled.insert().inline(), ("id",)),)) is not None
-    assert rows_statement(((pickled.insert().inline(), ("id", "p")),)) is None
-    assert rows_statement((writes[0], (first.insert().inline(), ("id", "a")))) is None
 
 
 def test_statements_sqlalchemy_expands_at_execution_stay_with_sqlalchemy() -> None:

@@ -199,7 +199,8 @@ async def test_a_shared_statement_ends_at_the_earliest_deadline_and_the_others_c
 async def test_a_value_too_long_for_its_column_is_refused_not_cut(
     engine: AsyncEngine, group: GroupCommit
 ) -> None:
-    # The arrays are TEXT; storing into VARCHAR(63) checks the length, where a cast would cut.
+    # Parameters travel as unbounded VARCHAR: storing into VARCHAR(63) checks the length (a
+    # cast to VARCHAR(63) would cut the value short instead).
     values = {
         "id": "x" * 64, "display_name": "Long", "email": "long@x.org",
         "create_time": utc_now(), "update_time": utc_now(), "version": 1,

@@ -20,14 +20,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import psycopg
-from sqlalchemy import DateTime, Integer, LargeBinary, String, bindparam
+from sqlalchemy import bindparam
 from sqlalchemy.dialects.postgresql.psycopg import PGDialectAsync_psycopg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert, UpdateBase
-from sqlalchemy.types import TypeEngine
 
 # The one dialect every statement here is compiled for (psycopg on PostgreSQL).
 _PSYCOPG = PGDialectAsync_psycopg()  # type: ignore[no-untyped-call]
@@ -133,18 +132,23 @@ def write_sql(statement: UpdateBase, keys: tuple[str, ...]) -> str | None:
 
 
 @functools.cache
-def one_statement(writes: tuple[tuple[UpdateBase, tuple[str, ...]], ...]) -> str | None:
+def one_statement(
+    writes: tuple[tuple[UpdateBase, tuple[str, ...]], ...], copies: int = 1
+) -> str | None:
     """Blind INSERTs as one statement for psycopg, compiled once: each but the last a
-    data-modifying CTE of the last, write i's parameters named `w<i>_<name>`
-    (`one_statement_params`). None where they cannot be one: a write that is no INSERT, two
-    INSERTs into one table (a statement's CTEs run in no specified order, so their rows'
-    sequence numbers could come out of the order they were written in), or one that SQLAlchemy
-    must run."""
+    data-modifying CTE of the last, `copies` rows each (one per unit of work committing together,
+    platform/db/group_commit.py), write i's parameters named `w<i>_<name>` in the first row and
+    `r<j>w<i>_<name>` in row j after it (`one_statement_params`). None where they cannot be
+    one: a write that is no INSERT, two INSERTs into one table (a statement's CTEs run in no
+    specified order, so their rows' sequence numbers could come out of the order they were
+    written in), or one that SQLAlchemy must run."""
     tables = {write.table for write, _ in writes if isinstance(write, Insert)}
     if not writes or len(tables) < len(writes) or not all(write_sql(w, k) for w, k in writes):
         return None
     parts = [
-        write.values({key: bindparam(f"w{i}_{key}") for key in keys})  # type: ignore[attr-defined]
+        write.values(  # type: ignore[attr-defined]
+            [{key: bindparam(_name(i, j, key)) for key in keys} for j in range(copies)]
+        )
         for i, (write, keys) in enumerate(writes)
     ]
     ctes = [part.cte(f"w{i}") for i, part in enumerate(parts[:-1])]
@@ -153,52 +157,15 @@ def one_statement(writes: tuple[tuple[UpdateBase, tuple[str, ...]], ...]) -> str
     return None if _needs_sqlalchemy(compiled) else " ".join(compiled.string.split())
 
 
-def one_statement_params(params: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The parameters of `one_statement` from each write's own."""
-    return {f"w{i}_{key}": value for i, each in enumerate(params) for key, value in each.items()}
+def _name(write: int, row: int, key: str) -> str:
+    return f"w{write}_{key}" if row == 0 else f"r{row}w{write}_{key}"
 
 
-@functools.cache
-def rows_statement(writes: tuple[tuple[UpdateBase, tuple[str, ...]], ...]) -> str | None:
-    """The writes of `one_statement` for any number of rows each (one per unit of work
-    committing together, platform/db/group_commit.py), each column's values one array parameter,
-    write i's column `name` as `w<i>_<name>` (`rows_statement_params`): one text whatever the
-    rows, so psycopg parses it once and prepares it (a VALUES list per row would be a new text,
-    and a long one, per number of rows). `unnest` yields the rows in the arrays' order. None
-    where `one_statement` is."""
-    if one_statement(writes) is None:
-        return None
-    quote = _PSYCOPG.identifier_preparer
-    parts = []
-    for i, (write, keys) in enumerate(writes):
-        table = write.table
-        types = [_array_of(table.c[key].type) if key in table.c else None for key in keys]
-        if None in types:
-            return None
-        columns = ", ".join(quote.quote(table.c[key].name) for key in keys)
-        arrays = ", ".join(f"%(w{i}_{key})s::{t}[]" for key, t in zip(keys, types, strict=True))
-        # Identifiers from the table's schema, quoted; every value a parameter.
-        into = f"INSERT INTO {quote.format_table(table)} ({columns})"
-        parts.append(f"{into} SELECT * FROM unnest({arrays})")  # noqa: S608
-    ctes = ", ".join(f"w{i} AS ({part})" for i, part in enumerate(parts[:-1]))
-    return f"WITH {ctes} {parts[-1]}" if ctes else parts[-1]
-
-
-def _array_of(column_type: TypeEngine[Any]) -> str | None:
-    """The element type of a column's array parameter. Never one with a length: an explicit
-    cast to VARCHAR(n) would cut a long value short, where storing it into the column refuses
-    it (the error a too-long value must give). None: a type not known to be safe here."""
-    if isinstance(column_type, String):
-        return "TEXT"
-    if isinstance(column_type, Integer | LargeBinary | DateTime):
-        return str(column_type.compile(dialect=_PSYCOPG))
-    return None
-
-
-def rows_statement_params(rows: Sequence[Sequence[Mapping[str, Any]]]) -> dict[str, Any]:
-    """The parameters of `rows_statement`: each row's writes' own, column by column."""
+def one_statement_params(*copies: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The parameters of `one_statement` from each copy's writes' own, in the rows' order."""
     return {
-        f"w{i}_{key}": [row[i][key] for row in rows]
-        for i, write in enumerate(rows[0])
-        for key in write
+        _name(i, j, key): value
+        for j, writes in enumerate(copies)
+        for i, each in enumerate(writes)
+        for key, value in each.items()
     }

@@ -3,11 +3,11 @@
 A unit of work that connects lazily (platform/db/unit_of_work.py) and ran no statement but its
 deferred writes (a create: its user and its event) commits them here, on no connection of its
 own. Commits of the same writes that arrive while one is in flight wait, and go together: each
-unit of work a row of each INSERT (`driver.rows_statement`, each column's values one array), in
-one statement outside a transaction block, which commits all of it or none. The batching is the
-reads' (Coalescer, platform/db/coalescing.py): a lone commit runs at once, in its caller's
-task; under load, once commits have lately shared statements, one that finds nothing in flight
-waits up to the window for company.
+unit of work a row of each INSERT (`driver.one_statement` with copies), in one statement outside
+a transaction block, which commits all of it or none. The batching is the reads' (Coalescer,
+platform/db/coalescing.py): a lone commit runs at once, in its caller's task; under load, once
+commits have lately shared statements, one that finds nothing in flight waits up to the window
+for company.
 
 Each caller sees what a statement of its own would have given it:
 - a clash (an email taken, by a row stored before or by another row of the same statement)
@@ -39,8 +39,8 @@ from usersuite.platform.db.coalescing import Coalescer
 from usersuite.platform.db.driver import (
     as_sqlalchemy_error,
     listened,
-    rows_statement,
-    rows_statement_params,
+    one_statement,
+    one_statement_params,
 )
 from usersuite.platform.db.held import HeldConnections
 from usersuite.platform.db.pipeline import Write, as_failure
@@ -93,7 +93,7 @@ class GroupCommit:
         if listened(self._engine):
             return False  # tracing listens: SQLAlchemy runs each write, so it sees them
         shape = tuple((statement, tuple(params)) for statement, params, _ in writes)
-        if rows_statement(shape) is None:
+        if one_statement(shape) is None:
             return False
         batcher = self._batchers.get(shape)
         if batcher is None:
@@ -127,9 +127,9 @@ class GroupCommit:
         live = [commit for commit in commits if not commit.abandoned]
         if not live:
             return {}
-        sql = rows_statement(shape)
-        assert sql is not None, "checked before the commit joined"
-        params = rows_statement_params([commit.params() for commit in live])
+        sql = one_statement(shape, len(live))
+        assert sql is not None, "checked for one copy; more copies compile alike"
+        params = one_statement_params(*(commit.params() for commit in live))
         held = await self._held.take()
         try:
             await bound_by_deadline(held.conn)
