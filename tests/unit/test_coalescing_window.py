@@ -101,6 +101,39 @@ async def test_what_reads_shared_stops_counting_two_periods_later(
     assert await read == "X"
 
 
+@pytest.mark.parametrize("gather", [False, True])
+async def test_gathering_after_a_query_the_reads_left_waiting_wait_for_company(
+    gather: bool,
+) -> None:
+    fetch = GatedFetch()
+    coalescer: Coalescer[str, str] = Coalescer(
+        fetch, window_seconds=HOUR, gather_after_query=gather
+    )
+    await shared_by_two(coalescer, fetch)
+    first = asyncio.ensure_future(coalescer.get("a"))
+    await settle()
+    second = asyncio.ensure_future(coalescer.get("b"))  # two wait: company enough
+    await fetch.wait_for_query(len(fetch.calls) + 1)
+    behind = asyncio.ensure_future(coalescer.get("c"))  # one waits behind the query
+    await settle()
+    queries = len(fetch.calls)
+    fetch.gates[-1].set()
+    assert (await first, await second) == ("A", "B")
+    await settle()
+    if not gather:
+        assert len(fetch.calls) == queries + 1  # the next query at once, for one read
+        fetch.gates[-1].set()
+        assert await behind == "C"
+        return
+    assert len(fetch.calls) == queries  # one waits for company, up to the window
+    assert not behind.done()
+    other = asyncio.ensure_future(coalescer.get("d"))
+    await fetch.wait_for_query(queries + 1)  # as many wait as a query lately answered
+    assert fetch.calls[-1] == ["c", "d"]
+    fetch.gates[-1].set()
+    assert (await behind, await other) == ("C", "D")
+
+
 def test_a_negative_window_is_refused() -> None:
     with pytest.raises(ValueError, match="no negative window"):
         Coalescer(GatedFetch(), window_seconds=-0.001)

@@ -13,6 +13,12 @@ second or two answered several), a read that finds nothing in flight waits up to
 for company, and the query starts when the window ends or as many reads wait as that largest
 query answered. Reads of a lone caller never share a query, so they never wait.
 
+With `gather_after_query` the reads left waiting when a query ends do the same: fewer than that
+largest query answered wait up to the window for more. The group commit of writes
+(platform/db/group_commit.py) sets it: there a statement is in flight almost all the time under
+load, so without it a statement carried only the two or so commits that came during the last
+one, and a statement's own cost, not the commits', bounded the rate.
+
 Consistency: a read joins only a query that has not started yet, so every query starts after
 each of its reads arrived and sees every write committed before that read's request came (the
 same read-committed view one query per call gives).
@@ -50,6 +56,7 @@ class Coalescer(Generic[K, V]):
         max_batch: int = MAX_BATCH,
         window_seconds: float = 0.0,
         earliest_deadline: bool = False,
+        gather_after_query: bool = False,
     ) -> None:
         if in_flight < 1 or max_batch < 1 or window_seconds < 0:
             raise ValueError(
@@ -61,6 +68,7 @@ class Coalescer(Generic[K, V]):
         self._max_batch = max_batch
         self._window = window_seconds
         self._earliest = earliest_deadline
+        self._gather_after = gather_after_query
         self._pending: dict[K, list[asyncio.Future[V | None]]] = {}
         self._waiting = 0
         self._deadlines: list[float | None] = []
@@ -129,6 +137,13 @@ class Coalescer(Generic[K, V]):
     def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
         if not self._scheduled and self._running < self._in_flight:
             self._scheduled = True
+            if self._gather_after and self._window and self._waiting < self._company(loop.time()):
+                # Fewer wait than a query lately answered: wait for company, as a read that
+                # finds nothing in flight does (get() starts it once enough wait).
+                self._window_ends = loop.call_later(
+                    self._window, self._start, context=contextvars.Context()
+                )
+                return
             loop.call_soon(self._start, context=contextvars.Context())
 
     def _start(self) -> None:

@@ -6,8 +6,8 @@ own. Commits of the same writes that arrive while one is in flight wait, and go 
 unit of work a row of each INSERT (`driver.one_statement` with copies), in one statement outside
 a transaction block, which commits all of it or none. The batching is the reads' (Coalescer,
 platform/db/coalescing.py): a lone commit runs at once, in its caller's task; under load, once
-commits have lately shared statements, one that finds nothing in flight waits up to the window
-for company.
+commits have lately shared statements, the next statement waits up to the window for company
+(`gather_after_query`), whether the last one just ended or none was in flight.
 
 Each caller sees what a statement of its own would have given it:
 - a clash (an email taken, by a row stored before or by another row of the same statement)
@@ -102,6 +102,7 @@ class GroupCommit:
                 max_batch=MAX_BATCH,
                 window_seconds=self._window,
                 earliest_deadline=True,
+                gather_after_query=True,
             )
         commit = _Commit(writes)
         try:
