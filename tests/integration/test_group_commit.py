@@ -97,8 +97,11 @@ async def stored(engine: AsyncEngine) -> tuple[list[str], list[str]]:
     return sorted(emails), sorted(aggregates)
 
 
-def aggregates_of(created: Sequence[User]) -> list[str]:
-    return sorted(f"users/{user.id}" for user in created)
+async def only_these_stored(engine: AsyncEngine, created: Sequence[User]) -> None:
+    """Exactly the users `created` are stored, each with its own event in the outbox."""
+    emails, aggregates = await stored(engine)
+    assert emails == sorted(user.email for user in created)
+    assert aggregates == sorted(f"users/{user.id}" for user in created)
 
 
 async def test_creates_that_come_while_one_is_in_flight_share_the_next_statement(
@@ -113,9 +116,7 @@ async def test_creates_that_come_while_one_is_in_flight_share_the_next_statement
     await holder.rollback()
     created = [await first, *await asyncio.gather(*later)]
     assert group.statements == 2  # the five that waited were one statement
-    emails, aggregates = await stored(engine)
-    assert emails == sorted(user.email for user in created)
-    assert aggregates == aggregates_of(created)  # each user with its own event
+    await only_these_stored(engine, created)  # each user with its own event
     for user in created:
         assert await handlers.get_user(commands.GetUser(user.id)) == user
 
@@ -143,9 +144,7 @@ async def test_a_clash_in_a_shared_statement_fails_only_its_own_create(
         EmailAlreadyExists
     ]
     created.append(winner)
-    emails, aggregates = await stored(engine)
-    assert emails == sorted(user.email for user in created)
-    assert aggregates == aggregates_of(created)  # nothing of the refused two
+    await only_these_stored(engine, created)  # nothing of the refused two
     assert group.statements == 3  # the taken one's, the first's, and the shared one that failed
 
 
@@ -163,9 +162,7 @@ async def test_a_create_cancelled_while_it_waits_writes_nothing(
         await gone
     await holder.rollback()
     created = [await first, await kept]
-    emails, aggregates = await stored(engine)
-    assert emails == sorted(user.email for user in created)
-    assert aggregates == aggregates_of(created)
+    await only_these_stored(engine, created)
 
 
 async def test_a_shared_statement_ends_at_the_earliest_deadline_and_the_others_commit(
@@ -191,9 +188,7 @@ async def test_a_shared_statement_ends_at_the_earliest_deadline_and_the_others_c
     assert not patient.done()  # it went on alone, and waits for the test's rows
     await holder.rollback()
     created = [await first, await patient]
-    emails, aggregates = await stored(engine)
-    assert emails == sorted(user.email for user in created)
-    assert aggregates == aggregates_of(created)
+    await only_these_stored(engine, created)
 
 
 async def test_a_value_too_long_for_its_column_is_refused_not_cut(
