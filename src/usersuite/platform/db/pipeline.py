@@ -16,6 +16,11 @@ once. Either way the write runs through SQLAlchemy (its compiled statements, typ
 tracing): in pipeline mode psycopg sends it without waiting, and SQLAlchemy reads nothing back
 from an insert or update.
 
+The writes of a unit of work that connects lazily wait with no connection at all: it opens one
+at the first statement that needs it (`connection()`, which sends the waiting writes first). One
+that needs none (a create without a request id) commits them through the group commit
+(platform/db/group_commit.py), in a statement shared with the creates committing with it.
+
 A write that fails in either fails the commit with the error SQLAlchemy would have raised
 for it (an IntegrityError for a unique clash), passed through the write's own `errors` mapping,
 so a repository turns a clash into the same domain error either way.
