@@ -13,6 +13,7 @@ from tests.support.status import details_of
 from tests.support.stubs import AsyncUserStub
 from user.v1 import user_pb2, user_pb2_grpc
 from usersuite.bootstrap import UsersContainer, bootstrap
+from usersuite.platform.db.group_commit import GroupCommit
 from usersuite.platform.db.tables import idempotency, outbox
 from usersuite.platform.domain.events import utc_now
 from usersuite.platform.grpc.server import ApiServer, start
@@ -91,17 +92,27 @@ async def test_concurrent_updates_with_one_etag_exactly_one_wins(
     assert await count(pg_container, outbox) == 2  # UserCreated + exactly one UserUpdated
 
 
-async def test_an_outbox_failure_rolls_back_the_user_row(pg_container: UsersContainer) -> None:
+@pytest.mark.parametrize("grouped", [False, True], ids=["alone", "group commit"])
+async def test_an_outbox_failure_rolls_back_the_user_row(
+    pg_container: UsersContainer, grouped: bool
+) -> None:
     # Every event gets the same id, so the second change's outbox insert violates the
     # outbox's unique event id: the user row of that transaction must vanish with it.
+    group = GroupCommit(pg_container.engine) if grouped else None
     handlers = UserHandlers(
-        lambda: SqlUnitOfWork(pg_container.engine, encode_event, utc_now),
+        lambda: SqlUnitOfWork(pg_container.engine, encode_event, utc_now, group=group),
         PageTokenCodec(b"k" * 32),
         event_id_factory=lambda: "00000000-0000-0000-0000-000000000000",
     )
-    await handlers.create_user(commands.CreateUser(display_name="A", email="a@example.com"))
-    with pytest.raises(Exception, match="uq_outbox_event_id"):
-        await handlers.create_user(commands.CreateUser(display_name="B", email="b@example.com"))
+    try:
+        await handlers.create_user(commands.CreateUser(display_name="A", email="a@example.com"))
+        with pytest.raises(Exception, match="uq_outbox_event_id"):
+            await handlers.create_user(commands.CreateUser(display_name="B", email="b@example.com"))
+    finally:
+        if group is not None:
+            await group.close()
+    if group is not None:
+        assert group.statements == 2  # both went through the group commit
     assert await count(pg_container, users) == 1
     assert await count(pg_container, outbox) == 1
 
@@ -133,6 +144,8 @@ async def test_unreachable_database_is_service_unavailable() -> None:
     try:
         with pytest.raises(ServiceUnavailable):
             await built.handlers.get_user(commands.GetUser("someone"))
+        with pytest.raises(ServiceUnavailable):  # a create commits through the group commit
+            await built.handlers.create_user(commands.CreateUser(display_name="A", email="a@x.org"))
     finally:
         await built.close()
 
