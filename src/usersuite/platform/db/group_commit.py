@@ -75,17 +75,18 @@ class GroupCommit:
         self._window = window_seconds
         # One statement in flight at a time: one connection, held between statements.
         self._held = HeldConnections(engine, keep_idle=1)
-        self._batchers: dict[Shape, Coalescer[_Commit, Exception]] = {}
+        # Per shape of writes, found once per commit (None: they cannot share a statement).
+        self._batchers: dict[Shape, Coalescer[_Commit, Exception] | None] = {}
 
     @property
     def statements(self) -> int:
         """How many statements have committed units of work so far."""
-        return sum(batcher.queries for batcher in self._batchers.values())
+        return sum(batcher.queries for batcher in self._batchers.values() if batcher is not None)
 
     @property
     def waiting(self) -> int:
         """How many commits wait for their statement to start."""
-        return sum(batcher.waiting for batcher in self._batchers.values())
+        return sum(batcher.waiting for batcher in self._batchers.values() if batcher is not None)
 
     async def commit(self, writes: Sequence[Write]) -> bool:
         """Commits `writes` together with whoever commits the same writes now (True), or
@@ -93,17 +94,11 @@ class GroupCommit:
         if listened(self._engine):
             return False  # tracing listens: SQLAlchemy runs each write, so it sees them
         shape = tuple((statement, tuple(params)) for statement, params, _ in writes)
-        if one_statement(shape) is None:
-            return False
-        batcher = self._batchers.get(shape)
+        batcher = self._batchers.get(shape, _UNSEEN)
+        if batcher is _UNSEEN:
+            batcher = self._batchers[shape] = self._batcher(shape)
         if batcher is None:
-            batcher = self._batchers[shape] = Coalescer(
-                functools.partial(self._run, shape),
-                max_batch=MAX_BATCH,
-                window_seconds=self._window,
-                earliest_deadline=True,
-                gather_after_query=True,
-            )
+            return False
         commit = _Commit(writes)
         try:
             failure = await batcher.get(commit)
@@ -115,6 +110,18 @@ class GroupCommit:
         if failure is not None:
             raise failure
         return True
+
+    def _batcher(self, shape: Shape) -> Coalescer[_Commit, Exception] | None:
+        """The batcher of writes of `shape` (None: they cannot share a statement)."""
+        if one_statement(shape) is None:
+            return None
+        return Coalescer(
+            functools.partial(self._run, shape),
+            max_batch=MAX_BATCH,
+            window_seconds=self._window,
+            earliest_deadline=True,
+            gather_after_query=True,
+        )
 
     async def close(self) -> None:
         """Gives its held connection back to the pool; the process calls it before disposing
@@ -153,3 +160,4 @@ class _Alone(Exception):
 
 
 _ALONE = _Alone()
+_UNSEEN: Any = object()  # a shape not looked at yet

@@ -129,8 +129,6 @@ class DeferredWrites:
 
     async def flush(self) -> None:
         """Sends the waiting writes before another statement runs on the connection."""
-        if self._pending:
-            await self.connected()
         pending, self._pending = self._pending, []
         for statement, params, errors in pending:
             await self._now(statement, params, errors)
