@@ -39,4 +39,4 @@ def test_the_migrated_schema_matches_the_tables(empty_url: str, service: str) ->
     migrations.upgrade(empty_url)
     assert schema_differences(empty_url, metadata) == []
     migrations.upgrade(empty_url)
-    assert migrations.current_revision(empty_url) == migrations.head_revision() == "0001"
+    assert migrations.current_revision(empty_url) == migrations.head_revision() == "0002"

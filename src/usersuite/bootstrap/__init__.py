@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from usersuite.platform.config import Settings, required
 from usersuite.platform.consumer.tail import tail
+from usersuite.platform.db import outbox_store
 from usersuite.platform.db.engine import create_engine
 from usersuite.platform.db.group_commit import GroupCommit
 from usersuite.platform.db.maintenance import RequestIdJanitor
@@ -214,13 +215,16 @@ def request_id_janitor(
     )
 
 
-def database_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
+def database_engine(
+    settings: Settings, *, pool_size: int | None = None, session: Mapping[str, str] | None = None
+) -> AsyncEngine:
     """The engine every process uses; one-shot commands ask for a pool of one."""
     return create_engine(
         required(settings.database_url, "database_url").get_secret_value(),
         pool_size=pool_size or settings.database.pool_size,
         max_overflow=0 if pool_size else settings.database.max_overflow,
         pool_timeout=settings.database.pool_timeout_seconds,
+        session=session,
     )
 
 
@@ -232,7 +236,7 @@ async def bootstrap_bridge(
 ) -> BridgeContainer:
     """The relay process: connects to NATS (retrying), provisions the stream, builds the relay."""
     nats_url = None if nats_client else required(settings.nats_url, "nats_url")
-    engine = database_engine(settings)
+    engine = database_engine(settings, session=outbox_store.RELAY_SESSION)
     client = nats_client or await connect(str(nats_url), "usersuite-bridge")
     try:
         await ensure_stream(client.jetstream(), settings.stream)

@@ -1,5 +1,6 @@
 """Builds the async engine for a database URL; called by bootstrap, never at import time."""
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import event
@@ -19,11 +20,12 @@ KEEPALIVE_ARGS = {
     "keepalives_interval": KEEPALIVE_SECONDS["interval"],
     "keepalives_count": KEEPALIVE_SECONDS["count"],
     "tcp_user_timeout": 25_000,
-    # Every time we store is UTC: sessions in UTC hand them back as such (psycopg then gives
-    # datetime.UTC itself, and nothing converts each value read from the server's own zone).
-    "options": " ".join(
-        [*(f"-c tcp_keepalives_{k}={v}" for k, v in KEEPALIVE_SECONDS.items()), "-c TimeZone=UTC"]
-    ),
+}
+# Every time we store is UTC: sessions in UTC hand them back as such (psycopg then gives
+# datetime.UTC itself, and nothing converts each value read from the server's own zone).
+SESSION = {
+    **{f"tcp_keepalives_{k}": str(v) for k, v in KEEPALIVE_SECONDS.items()},
+    "TimeZone": "UTC",
 }
 
 
@@ -39,7 +41,9 @@ def create_engine(
     pool_timeout: float = 5.0,
     connect_timeout: float = 5.0,
     ping_after_idle_seconds: float = PING_AFTER_IDLE_SECONDS,
+    session: Mapping[str, str] | None = None,
 ) -> AsyncEngine:
+    """`session`: PostgreSQL settings every session of the engine starts with."""
     if is_sqlite(url):
         # SQLite allows one writer; one pooled connection serialises our transactions in
         # process instead of failing them with "database is locked".
@@ -70,7 +74,11 @@ def create_engine(
         pool_use_lifo=True,
         # Statement parameters hold personal data (emails, names): keep them out of errors/logs.
         hide_parameters=True,
-        connect_args={"connect_timeout": max(1, int(connect_timeout)), **KEEPALIVE_ARGS},
+        connect_args={
+            "connect_timeout": max(1, int(connect_timeout)),
+            **KEEPALIVE_ARGS,
+            "options": " ".join(f"-c {k}={v}" for k, v in {**SESSION, **(session or {})}.items()),
+        },
     )
     ping_after_idle(engine, ping_after_idle_seconds)
     return engine

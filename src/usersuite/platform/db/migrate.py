@@ -47,9 +47,12 @@ class Migrations:
                 Path(db_path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(sync_url(url), poolclass=NullPool)
         try:
-            with engine.begin() as conn:
+            # Not inside a transaction of ours: each migration runs in its own (the env.py's
+            # transaction_per_migration), and a step may run outside one (CONCURRENTLY).
+            with engine.connect() as conn:
                 config = self._config()
                 config.attributes["connection"] = conn
                 command.upgrade(config, revision)
+                conn.commit()
         finally:
             engine.dispose()

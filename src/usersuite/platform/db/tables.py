@@ -16,7 +16,12 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    literal_column,
 )
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import NamedFromClause
+
+from usersuite.platform.service.outbox import PARKED, PENDING
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -50,9 +55,33 @@ outbox = Table(
     # A stable hash of aggregate_name: the relay's partition is partition_key % partitions.
     Column("partition_key", Integer, nullable=False, server_default="0"),
     UniqueConstraint("event_id"),
-    Index(None, "state", "seq"),
-    # Finds a user's parked rows, which hold back the user's pending ones.
-    Index(None, "aggregate_name", "state"),
+)
+
+
+def in_state(state: str, rows: NamedFromClause = outbox) -> ColumnElement[bool]:
+    """Outbox `rows` (or an alias of them) in `state`, the state written into the statement
+    rather than bound: PostgreSQL's planner uses a partial index only where it can prove the
+    index's condition, which a parameter of a prepared statement's generic plan never lets it."""
+    return rows.c.state == literal_column(f"'{state}'")
+
+
+# Two indexes of one state each: they stay as small as the relay's work however many dispatched
+# rows retention keeps, and a mark (pending -> dispatched) adds to neither.
+# The relay's claim and the backlog gauges: pending rows in seq order. (One index over every
+# row's state let the planner, misled by statistics taken before the rows were relayed, walk the
+# primary key through every dispatched row at each claim.)
+Index(
+    "ix_outbox_pending_seq",
+    outbox.c.seq,
+    postgresql_where=in_state(PENDING),
+    sqlite_where=in_state(PENDING),
+)
+# A user's parked rows, which hold back the user's pending ones.
+Index(
+    "ix_outbox_parked_aggregate_name",
+    outbox.c.aggregate_name,
+    postgresql_where=in_state(PARKED),
+    sqlite_where=in_state(PARKED),
 )
 
 idempotency = Table(
