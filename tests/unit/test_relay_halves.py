@@ -163,3 +163,23 @@ async def test_after_a_publish_error_nothing_is_left_running_on_the_session() ->
     await marks.release(0)
     await settling
     assert marks.done == [[1, 2]]
+
+
+async def test_a_marks_statement_is_asked_for_before_the_next_half_publishes() -> None:
+    """The publisher's sends hold the event loop without waiting (as the real one's do): a mark
+    started only when they first wait would leave PostgreSQL idle through them."""
+    order: list[str] = []
+
+    class RecordingPublisher(FakePublisher):
+        async def publish(self, rows: list[OutboxRow], result: BatchResult) -> None:
+            order.append(f"publish {[r.seq for r in rows]}")
+            await super().publish(rows, result)
+
+    async def mark(rows: list[OutboxRow], part: BatchResult) -> list[int]:
+        order.append(f"mark {[r.seq for r in rows]}")
+        return []
+
+    inflight = HalvesInFlight(RecordingPublisher(), mark, asyncio.Lock())  # type: ignore[arg-type]
+    await inflight.relay([row(i, f"u{i}") for i in range(1, 5)], BatchResult())
+    await inflight.finish()
+    assert order == ["publish [1, 2]", "mark [1, 2]", "publish [3, 4]", "mark [3, 4]"]

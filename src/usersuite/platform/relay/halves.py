@@ -2,7 +2,11 @@
 
 Marking a half (an UPDATE of its rows, on the relay's session) takes PostgreSQL a few
 milliseconds that the relay would otherwise spend waiting; publishing the next half meanwhile
-keeps the relay busy. The order of a relay's work stays what it was:
+keeps the relay busy. A mark's statement leaves before the next half's sends begin (one turn of
+the event loop): the sends hold the loop for milliseconds, and a statement sent only after them
+(when the publisher first waits) left PostgreSQL idle meanwhile and the relay waiting for the mark
+afterwards. The claim beside a publish (relay.py) goes out first the same way. The order of a
+relay's work stays what it was:
 - a half goes out only once every event of the half before it was acknowledged, so a user's
   events still reach the stream in order; a user whose event failed sends nothing more (its
   later rows stay pending), and a transient failure (NATS unreachable) stops the batch;
@@ -47,6 +51,9 @@ class HalvesInFlight:
             if self._marking is not None:
                 self.parked += await self._marking
             self._marking = asyncio.ensure_future(self._marked(half, part))
+            # One turn of the loop, so the mark's statement is on its way to PostgreSQL before
+            # the next half's sends take the loop: PostgreSQL marks while this process encodes.
+            await asyncio.sleep(0)
             result.acked += part.acked
             result.failures += part.failures
             if part.transient_failure:

@@ -122,6 +122,7 @@ class Relay:
                     if len(rows) == settings.batch_size and batch < BATCHES_PER_TRANSACTION:
                         beside = self._claim_beside(conn, session, partitions, rows)
                         following = asyncio.ensure_future(beside)
+                        await asyncio.sleep(0)  # the claim goes out before the sends (halves.py)
                     await halves.relay(rows, result)
                     rows, following = await _outcome(following), None
                     if not rows or result.failures or (stopping and stopping.is_set()):
