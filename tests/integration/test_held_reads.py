@@ -209,3 +209,19 @@ async def test_a_connection_that_fails_its_set_up_is_given_back_and_the_read_is_
     assert engine.sync_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     assert await answering_pid(reader) > 0  # a new connection serves
     await reader.close()
+
+
+async def test_a_reader_runs_each_of_its_statements_on_the_connection_it_holds(
+    engine: AsyncEngine,
+) -> None:
+    names = select(users.c.display_name, func.pg_backend_pid()).where(users.c.id == bindparam("id"))
+    reader = HeldReader(engine, WHO_ANSWERS, names, idle_seconds=3600, give_back_seconds=3600)
+    try:
+        pid = await answering_pid(reader)
+        rows = await reader.rows({"id": "u1"}, names)
+        assert [(row[0], row[1]) for row in rows] == [("User 1", pid)]
+        with pytest.raises(KeyError):
+            await reader.rows({"id": "u1"}, select(users.c.email))  # not one of its statements
+        assert await answering_pid(reader) == pid
+    finally:
+        await reader.close()

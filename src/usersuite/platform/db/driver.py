@@ -78,6 +78,15 @@ def as_sqlalchemy_error(
     return wrapped
 
 
+def driver_of(conn: AsyncConnection) -> "psycopg.AsyncConnection[Any] | None":
+    """The psycopg connection under `conn` when statements may run on it directly."""
+    sync = conn.sync_connection
+    if conn.dialect.name != "postgresql" or sync is None or sync.invalidated or listened(conn):
+        return None
+    driver: psycopg.AsyncConnection[Any] = sync.connection.driver_connection  # type: ignore[assignment]
+    return driver
+
+
 class DriverStatement:
     """A SELECT compiled once for PostgreSQL (psycopg), run on the driver on PostgreSQL."""
 
@@ -91,22 +100,23 @@ class DriverStatement:
         values = compiled.construct_params(_check=False)
         self._fixed = {k: v for k, v in values.items() if not compiled.binds[k].required}
 
-    def driver_of(self, conn: AsyncConnection) -> "psycopg.AsyncConnection[Any] | None":
-        """The psycopg connection under `conn` when the statement may run on it directly."""
-        sync = conn.sync_connection
-        if conn.dialect.name != "postgresql" or sync is None or sync.invalidated or listened(conn):
-            return None
-        driver: psycopg.AsyncConnection[Any] = sync.connection.driver_connection  # type: ignore[assignment]
-        return driver
-
     async def rows(
         self, conn: AsyncConnection, params: Mapping[str, Any]
     ) -> Sequence[Sequence[Any]]:
-        driver = self.driver_of(conn)
+        driver = driver_of(conn)
         if driver is None:
             result = await conn.execute(self.statement, params)
             through_sqlalchemy: Sequence[Sequence[Any]] = result.all()
             return through_sqlalchemy
+        return await self.direct_rows(driver, conn, params)
+
+    async def direct_rows(
+        self,
+        driver: "psycopg.AsyncConnection[Any]",
+        conn: AsyncConnection,
+        params: Mapping[str, Any],
+    ) -> Sequence[Sequence[Any]]:
+        """The rows on `driver`, the psycopg connection under `conn` that `driver_of` gave."""
         if self._fixed:
             params = {**self._fixed, **params}
         try:

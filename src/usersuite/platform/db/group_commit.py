@@ -44,7 +44,6 @@ from usersuite.platform.db.driver import (
 )
 from usersuite.platform.db.held import HeldConnections
 from usersuite.platform.db.pipeline import Write, as_failure
-from usersuite.platform.db.statement_timeout import bound_by_deadline
 
 # Units of work per statement: a create's two rows hold 16 parameters, so 64 of them about a
 # thousand, far inside PostgreSQL's 65,535 and more than a server's concurrent calls bring.
@@ -140,7 +139,7 @@ class GroupCommit:
         params = one_statement_params(*(commit.params() for commit in live))
         held = await self._held.take()
         try:
-            await bound_by_deadline(held.conn)
+            await self._held.bound(held)
             await held.driver.execute(sql, params)
         except psycopg.Error as exc:
             if held.driver.closed or held.driver.broken:

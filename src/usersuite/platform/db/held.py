@@ -42,9 +42,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import Select
 
 from usersuite.platform.db.availability import service_error
-from usersuite.platform.db.driver import DriverStatement
+from usersuite.platform.db.driver import DriverStatement, driver_of
 from usersuite.platform.db.liveness import PING_AFTER_IDLE_SECONDS
-from usersuite.platform.db.statement_timeout import bound_by_deadline
+from usersuite.platform.db.statement_timeout import bound_by_deadline, timeout_wanted
 
 # Reads that paused this long have stopped for now: their held connections go back to the pool.
 GIVE_BACK_AFTER_IDLE_SECONDS = 1.0
@@ -63,6 +63,11 @@ class Held:
     conn: AsyncConnection
     driver: psycopg.AsyncConnection[Any]
     used: float
+    # Read once, as the connection is taken from the pool: what each statement would otherwise
+    # ask SQLAlchemy's proxies for. `info` is the pooled connection's (its timeout is noted
+    # there); `direct`, whether statements may run on `driver` (HeldConnections.direct).
+    direct: bool
+    info: dict[str, Any]
 
 
 class HeldConnections:
@@ -82,6 +87,7 @@ class HeldConnections:
         if keep_idle < 0:
             raise ValueError("keep_idle must not be negative")
         self._engine = engine
+        self._sync_engine = engine.sync_engine
         self._idle_seconds = idle_seconds
         self._keep_idle = keep_idle
         self._idle: list[Held] = []
@@ -164,7 +170,20 @@ class HeldConnections:
             if isinstance(error, Exception):
                 _raise_as_service_error(error)
             raise
-        return Held(conn, raw.driver_connection, time.monotonic())  # type: ignore[arg-type]
+        direct = driver_of(conn) is not None
+        return Held(conn, raw.driver_connection, time.monotonic(), direct, conn.info)  # type: ignore[arg-type]
+
+    def direct(self, held: Held) -> bool:
+        """Whether statements may run on `held.driver` itself: not while anything listens to
+        the engine's statements (tracing), which must then see them through SQLAlchemy."""
+        return held.direct and not self._sync_engine.dispatch.before_cursor_execute
+
+    @staticmethod
+    async def bound(held: Held) -> None:
+        """Bounds `held`'s statements by the current call's deadline (statement_timeout.py),
+        asking SQLAlchemy nothing while the session's timeout will do."""
+        if timeout_wanted(held.info) is not None:
+            await bound_by_deadline(held.conn)
 
     async def _alive(self, held: Held) -> bool:
         try:
@@ -185,13 +204,14 @@ class HeldConnections:
 
 
 class HeldReader:
-    """Runs one read-only statement at a time per held connection (PostgreSQL only)."""
+    """Runs read-only statements (the one it was made with, and `others`), one at a time per
+    held connection (PostgreSQL only)."""
 
     def __init__(
         self,
         engine: AsyncEngine,
         statement: Select[Any],
-        *,
+        *others: Select[Any],
         idle_seconds: float = PING_AFTER_IDLE_SECONDS,
         keep_idle: int = 1,
         give_back_seconds: float = GIVE_BACK_AFTER_IDLE_SECONDS,
@@ -202,14 +222,21 @@ class HeldReader:
             keep_idle=keep_idle,
             give_back_seconds=give_back_seconds,
         )
-        self._statement = DriverStatement(statement)
+        self._statements = {one: DriverStatement(one) for one in (statement, *others)}
+        self._statement = self._statements[statement]
 
-    async def rows(self, params: Mapping[str, Any]) -> Sequence[Sequence[Any]]:
-        """The statement's rows for `params`; database trouble raises the service's errors."""
+    async def rows(
+        self, params: Mapping[str, Any], statement: Select[Any] | None = None
+    ) -> Sequence[Sequence[Any]]:
+        """The rows for `params` of `statement` (one the reader was made with; None: the
+        first); database trouble raises the service's errors."""
+        driver_statement = self._statement if statement is None else self._statements[statement]
         held = await self._held.take()
         try:
-            await bound_by_deadline(held.conn)
-            return await self._statement.rows(held.conn, params)
+            await self._held.bound(held)
+            if self._held.direct(held):
+                return await driver_statement.direct_rows(held.driver, held.conn, params)
+            return await driver_statement.rows(held.conn, params)
         except DBAPIError as error:
             _raise_as_service_error(error)
         finally:

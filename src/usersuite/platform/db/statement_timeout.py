@@ -8,6 +8,8 @@ worst, and the common case (the default deadline) pays nothing.
 """
 
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -18,21 +20,26 @@ REUSE_FROM = 0.8
 SET_TO = 0.9
 
 
+def timeout_wanted(info: Mapping[str, Any]) -> int | None:
+    """The statement_timeout (ms) a session needs for the current call's deadline; None when
+    the one its connection's `info` remembers will do."""
+    deadline = request_context.deadline.get()
+    current = info.get(SETTING)
+    if deadline is None:
+        return None if current == 0 else 0
+    remaining = max(1, int((deadline - time.monotonic()) * 1000))
+    if current and REUSE_FROM * remaining <= current <= remaining:
+        return None
+    return max(1, int(remaining * SET_TO))
+
+
 async def bound_by_deadline(conn: AsyncConnection) -> None:
     """Bounds the connection's statements by the current call's deadline (none: no bound)."""
     if conn.dialect.name != "postgresql":
         return
-    deadline = request_context.deadline.get()
-    current = conn.info.get(SETTING)
-    if deadline is None:
-        if current == 0:
-            return
-        wanted = 0
-    else:
-        remaining = max(1, int((deadline - time.monotonic()) * 1000))
-        if current and REUSE_FROM * remaining <= current <= remaining:
-            return
-        wanted = max(1, int(remaining * SET_TO))
+    wanted = timeout_wanted(conn.info)
+    if wanted is None:
+        return
     # SET takes no bind parameters; the value is an integer we computed.
     await conn.exec_driver_sql(f"SET statement_timeout = {wanted}")
     conn.info[SETTING] = wanted

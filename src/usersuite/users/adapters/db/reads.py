@@ -25,6 +25,8 @@ from usersuite.users.service.unit_of_work import UserReads
 # their number, so psycopg prepares it once); SQLite expands them into a list of parameters.
 _GET_USERS_ANY = select(*USER_COLUMNS).where(users.c.id == bindparam("ids").any_())
 _GET_USERS_IN = select(*USER_COLUMNS).where(users.c.id.in_(bindparam("ids", expanding=True)))
+# A lone read (nothing else waited for the query): a plain comparison, no array to build.
+_GET_USER = select(*USER_COLUMNS).where(users.c.id == bindparam("id"))
 
 
 class _Reading(SqlTransaction, UnitOfWorkBase):
@@ -62,7 +64,7 @@ class SqlUserReads(UserReads):
         if engine.dialect.name == "postgresql":
             budget = _held_budget(engine)
             point_reads = min(in_flight, budget)
-            self._held = HeldReader(engine, _GET_USERS_ANY, keep_idle=point_reads)
+            self._held = HeldReader(engine, _GET_USERS_ANY, _GET_USER, keep_idle=point_reads)
             self._pages = HeldReader(engine, LIST_USERS, keep_idle=budget - point_reads)
         self._coalescer: Coalescer[str, User] = Coalescer(
             self._fetch,
@@ -93,16 +95,24 @@ class SqlUserReads(UserReads):
                 await reader.close()
 
     async def _fetch(self, user_ids: Sequence[str]) -> dict[str, User]:
-        rows = await self._rows(self._held, _GET_USERS_IN, {"ids": list(user_ids)})
+        if len(user_ids) == 1:
+            rows = await self._rows(self._held, _GET_USER, {"id": user_ids[0]}, _GET_USER)
+        else:
+            params = {"ids": list(user_ids)}
+            rows = await self._rows(self._held, _GET_USERS_IN, params, _GET_USERS_ANY)
         return {user.id: user for user in map(user_from_row, rows)}
 
     async def _rows(
-        self, held: HeldReader | None, elsewhere: Select[Any], params: dict[str, Any]
+        self,
+        held: HeldReader | None,
+        elsewhere: Select[Any],
+        params: dict[str, Any],
+        held_statement: Select[Any] | None = None,
     ) -> Sequence[Sequence[Any]]:
-        """On the held reader's connections (PostgreSQL), or `elsewhere` in a read-only unit
-        of work of its own."""
+        """On the held reader's connections (PostgreSQL: `held_statement`, or the reader's
+        first), or `elsewhere` in a read-only unit of work of its own."""
         if held is not None:
-            return await held.rows(params)
+            return await held.rows(params, held_statement)
         async with _Reading(self._engine, read_only=True) as reading:
             rows: Sequence[Sequence[Any]] = (await reading.conn.execute(elsewhere, params)).all()
             return rows
