@@ -13,6 +13,7 @@ from tests.support.processes import Launch, run_usersuite, serve_args, server_en
 from tests.support.status import failure
 from tests.support.tools import describe
 from tests.support.waiting import eventually
+from usersuite.billing.adapters.db import schema as billing_schema
 
 LIMIT = 10_000
 Code = grpc.StatusCode
@@ -29,7 +30,8 @@ async def test_serve_billing_answers_over_a_real_channel(
     )
     migrated = run_usersuite("migrate", "billing", env=env)
     assert migrated.returncode == 0, describe(migrated)
-    assert "database schema at 0001 (was empty)" in migrated.stdout
+    head = billing_schema.migrations.head_revision()
+    assert f"database schema at {head} (was empty)" in migrated.stdout
     await provision(nc)
     server = launch(serve_args("billing"), env)
     ready = server.wait_ready()
