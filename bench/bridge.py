@@ -92,6 +92,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def busy_seconds(stat: str) -> float:
+    """CPU time all cores spent busy, in seconds, from /proc/stat's text: every column of its
+    first line but idle and iowait (guest time is already inside user)."""
+    ticks = [int(field) for field in stat.split("\n", 1)[0].split()[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def busy_cores() -> float:
+    """How busy the machine has been so far (busy_seconds of /proc/stat now)."""
+    return busy_seconds(Path("/proc/stat").read_text())
+
+
 async def relay_throughput(
     name: str,
     database_url: str,
@@ -103,8 +115,10 @@ async def relay_throughput(
 ) -> Row:
     """Commits `count` pending rows at once, then times them until JetStream holds them all.
 
-    The note adds the bridges' CPU time per event: on a shared machine the rate moves with
-    the load, the CPU an event costs much less."""
+    The note adds the bridges' CPU time per event (on a shared machine the rate moves with
+    the load, the CPU an event costs much less) and how many of the machine's cores the run
+    kept busy (bridges, PostgreSQL, nats-server and this process together): what a second
+    bridge could gain is bounded by the cores left idle."""
     client = await nats.connect(nats_url)
     try:
         js = client.jetstream()
@@ -115,16 +129,21 @@ async def relay_throughput(
             params = {"users": users, "payload": event_payload(), "count": count}
             await conn.execute(SEED, params)
             cpu_before = sum(map(cpu_seconds, bridge_pids))
+            machine_before = busy_cores()
             started = time.perf_counter()
             while await _stream_messages(js, STREAM) < before + count:
                 await asyncio.sleep(0.02)
             elapsed = time.perf_counter() - started
+            busy = (busy_cores() - machine_before) / elapsed
             await _until_marked(conn)
             cpu_per_event = (sum(map(cpu_seconds, bridge_pids)) - cpu_before) / count * 1e6
     finally:
         await client.close()
     bridges = "bridge" if len(bridge_pids) == 1 else f"{len(bridge_pids)} bridges'"
-    note = f"{count:,} rows of {users:,} user(s); {bridges} CPU {cpu_per_event:,.0f} µs/event"
+    note = (
+        f"{count:,} rows of {users:,} user(s); {bridges} CPU {cpu_per_event:,.0f} µs/event;"
+        f" machine busy {busy:.2f} of {os.cpu_count()} cores"
+    )
     return Row("bridge", name, "events/s", count / elapsed, note=note)
 
 

@@ -1,11 +1,12 @@
 """The bench's parsing and report code, fed with ghz JSON recorded from real runs."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
-from bench import chart, plans, report
+from bench import bridge, chart, plans, report
 from bench.ghz import RunStats, median_run, parse_report
 from bench.report import Row
 
@@ -125,3 +126,10 @@ def test_before_and_after_sit_side_by_side_with_their_ratios() -> None:
     assert get_user.endswith("| 600 rps (0.60×) |")
     assert "(0.60×)" in get_user.split("|")[2]  # before: 0.6 of that run's ceiling too
     assert len([line for line in lines if line.startswith("| ")]) == 3  # header + 2 rows
+
+
+def test_the_machines_busy_time_leaves_out_idle_and_iowait_only() -> None:
+    # /proc/stat's first line: user nice system idle iowait irq softirq steal guest guest_nice.
+    stat = "cpu  100 5 50 1000 20 3 2 7 40 0\ncpu0 50 2 25 500 10 1 1 3 20 0\n"
+    ticks = os.sysconf("SC_CLK_TCK")
+    assert bridge.busy_seconds(stat) == pytest.approx((100 + 5 + 50 + 3 + 2 + 7) / ticks)
