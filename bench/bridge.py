@@ -20,6 +20,7 @@ from bench.report import Row
 from bench.stack import LOAD_CPU, SERVER_CPU, Stack, plain
 from tests.support.nats import NatsServer
 from user.v1 import events_pb2, user_pb2
+from usersuite.platform.db.partitions import partition_key
 
 STREAM = "USER_V1"
 RAW_STREAM, RAW_SUBJECT = "BENCH_RAW", "bench.raw"
@@ -34,21 +35,28 @@ def event_payload() -> bytes:
     return events_pb2.UserCreated(metadata=meta, user=user).SerializeToString()
 
 
-# The columns every outbox row needs; the rest have server defaults.
+# The columns every outbox row needs, with the partition key the product's outbox writer gives
+# each row (a hash of its user: bridges sharing the partitions split the users between them);
+# the rest have server defaults.
 SEED = """
 INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_name, aggregate_version,
-                    payload, occurred_time)
-SELECT gen_random_uuid()::text, 'user.v1.UserCreated', 'user.v1.User',
-       'users/bench-' || (g %% %(users)s), g, %(payload)s, clock_timestamp()
-FROM generate_series(1, %(count)s) g
+                    partition_key, payload, occurred_time)
+SELECT gen_random_uuid()::text, 'user.v1.UserCreated', 'user.v1.User', name, g, key,
+       %(payload)s, clock_timestamp()
+FROM unnest(%(names)s::text[], %(keys)s::int[]) WITH ORDINALITY AS row(name, key, g)
 """
 TICK = """
 INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_name, aggregate_version,
-                    payload, occurred_time)
-SELECT id, 'user.v1.UserCreated', 'user.v1.User', 'users/latency-' || id, 1, %(payload)s,
-       clock_timestamp()
-FROM unnest(%(ids)s::text[]) AS id
+                    partition_key, payload, occurred_time)
+SELECT id, 'user.v1.UserCreated', 'user.v1.User', name, 1, key, %(payload)s, clock_timestamp()
+FROM unnest(%(ids)s::text[], %(names)s::text[], %(keys)s::int[]) AS row(id, name, key)
 """
+
+
+def seeded(count: int, users: int) -> dict[str, list[str] | list[int]]:
+    """SEED's parameters: `count` rows spread over `users` users, in order."""
+    names = [f"users/bench-{row % users}" for row in range(1, count + 1)]
+    return {"names": names, "keys": [partition_key(name) for name in names]}
 
 
 @contextlib.contextmanager
@@ -126,8 +134,7 @@ async def relay_throughput(
         async with await psycopg.AsyncConnection.connect(
             plain(database_url), autocommit=True
         ) as conn:
-            params = {"users": users, "payload": event_payload(), "count": count}
-            await conn.execute(SEED, params)
+            await conn.execute(SEED, {"payload": event_payload(), **seeded(count, users)})
             cpu_before = sum(map(cpu_seconds, bridge_pids))
             machine_before = busy_cores()
             started = time.perf_counter()
@@ -183,7 +190,10 @@ async def commit_to_ack(database_url: str, nats_url: str, seconds: float) -> Row
             for tick in range(ticks):
                 await asyncio.sleep(max(0.0, started + tick * TICK_SECONDS - time.perf_counter()))
                 ids = [str(uuid.uuid4()) for _ in range(per_tick)]
-                await conn.execute(TICK, {"ids": ids, "payload": payload})
+                names = [f"users/latency-{event}" for event in ids]
+                keys = [partition_key(name) for name in names]
+                params = {"ids": ids, "names": names, "keys": keys, "payload": payload}
+                await conn.execute(TICK, params)
                 now = time.perf_counter()
                 committed.update(dict.fromkeys(ids, now))
             rate = len(committed) / (time.perf_counter() - started)

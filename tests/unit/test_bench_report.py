@@ -9,6 +9,7 @@ import pytest
 from bench import bridge, chart, plans, report
 from bench.ghz import RunStats, median_run, parse_report
 from bench.report import Row
+from usersuite.platform.db.partitions import partition_key
 
 DATA = Path(__file__).parent / "data"
 
@@ -133,3 +134,10 @@ def test_the_machines_busy_time_leaves_out_idle_and_iowait_only() -> None:
     stat = "cpu  100 5 50 1000 20 3 2 7 40 0\ncpu0 50 2 25 500 10 1 1 3 20 0\n"
     ticks = os.sysconf("SC_CLK_TCK")
     assert bridge.busy_seconds(stat) == pytest.approx((100 + 5 + 50 + 3 + 2 + 7) / ticks)
+
+
+def test_the_bridge_benchs_rows_carry_the_partition_key_the_outbox_writer_gives() -> None:
+    seeded = bridge.seeded(6, users=3)
+    assert seeded["names"] == [f"users/bench-{n}" for n in (1, 2, 0, 1, 2, 0)]
+    assert seeded["keys"] == [partition_key(str(name)) for name in seeded["names"]]
+    assert len(set(seeded["keys"])) == 3
