@@ -250,7 +250,8 @@ def two_bridges(stack: Stack, url: str, nats_url: str, count: int, first_pid: in
     """A second bridge, on the load core, shares the partitions with the first (server core).
 
     On two cores PostgreSQL, nats-server and this process share the bridges' cores, so the
-    row shows what sharing costs and gains here, not how bridges scale with a core each."""
+    row shows what sharing costs and gains here, not how bridges scale with a core each: the
+    notes' "machine busy" says how close the run came to using both cores."""
     with running(stack.bridge(url, nats_url, cpu=LOAD_CPU)) as second:
         # Each bridge re-plans its share every rebalance interval (2 s): until the first has
         # given half the partitions back, the second stands by.
