@@ -9,8 +9,7 @@ from alembic.config import Config
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from tests.support.postgres import Postgres
-from tests.support.schema import schema_differences
+from tests.support.schema import empty_database_url, schema_differences
 from usersuite.platform.db.engine import sync_url
 from usersuite.users.adapters.db.schema import migrations as migrate
 from usersuite.users.adapters.db.tables import metadata
@@ -69,13 +68,7 @@ def downgrade(url: str, revision: str) -> None:
 
 @pytest.fixture(params=["postgresql", "sqlite"])
 def unmigrated_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'usersuite.db'}"
-        return
-    postgres: Postgres = request.getfixturevalue("postgres")
-    url = postgres.empty_database()
-    yield url
-    postgres.drop_database(url)
+    yield from empty_database_url(request, tmp_path)
 
 
 def test_the_outbox_indexes_by_state_replace_those_over_every_row_and_back(

@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import MetaData
 
-from tests.support.postgres import Postgres
-from tests.support.schema import schema_differences
+from tests.support.schema import empty_database_url, schema_differences
 from usersuite.billing.adapters.db import schema as billing_schema
 from usersuite.billing.adapters.db import tables as billing_tables
 from usersuite.orders.adapters.db import schema as orders_schema
@@ -23,13 +22,7 @@ SERVICES: dict[str, tuple[Migrations, MetaData]] = {
 
 @pytest.fixture(params=["postgresql", "sqlite"])
 def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'service.db'}"
-        return
-    postgres: Postgres = request.getfixturevalue("postgres")
-    url = postgres.empty_database()
-    yield url
-    postgres.drop_database(url)
+    yield from empty_database_url(request, tmp_path)
 
 
 @pytest.mark.parametrize("service", SERVICES)
