@@ -53,10 +53,14 @@ FROM unnest(%(ids)s::text[], %(names)s::text[], %(keys)s::int[]) AS row(id, name
 """
 
 
+def keyed(names: list[str]) -> dict[str, list[str] | list[int]]:
+    """The aggregate names of rows to insert and the partition key of each."""
+    return {"names": names, "keys": [partition_key(name) for name in names]}
+
+
 def seeded(count: int, users: int) -> dict[str, list[str] | list[int]]:
     """SEED's parameters: `count` rows spread over `users` users, in order."""
-    names = [f"users/bench-{row % users}" for row in range(1, count + 1)]
-    return {"names": names, "keys": [partition_key(name) for name in names]}
+    return keyed([f"users/bench-{row % users}" for row in range(1, count + 1)])
 
 
 @contextlib.contextmanager
@@ -107,7 +111,7 @@ def busy_seconds(stat: str) -> float:
     return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
 
 
-def busy_cores() -> float:
+def machine_busy_seconds() -> float:
     """How busy the machine has been so far (busy_seconds of /proc/stat now)."""
     return busy_seconds(Path("/proc/stat").read_text())
 
@@ -136,12 +140,12 @@ async def relay_throughput(
         ) as conn:
             await conn.execute(SEED, {"payload": event_payload(), **seeded(count, users)})
             cpu_before = sum(map(cpu_seconds, bridge_pids))
-            machine_before = busy_cores()
+            machine_before = machine_busy_seconds()
             started = time.perf_counter()
             while await _stream_messages(js, STREAM) < before + count:
                 await asyncio.sleep(0.02)
             elapsed = time.perf_counter() - started
-            busy = (busy_cores() - machine_before) / elapsed
+            busy = (machine_busy_seconds() - machine_before) / elapsed
             await _until_marked(conn)
             cpu_per_event = (sum(map(cpu_seconds, bridge_pids)) - cpu_before) / count * 1e6
     finally:
@@ -190,10 +194,8 @@ async def commit_to_ack(database_url: str, nats_url: str, seconds: float) -> Row
             for tick in range(ticks):
                 await asyncio.sleep(max(0.0, started + tick * TICK_SECONDS - time.perf_counter()))
                 ids = [str(uuid.uuid4()) for _ in range(per_tick)]
-                names = [f"users/latency-{event}" for event in ids]
-                keys = [partition_key(name) for name in names]
-                params = {"ids": ids, "names": names, "keys": keys, "payload": payload}
-                await conn.execute(TICK, params)
+                names = keyed([f"users/latency-{event}" for event in ids])
+                await conn.execute(TICK, {"ids": ids, "payload": payload, **names})
                 now = time.perf_counter()
                 committed.update(dict.fromkeys(ids, now))
             rate = len(committed) / (time.perf_counter() - started)
