@@ -6,11 +6,11 @@ runner works on any of them."""
 from dataclasses import dataclass
 from pathlib import Path
 
-from alembic import command
+from alembic import command, context
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine
+from sqlalchemy import MetaData, create_engine
 from sqlalchemy.pool import NullPool
 
 from usersuite.platform.db.engine import sync_url
@@ -56,3 +56,18 @@ class Migrations:
                 conn.commit()
         finally:
             engine.dispose()
+
+
+def run_environment(metadata: MetaData) -> None:
+    """The body of every service's Alembic env.py: runs its migrations on the connection
+    `Migrations.upgrade` hands in, `metadata` being the service's tables."""
+    context.configure(
+        connection=context.config.attributes["connection"],
+        target_metadata=metadata,
+        render_as_batch=True,
+        compare_type=True,
+        # A migration may run a step outside any transaction (platform/db/outbox_indexes.py).
+        transaction_per_migration=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()

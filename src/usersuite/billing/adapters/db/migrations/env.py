@@ -1,17 +1,6 @@
-"""Alembic environment: runs on the connection that usersuite.platform.db.migrate hands in."""
-
-from alembic import context
+"""Alembic environment: the billing tables, migrated as every service's (platform/db/migrate.py)."""
 
 from usersuite.billing.adapters.db.tables import metadata
+from usersuite.platform.db.migrate import run_environment
 
-connection = context.config.attributes["connection"]
-context.configure(
-    connection=connection,
-    target_metadata=metadata,
-    render_as_batch=True,
-    compare_type=True,
-    # A migration may run a step outside any transaction (platform/db/outbox_indexes.py).
-    transaction_per_migration=True,
-)
-with context.begin_transaction():
-    context.run_migrations()
+run_environment(metadata)
