@@ -70,8 +70,8 @@ NOTES = (
     "Twin rows (issue 18): the full stack (auth and every interceptor on) against "
     "bench/minimal.py, a bare grpc.aio servicer running the same SQL on a psycopg pool of the "
     "same size (no auth, no interceptors, no ORM), both on the server core, alternating run by "
-    "run; the ratio is to the twin. Targets are judged only when the load average at the start "
-    "is at most 1.5.",
+    "run (7 runs a side at one call at a time, 3 otherwise); the ratio is to the twin. "
+    "Targets are judged only when the load average at the start is at most 1.5.",
     "Commit-to-ack: 10 rows committed every 10 ms; latency from commit to delivery by an ordered "
     "consumer (JetStream delivers a message only once stored, when it acks the bridge).",
     "Saga rows: users, orders and billing served (auth on) with a bridge per database, all on "
