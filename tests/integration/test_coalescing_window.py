@@ -1,7 +1,8 @@
 """GetUser's coalescing window on a real server and PostgreSQL: a lone caller's reads wait for
-nothing; once calls have shared a query, a read waits for as many as that query answered. The
-window is a minute, so only those rules can start a query: a read that waited for the window
-would fail its call's deadline instead of passing."""
+nothing; once calls have shared a query, a read waits for as many as that query answered, and so
+do the reads left waiting when a query ends. The window is a minute, so only those rules can
+start a query: a read that waited for the window would fail its call's deadline instead of
+passing."""
 
 import asyncio
 
@@ -70,3 +71,21 @@ async def test_reads_wait_for_company_only_after_calls_shared_a_query(
         company = get()
         assert [user.name for user in await asyncio.gather(lone, company)] == [ada.name] * 2
         assert reads.queries == queries + 6
+
+        # Reads left waiting when a query ends wait for company too: two share a query held at
+        # the lock and one waits behind it; once that query ends, the one left waits for a
+        # second read instead of querying alone.
+        async with running.container.engine.connect() as holder:
+            await holder.execute(text("LOCK TABLE users IN ACCESS EXCLUSIVE MODE"))
+            pair = [get(), get()]
+            await until_waiting_for_lock(db_url, "%FROM users%", "the pair's read at the lock")
+            behind = get()
+            await eventually(lambda: waiting(1), within=10, what="a read behind the query")
+            await holder.rollback()
+        assert [user.name for user in await asyncio.gather(*pair)] == [ada.name] * 2
+        assert reads.queries == queries + 7
+        assert reads.waiting == 1
+        assert not behind.done()
+        partner = get()
+        assert [user.name for user in await asyncio.gather(behind, partner)] == [ada.name] * 2
+        assert reads.queries == queries + 8
