@@ -194,8 +194,8 @@ async def commit_to_ack(database_url: str, nats_url: str, seconds: float) -> Row
             for tick in range(ticks):
                 await asyncio.sleep(max(0.0, started + tick * TICK_SECONDS - time.perf_counter()))
                 ids = [str(uuid.uuid4()) for _ in range(per_tick)]
-                names = keyed([f"users/latency-{event}" for event in ids])
-                await conn.execute(TICK, {"ids": ids, "payload": payload, **names})
+                rows = keyed([f"users/latency-{event}" for event in ids])
+                await conn.execute(TICK, {"ids": ids, "payload": payload, **rows})
                 now = time.perf_counter()
                 committed.update(dict.fromkeys(ids, now))
             rate = len(committed) / (time.perf_counter() - started)

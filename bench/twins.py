@@ -47,10 +47,10 @@ def twins(stack: Stack, ghz: Ghz, url: str) -> list[Row]:
             stack_call = Call(method, data[method], metadata)
             bare_call = Call(method, data[method], {})
             load = ghz.load
-            if concurrency == 1:
-                # A quick smoke run (one run a side) stays quick.
-                runs = ONE_CALL_RUNS if load.runs > 1 else load.runs
-                load = dataclasses.replace(load, concurrency=1, connections=1, runs=runs)
+            if concurrency is not None:
+                load = dataclasses.replace(load, concurrency=concurrency, connections=1)
+            if concurrency == 1 and load.runs > 1:  # a quick smoke run stays quick
+                load = dataclasses.replace(load, runs=ONE_CALL_RUNS)
             over_stack, over_bare = ghz.with_load(load).measure_paired(
                 (f"127.0.0.1:{full_port}", stack_call), (f"127.0.0.1:{bare_port}", bare_call)
             )
