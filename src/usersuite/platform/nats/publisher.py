@@ -15,9 +15,9 @@ event is no failure; it goes out again once its predecessor is acknowledged.
 """
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
-from functools import partial
 from typing import Protocol
 
 from nats.errors import (
@@ -111,11 +111,6 @@ class Publisher:
     async def _round(self, chains: list[Chain], result: BatchResult) -> list[Chain]:
         """Sends the next event of each chain; returns the chains that go on."""
         loop = asyncio.get_running_loop()
-        acked_at: dict[int, float] = {}
-
-        def stamp(seq: int, _: "asyncio.Future[PubAck]") -> None:
-            acked_at[seq] = loop.time()
-
         publish_async = self._js.publish_async
         sent: list[tuple[OutboxRow, asyncio.Future[PubAck], float, Chain]] = []
         unexpected: Exception | None = None
@@ -130,9 +125,8 @@ class Publisher:
             except Exception as exc:  # raised once what is in flight has settled
                 unexpected = exc
                 break
-            future.add_done_callback(partial(stamp, row.seq))
             sent.append((row, future, loop.time(), chain))
-        await self._settle([future for _, future, _, _ in sent])
+        acked_at = await self._settle([future for _, future, _, _ in sent])
         if unexpected is not None:
             raise unexpected
         going: list[Chain] = []
@@ -144,9 +138,7 @@ class Publisher:
                 self._failed(row, error, result)
                 continue
             ack = future.result()
-            published(
-                row.event_type, acked_at.get(row.seq, loop.time()) - sent_at, bool(ack.duplicate)
-            )
+            published(row.event_type, acked_at[future] - sent_at, bool(ack.duplicate))
             acked.append(row.seq)
             if chain:
                 going.append(chain)
@@ -169,7 +161,7 @@ class Publisher:
                 break  # what was sent is settled first; this row goes out again
             sent.append((row, future, loop.time()))
             previous = row.event_id
-        await self._settle([future for _, future, _ in sent])
+        acked_at = await self._settle([future for _, future, _ in sent])
         for row, future, sent_at in sent:
             error = future.exception()
             if isinstance(error, APIError) and error.err_code == WRONG_LAST_MSG_ID:
@@ -178,27 +170,47 @@ class Publisher:
             if error is not None:
                 self._failed(row, error, result)
                 return []
-            ack = future.result()
-            self._observer.published(row.event_type, loop.time() - sent_at, bool(ack.duplicate))
+            duplicate = bool(future.result().duplicate)
+            self._observer.published(row.event_type, acked_at[future] - sent_at, duplicate)
             result.acked.append(row.seq)
             chain.pop()
         self._stretch = min(self._stretch * 2, STRETCH_MAX)
         return [chain] if chain else []
 
-    async def _settle(self, futures: "list[asyncio.Future[PubAck]]") -> None:
+    async def _settle(
+        self, futures: "list[asyncio.Future[PubAck]]"
+    ) -> "dict[asyncio.Future[PubAck], float]":
         """Waits for the acknowledgements; one missing after the publish timeout fails.
+        Returns when each future settled (the loop's clock).
 
         Every outcome is read here: the caller stops at a user's first failure (a refused
         guard refuses the events behind it too), and a failure nobody read is reported by
-        asyncio as "Future exception was never retrieved", once per event.
+        asyncio as "Future exception was never retrieved", once per event. One callback a
+        future counts them down: `asyncio.wait` adds and removes a callback on every future and
+        a stamp of the time another, twice the relay's cost of reading an acknowledgement.
         """
+        settled_at: dict[asyncio.Future[PubAck], float] = {}
         if not futures:
-            return
-        _, late = await asyncio.wait(futures, timeout=self._timeout)
-        for future in late:
-            future.set_exception(TimeoutError("no acknowledgement in time"))
+            return settled_at
+        loop = asyncio.get_running_loop()
+        all_settled = loop.create_future()
+
+        def one_settled(future: "asyncio.Future[PubAck]") -> None:
+            settled_at[future] = loop.time()
+            if len(settled_at) == len(futures) and not all_settled.done():
+                all_settled.set_result(None)
+
         for future in futures:
+            future.add_done_callback(one_settled)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._timeout):
+                await all_settled
+        for future in futures:
+            if not future.done():
+                future.set_exception(TimeoutError("no acknowledgement in time"))
+                settled_at[future] = loop.time()
             future.exception()
+        return settled_at
 
     def _failed(self, row: OutboxRow, exc: BaseException, result: BatchResult) -> None:
         """Records the failure of `row`; an error that is neither transient nor a rejection
