@@ -4,8 +4,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from functools import lru_cache, partial
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from usersuite.platform.ops.loop_metrics import LoopHistogram
 from usersuite.platform.service.outbox import OutboxRow
 
 # The freshness SLO counts events acknowledged within 5 s of their commit: 5.0 must be a bound.
@@ -34,16 +35,18 @@ class RelayMetrics:
         self.failures = counter(
             "usersuite_outbox_publish_failures_total", "Failed publish attempts", ["kind"]
         )
-        self.publish_seconds = Histogram(
+        # Two observations an event: histograms without a lock an observation (the relay's
+        # metrics are observed on its event loop only).
+        self.publish_seconds = LoopHistogram(
             "usersuite_outbox_publish_seconds",
             "Time from publish to JetStream acknowledgement",
-            registry=registry,
+            registry,
         )
-        self.commit_to_ack_seconds = Histogram(
+        self.commit_to_ack_seconds = LoopHistogram(
             "usersuite_outbox_commit_to_ack_seconds",
             "Time from an event's commit (its occurred_time) to its JetStream acknowledgement",
+            registry,
             buckets=FRESHNESS_BUCKETS,
-            registry=registry,
         )
         self.leader = gauge(
             "usersuite_bridge_leader", "1 while this bridge relays at least one outbox partition"
@@ -67,6 +70,7 @@ class RelayMetrics:
     def acknowledged(self, rows: Sequence[OutboxRow], acked: Sequence[int], now: datetime) -> None:
         """Observes how long each acknowledged row of a batch waited since its commit."""
         seqs = set(acked)
+        observe = self.commit_to_ack_seconds.observe
         for row in rows:
             if row.seq in seqs:
-                self.commit_to_ack_seconds.observe((now - row.occurred_time).total_seconds())
+                observe((now - row.occurred_time).total_seconds())
