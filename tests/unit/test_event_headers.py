@@ -1,7 +1,8 @@
 """An event's headers, encoded once: the very bytes nats-py makes of the same dict."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from nats.aio.client import Client
@@ -63,6 +64,9 @@ EVENTS = [
     row(trace_context=TRACE),
     row(trace_context={"traceparent": TRACE["traceparent"], "tracestate": ""}),
     row(occurred_time=datetime(2026, 12, 6, 5, 31, 46, tzinfo=UTC)),  # no microseconds
+    # Other zones than the rows' own (UTC): the time as its zone writes it.
+    row(occurred_time=datetime(2026, 12, 6, 5, 31, 46, 5, tzinfo=timezone(timedelta(hours=2)))),
+    row(occurred_time=datetime(2026, 12, 6, 5, 31, 46, 5, tzinfo=ZoneInfo("UTC"))),
     row(event_type="billing.v1.CreditReserved", aggregate_name="accounts/a b"),
     # Values nats-py trims and whose CR/LF it blanks: nothing may end a line or add a command.
     row(aggregate_name=" users/1\r\nPUB evil 1\r\n", trace_context={"traceparent": "x\ny "}),

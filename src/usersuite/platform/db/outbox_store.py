@@ -2,7 +2,6 @@
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import fields
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -49,7 +48,7 @@ RELAY_SESSION = {"plan_cache_mode": "force_custom_plan", "enable_bitmapscan": "o
 # Most events carry no trace context: no JSON decoding for them.
 NO_TRACE_CONTEXT = (None, "", "{}")
 # OutboxRow's fields, in its order: a row is built from its columns by position.
-COLUMNS = tuple(outbox.c[field.name] for field in fields(OutboxRow))
+COLUMNS = tuple(outbox.c[name] for name in OutboxRow._fields)
 
 
 def _rows(result: Iterable[Sequence[Any]]) -> list[OutboxRow]:

@@ -78,8 +78,14 @@ def encode_headers(
     Nats-Msg-Id is the event id: JetStream drops a repeat within the duplicate window.
     """
     event = _clean(event_id)
-    trace = "".join(
-        f"{key}: {_clean(trace_context[key])}\r\n" for key in TRACE_KEYS if trace_context.get(key)
+    trace = (
+        "".join(
+            f"{key}: {_clean(trace_context[key])}\r\n"
+            for key in TRACE_KEYS
+            if trace_context.get(key)
+        )
+        if trace_context
+        else ""  # most events carry none
     )
     text = (
         f"NATS/1.0\r\nNats-Msg-Id: {event}\r\nce-specversion: 1.0\r\nce-id: {event}\r\n"
