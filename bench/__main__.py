@@ -63,7 +63,9 @@ NOTES = (
     "`BENCH_SKIP_INTERCEPTORS` of bench/server.py (or turn one off with its real setting); "
     "the stack's share is 1 - t(no interceptors) / t(full stack).",
     "Bridge rows: rows committed at once, timed until JetStream holds them all; raw "
-    "publish_async runs on the same core to the same server.",
+    "publish_async runs on the same core to the same server. After one uncounted batch, 3 "
+    "rounds each run raw publish, then the bridge on its three key spreads; a row is its median "
+    "run, and its ratio is to the median raw publish of the same rounds (paired).",
     "Gateway rows: Envoy (on the server's core) in front of a full-stack server; vegeta "
     "(50 workers, on ghz's core) sends REST/JSON or binary Connect, alternating run by run with "
     "ghz's gRPC to the same server; the ratio is REST or Connect over gRPC direct.",
@@ -111,8 +113,9 @@ def run(quick: bool, only: str | None) -> list[Row]:
     try:
         rows: list[Row] = []
         count, seconds = (5_000, 5.0) if quick else (20_000, 20.0)
+        rounds = bridge.QUICK_ROUNDS if quick else bridge.ROUNDS
         if only == "bridge":
-            return report.judge(bridge.scenarios(stack, count, seconds), plans.PLANS)
+            return report.judge(bridge.scenarios(stack, count, seconds, rounds), plans.PLANS)
         if only == "twins":
             return report.judge(twins.twins(stack, ghz, stack.database("bench_twins")), plans.PLANS)
         if only == "gateway":
@@ -137,7 +140,7 @@ def run(quick: bool, only: str | None) -> list[Row]:
         rows += twins.twins(stack, ghz, stack.database("bench_twins"))
         # The bridge before the deep page: PostgreSQL vacuums the million-row fill for minutes
         # after it, which showed as commit-to-ack latency (p99 223 ms after it, 13 ms alone).
-        rows += bridge.scenarios(stack, count, seconds)
+        rows += bridge.scenarios(stack, count, seconds, rounds)
         rows += saga.rows(stack, saga_load)
         rows += deep_page.deep_page(stack, ghz, quick)
         rows.append(Row("memory", plans.RSS_SERVER, "MB", max(rss)))

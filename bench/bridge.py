@@ -219,25 +219,53 @@ async def commit_to_ack(database_url: str, nats_url: str, seconds: float) -> Row
     return Row("bridge", plans.COMMIT_TO_ACK, "events/s", rate, cuts[49], cuts[98], note=note)
 
 
-def scenarios(stack: Stack, rows_per_run: int, latency_seconds: float) -> list[Row]:
-    """Raw publish_async, then the bridge (pinned to the server's core) on three key spreads."""
+# Rounds of the relay rows: each a raw publish, then the bridge on the three key spreads.
+ROUNDS, QUICK_ROUNDS = 3, 1
+SPREADS = ((plans.BRIDGE_MANY, None), (plans.BRIDGE_100, 100), (plans.BRIDGE_HOT, 1))
+
+
+def median_of_rounds(runs: list[Row], paired: list[float] | None = None) -> Row:
+    """The run of median rate, its note saying so, paired with the median of `paired` (the raw
+    publishes of the same rounds): one run's rate swings with the shared machine's load."""
+    row = sorted(runs, key=lambda run: run.value or 0.0)[len(runs) // 2]
+    if len(runs) > 1:
+        row.note = "; ".join(part for part in (f"median of {len(runs)} runs", row.note) if part)
+        if paired:
+            row.paired = statistics.median(paired)
+    return row
+
+
+def scenarios(stack: Stack, rows_per_run: int, latency_seconds: float, rounds: int) -> list[Row]:
+    """Raw publish_async, then the bridge (pinned to the server's core) on three key spreads.
+
+    The bridge relays one batch first, not counted (its statements are planned and prepared,
+    its caches filled, as a running bridge's are), then `rounds` rounds alternate raw publish
+    and the three spreads, so each row's ratio pairs it with raw runs of the same moments."""
     url = stack.database("bench_bridge")
     stack.migrate(url)
     nats_server = NatsServer().start()
     try:
-        rows = [asyncio.run(raw_publish(nats_server.url, rows_per_run))]
-        say(f"{plans.RAW_PUBLISH}: {rows[0].value:,.0f} events/s")
         with running(stack.bridge(url, nats_server.url)) as bridge:
-            for name, users in (
-                (plans.BRIDGE_MANY, rows_per_run),
-                (plans.BRIDGE_100, 100),
-                (plans.BRIDGE_HOT, 1),
-            ):
-                run = relay_throughput(
-                    name, url, nats_server.url, rows_per_run, users, bridge_pids=(bridge.pid,)
-                )
-                rows.append(asyncio.run(run))
-                say(f"{name}: {rows[-1].value:,.0f} events/s")
+            pids = (bridge.pid,)
+            asyncio.run(relay_throughput("warm-up", url, nats_server.url, rows_per_run,
+                                         rows_per_run, bridge_pids=pids))  # fmt: skip
+            raws: list[Row] = []
+            relayed: dict[str, list[Row]] = {name: [] for name, _ in SPREADS}
+            for _ in range(rounds):
+                raws.append(asyncio.run(raw_publish(nats_server.url, rows_per_run)))
+                say(f"{plans.RAW_PUBLISH}: {raws[-1].value:,.0f} events/s")
+                for name, users in SPREADS:
+                    run = relay_throughput(
+                        name, url, nats_server.url, rows_per_run, users or rows_per_run,
+                        bridge_pids=pids,
+                    )  # fmt: skip
+                    relayed[name].append(asyncio.run(run))
+                    say(f"{name}: {relayed[name][-1].value:,.0f} events/s")
+            raw_rates = [raw.value or 0.0 for raw in raws]
+            rows = [
+                median_of_rounds(raws, []),
+                *(median_of_rounds(relayed[n], raw_rates) for n, _ in SPREADS),
+            ]
             rows.append(asyncio.run(commit_to_ack(url, nats_server.url, latency_seconds)))
             say(f"{plans.COMMIT_TO_ACK}: p99 {rows[-1].p99_ms or 0:,.1f} ms")
             rows.append(Row("memory", plans.RSS_BRIDGE, "MB", bridge.peak_rss_mb()))
