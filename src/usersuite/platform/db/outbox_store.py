@@ -10,10 +10,12 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Select,
+    String,
     Update,
     and_,
     any_,
     bindparam,
+    cast,
     delete,
     func,
     select,
@@ -87,11 +89,20 @@ def _rows(result: Iterable[Sequence[Any]]) -> list[OutboxRow]:
 
 
 def _seqs_matching(dialect: str, name: str) -> ColumnElement[bool]:
-    """`seq` is one of the parameter `name`'s: one array parameter on PostgreSQL, not one bind
-    parameter per row."""
+    """`seq` is one of the parameter `name`'s (`_seqs`): one array parameter on PostgreSQL,
+    not one bind parameter per row. The array travels as its text, `{1,2,3}`, cast in the
+    statement: psycopg's list dumper writes an array element by element in Python (0.9 µs an
+    element, against 0.16 for the text), and a relay's mark and claims send about 1.5 an event."""
     if dialect == "postgresql":
-        return outbox.c.seq == any_(bindparam(name, type_=ARRAY(BigInteger)))
+        return outbox.c.seq == any_(cast(bindparam(name, type_=String), ARRAY(BigInteger)))
     return outbox.c.seq.in_(bindparam(name, expanding=True))
+
+
+def _seqs(dialect: str, seqs: Sequence[int]) -> str | list[int]:
+    """The value of a `_seqs_matching` parameter."""
+    if dialect == "postgresql":
+        return f"{{{','.join(map(str, seqs))}}}"
+    return list(seqs)
 
 
 @lru_cache(maxsize=64)
@@ -143,7 +154,8 @@ async def claim_pending(
     if not besides:
         return _rows(await conn.execute(_claim_query(limit, shape, partition_count, None)))
     query = _claim_query(limit, shape, partition_count, conn.dialect.name)
-    return _rows(await conn.execute(query, {"besides": list(besides)}))
+    besides_value = _seqs(conn.dialect.name, besides)
+    return _rows(await conn.execute(query, {"besides": besides_value}))
 
 
 @lru_cache(maxsize=2)
@@ -157,7 +169,8 @@ def _mark_query(dialect: str) -> Update:
 
 async def mark_dispatched(conn: AsyncConnection, seqs: Sequence[int], now: datetime) -> None:
     if seqs:
-        await conn.execute(_mark_query(conn.dialect.name), {"seqs": list(seqs), "now": now})
+        dialect = conn.dialect.name
+        await conn.execute(_mark_query(dialect), {"seqs": _seqs(dialect, seqs), "now": now})
 
 
 async def record_failures(
