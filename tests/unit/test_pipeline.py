@@ -166,3 +166,22 @@ async def test_a_refused_guard_is_no_failure_and_the_event_goes_out_again() -> N
     mine = [event for event in js.stored if event.startswith("e")]
     assert mine == [f"e{i}" for i in range(1, 11)]
     assert js.sent.count("e5") == 2
+
+
+async def test_an_ack_in_the_loop_turn_its_timeout_fires_in_counts_as_acked() -> None:
+    """The ack lands after the timeout woke the publisher but before its count-down callback
+    ran: it is read as the ack it is, with a time, not lost."""
+
+    class AckTwoTurnsLater(FakeJetStream):
+        async def publish_async(self, subject: str, payload: bytes, headers: Any) -> Any:
+            loop = asyncio.get_running_loop()
+            future: asyncio.Future[PubAck] = loop.create_future()
+            ack = PubAck(stream="S", seq=1)
+            loop.call_soon(lambda: loop.call_soon(future.set_result, ack))
+            return future
+
+    recorder, result = Recorder(), BatchResult()
+    publisher = Publisher(AckTwoTurnsLater(), "//test", 0.0, recorder)  # type: ignore[arg-type]
+    await publisher.publish([row(1, "a")], result)
+    assert (result.acked, result.failures) == ([1], [])
+    assert recorder.acks == [("user.v1.UserUpdated", False)]

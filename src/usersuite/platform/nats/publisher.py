@@ -208,7 +208,8 @@ class Publisher:
         for future in futures:
             if not future.done():
                 future.set_exception(TimeoutError("no acknowledgement in time"))
-                settled_at[future] = loop.time()
+            # A future settled in the loop turn the timeout fired in has not counted itself yet.
+            settled_at.setdefault(future, loop.time())
             future.exception()
         return settled_at
 
