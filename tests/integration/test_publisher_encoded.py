@@ -94,3 +94,23 @@ async def test_a_publish_on_a_closed_connection_raises_and_holds_nothing(
             event.event_type, event.payload, headers=event_headers(event, "//usersuite")
         )
     assert js._publish_async_futures == {}
+
+
+async def test_both_publish_paths_share_one_reply_subscription(nats_server: NatsServer) -> None:
+    """A plain publish first (nats-py's own path), then encoded ones: the second path keeps the
+    first one's replies and futures rather than subscribing again over them."""
+    client = await publisher_client(nats_server)
+    try:
+        js = PipelineContext(client, max_in_flight=10)
+        first, second = row(1), row(2)
+        plain = await js.publish_async(
+            first.event_type, first.payload, headers=headers_for(first, "//usersuite")
+        )
+        subscriptions = len(client._subs)
+        encoded = await js.publish_async(
+            second.event_type, second.payload, headers=event_headers(second, "//usersuite")
+        )
+        assert len(client._subs) == subscriptions
+        assert [(await plain).seq, (await encoded).seq] == [1, 2]
+    finally:
+        await client.close()

@@ -68,7 +68,8 @@ class PipelineContext(JetStreamContext):
         nc = self._nc
         self._check(nc, subject, len(payload))
         if not self._reply_prefix:
-            await self._init_async_reply()
+            if self._async_reply_prefix is None:  # nats-py's own path may have made it
+                await self._init_async_reply()
             assert self._async_reply_prefix is not None
             self._reply_prefix = bytes(self._async_reply_prefix)
         while len(self._publish_async_futures) >= self._max_in_flight:
