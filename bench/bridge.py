@@ -224,14 +224,13 @@ ROUNDS, QUICK_ROUNDS = 3, 1
 SPREADS = ((plans.BRIDGE_MANY, None), (plans.BRIDGE_100, 100), (plans.BRIDGE_HOT, 1))
 
 
-def median_of_rounds(runs: list[Row], paired: list[float] | None = None) -> Row:
-    """The run of median rate, its note saying so, paired with the median of `paired` (the raw
-    publishes of the same rounds): one run's rate swings with the shared machine's load."""
+def median_of_rounds(runs: list[Row], raw_capacity: float | None = None) -> Row:
+    """The run of median rate, its note saying so, paired with `raw_capacity`: one run's rate
+    swings with the shared machine's load."""
     row = sorted(runs, key=lambda run: run.value or 0.0)[len(runs) // 2]
     if len(runs) > 1:
         row.note = "; ".join(part for part in (f"median of {len(runs)} runs", row.note) if part)
-        if paired:
-            row.paired = statistics.median(paired)
+        row.paired = raw_capacity
     return row
 
 
@@ -240,7 +239,7 @@ def scenarios(stack: Stack, rows_per_run: int, latency_seconds: float, rounds: i
 
     The bridge relays one batch first, not counted (its statements are planned and prepared,
     its caches filled, as a running bridge's are), then `rounds` rounds alternate raw publish
-    and the three spreads, so each row's ratio pairs it with raw runs of the same moments."""
+    and the three spreads; each row's ratio is to the fastest raw run of those rounds."""
     url = stack.database("bench_bridge")
     stack.migrate(url)
     nats_server = NatsServer().start()
