@@ -164,3 +164,22 @@ def test_a_relay_row_is_its_median_run_paired_with_raw_publishs_capacity() -> No
     [alone] = [Row("bridge", plans.RAW_PUBLISH, "events/s", 30_000.0)]
     assert bridge.median_of_rounds([alone], 31_000.0) is alone
     assert alone.paired is None
+
+
+def test_the_relay_rows_are_judged_against_raw_publishs_fastest_round() -> None:
+    raws = [
+        Row("bridge", plans.RAW_PUBLISH, "events/s", rate)
+        for rate in (19_000.0, 25_500.0, 18_600.0)
+    ]
+    relayed = {
+        name: [Row("bridge", name, "events/s", rate) for rate in (18_000.0, 16_000.0, 17_000.0)]
+        for name, _ in bridge.SPREADS
+    }
+    rows = {
+        row.scenario: row for row in report.judge(bridge.relay_rows(raws, relayed), plans.PLANS)
+    }
+    assert rows[plans.RAW_PUBLISH].value == 19_000.0  # its median run
+    for name, _ in bridge.SPREADS:
+        assert (rows[name].value, rows[name].paired) == (17_000.0, 25_500.0)
+        assert rows[name].ratio == pytest.approx(17 / 25.5)
+        assert rows[name].met is True
