@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import PickleType, bindparam, event, func, literal_column, select, text
+from sqlalchemy import Integer, PickleType, bindparam, event, func, literal_column, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -18,6 +18,7 @@ from tests.support.postgres import until_waiting_for_lock
 from tests.support.waiting import eventually, holds
 from usersuite.platform.db.engine import create_engine
 from usersuite.platform.db.held import HeldReader
+from usersuite.platform.domain.errors import ValidationFailed
 from usersuite.platform.service import request_context
 from usersuite.platform.service.errors import DeadlineExceeded, ServiceUnavailable
 from usersuite.users.adapters.db.repository import SqlUserRepository
@@ -222,6 +223,27 @@ async def test_a_reader_runs_each_of_its_statements_on_the_connection_it_holds(
         assert [(row[0], row[1]) for row in rows] == [("User 1", pid)]
         with pytest.raises(KeyError):
             await reader.rows({"id": "u1"}, select(users.c.email))  # not one of its statements
+        assert await answering_pid(reader) == pid
+    finally:
+        await reader.close()
+
+
+async def test_a_statement_the_database_refuses_leaves_the_held_connection_serving_reads(
+    engine: AsyncEngine,
+) -> None:
+    # The held connection runs every statement on one cursor: one that failed must not leave
+    # it holding the failure, or the statement's result for the next read.
+    numbers = select(literal_column("1"), func.pg_backend_pid()).where(
+        literal_column("1") == bindparam("n", type_=Integer)
+    )
+    reader = HeldReader(engine, WHO_ANSWERS, numbers, idle_seconds=3600, give_back_seconds=3600)
+    try:
+        pid = await answering_pid(reader)
+        with pytest.raises(ValidationFailed):
+            await reader.rows({"n": "not a number"}, numbers)
+        assert await answering_pid(reader) == pid
+        assert [tuple(row) for row in await reader.rows({"n": 1}, numbers)] == [(1, pid)]
+        assert [tuple(row) for row in await reader.rows({"n": 2}, numbers)] == []
         assert await answering_pid(reader) == pid
     finally:
         await reader.close()

@@ -108,22 +108,24 @@ class DriverStatement:
             result = await conn.execute(self.statement, params)
             through_sqlalchemy: Sequence[Sequence[Any]] = result.all()
             return through_sqlalchemy
-        return await self.direct_rows(driver, conn, params)
+        return await self.direct_rows(driver.cursor(), conn, params)
 
     async def direct_rows(
         self,
-        driver: "psycopg.AsyncConnection[Any]",
+        cursor: "psycopg.AsyncCursor[Any]",
         conn: AsyncConnection,
         params: Mapping[str, Any],
     ) -> Sequence[Sequence[Any]]:
-        """The rows on `driver`, the psycopg connection under `conn` that `driver_of` gave."""
+        """The rows on `cursor`, of the psycopg connection under `conn` that `driver_of` gave
+        (a cursor its caller may reuse: statements on one connection run one at a time)."""
         if self._fixed:
             params = {**self._fixed, **params}
         try:
-            cursor = await driver.execute(self.sql, params)
+            await cursor.execute(self.sql, params)
             rows: list[Any] = await cursor.fetchall()
             return rows
         except psycopg.Error as error:
+            driver = cursor.connection
             lost = driver.closed or driver.broken
             if lost:
                 await conn.invalidate()

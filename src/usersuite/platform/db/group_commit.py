@@ -140,7 +140,7 @@ class GroupCommit:
         held = await self._held.take()
         try:
             await self._held.bound(held)
-            await held.driver.execute(sql, params)
+            await held.cursor.execute(sql, params)
         except psycopg.Error as exc:
             if held.driver.closed or held.driver.broken:
                 await held.conn.invalidate()

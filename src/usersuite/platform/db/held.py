@@ -62,6 +62,9 @@ def _raise_as_service_error(error: Exception) -> NoReturn:
 class Held:
     conn: AsyncConnection
     driver: psycopg.AsyncConnection[Any]
+    # One cursor for every statement on the connection (they run one at a time): a cursor
+    # made per statement cost about 20 µs of CPU a point read (bench/results/issue-18).
+    cursor: psycopg.AsyncCursor[Any]
     used: float
     # Read once, as the connection is taken from the pool: what each statement would otherwise
     # ask SQLAlchemy's proxies for. `info` is the pooled connection's (its timeout is noted
@@ -171,7 +174,8 @@ class HeldConnections:
                 _raise_as_service_error(error)
             raise
         direct = driver_of(conn) is not None
-        return Held(conn, raw.driver_connection, time.monotonic(), direct, conn.info)  # type: ignore[arg-type]
+        driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
+        return Held(conn, driver, driver.cursor(), time.monotonic(), direct, conn.info)
 
     def direct(self, held: Held) -> bool:
         """Whether statements may run on `held.driver` itself: not while anything listens to
@@ -235,7 +239,7 @@ class HeldReader:
         try:
             await self._held.bound(held)
             if self._held.direct(held):
-                return await driver_statement.direct_rows(held.driver, held.conn, params)
+                return await driver_statement.direct_rows(held.cursor, held.conn, params)
             return await driver_statement.rows(held.conn, params)
         except DBAPIError as error:
             _raise_as_service_error(error)
