@@ -63,10 +63,12 @@ NOTES = (
     "`BENCH_SKIP_INTERCEPTORS` of bench/server.py (or turn one off with its real setting); "
     "the stack's share is 1 - t(no interceptors) / t(full stack).",
     "Bridge rows: rows committed at once, timed until JetStream holds them all; raw "
-    "publish_async runs on the same core to the same server. After one uncounted batch, 3 "
-    "rounds each run raw publish, then the bridge on its three key spreads; a row is its median "
-    "run, and its ratio is to the fastest raw publish of the same rounds (paired: a raw run "
-    "swings between about 20k and 30k events/s here, and a slow one must not flatter the relay).",
+    "publish_async runs on the same core to the same server. The bridge's first run (a fresh "
+    "bridge on a fresh outbox: stale statistics, nothing prepared) is the cold row, judged "
+    "against the warm many-users row. Then 3 rounds each run raw publish, then the bridge on "
+    "its three key spreads; a row is its median run, and its ratio is to the fastest raw "
+    "publish of the same rounds (paired: a raw run swings between about 20k and 30k events/s "
+    "here, and a slow one must not flatter the relay).",
     "Gateway rows: Envoy (on the server's core) in front of a full-stack server; vegeta "
     "(50 workers, on ghz's core) sends REST/JSON or binary Connect, alternating run by run with "
     "ghz's gRPC to the same server; the ratio is REST or Connect over gRPC direct.",

@@ -20,6 +20,7 @@ BRIDGE_MANY = "bridge, many users"
 BRIDGE_100 = "bridge, 100 users"
 BRIDGE_HOT = "bridge, one hot user"
 BRIDGE_TWO = "two bridges sharing the partitions, many users"
+BRIDGE_COLD = "bridge, first run (fresh bridge, fresh outbox), many users"
 COMMIT_TO_ACK = "commit-to-ack at 1,000 events/s"
 GET_REST = "GetUser over REST/JSON through Envoy"
 CREATE_REST = "CreateUser over REST/JSON through Envoy"
@@ -69,6 +70,9 @@ PLANS: dict[str, Plan] = {
     # Issue 18: ≥ 1.7× one bridge when each has a core; this machine's two cores also carry
     # PostgreSQL, nats-server and the load, so the row is measured but can hardly meet it.
     BRIDGE_TWO: Plan(BRIDGE_MANY, (Target("≥ 1.7× one bridge", "ratio", "min", 1.7, BRIDGE_MANY),)),
+    # A fresh bridge on a fresh outbox (stale statistics, nothing prepared) must not crawl: a
+    # mark's seqs cast from text once planned a scan a mark there (3.5k against 17k events/s).
+    BRIDGE_COLD: Plan(BRIDGE_MANY, (Target("≥ 0.5× warm", "ratio", "min", 0.5, BRIDGE_MANY),)),
     COMMIT_TO_ACK: Plan(targets=(Target("p99 ≤ 100 ms", "p99", "max", 100.0),)),
     # Paired with gRPC direct to the same server: the ratio is the gateway's price.
     GET_REST: Plan(GET_PG),

@@ -183,3 +183,12 @@ def test_the_relay_rows_are_judged_against_raw_publishs_fastest_round() -> None:
         assert (rows[name].value, rows[name].paired) == (17_000.0, 25_500.0)
         assert rows[name].ratio == pytest.approx(17 / 25.5)
         assert rows[name].met is True
+
+
+def test_the_cold_row_is_judged_against_the_warm_many_users_row() -> None:
+    warm = Row("bridge", plans.BRIDGE_MANY, "events/s", 17_000.0)
+    for cold_rate, met in ((3_500.0, False), (15_300.0, True)):
+        cold = Row("bridge", plans.BRIDGE_COLD, "events/s", cold_rate)
+        rows = {row.scenario: row for row in report.judge([warm, cold], plans.PLANS)}
+        assert rows[plans.BRIDGE_COLD].ratio == pytest.approx(cold_rate / 17_000.0)
+        assert rows[plans.BRIDGE_COLD].met is met
