@@ -185,3 +185,40 @@ async def test_an_ack_in_the_loop_turn_its_timeout_fires_in_counts_as_acked() ->
     await publisher.publish([row(1, "a")], result)
     assert (result.acked, result.failures) == ([1], [])
     assert recorder.acks == [("user.v1.UserUpdated", False)]
+
+
+async def test_a_users_next_event_does_not_wait_for_another_users_acknowledgement() -> None:
+    """One acknowledgement held back does not hold the other users' events behind it: each
+    user's next event goes out once its own previous one is stored."""
+
+    class HoldsOne(FakeJetStream):
+        def __init__(self, held: str) -> None:
+            super().__init__(silent=frozenset({held}))
+            self.held: asyncio.Future[PubAck] | None = None
+            self.all_but_held_stored = asyncio.Event()
+
+        async def publish_async(self, subject: str, payload: bytes, headers: Any) -> Any:
+            future = await super().publish_async(subject, payload, headers)
+            if headers["ce-id"] in self.silent:
+                self.held = future
+            return future
+
+        def _settle(self, future: "asyncio.Future[PubAck]", event_id: str) -> None:
+            super()._settle(future, event_id)
+            if len(self.stored) == 10:
+                self.all_but_held_stored.set()
+
+    # u1 has one event, u2 and u3 five each; u1's acknowledgement waits for the test.
+    rows = [row(1, "u1")] + [row(i, f"u{2 + i % 2}") for i in range(2, 12)]
+    js = HoldsOne("e1")
+    publishing = asyncio.ensure_future(publish(js, rows))
+    await js.all_but_held_stored.wait()
+    assert js.stored == [f"e{i}" for i in range(2, 12)]
+    assert not publishing.done()
+    assert js.held is not None
+    js.stored.append("e1")
+    js.held.set_result(PubAck(stream="S", seq=11))
+    result, recorder = await publishing
+    assert sorted(result.acked) == list(range(1, 12))
+    assert js.overlaps == []
+    assert result.failures == recorder.failures == []

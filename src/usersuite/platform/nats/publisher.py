@@ -87,10 +87,11 @@ class Publisher:
     async def publish(self, rows: Sequence[OutboxRow], result: BatchResult) -> None:
         """Publishes `rows` (in commit order); each aggregate's stop at its first failure.
 
-        In rounds: each round sends the next event of every aggregate still going, all in
-        flight together, then waits for their acknowledgements. No task per aggregate and one
-        timer per round: the per-event cost is what bounds a relay on one core. Each event's
-        headers are encoded once, also when it goes out again after a refused guard.
+        Every aggregate's next event is in flight at once, and each aggregate's next one goes
+        out as soon as the one before it is acknowledged (`_flow`); one aggregate left alone
+        goes out in guarded windows (`_alone`). No task per aggregate and one timer per wait:
+        the per-event cost is what bounds a relay on one core. Each event's headers are encoded
+        once, also when it goes out again after a refused guard.
         """
         chains: dict[str, Chain] = {}
         source = self._source
@@ -106,15 +107,57 @@ class Publisher:
             if len(going) == 1 and len(going[0]) > 1:
                 going = await self._alone(going[0], result)
             else:
-                going = await self._round(going, result)
+                going = await self._flow(going, result)
 
-    async def _round(self, chains: list[Chain], result: BatchResult) -> list[Chain]:
-        """Sends the next event of each chain; returns the chains that go on."""
-        loop = asyncio.get_running_loop()
-        publish_async = self._js.publish_async
-        sent: list[tuple[OutboxRow, asyncio.Future[PubAck], float, Chain]] = []
+    async def _flow(self, chains: list[Chain], result: BatchResult) -> list[Chain]:
+        """Sends the next event of each chain, and a chain's next one as soon as the one before
+        it is acknowledged; returns the chains that go on elsewhere: one aggregate left with
+        more than one event and nothing else in flight (for `_alone`), or, after a publish
+        timed out, what was still to send.
+
+        A chain's next event never waits for other aggregates' acknowledgements: in rounds
+        (each aggregate's next event, then all their acknowledgements), the pipeline drained at
+        the end of every round, and a bridge relayed 100 users' events about 8% slower
+        (bench/results/issue-18). The acknowledgements are read in
+        callbacks (`_Flow`); the sends stay in this coroutine, so none goes out after it
+        returned. An event still unacknowledged once none came for the publish timeout fails.
+        """
+        flow = _Flow(asyncio.get_running_loop(), chains, result, self._observer)
         unexpected: Exception | None = None
-        for chain in chains:
+        timed_out = False
+        while True:
+            self._report(flow.failed, result)
+            if not (timed_out or unexpected):
+                if flow.alone_left():
+                    break
+                try:
+                    await self._send_ready(flow, result)
+                except Exception as exc:  # raised once what is in flight has settled
+                    unexpected = exc
+                self._report(flow.failed, result)
+            if not flow.in_flight:
+                break
+            if flow.ready and not (timed_out or unexpected):
+                continue
+            if timed_out:  # every future in flight is settled: their callbacks run next
+                await flow.next_settled()
+                continue
+            try:
+                async with asyncio.timeout(self._timeout):
+                    await flow.next_settled()
+            except TimeoutError:
+                timed_out = True
+                flow.expire()
+        if unexpected is not None:
+            raise unexpected
+        return flow.ready
+
+    async def _send_ready(self, flow: "_Flow", result: BatchResult) -> None:
+        """Sends the next event of each ready chain; what is not ours to judge is raised, the
+        chains not reached yet stay ready."""
+        publish_async = self._js.publish_async
+        sends, flow.ready = flow.ready, []
+        for i, chain in enumerate(sends):
             row, headers = chain.pop()
             try:
                 # The event's full protobuf name is its subject.
@@ -122,27 +165,15 @@ class Publisher:
             except EXPECTED as exc:
                 self._failed(row, exc, result)
                 continue
-            except Exception as exc:  # raised once what is in flight has settled
-                unexpected = exc
-                break
-            sent.append((row, future, loop.time(), chain))
-        acked_at = await self._settle([future for _, future, _, _ in sent])
-        if unexpected is not None:
-            raise unexpected
-        going: list[Chain] = []
-        published = self._observer.published
-        acked = result.acked
-        for row, future, sent_at, chain in sent:
-            error = future.exception()
-            if error is not None:
-                self._failed(row, error, result)
-                continue
-            ack = future.result()
-            published(row.event_type, acked_at[future] - sent_at, bool(ack.duplicate))
-            acked.append(row.seq)
-            if chain:
-                going.append(chain)
-        return going
+            except Exception:
+                flow.ready += sends[i + 1 :]
+                raise
+            flow.sent(row, future, chain)
+
+    def _report(self, failed: list[tuple[OutboxRow, BaseException]], result: BatchResult) -> None:
+        while failed:
+            row, error = failed.pop(0)
+            self._failed(row, error, result)
 
     async def _alone(self, chain: Chain, result: BatchResult) -> list[Chain]:
         """Sends the next events of one aggregate together, each guarded by the one before."""
@@ -228,3 +259,56 @@ class Publisher:
             result.failures.append(Failure(row.seq, describe(exc), counts=True))
         else:
             raise exc
+
+
+class _Flow:
+    """The events `Publisher._flow` has in flight, read as their acknowledgements arrive: an
+    acknowledged event's chain is ready for its next one, a failed one's is stopped."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        chains: list[Chain],
+        result: BatchResult,
+        observer: PublishObserver,
+    ) -> None:
+        self._loop = loop
+        self._acked = result.acked
+        self._published = observer.published
+        self.ready = chains  # the chains whose next event may go now
+        self.in_flight: dict[asyncio.Future[PubAck], tuple[OutboxRow, float, Chain]] = {}
+        self.failed: list[tuple[OutboxRow, BaseException]] = []
+        self._wake: asyncio.Future[None] = loop.create_future()
+
+    def alone_left(self) -> bool:
+        """One aggregate left, with more than one event to go and nothing in flight."""
+        return len(self.ready) == 1 and len(self.ready[0]) > 1 and not self.in_flight
+
+    def sent(self, row: OutboxRow, future: "asyncio.Future[PubAck]", chain: Chain) -> None:
+        self.in_flight[future] = (row, self._loop.time(), chain)
+        future.add_done_callback(self._settled)
+
+    def next_settled(self) -> "asyncio.Future[None]":
+        """A future done once the next event in flight settles."""
+        self._wake = self._loop.create_future()
+        return self._wake
+
+    def expire(self) -> None:
+        """Fails what is still unacknowledged (one settled in this loop turn stays as it is)."""
+        for future in self.in_flight:
+            if not future.done():
+                future.set_exception(TimeoutError("no acknowledgement in time"))
+
+    def _settled(self, future: "asyncio.Future[PubAck]") -> None:
+        row, sent_at, chain = self.in_flight.pop(future)
+        error = future.exception()
+        if error is not None:
+            self.failed.append((row, error))
+        else:
+            duplicate = bool(future.result().duplicate)
+            self._published(row.event_type, self._loop.time() - sent_at, duplicate)
+            self._acked.append(row.seq)
+            if chain:
+                self.ready.append(chain)
+        if not self._wake.done():
+            self._wake.set_result(None)
