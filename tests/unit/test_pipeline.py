@@ -3,6 +3,7 @@
 import asyncio
 from typing import Any
 
+import pytest
 from nats.js.api import PubAck
 from nats.js.errors import APIError, ServiceUnavailableError
 
@@ -221,4 +222,35 @@ async def test_a_users_next_event_does_not_wait_for_another_users_acknowledgemen
     result, recorder = await publishing
     assert sorted(result.acked) == list(range(1, 12))
     assert js.overlaps == []
-    assert result.failures == recorder.failures == []
+    assert result.failures == []
+    assert recorder.failures == []
+
+
+async def test_an_answer_no_one_judges_is_raised_once_what_is_in_flight_has_settled() -> None:
+    """An error that is neither transient nor a rejection goes up, but only after the events
+    still in flight settled (here: timed out), so nothing is left pending behind the call."""
+    js = FakeJetStream(fail={"e1": ValueError("garbled answer")}, silent=frozenset({"e2"}))
+    rows = [row(1, "u1"), row(2, "u2"), row(3, "u1")]
+    with pytest.raises(ValueError, match="garbled answer"):
+        await publish(js, rows, ack_wait=0.05)
+    assert js.in_flight == {}  # e2 timed out before the error went up
+    assert js.sent == ["e1", "e2"]
+
+
+async def test_a_cancelled_publish_is_a_transient_failure_not_a_hang() -> None:
+    class CancelsOne(FakeJetStream):
+        def _settle(self, future: "asyncio.Future[PubAck]", event_id: str) -> None:
+            if event_id == "e1":
+                future.cancel()
+            else:
+                super()._settle(future, event_id)
+
+    js = CancelsOne()
+    result, recorder = await asyncio.wait_for(
+        publish(js, [row(1, "u1"), row(2, "u2"), row(3, "u1"), row(4, "u2")]), 10
+    )
+    assert sorted(result.acked) == [2, 4]
+    [failure] = result.failures
+    assert (failure.seq, failure.counts) == (1, False)
+    assert js.sent == ["e1", "e2", "e4"]
+    assert recorder.failures == ["transient"]

@@ -126,7 +126,7 @@ class Publisher:
         unexpected: Exception | None = None
         timed_out = False
         while True:
-            self._report(flow.failed, result)
+            unexpected = unexpected or self._report(flow.failed, result)
             if not (timed_out or unexpected):
                 if flow.alone_left():
                     break
@@ -134,7 +134,7 @@ class Publisher:
                     await self._send_ready(flow, result)
                 except Exception as exc:  # raised once what is in flight has settled
                     unexpected = exc
-                self._report(flow.failed, result)
+                unexpected = unexpected or self._report(flow.failed, result)
             if not flow.in_flight:
                 break
             if flow.ready and not (timed_out or unexpected):
@@ -170,10 +170,19 @@ class Publisher:
                 raise
             flow.sent(row, future, chain)
 
-    def _report(self, failed: list[tuple[OutboxRow, BaseException]], result: BatchResult) -> None:
+    def _report(
+        self, failed: list[tuple[OutboxRow, BaseException]], result: BatchResult
+    ) -> Exception | None:
+        """Records `failed`; returns the first error that is not the publisher's to judge, for
+        `_flow` to raise once what is in flight has settled."""
+        first: Exception | None = None
         while failed:
             row, error = failed.pop(0)
-            self._failed(row, error, result)
+            try:
+                self._failed(row, error, result)
+            except Exception as exc:
+                first = first or exc
+        return first
 
     async def _alone(self, chain: Chain, result: BatchResult) -> list[Chain]:
         """Sends the next events of one aggregate together, each guarded by the one before."""
@@ -300,15 +309,20 @@ class _Flow:
                 future.set_exception(TimeoutError("no acknowledgement in time"))
 
     def _settled(self, future: "asyncio.Future[PubAck]") -> None:
-        row, sent_at, chain = self.in_flight.pop(future)
-        error = future.exception()
-        if error is not None:
-            self.failed.append((row, error))
-        else:
-            duplicate = bool(future.result().duplicate)
-            self._published(row.event_type, self._loop.time() - sent_at, duplicate)
+        try:
+            row, sent_at, chain = self.in_flight.pop(future)
+            if future.cancelled():  # nothing of ours cancels one: count it as no answer
+                self.failed.append((row, TimeoutError("the publish was cancelled")))
+                return
+            error = future.exception()
+            if error is not None:
+                self.failed.append((row, error))
+                return
             self._acked.append(row.seq)
             if chain:
                 self.ready.append(chain)
-        if not self._wake.done():
-            self._wake.set_result(None)
+            duplicate = bool(future.result().duplicate)
+            self._published(row.event_type, self._loop.time() - sent_at, duplicate)
+        finally:  # whatever happened, the coroutine looks again (it may wait with no timer)
+            if not self._wake.done():
+                self._wake.set_result(None)
