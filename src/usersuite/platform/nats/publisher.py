@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from typing import Protocol
 
 from nats.errors import (
     ConnectionClosedError,
@@ -35,7 +34,8 @@ from nats.js.errors import (
     TooManyStalledMsgsError,
 )
 
-from usersuite.platform.nats.messages import EventHeaders, event_headers
+from usersuite.platform.nats.flow import Chain, Flow, PublishObserver
+from usersuite.platform.nats.messages import event_headers
 from usersuite.platform.nats.pipeline_context import PipelineContext
 from usersuite.platform.ops.errors import describe
 from usersuite.platform.service.outbox import BatchResult, Failure, OutboxRow
@@ -61,17 +61,6 @@ WRONG_LAST_MSG_ID = 10070
 # The most events of one aggregate in flight together; a window doubles up to it while every
 # event is stored, and falls back to one after a refusal.
 STRETCH_MAX = 256
-
-# One aggregate's events still to publish, each with its encoded headers; the next at the end.
-Chain = list[tuple[OutboxRow, EventHeaders]]
-
-
-class PublishObserver(Protocol):
-    """Where the publisher reports each attempt (the relay's metrics)."""
-
-    def published(self, event_type: str, seconds: float, duplicate: bool) -> None: ...
-
-    def failed(self, kind: str) -> None: ...
 
 
 class Publisher:
@@ -118,11 +107,11 @@ class Publisher:
         A chain's next event never waits for other aggregates' acknowledgements: in rounds
         (each aggregate's next event, then all their acknowledgements), the pipeline drained at
         the end of every round, and a bridge relayed 100 users' events about 8% slower
-        (bench/results/issue-18). The acknowledgements are read in
-        callbacks (`_Flow`); the sends stay in this coroutine, so none goes out after it
+        (bench/results/issue-18). The acknowledgements are read in callbacks
+        (platform/nats/flow.py); the sends stay in this coroutine, so none goes out after it
         returned. An event still unacknowledged once none came for the publish timeout fails.
         """
-        flow = _Flow(asyncio.get_running_loop(), chains, result, self._observer)
+        flow = Flow(asyncio.get_running_loop(), chains, result, self._observer)
         unexpected: Exception | None = None
         timed_out = False
         while True:
@@ -152,7 +141,7 @@ class Publisher:
             raise unexpected
         return flow.ready
 
-    async def _send_ready(self, flow: "_Flow", result: BatchResult) -> None:
+    async def _send_ready(self, flow: Flow, result: BatchResult) -> None:
         """Sends the next event of each ready chain; what is not ours to judge is raised, the
         chains not reached yet stay ready."""
         publish_async = self._js.publish_async
@@ -176,8 +165,8 @@ class Publisher:
         """Records `failed`; returns the first error that is not the publisher's to judge, for
         `_flow` to raise once what is in flight has settled."""
         first: Exception | None = None
-        while failed:
-            row, error = failed.pop(0)
+        failures, failed[:] = list(failed), []
+        for row, error in failures:
             try:
                 self._failed(row, error, result)
             except Exception as exc:
@@ -268,61 +257,3 @@ class Publisher:
             result.failures.append(Failure(row.seq, describe(exc), counts=True))
         else:
             raise exc
-
-
-class _Flow:
-    """The events `Publisher._flow` has in flight, read as their acknowledgements arrive: an
-    acknowledged event's chain is ready for its next one, a failed one's is stopped."""
-
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        chains: list[Chain],
-        result: BatchResult,
-        observer: PublishObserver,
-    ) -> None:
-        self._loop = loop
-        self._acked = result.acked
-        self._published = observer.published
-        self.ready = chains  # the chains whose next event may go now
-        self.in_flight: dict[asyncio.Future[PubAck], tuple[OutboxRow, float, Chain]] = {}
-        self.failed: list[tuple[OutboxRow, BaseException]] = []
-        self._wake: asyncio.Future[None] = loop.create_future()
-
-    def alone_left(self) -> bool:
-        """One aggregate left, with more than one event to go and nothing in flight."""
-        return len(self.ready) == 1 and len(self.ready[0]) > 1 and not self.in_flight
-
-    def sent(self, row: OutboxRow, future: "asyncio.Future[PubAck]", chain: Chain) -> None:
-        self.in_flight[future] = (row, self._loop.time(), chain)
-        future.add_done_callback(self._settled)
-
-    def next_settled(self) -> "asyncio.Future[None]":
-        """A future done once the next event in flight settles."""
-        self._wake = self._loop.create_future()
-        return self._wake
-
-    def expire(self) -> None:
-        """Fails what is still unacknowledged (one settled in this loop turn stays as it is)."""
-        for future in self.in_flight:
-            if not future.done():
-                future.set_exception(TimeoutError("no acknowledgement in time"))
-
-    def _settled(self, future: "asyncio.Future[PubAck]") -> None:
-        try:
-            row, sent_at, chain = self.in_flight.pop(future)
-            if future.cancelled():  # nothing of ours cancels one: count it as no answer
-                self.failed.append((row, TimeoutError("the publish was cancelled")))
-                return
-            error = future.exception()
-            if error is not None:
-                self.failed.append((row, error))
-                return
-            self._acked.append(row.seq)
-            if chain:
-                self.ready.append(chain)
-            duplicate = bool(future.result().duplicate)
-            self._published(row.event_type, self._loop.time() - sent_at, duplicate)
-        finally:  # whatever happened, the coroutine looks again (it may wait with no timer)
-            if not self._wake.done():
-                self._wake.set_result(None)
