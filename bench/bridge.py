@@ -257,10 +257,8 @@ def scenarios(stack: Stack, rows_per_run: int, latency_seconds: float, rounds: i
     try:
         with running(stack.bridge(url, nats_server.url)) as bridge:
             pids = (bridge.pid,)
-            first = relay_throughput(
-                plans.BRIDGE_COLD, url, nats_server.url, rows_per_run, rows_per_run,
-                bridge_pids=pids,
-            )  # fmt: skip
+            first = relay_throughput(plans.BRIDGE_COLD, url, nats_server.url, rows_per_run,
+                                     rows_per_run, bridge_pids=pids)  # fmt: skip
             cold = asyncio.run(first)
             say(f"{plans.BRIDGE_COLD}: {cold.value:,.0f} events/s")
             raws: list[Row] = []
